@@ -1,0 +1,31 @@
+"""The control plane's ASGI application: every protocol front-end on one port."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from dockyard import ecs
+from dockyard.protocol.endpoint import AwsJsonEndpoint
+from dockyard.server_state import ServerState
+
+
+async def health(_request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def build_app(server: ServerState) -> Starlette:
+    routes = [
+        Route("/", AwsJsonEndpoint(server, "ecs"), methods=["POST"]),
+        Route("/_dockyard/health", health, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+def build_server_state(engine, verify_signatures: bool = True, default_account_id: str | None = None) -> ServerState:  # type: ignore[no-untyped-def]
+    kwargs = {"default_account_id": default_account_id} if default_account_id else {}
+    return ServerState(
+        engine=engine, providers={"ecs": ecs.provider()}, verify_signatures=verify_signatures, **kwargs
+    )

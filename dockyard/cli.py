@@ -1,0 +1,125 @@
+"""The ``dockyard`` command: ``server`` and the admin verbs (access keys)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from dockyard.identity import keys
+from dockyard.store.db import make_engine, sqlite_url, transaction
+from dockyard.store.migrate import upgrade
+
+DEFAULT_PORT = 4566 + 1000  # 5566: out of LocalStack's and moto's way
+
+
+def open_store(data_dir: str, database_url: str | None) -> Engine:
+    """The migrated store: ``database_url`` if given, else SQLite inside ``data_dir``."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    engine = make_engine(database_url or sqlite_url(data_dir))
+    upgrade(engine)
+    return engine
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=os.environ.get("DOCKYARD_DATA_DIR", "./dockyard-data"),
+                        help="where Dockyard keeps its state (default: ./dockyard-data)")
+    parser.add_argument("--database-url", default=os.environ.get("DOCKYARD_DATABASE_URL"),
+                        help="a PostgreSQL URL; default: SQLite inside --data-dir")
+
+
+def bootstrap_admin_key(engine: Engine) -> keys.AccessKey | None:
+    """Create the admin key on first start (from DOCKYARD_ADMIN_* when set); None if it exists."""
+    key_id = os.environ.get("DOCKYARD_ADMIN_ACCESS_KEY_ID")
+    secret = os.environ.get("DOCKYARD_ADMIN_SECRET_ACCESS_KEY")
+    account = os.environ.get("DOCKYARD_ACCOUNT_ID", keys.DEFAULT_ACCOUNT_ID)
+    with transaction(engine) as connection:
+        if key_id and secret:
+            if keys.find_key(connection, key_id) is not None:
+                return None
+            return keys.create_key(connection, account_id=account, access_key_id=key_id,
+                                   secret_access_key=secret)
+        if keys.has_keys(connection):
+            return None
+        return keys.create_key(connection, account_id=account)
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from dockyard.app import build_app, build_server_state
+
+    engine = open_store(args.data_dir, args.database_url)
+    created = bootstrap_admin_key(engine)
+    endpoint = f"http://{args.host}:{args.port}"
+    print(f"Dockyard endpoint: {endpoint}", flush=True)
+    if created is not None:
+        print("Admin access key (shown once):", flush=True)
+        print(f"  AWS_ACCESS_KEY_ID={created.access_key_id}", flush=True)
+        print(f"  AWS_SECRET_ACCESS_KEY={created.secret_access_key}", flush=True)
+    if args.no_verify_signatures:
+        print("WARNING: signature verification is OFF; anyone can call this server.", flush=True)
+    state = build_server_state(
+        engine,
+        verify_signatures=not args.no_verify_signatures,
+        default_account_id=os.environ.get("DOCKYARD_ACCOUNT_ID"),
+    )
+    config = uvicorn.Config(
+        build_app(state), host=args.host, port=args.port, log_level=args.log_level,
+        access_log=False, lifespan="off", http="httptools", loop="uvloop",
+    )
+    uvicorn.Server(config).run()
+
+
+def keys_command(args: argparse.Namespace) -> None:
+    engine = open_store(args.data_dir, args.database_url)
+    with transaction(engine) as connection:
+        if args.keys_verb == "create":
+            key = keys.create_key(connection, account_id=args.account_id, user_name=args.user)
+            print(f"AWS_ACCESS_KEY_ID={key.access_key_id}")
+            print(f"AWS_SECRET_ACCESS_KEY={key.secret_access_key}")
+            print(f"account={key.account_id} user={key.user_name}")
+        elif args.keys_verb == "list":
+            for key in keys.list_keys(connection):
+                print(f"{key.access_key_id}\t{key.account_id}\t{key.user_name}\t{key.status}")
+        elif not keys.revoke_key(connection, args.access_key_id):
+            sys.exit(f"no such access key: {args.access_key_id}")
+        else:
+            print(f"revoked {args.access_key_id}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dockyard", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    server = verbs.add_parser("server", help="run the control plane in the foreground")
+    _store_arguments(server)
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=DEFAULT_PORT)
+    server.add_argument("--log-level", default="warning")
+    server.add_argument("--no-verify-signatures", action="store_true",
+                        help="accept unsigned requests (throwaway test set-ups only)")
+    server.set_defaults(run=serve)
+
+    key_parser = verbs.add_parser("keys", help="manage access keys")
+    key_verbs = key_parser.add_subparsers(dest="keys_verb", required=True)
+    create = key_verbs.add_parser("create", help="create a key")
+    create.add_argument("--account-id", default=keys.DEFAULT_ACCOUNT_ID)
+    create.add_argument("--user", default="admin")
+    key_verbs.add_parser("list", help="list keys")
+    revoke = key_verbs.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("access_key_id")
+    for sub in (create, key_verbs.choices["list"], revoke):
+        _store_arguments(sub)
+    key_parser.set_defaults(run=keys_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    args.run(args)

@@ -1,0 +1,221 @@
+"""Clusters: CreateCluster, DeleteCluster, DescribeClusters, ListClusters, UpdateCluster,
+UpdateClusterSettings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+
+from dockyard.context import RequestContext
+from dockyard.ecs import account_settings, arns
+from dockyard.ecs.tagging import check_tags
+from dockyard.errors import ClusterNotFoundException, InvalidParameterException
+from dockyard.store.pagination import fetch_page
+from dockyard.store.schema import clusters
+
+DEFAULT_CLUSTER = "default"
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+_STATISTICS = (
+    "runningEC2TasksCount", "runningFargateTasksCount", "pendingEC2TasksCount",
+    "pendingFargateTasksCount", "runningExternalTasksCount", "pendingExternalTasksCount",
+    "activeEC2ServiceCount", "activeFargateServiceCount", "drainingEC2ServiceCount",
+    "drainingFargateServiceCount", "activeExternalServiceCount", "drainingExternalServiceCount",
+)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidParameterException(
+            "Cluster name can have up to 255 letters (uppercase and lowercase), numbers, "
+            "hyphens, and underscores."
+        )
+
+
+def _settings(ctx: RequestContext, given: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    value = account_settings.effective_value(ctx, "containerInsights")
+    for setting in given or []:
+        if setting.get("name") != "containerInsights":
+            raise InvalidParameterException(f"Unknown cluster setting: {setting.get('name')}")
+        if setting.get("value") not in ("enabled", "disabled", "enhanced"):
+            raise InvalidParameterException(
+                "containerInsights must be one of enabled, disabled or enhanced."
+            )
+        value = setting["value"]
+    return [{"name": "containerInsights", "value": value}]
+
+
+def lookup(ctx: RequestContext, identifier: str | None, *, active_only: bool = True) -> Row[Any]:
+    """The caller's cluster named by name or ARN (``default`` when omitted)."""
+    found = find(ctx, identifier or DEFAULT_CLUSTER)
+    if found is None or (active_only and found.status != "ACTIVE"):
+        raise ClusterNotFoundException("Cluster not found.")
+    return found
+
+
+def find(ctx: RequestContext, identifier: str) -> Row[Any] | None:
+    """The caller's cluster named by name or ARN, whatever its status, or None."""
+    name: str | None = identifier
+    if arns.is_arn(identifier):
+        name = arns.own_resource_id(ctx, identifier, "cluster")
+    if name is None:
+        return None
+    return ctx.conn.execute(
+        select(clusters).where(
+            clusters.c.account_id == ctx.account_id,
+            clusters.c.region == ctx.region,
+            clusters.c.name == name,
+        )
+    ).first()
+
+
+def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
+    """Live counts of a cluster's instances, tasks and services."""
+    return {
+        "registeredContainerInstancesCount": 0,
+        "runningTasksCount": 0,
+        "pendingTasksCount": 0,
+        "activeServicesCount": 0,
+    }
+
+
+def render(ctx: RequestContext, row: Row[Any], include: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The Cluster shape; ``include`` adds what DescribeClusters' include asks for."""
+    cluster: dict[str, Any] = {
+        "clusterArn": row.arn,
+        "clusterName": row.name,
+        "status": row.status,
+        **counts(ctx, row),
+        "capacityProviders": row.capacity_providers,
+        "defaultCapacityProviderStrategy": row.default_capacity_provider_strategy,
+    }
+    if "SETTINGS" in include:
+        cluster["settings"] = row.settings
+    if "TAGS" in include:
+        cluster["tags"] = row.tags
+    if "CONFIGURATIONS" in include and row.configuration is not None:
+        cluster["configuration"] = row.configuration
+    if "STATISTICS" in include:
+        cluster["statistics"] = [{"name": name, "value": "0"} for name in _STATISTICS]
+    if "ATTACHMENTS" in include:
+        cluster["attachments"] = []
+    if row.service_connect_defaults:
+        cluster["serviceConnectDefaults"] = row.service_connect_defaults
+    return cluster
+
+
+_EVERYTHING = frozenset({"SETTINGS", "TAGS", "CONFIGURATIONS"})
+
+
+def create_cluster(
+    ctx: RequestContext,
+    *,
+    cluster_name: str | None = None,
+    tags: list[dict[str, str]] | None = None,
+    settings: list[dict[str, str]] | None = None,
+    configuration: dict[str, Any] | None = None,
+    capacity_providers: list[str] | None = None,
+    default_capacity_provider_strategy: list[dict[str, Any]] | None = None,
+    service_connect_defaults: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    name = cluster_name or DEFAULT_CLUSTER
+    _check_name(name)
+    existing = find(ctx, name)
+    if existing is not None and existing.status == "ACTIVE":
+        # CreateCluster is idempotent on the name: the cluster as it already is.
+        return {"cluster": render(ctx, existing, _EVERYTHING)}
+    values = {
+        "status": "ACTIVE",
+        "settings": _settings(ctx, settings),
+        "configuration": configuration,
+        "capacity_providers": capacity_providers or [],
+        "default_capacity_provider_strategy": default_capacity_provider_strategy or [],
+        "service_connect_defaults": service_connect_defaults,
+        "tags": check_tags(tags),
+        "created_at": ctx.now,
+    }
+    if existing is not None:
+        # A deleted (INACTIVE) cluster of that name comes back to life as a new cluster.
+        ctx.conn.execute(update(clusters).where(clusters.c.id == existing.id).values(**values))
+    else:
+        ctx.conn.execute(
+            insert(clusters).values(
+                account_id=ctx.account_id,
+                region=ctx.region,
+                name=name,
+                arn=arns.arn(ctx, f"cluster/{name}"),
+                **values,
+            )
+        )
+    return {"cluster": render(ctx, lookup(ctx, name), _EVERYTHING)}
+
+
+def delete_cluster(ctx: RequestContext, *, cluster: str) -> dict[str, Any]:
+    row = lookup(ctx, cluster)
+    refuse_delete_if_in_use(ctx, row)
+    ctx.conn.execute(update(clusters).where(clusters.c.id == row.id).values(status="INACTIVE"))
+    return {"cluster": render(ctx, lookup(ctx, cluster, active_only=False), _EVERYTHING)}
+
+
+def refuse_delete_if_in_use(ctx: RequestContext, row: Row[Any]) -> None:
+    """ECS refuses to delete a cluster that still has instances, services or tasks."""
+
+
+def describe_clusters(
+    ctx: RequestContext, *, clusters: list[str] | None = None, include: list[str] | None = None
+) -> dict[str, Any]:
+    wanted = frozenset(include or ())
+    found, failures = [], []
+    for identifier in clusters or [DEFAULT_CLUSTER]:
+        row = find(ctx, identifier)
+        if row is None:
+            missing = identifier if arns.is_arn(identifier) else arns.arn(ctx, f"cluster/{identifier}")
+            failures.append({"arn": missing, "reason": "MISSING"})
+        else:
+            found.append(render(ctx, row, wanted))
+    return {"clusters": found, "failures": failures}
+
+
+def list_clusters(
+    ctx: RequestContext, *, next_token: str | None = None, max_results: int | None = None
+) -> dict[str, Any]:
+    scope = ("ListClusters", ctx.account_id, ctx.region)
+    after = ctx.tokens.open(next_token, scope) if next_token else None
+    query = select(clusters.c.arn, clusters.c.name).where(
+        clusters.c.account_id == ctx.account_id,
+        clusters.c.region == ctx.region,
+        clusters.c.status == "ACTIVE",
+    )
+    rows, last = fetch_page(ctx.conn, query, [clusters.c.name], limit=max_results or 100, after=after)
+    result: dict[str, Any] = {"clusterArns": [row.arn for row in rows]}
+    if last is not None:
+        result["nextToken"] = ctx.tokens.seal(last, scope)
+    return result
+
+
+def update_cluster(
+    ctx: RequestContext,
+    *,
+    cluster: str,
+    settings: list[dict[str, str]] | None = None,
+    configuration: dict[str, Any] | None = None,
+    service_connect_defaults: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    row = lookup(ctx, cluster)
+    values: dict[str, Any] = {}
+    if settings is not None:
+        values["settings"] = _settings(ctx, settings) if settings else row.settings
+    if configuration is not None:
+        values["configuration"] = configuration
+    if service_connect_defaults is not None:
+        values["service_connect_defaults"] = service_connect_defaults
+    if values:
+        ctx.conn.execute(update(clusters).where(clusters.c.id == row.id).values(**values))
+    return {"cluster": render(ctx, lookup(ctx, cluster), _EVERYTHING)}
+
+
+def update_cluster_settings(
+    ctx: RequestContext, *, cluster: str, settings: list[dict[str, str]]
+) -> dict[str, Any]:
+    return update_cluster(ctx, cluster=cluster, settings=settings)

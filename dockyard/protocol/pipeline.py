@@ -1,0 +1,94 @@
+"""The request path of the AWS JSON front-end, as an ordered list of small steps.
+
+Each step has the same shape, ``step(ctx, http)``, and fills the request context a little
+further: who is calling and in which region, which operation, its parameters, then the
+result. A step raises an ``ApiError`` to stop the walk; ``handle`` turns whatever happened
+into one HTTP response. Business rules live in the domain services that ``invoke`` calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from dockyard.context import Identity, RequestContext
+from dockyard.errors import ApiError, ServerException, UnknownOperationException
+from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
+from dockyard.protocol import json_protocol
+from dockyard.protocol.http import HttpRequest, HttpResponse
+from dockyard.protocol.models import operation
+from dockyard.server_state import ServerState
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[RequestContext, HttpRequest], None]
+
+
+def authenticate(ctx: RequestContext, http: HttpRequest) -> None:
+    """SigV4: the key must exist and be active, the clock close and the signature right."""
+    server = ctx.server
+    if not server.verify_signatures:
+        ctx.identity, ctx.region = server.unverified_identity(http.headers)
+        return
+    signed = parse_authorization(http.headers)
+    check_clock(signed, ctx.now)
+    key = server.access_key(signed.access_key_id)
+    verify_signature(
+        signed,
+        key.secret_access_key,
+        method=http.method,
+        path=http.path,
+        query=http.query,
+        headers=http.headers,
+        body=http.body,
+    )
+    ctx.identity = Identity(key.access_key_id, key.account_id, key.user_name)
+    ctx.region = signed.region
+
+
+def resolve_operation(ctx: RequestContext, http: HttpRequest) -> None:
+    """``X-Amz-Target: <targetPrefix>.<Operation>`` names an operation of the service model."""
+    prefix, _, name = http.headers.get("x-amz-target", "").partition(".")
+    found = operation(ctx.service, name) if prefix == ctx.server.target_prefix(ctx.service) else None
+    if found is None:
+        raise UnknownOperationException(f"Unknown operation {http.headers.get('x-amz-target', '')!r}")
+    ctx.operation = found
+
+
+def parse_params(ctx: RequestContext, http: HttpRequest) -> None:
+    ctx.params = json_protocol.parse_body(http.body)
+
+
+def validate_params(ctx: RequestContext, http: HttpRequest) -> None:
+    assert ctx.operation is not None
+    ctx.server.validator.validate(ctx.operation.input_shape, ctx.params)
+
+
+def invoke(ctx: RequestContext, http: HttpRequest) -> None:
+    """Run the domain method in one transaction: it commits whole or leaves nothing."""
+    ctx.result = ctx.server.dispatch(ctx)
+
+
+STEPS: tuple[Step, ...] = (authenticate, resolve_operation, parse_params, validate_params, invoke)
+
+
+def handle(server: ServerState, service: str, http: HttpRequest) -> HttpResponse:
+    """Walk the steps for one request and build its response (never raises)."""
+    ctx = RequestContext(request_id=str(uuid.uuid4()), service=service, server=server, now=time.time())
+    try:
+        for step in STEPS:
+            step(ctx, http)
+        body = json_protocol.serialize_result(ctx.result)
+        status = 200
+    except ApiError as error:
+        ctx.error = error
+    except Exception:
+        log.exception("request %s failed", ctx.request_id)
+        ctx.error = ServerException("An internal error occurred; see the server log.")
+    if ctx.error is not None:
+        body = json_protocol.serialize_error(ctx.error)
+        status = ctx.error.status
+    headers = [("content-type", json_protocol.CONTENT_TYPE), ("x-amzn-requestid", ctx.request_id)]
+    return HttpResponse(status=status, body=body, headers=headers)

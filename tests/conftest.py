@@ -1,0 +1,52 @@
+"""Fixtures: real server processes on SQLite and PostgreSQL, fresh accounts, boto3 clients.
+
+Every test that takes ``ecs`` runs once per database backend. Each test gets an account of
+its own, so tests share a server process yet never see each other's resources.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import Credentials, DockyardServer, new_postgres_database
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("DOCKYARD_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("DOCKYARD_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests")
+        pytest.skip("no PostgreSQL server (set DOCKYARD_TEST_POSTGRES_URL or run scripts/test)")
+    return url
+
+
+def database_url_for(backend: str) -> str | None:
+    return new_postgres_database(postgres_admin_url()) if backend == "postgresql" else None
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+    """A running ``dockyard server`` on one backend, shared by the tests of a worker."""
+    data_dir = Path(tmp_path_factory.mktemp(f"dockyard-{request.param}"))
+    instance = DockyardServer(data_dir=data_dir, database_url=database_url_for(request.param)).start()
+    yield instance
+    if instance.process is not None:
+        instance.stop()
+
+
+@pytest.fixture
+def account(server: DockyardServer) -> Credentials:
+    return server.new_account()
+
+
+@pytest.fixture
+def ecs(server: DockyardServer, account: Credentials) -> Any:
+    """A boto3 ECS client signed with a key of a fresh account."""
+    return server.client(account)

@@ -1,0 +1,123 @@
+"""Starts real ``dockyard server`` processes for the tests and hands out clients for them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.config
+import psycopg
+
+from dockyard.identity import keys
+from dockyard.store.db import make_engine, sqlite_url, transaction
+
+ADMIN_KEY_ID = "AKIADOCKYARDTESTADMIN"
+ADMIN_SECRET = "dockyard-test-admin-secret"
+CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def new_postgres_database(admin_url: str) -> str:
+    """A fresh, empty database on the test PostgreSQL server; returns its URL."""
+    name = "dockyard_test_" + secrets.token_hex(6)
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+@dataclass
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+    account_id: str
+
+
+@dataclass
+class DockyardServer:
+    """One ``dockyard server`` process with its own data directory (and database)."""
+
+    data_dir: Path
+    database_url: str | None = None
+    port: int = field(default_factory=free_port)
+    extra_args: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or sqlite_url(self.data_dir)
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "dockyard", "server", "--port", str(self.port),
+                   "--data-dir", str(self.data_dir), *self.extra_args]
+        if self.database_url:
+            command += ["--database-url", self.database_url]
+        return command
+
+    def start(self, timeout: float = 20) -> DockyardServer:
+        env = dict(os.environ, DOCKYARD_ADMIN_ACCESS_KEY_ID=ADMIN_KEY_ID,
+                   DOCKYARD_ADMIN_SECRET_ACCESS_KEY=ADMIN_SECRET)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / "server.log"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dockyard server exited: {self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/_dockyard/health", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"dockyard server did not start: {self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=20)
+        self.process = None
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def new_account(self, account_id: str | None = None, user_name: str = "tester") -> Credentials:
+        """A fresh account (a random id unless given) with one access key, written to the store."""
+        account_id = account_id or str(secrets.randbelow(10**12)).zfill(12)
+        engine = make_engine(self.store_url)
+        try:
+            with transaction(engine) as connection:
+                key = keys.create_key(connection, account_id=account_id, user_name=user_name)
+        finally:
+            engine.dispose()
+        return Credentials(key.access_key_id, key.secret_access_key, account_id)
+
+    def client(self, credentials: Credentials, service: str = "ecs", region: str = "us-east-1") -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            config=CLIENT_CONFIG,
+        )
