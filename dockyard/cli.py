@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -57,8 +58,10 @@ def serve(args: argparse.Namespace) -> None:
     created = bootstrap_admin_key(engine)
     endpoint = f"http://{args.host}:{args.port}"
     print(f"Dockyard endpoint: {endpoint}", flush=True)
-    if created is not None:
-        print("Admin access key (shown once):", flush=True)
+    if created is not None and created.access_key_id == os.environ.get("DOCKYARD_ADMIN_ACCESS_KEY_ID"):
+        print(f"Admin access key {created.access_key_id} created from DOCKYARD_ADMIN_*.", flush=True)
+    elif created is not None:
+        print("Admin access key (shown once, keep it):", flush=True)
         print(f"  AWS_ACCESS_KEY_ID={created.access_key_id}", flush=True)
         print(f"  AWS_SECRET_ACCESS_KEY={created.secret_access_key}", flush=True)
     if args.no_verify_signatures:
@@ -72,6 +75,10 @@ def serve(args: argparse.Namespace) -> None:
         build_app(state), host=args.host, port=args.port, log_level=args.log_level,
         access_log=False, lifespan="off", http="httptools", loop="uvloop",
     )
+    # uvicorn re-raises the stop signal once it has shut down; a no-op handler lets a SIGTERM
+    # stop end with status 0, as service managers and scripts expect of a clean stop.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGINT, lambda *_: None)
     uvicorn.Server(config).run()
 
 

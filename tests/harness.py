@@ -121,3 +121,57 @@ class DockyardServer:
             aws_secret_access_key=credentials.secret_access_key,
             config=CLIENT_CONFIG,
         )
+
+
+@dataclass
+class RawReply:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def error_code(self) -> str:
+        return str(self.body.get("__type", ""))
+
+
+def raw_call(
+    endpoint: str,
+    target: str,
+    body: bytes,
+    credentials: Credentials | None = None,
+    *,
+    region: str = "us-east-1",
+    signed_at: Any = None,
+    tamper: Any = None,
+) -> RawReply:
+    """POST one AWS JSON 1.1 request exactly as given (signed with botocore unless no
+    credentials), so tests can send what boto3 never would."""
+    import json
+    import urllib.error
+    from unittest import mock
+
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    headers = {"Content-Type": "application/x-amz-json-1.1",
+               "X-Amz-Target": f"AmazonEC2ContainerServiceV20141113.{target}"}
+    request = AWSRequest(method="POST", url=endpoint + "/", data=body, headers=headers)
+    if credentials is not None:
+        signer = botocore.auth.SigV4Auth(
+            BotoCredentials(credentials.access_key_id, credentials.secret_access_key), "ecs", region
+        )
+        if signed_at is not None:
+            with mock.patch.object(botocore.auth, "get_current_datetime", return_value=signed_at):
+                signer.add_auth(request)
+        else:
+            signer.add_auth(request)
+    prepared = request.prepare()
+    data = prepared.body if tamper is None else tamper(prepared.body)
+    outgoing = urllib.request.Request(prepared.url, data=data, headers=dict(prepared.headers), method="POST")
+    try:
+        with urllib.request.urlopen(outgoing, timeout=10) as response:
+            status, reply_headers, raw = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        status, reply_headers, raw = error.code, dict(error.headers), error.read()
+    return RawReply(status, {k.lower(): v for k, v in reply_headers.items()}, json.loads(raw or b"{}"))

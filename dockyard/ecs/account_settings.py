@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
 from dockyard.errors import InvalidParameterException
+from dockyard.store.pagination import page_limit
 from dockyard.store.schema import account_settings
 
 ACCOUNT_DEFAULT = ""  # principal_arn of an account-wide default
@@ -152,6 +153,7 @@ def list_account_settings(
 ) -> dict[str, Any]:
     if name is not None:
         _check(name)
+    limit = page_limit(max_results, default=10, maximum=10)
     principal = _principal(ctx, principal_arn)
     stored = _stored(ctx, [principal, ACCOUNT_DEFAULT])
     settings = []
@@ -173,7 +175,6 @@ def list_account_settings(
     scope = ("ListAccountSettings", ctx.account_id, ctx.region, name, value, principal, effective_settings)
     after = ctx.tokens.open(next_token, scope)[0] if next_token else ""
     remaining = [setting for setting in settings if setting["name"] > after]
-    limit = max_results or 10
     result: dict[str, Any] = {"settings": remaining[:limit]}
     if len(remaining) > limit:
         result["nextToken"] = ctx.tokens.seal([remaining[limit - 1]["name"]], scope)

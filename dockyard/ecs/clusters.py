@@ -12,7 +12,7 @@ from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns
 from dockyard.ecs.tagging import check_tags
 from dockyard.errors import ClusterNotFoundException, InvalidParameterException
-from dockyard.store.pagination import fetch_page
+from dockyard.store.pagination import fetch_page, page_limit
 from dockyard.store.schema import clusters
 
 DEFAULT_CLUSTER = "default"
@@ -187,7 +187,7 @@ def list_clusters(
         clusters.c.region == ctx.region,
         clusters.c.status == "ACTIVE",
     )
-    rows, last = fetch_page(ctx.conn, query, [clusters.c.name], limit=max_results or 100, after=after)
+    rows, last = fetch_page(ctx.conn, query, [clusters.c.name], limit=page_limit(max_results), after=after)
     result: dict[str, Any] = {"clusterArns": [row.arn for row in rows]}
     if last is not None:
         result["nextToken"] = ctx.tokens.seal(last, scope)

@@ -78,3 +78,12 @@ def fetch_page(
     rows = rows[:limit]
     last = rows[-1]._mapping
     return rows, [last[key] for key in keys]
+
+
+def page_limit(max_results: int | None, *, default: int = 100, maximum: int = 100) -> int:
+    """The page size a List action asked for, within the bounds the ECS reference gives."""
+    if max_results is None:
+        return default
+    if not 1 <= max_results <= maximum:
+        raise InvalidParameterException(f"maxResults must be between 1 and {maximum}.")
+    return max_results

@@ -157,3 +157,10 @@ def test_regions_are_separate(server: Any, account: Any, ecs: Any) -> None:
     assert west.list_clusters()["clusterArns"] == []
     arn = west.create_cluster(clusterName="east")["cluster"]["clusterArn"]
     assert arn.startswith("arn:aws:ecs:us-west-2:")
+
+
+@pytest.mark.parametrize("size", [0, 101])
+def test_list_clusters_refuses_page_sizes_outside_1_to_100(ecs: Any, size: int) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        ecs.list_clusters(maxResults=size)
+    assert error_code(excinfo) == "InvalidParameterException"

@@ -1,0 +1,64 @@
+"""Parsing and clock checks of SigV4 (no server)."""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+import pytest
+
+from dockyard.errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+)
+from dockyard.identity.sigv4 import check_clock, parse_authorization
+
+GOOD = ("AWS4-HMAC-SHA256 Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request, "
+        "SignedHeaders=host;x-amz-date;x-amz-target, Signature=abc123")
+
+
+def test_a_good_header_names_key_scope_and_signed_headers() -> None:
+    signed = parse_authorization({"authorization": GOOD, "x-amz-date": "20261126T120000Z"})
+    assert (signed.access_key_id, signed.region, signed.service) == ("AKIAX", "eu-west-1", "ecs")
+    assert signed.signed_headers == ("host", "x-amz-date", "x-amz-target")
+    assert signed.signature == "abc123"
+
+
+@pytest.mark.parametrize(
+    ("headers", "error"),
+    [
+        ({}, MissingAuthenticationTokenException),
+        ({"authorization": "Basic dXNlcjpwYXNz"}, IncompleteSignatureException),
+        ({"authorization": "AWS4-HMAC-SHA256 Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request",
+          "x-amz-date": "20261126T120000Z"}, IncompleteSignatureException),
+        ({"authorization": GOOD.replace("/aws4_request", ""), "x-amz-date": "20261126T120000Z"},
+         IncompleteSignatureException),
+        ({"authorization": GOOD}, IncompleteSignatureException),
+    ],
+    ids=["no header", "another scheme", "no signature", "a short scope", "no date"],
+)
+def test_broken_headers_are_refused(headers: dict[str, str], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_authorization(headers)
+
+
+def _signed(amz_date: str) -> object:
+    return parse_authorization({"authorization": GOOD.replace("20261126", amz_date[:8]), "x-amz-date": amz_date})
+
+
+def test_the_clock_allows_15_minutes_either_way() -> None:
+    now = calendar.timegm(time.strptime("20261126T120000Z", "%Y%m%dT%H%M%SZ"))
+    check_clock(_signed("20261126T114600Z"), now)  # type: ignore[arg-type]
+    check_clock(_signed("20261126T121400Z"), now)  # type: ignore[arg-type]
+    with pytest.raises(InvalidSignatureException, match="expired"):
+        check_clock(_signed("20261126T114400Z"), now)  # type: ignore[arg-type]
+    with pytest.raises(InvalidSignatureException, match="not yet current"):
+        check_clock(_signed("20261126T121600Z"), now)  # type: ignore[arg-type]
+
+
+def test_the_scope_date_must_be_the_request_date() -> None:
+    signed = parse_authorization({"authorization": GOOD, "x-amz-date": "20261127T000100Z"})
+    now = calendar.timegm(time.strptime("20261127T000100Z", "%Y%m%dT%H%M%SZ"))
+    with pytest.raises(InvalidSignatureException, match="valid date"):
+        check_clock(signed, now)
