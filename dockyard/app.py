@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from dockyard import ecs
+from dockyard.agent_channel.endpoint import AgentSocket
+from dockyard.agent_channel.logs_endpoint import logs_endpoint
 from dockyard.protocol.endpoint import AwsJsonEndpoint
 from dockyard.server_state import ServerState
 
@@ -20,12 +23,15 @@ def build_app(server: ServerState) -> Starlette:
     routes = [
         Route("/", AwsJsonEndpoint(server, "ecs"), methods=["POST"]),
         Route("/_dockyard/health", health, methods=["GET"]),
+        WebSocketRoute("/ws", AgentSocket(server)),
+        Route("/_dockyard/logs/{task_id:path}", logs_endpoint(server), methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
 
-def build_server_state(engine, verify_signatures: bool = True, default_account_id: str | None = None) -> ServerState:  # type: ignore[no-untyped-def]
+def build_server_state(
+    engine: Engine, *, public_url: str, verify_signatures: bool = True, default_account_id: str | None = None
+) -> ServerState:
     kwargs = {"default_account_id": default_account_id} if default_account_id else {}
-    return ServerState(
-        engine=engine, providers={"ecs": ecs.provider()}, verify_signatures=verify_signatures, **kwargs
-    )
+    return ServerState(engine=engine, providers={"ecs": ecs.provider()}, public_url=public_url,
+                       verify_signatures=verify_signatures, **kwargs)

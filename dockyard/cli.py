@@ -68,6 +68,7 @@ def serve(args: argparse.Namespace) -> None:
         print("WARNING: signature verification is OFF; anyone can call this server.", flush=True)
     state = build_server_state(
         engine,
+        public_url=args.advertise_url or f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}",
         verify_signatures=not args.no_verify_signatures,
         default_account_id=os.environ.get("DOCKYARD_ACCOUNT_ID"),
     )
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=DEFAULT_PORT)
     server.add_argument("--log-level", default="warning")
+    server.add_argument("--advertise-url", help="the URL agents on other hosts reach this server at")
     server.add_argument("--no-verify-signatures", action="store_true",
                         help="accept unsigned requests (throwaway test set-ups only)")
     server.set_defaults(run=serve)

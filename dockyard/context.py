@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class RequestContext:
     now: float = 0.0
     result: Any = None
     error: ApiError | None = None
+    # Run once the request's transaction committed (e.g. waking agent connections).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def account_id(self) -> str:

@@ -63,3 +63,9 @@ class ServerException(ApiError):
 
     code = "ServerException"
     status = 500
+NoUpdateAvailableException = _client_error("NoUpdateAvailableException")
+MissingVersionException = _client_error("MissingVersionException")
+UpdateInProgressException = _client_error("UpdateInProgressException")
+PlatformTaskDefinitionIncompatibilityException = _client_error(
+    "PlatformTaskDefinitionIncompatibilityException"
+)

@@ -4,15 +4,18 @@ page-token secret and the action tables. Built once at start-up, shared by every
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
+
+import anyio.to_thread
 
 from sqlalchemy import Engine, insert, select
 
+from dockyard.agent_channel.notifier import Notifier
 from dockyard.context import Identity, RequestContext
 from dockyard.errors import UnrecognizedClientException
 from dockyard.identity.keys import DEFAULT_ACCOUNT_ID, AccessKey, find_key
@@ -23,6 +26,8 @@ from dockyard.store.db import transaction
 from dockyard.store.pagination import PageTokens
 from dockyard.store.schema import server_settings
 
+T = TypeVar("T")
+
 # A revoked key stops working within this many seconds on every replica.
 KEY_CACHE_SECONDS = 1.0
 
@@ -32,12 +37,13 @@ class ServerState:
     engine: Engine
     providers: dict[str, Iterable[ModuleType]]
     verify_signatures: bool = True
+    public_url: str = "http://127.0.0.1:5566"
     default_account_id: str = DEFAULT_ACCOUNT_ID
     tokens: PageTokens = field(init=False)
     validator: ShapeValidator = field(default_factory=ShapeValidator)
+    notifier: Notifier = field(default_factory=Notifier)
     _actions: dict[str, dict[str, Action]] = field(default_factory=dict)
     _keys: dict[str, tuple[float, AccessKey | None]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.tokens = PageTokens(self._server_secret("page_token_secret"))
@@ -81,6 +87,28 @@ class ServerState:
         key_id = scope[0] if scope[0] else "anonymous"
         return Identity(key_id, self.default_account_id, "admin"), region
 
+    async def run_blocking(self, function: Callable[..., T], *args: Any) -> T:
+        """Run store work off the event loop when the store is a network database.
+
+        SQLite answers in microseconds and serializes writers anyway, so a thread hop would
+        cost more than it saves; PostgreSQL round trips must not stall the loop.
+        """
+        if self.engine.dialect.name == "sqlite":
+            return function(*args)
+        return await anyio.to_thread.run_sync(function, *args)
+
+    def in_transaction(self, identity: Identity, region: str, function: Callable[[RequestContext], T],
+                       *, write: bool = True) -> T:
+        """Run ``function`` as ``identity`` in one transaction (for work outside the API path)."""
+        ctx = RequestContext(request_id=str(uuid.uuid4()), service="ecs", server=self, identity=identity,
+                             region=region, now=time.time())
+        with transaction(self.engine, write=write) as connection:
+            ctx.connection = connection
+            result = function(ctx)
+        for hook in ctx.after_commit:
+            hook()
+        return result
+
     def dispatch(self, ctx: RequestContext) -> Any:
         """Run the operation's domain method inside one transaction."""
         assert ctx.operation is not None
@@ -90,6 +118,9 @@ class ServerState:
         with transaction(self.engine, write=action.writes) as connection:
             ctx.connection = connection
             try:
-                return action(ctx)
+                result = action(ctx)
             finally:
                 ctx.connection = None
+        for hook in ctx.after_commit:
+            hook()
+        return result

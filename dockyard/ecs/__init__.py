@@ -6,7 +6,17 @@ from types import ModuleType
 
 
 def provider() -> list[ModuleType]:
-    """The modules whose functions implement ECS actions (``CreateCluster`` -> ``create_cluster``)."""
-    from dockyard.ecs import account_settings, clusters
+    """The modules implementing ECS actions (``CreateCluster`` -> ``create_cluster``)."""
+    from dockyard.ecs import (
+        account_settings,
+        attributes,
+        clusters,
+        container_instances,
+        tags,
+        task_definitions,
+        task_reports,
+        tasks,
+    )
 
-    return [clusters, account_settings]
+    return [clusters, account_settings, attributes, tags, task_definitions, container_instances,
+            tasks, task_reports]

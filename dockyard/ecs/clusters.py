@@ -6,14 +6,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns
 from dockyard.ecs.tagging import check_tags
-from dockyard.errors import ClusterNotFoundException, InvalidParameterException
+from dockyard.errors import (
+    ClusterContainsContainerInstancesException,
+    ClusterContainsServicesException,
+    ClusterContainsTasksException,
+    ClusterNotFoundException,
+    InvalidParameterException,
+)
 from dockyard.store.pagination import fetch_page, page_limit
-from dockyard.store.schema import clusters
+from dockyard.store.schema import clusters, container_instances, tasks
 
 DEFAULT_CLUSTER = "default"
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
@@ -72,10 +78,19 @@ def find(ctx: RequestContext, identifier: str) -> Row[Any] | None:
 
 def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
     """Live counts of a cluster's instances, tasks and services."""
+    scope = (container_instances.c.account_id == row.account_id, container_instances.c.region == row.region,
+             container_instances.c.cluster_name == row.name)
+    instances = ctx.conn.execute(select(func.count()).where(
+        *scope, container_instances.c.status.in_(("ACTIVE", "DRAINING")))).scalar_one()
+    by_status = dict(ctx.conn.execute(
+        select(tasks.c.last_status, func.count())
+        .where(tasks.c.account_id == row.account_id, tasks.c.region == row.region,
+               tasks.c.cluster_name == row.name, tasks.c.last_status != "STOPPED")
+        .group_by(tasks.c.last_status)).all())
     return {
-        "registeredContainerInstancesCount": 0,
-        "runningTasksCount": 0,
-        "pendingTasksCount": 0,
+        "registeredContainerInstancesCount": instances,
+        "runningTasksCount": by_status.get("RUNNING", 0),
+        "pendingTasksCount": sum(by_status.get(s, 0) for s in ("PROVISIONING", "PENDING", "ACTIVATING")),
         "activeServicesCount": 0,
     }
 
@@ -160,6 +175,18 @@ def delete_cluster(ctx: RequestContext, *, cluster: str) -> dict[str, Any]:
 
 def refuse_delete_if_in_use(ctx: RequestContext, row: Row[Any]) -> None:
     """ECS refuses to delete a cluster that still has instances, services or tasks."""
+    live = counts(ctx, row)
+    if live["registeredContainerInstancesCount"]:
+        raise ClusterContainsContainerInstancesException(
+            "The Cluster cannot be deleted while Container Instances are active or draining.")
+    if live["activeServicesCount"]:
+        raise ClusterContainsServicesException(
+            "The Cluster cannot be deleted while Services are active.")
+    if live["runningTasksCount"] or live["pendingTasksCount"] or ctx.conn.execute(
+        select(tasks.c.id).where(tasks.c.account_id == row.account_id, tasks.c.region == row.region,
+                                 tasks.c.cluster_name == row.name, tasks.c.last_status != "STOPPED").limit(1)
+    ).first():
+        raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
 
 
 def describe_clusters(

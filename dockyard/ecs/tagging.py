@@ -9,6 +9,17 @@ from dockyard.errors import InvalidParameterException
 
 MAX_TAGS = 50
 _ALLOWED = re.compile(r"^[\w\s+\-=._:/@]*$", re.UNICODE)
+_CHARACTERS = "Tag keys and values may contain only letters, numbers, spaces and + - = . _ : / @."
+
+
+def check_tag_key(key: str | None) -> None:
+    """Raise InvalidParameterException for a key ECS refuses (also for UntagResource's keys)."""
+    if not key:
+        raise InvalidParameterException("Tag keys must be between 1 and 128 characters.")
+    if key.lower().startswith("aws:"):
+        raise InvalidParameterException("Tag keys may not begin with the reserved prefix 'aws:'.")
+    if not _ALLOWED.match(key):
+        raise InvalidParameterException(_CHARACTERS)
 
 
 def check_tags(tags: list[dict[str, Any]] | None) -> list[dict[str, str]]:
@@ -18,15 +29,9 @@ def check_tags(tags: list[dict[str, Any]] | None) -> list[dict[str, str]]:
     if len(tags) > MAX_TAGS:
         raise InvalidParameterException("Tags can not have more than 50 entries.")
     for tag in tags:
-        key, value = tag.get("key"), tag.get("value", "")
-        if not key:
-            raise InvalidParameterException("Tag keys must be between 1 and 128 characters.")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterException("Tag keys may not begin with the reserved prefix 'aws:'.")
-        if not _ALLOWED.match(key) or not _ALLOWED.match(value or ""):
-            raise InvalidParameterException(
-                "Tag keys and values may contain only letters, numbers, spaces and + - = . _ : / @."
-            )
+        check_tag_key(tag.get("key"))
+        if not _ALLOWED.match(tag.get("value") or ""):
+            raise InvalidParameterException(_CHARACTERS)
     return [{"key": tag["key"], "value": tag.get("value", "")} for tag in tags]
 
 

@@ -3,14 +3,21 @@
 The client's signature is recomputed with botocore's own signer over exactly the headers the
 client says it signed, then compared in constant time. The credential scope names the
 region (every resource lives in the region its request was signed for) and the service.
+
+This runs on every request, so it avoids work that does not change the answer: the derived
+signing key (a function of secret, date, region and service) is cached, checked against
+botocore's own derivation whenever it is computed; the request handed to the signer does not
+re-prepare itself on every access to its body; and a timestamp is parsed once.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 from calendar import timegm
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -24,6 +31,8 @@ from dockyard.errors import (
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_CLOCK_SKEW_SECONDS = 15 * 60
+# Bounds for the caches below: a key, a scope and a day make one entry.
+_CACHE_ENTRIES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +93,7 @@ def parse_authorization(headers: dict[str, str]) -> SignedRequest:
 def check_clock(signed: SignedRequest, now: float | None = None) -> None:
     """Refuse a request signed more than 15 minutes away from our clock, as AWS does."""
     try:
-        signed_at = timegm(time.strptime(signed.amz_date, "%Y%m%dT%H%M%SZ"))
+        signed_at = _epoch(signed.amz_date)
     except ValueError:
         raise IncompleteSignatureException(
             f"Date must be in ISO-8601 'basic format'. Got '{signed.amz_date}'."
@@ -108,6 +117,55 @@ def check_clock(signed: SignedRequest, now: float | None = None) -> None:
         )
 
 
+@functools.lru_cache(maxsize=_CACHE_ENTRIES)
+def _epoch(amz_date: str) -> int:
+    # strptime costs more than the rest of the clock check; a client reuses its timestamp.
+    return timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+
+
+class _Request(AWSRequest):
+    """An AWSRequest whose body is the bytes given: botocore's own ``body`` property prepares
+    the whole request again on every access, which cost more than the rest of the check."""
+
+    @property
+    def body(self) -> bytes:
+        return self.data  # type: ignore[no-any-return]
+
+
+class _Signer(SigV4Auth):
+    """botocore's SigV4 signer with the derived signing key cached per (secret, date, scope)."""
+
+    _keys: dict[tuple[str, str, str, str], bytes] = {}
+
+    def signature(self, string_to_sign: str, request: Any) -> str:
+        date = request.context["timestamp"][0:8]
+        cache_key = (self.credentials.secret_key, date, self._region_name, self._service_name)
+        signing_key = self._keys.get(cache_key)
+        if signing_key is None:
+            signing_key = self._derive_key(cache_key)
+            # The cache must never change an answer: check it against botocore's signer.
+            if self._sign(signing_key, string_to_sign, hex=True) != super().signature(
+                string_to_sign, request
+            ):
+                raise RuntimeError("SigV4 signing key derivation disagrees with botocore")
+            if len(self._keys) >= _CACHE_ENTRIES:
+                self._keys.clear()
+            self._keys[cache_key] = signing_key
+        return self._sign(signing_key, string_to_sign, hex=True)  # type: ignore[no-any-return]
+
+    def _derive_key(self, cache_key: tuple[str, str, str, str]) -> bytes:
+        secret, date, region, service = cache_key
+        key = self._sign(f"AWS4{secret}".encode(), date)
+        for part in (region, service, "aws4_request"):
+            key = self._sign(key, part)
+        return key  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=_CACHE_ENTRIES)
+def _signer(access_key_id: str, secret_access_key: str, service: str, region: str) -> _Signer:
+    return _Signer(Credentials(access_key_id, secret_access_key), service, region)
+
+
 def verify_signature(
     signed: SignedRequest,
     secret_access_key: str,
@@ -128,11 +186,9 @@ def verify_signature(
         ) from None
     host = headers.get("host", "localhost")
     url = f"http://{host}{path}" + (f"?{query}" if query else "")
-    request = AWSRequest(method=method, url=url, headers=signed_values, data=body)
+    request = _Request(method=method, url=url, headers=signed_values, data=body)
     request.context["timestamp"] = signed.amz_date
-    signer = SigV4Auth(
-        Credentials(signed.access_key_id, secret_access_key), signed.service, signed.region
-    )
+    signer = _signer(signed.access_key_id, secret_access_key, signed.service, signed.region)
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, signed.signature):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Float,
     Index,
@@ -29,6 +30,12 @@ Document = JSON().with_variant(JSONB(), "postgresql")
 
 def _scope() -> list[Column[str]]:
     return [Column("account_id", String(12), nullable=False), Column("region", String(32), nullable=False)]
+
+
+# Task definition families sort by code point, as ECS lists them, and a family prefix is then
+# one index range: COLLATE "C" on PostgreSQL (whose default may be a locale's collation);
+# SQLite's default (BINARY) already is.
+FamilyName = String(255).with_variant(String(255, collation="C"), "postgresql")
 
 
 server_settings = Table(
@@ -72,10 +79,10 @@ task_definitions = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     *_scope(),
-    Column("family", String(255), nullable=False),
+    Column("family", FamilyName, nullable=False),
     Column("revision", Integer, nullable=False),
     Column("arn", String(512), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),  # ACTIVE | INACTIVE | DELETE_IN_PROGRESS
+    Column("status", String(32), nullable=False),  # ACTIVE | INACTIVE | DELETE_IN_PROGRESS
     Column("body", Document, nullable=False),
     Column("tags", Document, nullable=False),
     Column("registered_at", Float, nullable=False),
@@ -87,12 +94,12 @@ task_definitions = Table(
 )
 
 # One row per family: hands out revisions and answers ListTaskDefinitionFamilies without
-# scanning every revision.
+# scanning every revision. inactive_revisions counts the deregistered ones, deleting or not.
 task_definition_families = Table(
     "task_definition_families",
     metadata,
     *_scope(),
-    Column("family", String(255), nullable=False),
+    Column("family", FamilyName, nullable=False),
     Column("latest_revision", Integer, nullable=False),
     Column("active_revisions", Integer, nullable=False),
     Column("inactive_revisions", Integer, nullable=False),
@@ -123,4 +130,99 @@ account_settings = Table(
     Column("name", String(64), nullable=False),
     Column("value", String(64), nullable=False),
     UniqueConstraint("account_id", "region", "principal_arn", "name", name="uq_account_settings"),
+)
+
+container_instances = Table(
+    "container_instances",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("cluster_name", String(255), nullable=False),
+    Column("instance_id", String(64), nullable=False),  # the ECS id (hex), last part of the ARN
+    Column("arn", String(512), nullable=False, unique=True),
+    Column("ec2_instance_id", String(64), nullable=False),
+    Column("external", Boolean, nullable=False),  # ECS Anywhere ("mi-...") instance
+    Column("status", String(16), nullable=False),  # ACTIVE | DRAINING | INACTIVE
+    Column("status_reason", String(256)),
+    Column("version_info", Document, nullable=False),
+    Column("registered_resources", Document, nullable=False),
+    Column("identity_document", Document),
+    Column("total_cpu", Integer, nullable=False),
+    Column("total_memory", Integer, nullable=False),
+    Column("total_gpus", Document, nullable=False),  # GPU ids the instance registered
+    # What running and pending tasks hold; changed only with a version check (optimistic
+    # concurrency), so two placements can never overcommit an instance.
+    Column("used_cpu", Integer, nullable=False),
+    Column("used_memory", Integer, nullable=False),
+    Column("used_ports", Document, nullable=False),  # ["tcp:80", "udp:53", ...]
+    Column("used_gpus", Document, nullable=False),
+    Column("reserved_ports", Document, nullable=False),  # registered PORTS / PORTS_UDP
+    Column("version", Integer, nullable=False),
+    Column("desired_version", Integer, nullable=False),  # bumps when its desired state changes
+    Column("tags", Document, nullable=False),
+    Column("registered_at", Float, nullable=False),
+    Column("last_seen_at", Float),  # the agent's last sign of life; None once it disconnected
+    Column("agent_update_status", String(32)),
+    UniqueConstraint("account_id", "region", "cluster_name", "instance_id", name="uq_instances_id"),
+    Index("ix_instances_cluster", "account_id", "region", "cluster_name", "status", "id"),
+    Index("ix_instances_ec2", "account_id", "region", "cluster_name", "ec2_instance_id"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("cluster_name", String(255), nullable=False),
+    Column("task_id", String(64), nullable=False),  # hex id, the last part of the ARN
+    Column("arn", String(512), nullable=False, unique=True),
+    Column("container_instance_id", Integer),  # container_instances.id; None while unplaced
+    Column("task_definition_arn", String(512), nullable=False),
+    Column("family", String(255), nullable=False),
+    Column("launch_type", String(16), nullable=False),
+    Column("last_status", String(16), nullable=False),
+    Column("desired_status", String(16), nullable=False),
+    Column("group_name", String(255)),
+    Column("started_by", String(128)),
+    Column("service_name", String(255)),
+    Column("cpu", Integer, nullable=False),  # what the task holds on its instance
+    Column("memory", Integer, nullable=False),
+    Column("ports", Document, nullable=False),
+    Column("gpus", Document, nullable=False),
+    Column("overrides", Document, nullable=False),
+    Column("containers", Document, nullable=False),
+    Column("attributes", Document, nullable=False),  # other Task members, stored as given
+    Column("tags", Document, nullable=False),
+    Column("health_status", String(16), nullable=False),
+    Column("stop_code", String(64)),
+    Column("stopped_reason", String(1024)),
+    Column("created_at", Float, nullable=False),
+    Column("pull_started_at", Float),
+    Column("pull_stopped_at", Float),
+    Column("started_at", Float),
+    Column("stopping_at", Float),
+    Column("stopped_at", Float),
+    Column("execution_stopped_at", Float),
+    Column("connectivity_at", Float),
+    Column("version", Integer, nullable=False),
+    Column("client_token", String(64)),  # RunTask's idempotency token
+    UniqueConstraint("account_id", "region", "task_id", name="uq_tasks_id"),
+    Index("ix_tasks_client_token", "account_id", "region", "client_token"),
+    Index("ix_tasks_cluster", "account_id", "region", "cluster_name", "desired_status", "id"),
+    Index("ix_tasks_instance", "container_instance_id", "last_status"),
+    Index("ix_tasks_family", "account_id", "region", "cluster_name", "family", "id"),
+    Index("ix_tasks_started_by", "account_id", "region", "cluster_name", "started_by", "id"),
+    Index("ix_tasks_stopped", "last_status", "stopped_at"),
+)
+
+container_logs = Table(
+    "container_logs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("task_id", String(64), nullable=False),
+    Column("container_name", String(255), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("line", Text, nullable=False),
+    Index("ix_container_logs_task", "account_id", "region", "task_id", "container_name", "id"),
 )

@@ -1,0 +1,1 @@
+"""Benchmarks: a load generator and the scripts that produce ``docs/performance.md``."""

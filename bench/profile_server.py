@@ -1,0 +1,112 @@
+"""Where a Dockyard server's CPU goes under load: py-spy samples, grouped by stage.
+
+Starts ``dockyard server`` (fresh SQLite store, signature verification on), creates a few
+clusters, drives one operation with ``bench.loadgen`` and samples the server with py-spy
+(``pip install py-spy``; it needs ptrace rights over the server). Each sample is put in the
+stage of the request path it was taken in, and the stages are printed with their share.
+
+    .venv/bin/python -m bench.profile_server --duration 15 [--raw /tmp/stacks.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import loadgen
+from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ecs_client, start_dockyard
+
+
+def classify(frames: list[str]) -> str:
+    """The stage of one stack (root first); the first rule that matches wins."""
+
+    def has(*parts: str) -> bool:
+        return any(all(part in frame for part in parts) for frame in frames)
+
+    if not has("dockyard/protocol/endpoint.py"):
+        return "HTTP server and event loop (uvicorn, httptools, uvloop)"
+    if has("verify_signature"):
+        return "SigV4: signature recomputed with botocore"
+    if has("authenticate"):
+        return "SigV4: header parse, clock, key cache"
+    if has("dockyard/store/db.py"):
+        return "transaction: pool checkout, BEGIN, COMMIT"
+    if has("dockyard/ecs/"):
+        if has("sqlalchemy/engine/"):
+            return "SQL: execute + rows (SQLAlchemy engine, SQLite)"
+        if has("sqlalchemy/"):
+            return "SQL: statement construction in domain code"
+        return "domain logic (dockyard/ecs)"
+    if has("validate_params"):
+        return "request validation"
+    if has("parse_params"):
+        return "JSON parse"
+    if has("serialize_result") or has("serialize_error"):
+        return "JSON serialize"
+    return "request path glue (context, dispatch, response)"
+
+
+def summarize(raw: str) -> list[tuple[str, int]]:
+    """``(stage, samples)`` from py-spy's raw (collapsed stack) output, largest first."""
+    stages: collections.Counter[str] = collections.Counter()
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            stages[classify(stack.split(";"))] += int(count)
+    return stages.most_common()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--operation", default="DescribeClusters")
+    parser.add_argument("--body", default='{"clusters": ["bench-0"]}')
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--rate", type=int, default=250, help="samples per second")
+    parser.add_argument("--raw", help="also keep py-spy's collapsed stacks in this file")
+    args = parser.parse_args(argv)
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    with tempfile.TemporaryDirectory(prefix="dockyard-profile-") as tmp:
+        server = start_dockyard(Path(tmp) / "data")
+        try:
+            ecs = ecs_client(server)
+            for index in range(5):
+                ecs.create_cluster(clusterName=f"bench-{index}")
+            out = Path(args.raw or Path(tmp) / "stacks.txt")
+            spy = subprocess.Popen(
+                [py_spy, "record", "--pid", str(server.pid), "--duration", str(int(args.duration)),
+                 "--rate", str(args.rate), "--format", "raw", "--nonblocking", "--output",
+                 str(out)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+            spec = loadgen.RequestSpec(
+                port=server.port, target=f"{loadgen.ECS_TARGET_PREFIX}.{args.operation}",
+                body=json.dumps(json.loads(args.body)).encode(),
+                access_key_id=BENCH_KEY_ID, secret_access_key=BENCH_SECRET,
+            )
+            plan = loadgen.LoadPlan(workers=args.workers, connections=args.connections,
+                                    duration=args.duration + 1, warmup=0.5)
+            result = loadgen.run(spec, plan)  # outlasts the sampling by a second
+            _, errors = spy.communicate()
+            if spy.returncode != 0:
+                sys.exit(f"py-spy failed: {errors.decode(errors='replace')}")
+            print(f"# load: {result.summary()}")
+            stages = summarize(out.read_text())
+        finally:
+            server.stop()
+    total = sum(count for _, count in stages) or 1
+    print("| Stage | share of server CPU samples |")
+    print("|---|---:|")
+    for stage, count in stages:
+        print(f"| {stage} | {100 * count / total:.1f}% |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The request path in-process, without HTTP: microseconds per request and a profile.
+
+Builds the real ASGI application on a fresh SQLite store, signs a pool of requests with
+botocore, and calls the application directly with an ASGI scope, so what is measured is
+Dockyard's own work (routing, SigV4, parsing, validation, the transaction, the domain
+method, serialization) and nothing of uvicorn or the network.
+
+    .venv/bin/python -m bench.request_path --requests 20000 [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.loadgen import ECS_TARGET_PREFIX, RequestSpec, sign_pool
+from bench.servers import BENCH_KEY_ID, BENCH_SECRET
+
+
+def _scope_and_body(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    """The ASGI scope uvicorn would build for one of the load generator's raw requests."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = [(name.strip().lower(), value.strip())
+               for name, _, value in (line.partition(b":") for line in lines[1:])]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
+        "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 5566),
+    }
+    return scope, body
+
+
+async def _drive(app: Any, requests: list[tuple[dict[str, Any], bytes]], count: int) -> int:
+    failures = 0
+    status = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    for index in range(count):
+        scope, body = requests[index % len(requests)]
+
+        async def receive(body: bytes = body) -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await app(scope, receive, send)
+        failures += status != 200
+    return failures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--operation", default="DescribeClusters")
+    parser.add_argument("--body", default='{"clusters": ["bench-0"]}')
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the run")
+    args = parser.parse_args(argv)
+
+    os.environ["DOCKYARD_ADMIN_ACCESS_KEY_ID"] = BENCH_KEY_ID
+    os.environ["DOCKYARD_ADMIN_SECRET_ACCESS_KEY"] = BENCH_SECRET
+    from dockyard.app import build_app, build_server_state
+    from dockyard.cli import bootstrap_admin_key, open_store
+
+    with tempfile.TemporaryDirectory(prefix="dockyard-path-") as tmp:
+        engine = open_store(str(Path(tmp)), None)
+        bootstrap_admin_key(engine)
+        app = build_app(build_server_state(engine, public_url="http://127.0.0.1:5566"))
+        setup = [
+            sign_pool(RequestSpec(5566, f"{ECS_TARGET_PREFIX}.CreateCluster",
+                                  json.dumps({"clusterName": f"bench-{i}"}).encode(),
+                                  BENCH_KEY_ID, BENCH_SECRET), 1)[0]
+            for i in range(5)
+        ]
+        pool = sign_pool(RequestSpec(5566, f"{ECS_TARGET_PREFIX}.{args.operation}",
+                                     args.body.encode(), BENCH_KEY_ID, BENCH_SECRET), 32)
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(_drive(app, [_scope_and_body(raw) for raw in setup], len(setup)))
+        requests = [_scope_and_body(raw) for raw in pool]
+        loop.run_until_complete(_drive(app, requests, 500))  # warm caches
+        profiler = cProfile.Profile() if args.profile else None
+        started = time.perf_counter()
+        cpu = time.process_time()
+        if profiler:
+            profiler.enable()
+        failures = loop.run_until_complete(_drive(app, requests, args.requests))
+        if profiler:
+            profiler.disable()
+        cpu = time.process_time() - cpu
+        elapsed = time.perf_counter() - started
+        print(f"{args.requests} x {args.operation}: {1e6 * elapsed / args.requests:.1f} us/request "
+              f"wall, {1e6 * cpu / args.requests:.1f} us CPU, failures {failures}")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

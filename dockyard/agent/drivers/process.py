@@ -1,0 +1,375 @@
+"""The ``process`` driver: a task's containers as host processes, for hosts with no engine.
+
+Each container is one record, ``<state dir>/processes/<task id>/<container>.json``, with its
+output in ``<container>.log`` and its exit code in ``<container>.exit`` beside it. The command
+runs under a tiny shim (``process_shim.py``) in a session of its own; the shim writes the
+exit code, so an agent that restarted, and no longer parents the process, still learns it.
+A record's pid is trusted only together with the process start time read from /proc, so a
+recycled pid is never mistaken for (or signalled as) the container. The record is the
+driver's memory: creating a container whose record exists returns it instead of a second one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dockyard.agent import labels as names
+from dockyard.agent.drivers import (
+    DriverError,
+    DriverInfo,
+    EventCallback,
+    LogSink,
+    NetworkBinding,
+    Observed,
+)
+from dockyard.agent.drivers.process_health import HealthChecker, health_command
+from dockyard.agent.spec import ContainerSpec, TaskSpec
+from dockyard.agent.status import ContainerStatus, HealthStatus
+
+log = logging.getLogger(__name__)
+
+SHIM = str(Path(__file__).with_name("process_shim.py"))
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+KILLED_EXIT_CODE = 128 + signal.SIGKILL
+MONITOR_INTERVAL = 0.2
+CAPABILITIES = ("ecs.capability.container-ordering", "ecs.capability.container-health-check")
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot), or None if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def command_line(definition: dict[str, Any]) -> list[str]:
+    """entryPoint + command; a single string with spaces runs through ``/bin/sh -c``."""
+    argv = [str(part) for part in (definition.get("entryPoint") or [])]
+    argv += [str(part) for part in (definition.get("command") or [])]
+    if len(argv) == 1 and " " in argv[0].strip():
+        return ["/bin/sh", "-c", argv[0]]
+    return argv
+
+
+class ProcessDriver:
+    """Driver running containers as host processes; state lives under ``state_dir``."""
+
+    def __init__(self, instance_id: str, state_dir: Path) -> None:
+        self.instance_id = instance_id
+        self.root = Path(state_dir) / "processes"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._watched: set[str] = set()
+        self._health: dict[str, HealthChecker] = {}
+        self._callback: EventCallback | None = None
+        self._closed = threading.Event()
+        self._warned_images: set[str] = set()
+        for record in self._records():
+            if record.get("pid") and record.get("exitCode") is None:
+                self._track(record)
+
+    # -- records -----------------------------------------------------------------------
+    def _paths(self, runtime_id: str) -> tuple[Path, Path, Path]:
+        task_id, _, container = runtime_id.partition("/")
+        base = self.root / task_id / container
+        return base.with_suffix(".json"), base.with_suffix(".log"), base.with_suffix(".exit")
+
+    def _load(self, runtime_id: str) -> dict[str, Any] | None:
+        try:
+            loaded: dict[str, Any] = json.loads(self._paths(runtime_id)[0].read_text())
+            return loaded
+        except (OSError, ValueError):
+            return None
+
+    def _save(self, record: dict[str, Any]) -> None:
+        path = self._paths(record["runtimeId"])[0]
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(record, indent=1))
+        os.replace(temporary, path)
+
+    def _records(self) -> list[dict[str, Any]]:
+        found = []
+        for path in sorted(self.root.glob("*/*.json")):
+            record = self._load(f"{path.parent.name}/{path.stem}")
+            if record and record.get("labels", {}).get(names.INSTANCE_ID) == self.instance_id:
+                found.append(record)
+        return found
+
+    def _alive(self, record: dict[str, Any]) -> bool:
+        child = self._children.get(record["runtimeId"])
+        if child is not None:
+            return child.poll() is None
+        pid = record.get("pid")
+        return bool(pid) and process_start_ticks(pid) == record.get("pidStartTicks")
+
+    def _finalize(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Record the exit of a process that is gone (idempotent)."""
+        with self._lock:
+            fresh = self._load(record["runtimeId"]) or record
+            if fresh.get("exitCode") is not None or fresh.get("finishedAt"):
+                return fresh
+            exit_path = self._paths(fresh["runtimeId"])[2]
+            try:
+                fresh["exitCode"] = int(exit_path.read_text().strip())
+            except (OSError, ValueError):
+                fresh["exitCode"] = KILLED_EXIT_CODE if fresh.get("killed") else None
+                if not fresh.get("killed"):
+                    fresh["reason"] = "the process ended without recording its exit code"
+            fresh["finishedAt"] = time.time()
+            self._save(fresh)
+            self._children.pop(fresh["runtimeId"], None)
+            self._watched.discard(fresh["runtimeId"])
+            checker = self._health.pop(fresh["runtimeId"], None)
+            if checker is not None:
+                checker.stop()
+            return fresh
+
+    def _observe(self, record: dict[str, Any]) -> Observed:
+        if record.get("pid") and not record.get("finishedAt") and not self._alive(record):
+            record = self._finalize(record)
+        if not record.get("pid"):
+            status = ContainerStatus.CREATED
+        elif record.get("finishedAt"):
+            status = ContainerStatus.STOPPED
+        else:
+            status = ContainerStatus.RUNNING
+        checker = self._health.get(record["runtimeId"])
+        return Observed(
+            runtime_id=record["runtimeId"],
+            task_arn=record["taskArn"],
+            container_name=record["containerName"],
+            status=status,
+            labels=dict(record.get("labels") or {}),
+            exit_code=record.get("exitCode") if status is ContainerStatus.STOPPED else None,
+            reason=record.get("reason", ""),
+            health=checker.status if checker else HealthStatus.UNKNOWN,
+            network_bindings=tuple(NetworkBinding(**b) for b in record.get("bindings") or ()),
+            started_at=record.get("startedAt"),
+            finished_at=record.get("finishedAt"),
+        )
+
+    # -- the driver calls ----------------------------------------------------------------
+    def info(self) -> DriverInfo:
+        return DriverInfo("process", "process", CAPABILITIES)
+
+    def list_containers(self) -> list[Observed]:
+        return [self._observe(record) for record in self._records()]
+
+    def inspect(self, runtime_id: str) -> Observed | None:
+        record = self._load(runtime_id)
+        return self._observe(record) if record else None
+
+    def pull(self, task: TaskSpec, container: ContainerSpec) -> None:
+        if container.image and container.image not in self._warned_images:
+            self._warned_images.add(container.image)
+            log.info("process driver: image %s is not used; the command runs on the host",
+                     container.image)
+
+    def create(self, task: TaskSpec, container: ContainerSpec, labels: dict[str, str]
+               ) -> Observed:
+        runtime_id = f"{task.task_id}/{container.name}"
+        with self._lock:
+            existing = self._load(runtime_id)
+            if existing is not None:
+                return self._observe(existing)
+            definition = dict(container.definition)
+            argv = command_line(definition)
+            if not argv:
+                raise DriverError("CannotCreateContainerError: the process driver needs "
+                                  "a command or entryPoint")
+            (self.root / task.task_id).mkdir(parents=True, exist_ok=True)
+            environment = {"PATH": os.environ.get("PATH", DEFAULT_PATH),
+                           "HOME": str(self.root / task.task_id)}
+            environment.update({str(item["name"]): str(item.get("value", ""))
+                                for item in definition.get("environment") or ()})
+            bindings = [
+                {"container_port": int(m["containerPort"]),
+                 "host_port": int(m.get("hostPort") or m["containerPort"]),
+                 "protocol": str(m.get("protocol") or "tcp")}
+                for m in definition.get("portMappings") or () if m.get("containerPort")
+            ]
+            record = {
+                "runtimeId": runtime_id, "taskArn": task.arn, "containerName": container.name,
+                "labels": labels, "argv": argv, "environment": environment,
+                "cwd": str(definition.get("workingDirectory") or self.root / task.task_id),
+                "user": definition.get("user"), "bindings": bindings,
+                "healthCheck": definition.get("healthCheck"), "createdAt": time.time(),
+                "pid": None, "pidStartTicks": None, "exitCode": None, "reason": "",
+            }
+            self._save(record)
+            return self._observe(record)
+
+    def start(self, runtime_id: str) -> Observed:
+        with self._lock:
+            record = self._load(runtime_id)
+            if record is None:
+                raise DriverError("CannotStartContainerError: no such container")
+            if record.get("pid"):
+                return self._observe(record)
+            _, log_path, exit_path = self._paths(runtime_id)
+            exit_path.unlink(missing_ok=True)
+            argv, environment = record["argv"], record["environment"]
+            if shutil.which(argv[0], path=environment.get("PATH")) is None:
+                raise DriverError(f"CannotStartContainerError: {argv[0]}: executable file "
+                                  "not found in $PATH")
+            if not Path(record["cwd"]).is_dir():
+                raise DriverError(f"CannotStartContainerError: working directory "
+                                  f"{record['cwd']} does not exist")
+            user, _, group = str(record.get("user") or "").partition(":")
+            identity: dict[str, Any] = {}
+            if user and os.geteuid() == 0:
+                identity = {"user": int(user) if user.isdigit() else user, "extra_groups": []}
+                if group:
+                    identity["group"] = int(group) if group.isdigit() else group
+            elif user:
+                log.warning("process driver: user %s ignored (the agent is not root)", user)
+            with log_path.open("ab") as output:
+                try:
+                    child = subprocess.Popen(
+                        [sys.executable, "-S", SHIM, str(exit_path), "--", *argv],
+                        stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                        cwd=record["cwd"], env=environment, start_new_session=True, **identity)
+                except (OSError, ValueError, KeyError) as error:
+                    raise DriverError(f"CannotStartContainerError: {error}") from error
+            record.update(pid=child.pid, pidStartTicks=process_start_ticks(child.pid),
+                          startedAt=time.time())
+            self._save(record)
+            self._children[runtime_id] = child
+            self._track(record)
+            return self._observe(record)
+
+    def stop(self, runtime_id: str, timeout: float) -> Observed | None:
+        record = self._load(runtime_id)
+        if record is None:
+            return None
+        if not record.get("pid") or record.get("finishedAt"):
+            return self._observe(record)
+        self._signal(record, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self._alive(record) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._alive(record):
+            with self._lock:
+                record = self._load(runtime_id) or record
+                record["killed"] = True
+                self._save(record)
+            self._signal(record, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while self._alive(record) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return self._observe(self._finalize(record))
+
+    def _signal(self, record: dict[str, Any], number: int) -> None:
+        if self._alive(record):  # never signal a pid that no longer is this container's
+            try:
+                os.killpg(record["pid"], number)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def remove(self, runtime_id: str) -> None:
+        record = self._load(runtime_id)
+        if record and record.get("pid") and not record.get("finishedAt"):
+            self._signal(record, signal.SIGKILL)
+            self._finalize(record)
+        with self._lock:
+            for path in self._paths(runtime_id):
+                path.unlink(missing_ok=True)
+            self._watched.discard(runtime_id)
+            self._children.pop(runtime_id, None)
+
+    def cleanup_task(self, task_arn: str) -> None:
+        task_dir = self.root / task_arn.rsplit("/", 1)[-1]
+        if task_dir.is_dir() and not any(task_dir.glob("*.json")):
+            shutil.rmtree(task_dir, ignore_errors=True)
+
+    def follow_logs(self, runtime_id: str, since: float | None, sink: LogSink
+                    ) -> ProcessLogFollower:
+        follower = ProcessLogFollower(self, runtime_id, since, sink)
+        follower.start()
+        return follower
+
+    # -- watching --------------------------------------------------------------------------
+    def _track(self, record: dict[str, Any]) -> None:
+        self._watched.add(record["runtimeId"])
+        command = health_command(record.get("healthCheck"))
+        if command and record["runtimeId"] not in self._health:
+            checker = HealthChecker(command, record.get("healthCheck") or {},
+                                    cwd=record["cwd"], env=record["environment"],
+                                    on_change=lambda arn=record["taskArn"]: self._notify(arn))
+            self._health[record["runtimeId"]] = checker
+            checker.start()
+
+    def _notify(self, task_arn: str) -> None:
+        if self._callback is not None:
+            self._callback(task_arn)
+
+    def watch(self, callback: EventCallback) -> None:
+        self._callback = callback
+        threading.Thread(target=self._monitor, name="process-monitor", daemon=True).start()
+
+    def _monitor(self) -> None:
+        while not self._closed.wait(MONITOR_INTERVAL):
+            for runtime_id in list(self._watched):
+                record = self._load(runtime_id)
+                if record is None:
+                    self._watched.discard(runtime_id)
+                elif not self._alive(record):
+                    self._finalize(record)
+                    self._notify(record["taskArn"])
+
+    def close(self) -> None:
+        self._closed.set()
+        for checker in list(self._health.values()):
+            checker.stop()
+
+
+class ProcessLogFollower(threading.Thread):
+    """Tails a container's ``.log`` file into a sink until the process has ended."""
+
+    def __init__(self, driver: ProcessDriver, runtime_id: str, since: float | None,
+                 sink: LogSink) -> None:
+        super().__init__(name=f"logs-{runtime_id}", daemon=True)
+        self.driver, self.runtime_id, self.since, self.sink = driver, runtime_id, since, sink
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        path = self.driver._paths(self.runtime_id)[1]
+        # An adopted process: only what it writes from now on (earlier output was sent before).
+        offset = path.stat().st_size if self.since is not None and path.exists() else 0
+        partial = b""
+        while not self._stopped.is_set():
+            observed = self.driver.inspect(self.runtime_id)
+            try:
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    data = handle.read()
+            except OSError:
+                data = b""
+            offset += len(data)
+            lines = (partial + data).split(b"\n")
+            partial = lines.pop()
+            now = time.time()
+            for line in lines:
+                self.sink(now, line.decode("utf-8", "replace").rstrip("\r"))
+            if observed is None or (observed.status is ContainerStatus.STOPPED and not data):
+                if partial:
+                    self.sink(now, partial.decode("utf-8", "replace"))
+                return
+            self._stopped.wait(0.2)
+
+    def stop(self) -> None:
+        self._stopped.set()

@@ -1,0 +1,167 @@
+"""The agent WebSocket: authenticate the upgrade, then push the instance's desired state.
+
+One coroutine per connected agent. It sends the full desired state whenever the instance's
+``desired_version`` moves (woken by the notifier, or by a once-a-second look that also catches
+changes made by other replicas), heartbeats every 10 s, and takes the agent's heartbeats,
+health and log frames. The instance reads ``agentConnected: true`` while frames keep coming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from sqlalchemy import select, update
+from starlette.responses import PlainTextResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from dockyard.agent_channel import desired_state, logs
+from dockyard.context import Identity, RequestContext
+from dockyard.ecs import clusters, container_instances, task_reports
+from dockyard.errors import ApiError
+from dockyard.identity.authenticate import authenticate
+from dockyard.server_state import ServerState
+from dockyard.store.schema import container_instances as instances_table
+from dockyard.store.schema import tasks as tasks_table
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 10.0
+POLL_SECONDS = 1.0
+SEEN_WRITE_SECONDS = 5.0  # write last_seen_at at most this often per connection
+
+
+class AgentSocket:
+    def __init__(self, server: ServerState) -> None:
+        self.server = server
+        self._generation: dict[int, object] = {}
+
+    async def __call__(self, websocket: WebSocket) -> None:
+        try:
+            identity, region = self._authenticate(websocket)
+            query = parse_qs(websocket.scope["query_string"].decode("latin-1"))
+            cluster_arn = query.get("clusterArn", [""])[0]
+            instance_arn = query.get("containerInstanceArn", [""])[0]
+            instance = await self.server.run_blocking(
+                self.server.in_transaction, identity, region,
+                lambda ctx: _instance(ctx, cluster_arn, instance_arn))
+        except ApiError as error:
+            await websocket.send_denial_response(PlainTextResponse(error.message, status_code=error.status))
+            return
+        if instance is None:
+            await websocket.send_denial_response(PlainTextResponse("instance not found", status_code=404))
+            return
+        await websocket.accept()
+        token = object()
+        self._generation[instance.id] = token
+        wake = self.server.notifier.subscribe(instance.id)
+        try:
+            await Connection(self.server, websocket, identity, region, instance, cluster_arn, wake).run()
+        except (WebSocketDisconnect, ConnectionError):
+            pass
+        finally:
+            self.server.notifier.unsubscribe(instance.id, wake)
+            if self._generation.get(instance.id) is token:
+                del self._generation[instance.id]
+                with contextlib.suppress(Exception):
+                    await self.server.run_blocking(self.server.in_transaction, identity, region,
+                                                   lambda ctx: _mark_seen(ctx, instance.id, None))
+
+    def _authenticate(self, websocket: WebSocket) -> tuple[Identity, str]:
+        scope = websocket.scope
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        return authenticate(self.server, method="GET", path=scope["path"],
+                            query=scope["query_string"].decode("latin-1"), headers=headers, body=b"")
+
+
+def _instance(ctx: RequestContext, cluster_arn: str, instance_arn: str) -> Any:
+    cluster = clusters.find(ctx, cluster_arn or clusters.DEFAULT_CLUSTER)
+    if cluster is None:
+        return None
+    row = container_instances.find(ctx, cluster, instance_arn) if instance_arn else None
+    if row is None or row.status == "INACTIVE":
+        return None
+    _mark_seen(ctx, row.id, ctx.now)
+    return row
+
+
+def _mark_seen(ctx: RequestContext, instance_id: int, when: float | None) -> None:
+    ctx.conn.execute(update(instances_table).where(instances_table.c.id == instance_id).values(last_seen_at=when))
+
+
+class Connection:
+    """One connected agent."""
+
+    def __init__(self, server: ServerState, websocket: WebSocket, identity: Identity, region: str,
+                 instance: Any, cluster_arn: str, wake: asyncio.Event) -> None:
+        self.server, self.websocket, self.identity, self.region = server, websocket, identity, region
+        self.instance_id = instance.id
+        self.cluster_arn = cluster_arn or instance.arn
+        self.wake = wake
+        self.sent_version: int | None = None
+        self.last_seen_write = time.monotonic()
+
+    def _db(self, function: Any) -> Any:
+        return self.server.run_blocking(self.server.in_transaction, self.identity, self.region, function)
+
+    async def run(self) -> None:
+        reader = asyncio.create_task(self._read())
+        try:
+            next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+            while not reader.done():
+                if not await self._send_state_if_changed():
+                    await self.websocket.close(code=4404)
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
+                self.wake.clear()
+                if time.monotonic() >= next_heartbeat:
+                    await self.websocket.send_text('{"type":"heartbeat"}')
+                    next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+            reader.result()
+        finally:
+            reader.cancel()
+
+    async def _send_state_if_changed(self) -> bool:
+        version = await self._db(lambda ctx: desired_state.instance_version(ctx, self.instance_id))
+        if version is None:
+            return False
+        if version != self.sent_version:
+            frame = await self._db(self._frame)
+            await self.websocket.send_text(orjson.dumps(frame).decode())
+            self.sent_version = frame["version"]
+        return True
+
+    def _frame(self, ctx: RequestContext) -> dict[str, Any]:
+        instance = ctx.conn.execute(select(instances_table).where(instances_table.c.id == self.instance_id)).first()
+        return desired_state.state_frame(ctx, instance, self.cluster_arn)
+
+    async def _read(self) -> None:
+        while True:
+            message = orjson.loads(await self.websocket.receive_text())
+            kind = message.get("type") if isinstance(message, dict) else None
+            now = time.monotonic()
+            if now - self.last_seen_write >= SEEN_WRITE_SECONDS or kind != "heartbeat":
+                self.last_seen_write = now
+                await self._db(lambda ctx: _mark_seen(ctx, self.instance_id, ctx.now))
+            if kind == "health":
+                await self._db(lambda ctx, m=message: self._health(ctx, m))
+            elif kind == "logs":
+                await self._db(lambda ctx, m=message: logs.append(ctx, m))
+
+    def _health(self, ctx: RequestContext, message: dict[str, Any]) -> None:
+        task = _task_of(ctx, self.instance_id, str(message.get("taskArn", "")))
+        if task is not None:
+            health = {c.get("containerName"): c.get("healthStatus", "UNKNOWN") for c in message.get("containers", [])}
+            task_reports.record_health(ctx, task, health)
+
+
+def _task_of(ctx: RequestContext, instance_id: int, task_arn: str) -> Any:
+    return ctx.conn.execute(select(tasks_table).where(
+        tasks_table.c.arn == task_arn, tasks_table.c.container_instance_id == instance_id)).first()
+

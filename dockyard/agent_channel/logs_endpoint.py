@@ -1,0 +1,35 @@
+"""``GET /_dockyard/logs/<task id>?container=NAME``: a task's output as text (SigV4-signed)."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from dockyard.agent_channel import logs
+from dockyard.errors import ApiError
+from dockyard.identity.authenticate import authenticate
+from dockyard.server_state import ServerState
+
+
+def logs_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]}
+        try:
+            identity, region = authenticate(server, method="GET", path=request.url.path,
+                                            query=request.scope["query_string"].decode("latin-1"),
+                                            headers=headers, body=b"")
+        except ApiError as error:
+            return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
+        task_id = request.path_params["task_id"].rsplit("/", 1)[-1]
+        container = request.query_params.get("container")
+        lines = await server.run_blocking(server.in_transaction, identity, region,
+                                          lambda ctx: logs.read(ctx, task_id, container))
+        text = "".join(
+            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(at))} {name} {line}\n" for at, name, line in lines
+        ) if request.query_params.get("timestamps") else "".join(
+            (f"{name} | {line}\n" if not container else f"{line}\n") for _, name, line in lines)
+        return PlainTextResponse(text)
+
+    return endpoint

@@ -1,0 +1,409 @@
+"""Container instances: RegisterContainerInstance, DeregisterContainerInstance,
+DescribeContainerInstances, ListContainerInstances, UpdateContainerInstancesState,
+UpdateContainerAgent, DiscoverPollEndpoint.
+
+An instance's free capacity is its registered resources minus what its tasks hold; the
+``used_*`` columns change only together with ``version`` (see ``ecs.task_placement``), so
+placements committed concurrently can never overcommit it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+
+from dockyard.context import RequestContext
+from dockyard.ecs import account_settings, arns, clusters
+from dockyard.ecs.tagging import check_tags
+from dockyard.errors import (
+    ClientException,
+    InvalidParameterException,
+    MissingVersionException,
+    NoUpdateAvailableException,
+    UpdateInProgressException,
+)
+from dockyard.store.pagination import fetch_page, page_limit
+from dockyard.store.schema import attributes, tasks
+from dockyard.store.schema import container_instances as instances_table
+
+# An agent that has said nothing for this long is disconnected (it heartbeats every 10 s).
+AGENT_TIMEOUT_SECONDS = 30.0
+ACTIVE_TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING",
+                        "STOPPING", "DEPROVISIONING")
+PENDING_TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING")
+LATEST_AGENT_VERSION = "1.0.0"
+
+
+def agent_connected(row: Row[Any], now: float) -> bool:
+    return row.last_seen_at is not None and now - row.last_seen_at <= AGENT_TIMEOUT_SECONDS
+
+
+def _identity(document: str | None) -> dict[str, Any]:
+    if not document:
+        return {}
+    try:
+        parsed = json.loads(document)
+    except ValueError:
+        raise InvalidParameterException("instanceIdentityDocument is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise InvalidParameterException("instanceIdentityDocument must be a JSON object.")
+    return parsed
+
+
+def _resources(given: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The registered resources by name, with ECS's defaults for what is missing."""
+    found: dict[str, Any] = {"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP": [], "GPU": []}
+    for resource in given or []:
+        name = resource.get("name")
+        if name in ("CPU", "MEMORY"):
+            value = resource.get("integerValue", resource.get("longValue", resource.get("doubleValue", 0)))
+            if not isinstance(value, (int, float)) or value < 0:
+                raise InvalidParameterException(f"{name} must be a non-negative integer.")
+            found[name] = int(value)
+        elif name in ("PORTS", "PORTS_UDP", "GPU"):
+            found[name] = [str(item) for item in resource.get("stringSetValue", [])]
+    return found
+
+
+def _integer(name: str, value: int) -> dict[str, Any]:
+    return {"name": name, "type": "INTEGER", "doubleValue": 0.0, "longValue": 0, "integerValue": value}
+
+
+def _string_set(name: str, values: list[str]) -> dict[str, Any]:
+    return {"name": name, "type": "STRINGSET", "doubleValue": 0.0, "longValue": 0, "integerValue": 0,
+            "stringSetValue": values}
+
+
+def _ports(entries: list[str], protocol: str) -> list[str]:
+    prefix = protocol + ":"
+    return sorted({entry.removeprefix(prefix) for entry in entries if entry.startswith(prefix)}, key=int)
+
+
+def _resource_list(cpu: int, memory: int, ports: list[str], gpus: list[str]) -> list[dict[str, Any]]:
+    resources = [
+        _integer("CPU", cpu),
+        _integer("MEMORY", memory),
+        _string_set("PORTS", _ports(ports, "tcp")),
+        _string_set("PORTS_UDP", _ports(ports, "udp")),
+    ]
+    if gpus:
+        resources.append(_string_set("GPU", gpus))
+    return resources
+
+
+def _task_counts(ctx: RequestContext, ids: list[int]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {i: {"running": 0, "pending": 0} for i in ids}
+    if not ids:
+        return counts
+    query = (
+        select(tasks.c.container_instance_id, tasks.c.last_status, func.count())
+        .where(tasks.c.container_instance_id.in_(ids), tasks.c.last_status.in_(ACTIVE_TASK_STATUSES))
+        .group_by(tasks.c.container_instance_id, tasks.c.last_status)
+    )
+    for instance_id, status, count in ctx.conn.execute(query):
+        key = "pending" if status in PENDING_TASK_STATUSES else "running" if status == "RUNNING" else None
+        if key:
+            counts[instance_id][key] += count
+    return counts
+
+
+def instance_attributes(ctx: RequestContext, arns_: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every attribute (built-in and custom) of each instance ARN."""
+    found: dict[str, list[dict[str, Any]]] = {arn: [] for arn in arns_}
+    if not arns_:
+        return found
+    query = (
+        select(attributes.c.target_id, attributes.c.name, attributes.c.value)
+        .where(attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
+               attributes.c.target_id.in_(arns_))
+        .order_by(attributes.c.target_id, attributes.c.name)
+    )
+    for target, name, value in ctx.conn.execute(query):
+        found[target].append({"name": name, "value": value} if value is not None else {"name": name})
+    return found
+
+
+def render_many(ctx: RequestContext, rows: list[Row[Any]], include: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The ContainerInstance shapes of ``rows`` (two queries for all of them)."""
+    counts = _task_counts(ctx, [row.id for row in rows])
+    attrs = instance_attributes(ctx, [row.arn for row in rows])
+    rendered = []
+    for row in rows:
+        instance: dict[str, Any] = {
+            "containerInstanceArn": row.arn,
+            "ec2InstanceId": row.ec2_instance_id,
+            "version": row.version,
+            "versionInfo": row.version_info,
+            "remainingResources": _resource_list(
+                row.total_cpu - row.used_cpu, row.total_memory - row.used_memory,
+                sorted(set(row.reserved_ports) | set(row.used_ports)),
+                [gpu for gpu in row.total_gpus if gpu not in set(row.used_gpus)],
+            ),
+            "registeredResources": _resource_list(row.total_cpu, row.total_memory, row.reserved_ports,
+                                                  row.total_gpus),
+            "status": row.status,
+            "agentConnected": agent_connected(row, ctx.now),
+            "runningTasksCount": counts[row.id]["running"],
+            "pendingTasksCount": counts[row.id]["pending"],
+            "attributes": attrs[row.arn],
+            "registeredAt": row.registered_at,
+            "attachments": [],
+        }
+        if row.status_reason:
+            instance["statusReason"] = row.status_reason
+        if row.agent_update_status:
+            instance["agentUpdateStatus"] = row.agent_update_status
+        if "TAGS" in include:
+            instance["tags"] = row.tags
+        if "CONTAINER_INSTANCE_HEALTH" in include:
+            instance["healthStatus"] = {"overallStatus": "OK" if agent_connected(row, ctx.now) else "IMPAIRED",
+                                        "details": []}
+        rendered.append(instance)
+    return rendered
+
+
+def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | None:
+    """The instance of ``cluster`` named by its id or ARN, whatever its status."""
+    instance_id: str | None = identifier
+    if arns.is_arn(identifier):
+        resource = arns.own_resource_id(ctx, identifier, "container-instance")
+        instance_id = resource.rsplit("/", 1)[-1] if resource else None
+    if not instance_id:
+        return None
+    return ctx.conn.execute(
+        select(instances_table).where(
+            instances_table.c.account_id == ctx.account_id,
+            instances_table.c.region == ctx.region,
+            instances_table.c.cluster_name == cluster.name,
+            instances_table.c.instance_id == instance_id,
+        )
+    ).first()
+
+
+def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:
+    """Like ``find``, but a missing or deregistered instance is an error."""
+    row = find(ctx, cluster, identifier)
+    if row is None or row.status == "INACTIVE":
+        raise InvalidParameterException(f"The referenced container instance {identifier} was not found.")
+    return row
+
+
+def _replace_builtin_attributes(ctx: RequestContext, cluster: Row[Any], arn: str,
+                                given: list[dict[str, Any]]) -> None:
+    # Attributes that come with registration replace the previous registration's; custom
+    # ones (PutAttributes) stay.
+    names = {item["name"] for item in given}
+    if names:
+        ctx.conn.execute(delete(attributes).where(
+            attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
+            attributes.c.cluster_name == cluster.name, attributes.c.target_id == arn,
+            attributes.c.name.in_(names)))
+        ctx.conn.execute(insert(attributes), [
+            {"account_id": ctx.account_id, "region": ctx.region, "cluster_name": cluster.name,
+             "target_type": "container-instance", "target_id": arn, "name": item["name"],
+             "value": item.get("value")} for item in given])
+
+
+def _registration_attributes(identity: dict[str, Any], given: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    derived = {"ecs.os-type": "linux"}
+    for name, key in (("ecs.instance-type", "instanceType"), ("ecs.availability-zone", "availabilityZone"),
+                      ("ecs.ami-id", "imageId")):
+        if identity.get(key):
+            derived[name] = str(identity[key])
+    merged = {name: {"name": name, "value": value} for name, value in derived.items()}
+    for item in given or []:
+        if not item.get("name"):
+            raise InvalidParameterException("Every attribute needs a name.")
+        merged[item["name"]] = {"name": item["name"], "value": item.get("value")}
+    return list(merged.values())
+
+
+def register_container_instance(
+    ctx: RequestContext,
+    *,
+    cluster: str | None = None,
+    instance_identity_document: str | None = None,
+    instance_identity_document_signature: str | None = None,
+    total_resources: list[dict[str, Any]] | None = None,
+    version_info: dict[str, Any] | None = None,
+    container_instance_arn: str | None = None,
+    attributes: list[dict[str, Any]] | None = None,
+    platform_devices: list[dict[str, Any]] | None = None,
+    tags: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    cluster_row = clusters.lookup(ctx, cluster)
+    identity = _identity(instance_identity_document)
+    resources = _resources(total_resources)
+    gpus = resources["GPU"] or [d["id"] for d in platform_devices or [] if d.get("type") == "GPU"]
+    values = {
+        "status": "ACTIVE",
+        "status_reason": None,
+        "version_info": version_info or {},
+        "registered_resources": total_resources or [],
+        "identity_document": identity or None,
+        "total_cpu": resources["CPU"],
+        "total_memory": resources["MEMORY"],
+        "total_gpus": gpus,
+        "reserved_ports": [f"tcp:{p}" for p in resources["PORTS"]] + [f"udp:{p}" for p in resources["PORTS_UDP"]],
+        "last_seen_at": ctx.now,
+    }
+    existing = None
+    if container_instance_arn:
+        existing = find(ctx, cluster_row, container_instance_arn)
+        if existing is None:
+            raise ClientException(f"The referenced container instance {container_instance_arn} was not found.")
+        if existing.status == "INACTIVE":
+            raise ClientException(f"The container instance {container_instance_arn} is deregistered.")
+    elif identity.get("instanceId"):
+        existing = ctx.conn.execute(select(instances_table).where(
+            instances_table.c.account_id == ctx.account_id,
+            instances_table.c.region == ctx.region,
+            instances_table.c.cluster_name == cluster_row.name,
+            instances_table.c.ec2_instance_id == str(identity["instanceId"]),
+            instances_table.c.status != "INACTIVE",
+        )).first()
+    if existing is not None:
+        # Re-registration (an agent restart): the same instance, its tasks and their holds kept.
+        ctx.conn.execute(update(instances_table).where(instances_table.c.id == existing.id)
+                         .values(version=existing.version + 1, **values))
+        arn = existing.arn
+        if tags:
+            ctx.conn.execute(update(instances_table).where(instances_table.c.id == existing.id)
+                             .values(tags=check_tags(tags)))
+    else:
+        instance_id = secrets.token_hex(16)
+        long_form = account_settings.long_arn_format(ctx, "containerInstanceLongArnFormat")
+        resource = f"container-instance/{cluster_row.name}/{instance_id}" if long_form else f"container-instance/{instance_id}"
+        arn = arns.arn(ctx, resource)
+        ec2_id = str(identity.get("instanceId") or "i-" + secrets.token_hex(9)[:17])
+        ctx.conn.execute(insert(instances_table).values(
+            account_id=ctx.account_id, region=ctx.region, cluster_name=cluster_row.name,
+            instance_id=instance_id, arn=arn, ec2_instance_id=ec2_id, external=ec2_id.startswith("mi-"),
+            used_cpu=0, used_memory=0, used_ports=[], used_gpus=[], version=1, desired_version=1,
+            tags=check_tags(tags), registered_at=ctx.now, agent_update_status=None, **values))
+    _replace_builtin_attributes(ctx, cluster_row, arn, _registration_attributes(identity, attributes))
+    row = find(ctx, cluster_row, arn)
+    assert row is not None
+    return {"containerInstance": render_many(ctx, [row], frozenset({"TAGS"}))[0]}
+
+
+def deregister_container_instance(
+    ctx: RequestContext, *, container_instance: str, cluster: str | None = None, force: bool | None = None
+) -> dict[str, Any]:
+    cluster_row = clusters.lookup(ctx, cluster)
+    row = lookup(ctx, cluster_row, container_instance)
+    live = ctx.conn.execute(select(tasks.c.id).where(
+        tasks.c.container_instance_id == row.id, tasks.c.last_status.in_(ACTIVE_TASK_STATUSES))).all()
+    if live and not force:
+        raise InvalidParameterException("Found running tasks on the instance.")
+    if live:
+        from dockyard.ecs import task_lifecycle
+
+        # ECS orphans them; Dockyard also stops them, so no container outlives its instance.
+        task_lifecycle.abandon_tasks(ctx, [task.id for task in live], "Container instance deregistered")
+    ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id).values(
+        status="INACTIVE", version=row.version + 1, desired_version=row.desired_version + 1,
+        used_cpu=0, used_memory=0, used_ports=[], used_gpus=[]))
+    refreshed = find(ctx, cluster_row, row.arn)
+    assert refreshed is not None
+    return {"containerInstance": render_many(ctx, [refreshed])[0]}
+
+
+def describe_container_instances(
+    ctx: RequestContext, *, container_instances: list[str], cluster: str | None = None,
+    include: list[str] | None = None,
+) -> dict[str, Any]:
+    cluster_row = clusters.lookup(ctx, cluster)
+    if len(container_instances) > 100:
+        raise InvalidParameterException("At most 100 container instances can be described at once.")
+    rows, failures = [], []
+    for identifier in container_instances:
+        row = find(ctx, cluster_row, identifier)
+        if row is None:
+            missing = identifier if arns.is_arn(identifier) else arns.arn(
+                ctx, f"container-instance/{cluster_row.name}/{identifier}")
+            failures.append({"arn": missing, "reason": "MISSING"})
+        else:
+            rows.append(row)
+    return {"containerInstances": render_many(ctx, rows, frozenset(include or ())), "failures": failures}
+
+
+def list_container_instances(
+    ctx: RequestContext, *, cluster: str | None = None, filter: str | None = None,  # noqa: A002
+    next_token: str | None = None, max_results: int | None = None, status: str | None = None,
+) -> dict[str, Any]:
+    cluster_row = clusters.lookup(ctx, cluster)
+    limit = page_limit(max_results)
+    scope = ("ListContainerInstances", ctx.account_id, ctx.region, cluster_row.name, filter, status)
+    after = ctx.tokens.open(next_token, scope) if next_token else None
+    query = select(instances_table).where(
+        instances_table.c.account_id == ctx.account_id,
+        instances_table.c.region == ctx.region,
+        instances_table.c.cluster_name == cluster_row.name,
+    )
+    query = query.where(instances_table.c.status == status) if status else query.where(
+        instances_table.c.status != "INACTIVE")
+    if filter:
+        from dockyard.ecs import instance_filter
+
+        arns_, last = instance_filter.filtered_page(ctx, cluster_row, query, filter, limit, after)
+    else:
+        rows, last = fetch_page(ctx.conn, query, [instances_table.c.id], limit=limit, after=after)
+        arns_ = [row.arn for row in rows]
+    result: dict[str, Any] = {"containerInstanceArns": arns_}
+    if last is not None:
+        result["nextToken"] = ctx.tokens.seal(last, scope)
+    return result
+
+
+def update_container_instances_state(
+    ctx: RequestContext, *, container_instances: list[str], status: str, cluster: str | None = None
+) -> dict[str, Any]:
+    cluster_row = clusters.lookup(ctx, cluster)
+    if status not in ("ACTIVE", "DRAINING"):
+        raise InvalidParameterException("Container instances can only be set to ACTIVE or DRAINING.")
+    rows, failures = [], []
+    for identifier in container_instances:
+        row = find(ctx, cluster_row, identifier)
+        if row is None or row.status == "INACTIVE":
+            failures.append({"arn": row.arn if row else identifier, "reason": "MISSING"})
+            continue
+        if row.status != status:
+            ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id)
+                             .values(status=status, version=row.version + 1))
+        rows.append(find(ctx, cluster_row, row.arn))
+    return {"containerInstances": render_many(ctx, rows), "failures": failures}
+
+
+def update_container_agent(
+    ctx: RequestContext, *, container_instance: str, cluster: str | None = None
+) -> dict[str, Any]:
+    cluster_row = clusters.lookup(ctx, cluster)
+    row = lookup(ctx, cluster_row, container_instance)
+    current = str(row.version_info.get("agentVersion", ""))
+    if row.agent_update_status in ("PENDING", "STAGING", "STAGED", "UPDATING"):
+        raise UpdateInProgressException("An agent update is already in progress for this instance.")
+    if not current:
+        raise MissingVersionException("The container instance did not report its agent version.")
+    if _version_key(current) >= _version_key(LATEST_AGENT_VERSION):
+        raise NoUpdateAvailableException("There is no update available for your container agent.")
+    ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id).values(
+        agent_update_status="PENDING", version=row.version + 1, desired_version=row.desired_version + 1))
+    refreshed = find(ctx, cluster_row, row.arn)
+    assert refreshed is not None
+    return {"containerInstance": render_many(ctx, [refreshed])[0]}
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def discover_poll_endpoint(
+    ctx: RequestContext, *, container_instance: str | None = None, cluster: str | None = None,
+) -> dict[str, Any]:
+    endpoint = ctx.server.public_url.rstrip("/") + "/"
+    return {"endpoint": endpoint, "telemetryEndpoint": endpoint, "serviceConnectEndpoint": endpoint,
+            "systemLogsEndpoint": endpoint}

@@ -1,0 +1,334 @@
+"""Task definitions: RegisterTaskDefinition, DeregisterTaskDefinition, DeleteTaskDefinitions,
+DescribeTaskDefinition, ListTaskDefinitions, ListTaskDefinitionFamilies; and ``resolve`` /
+``render`` for the actions that run tasks from them.
+
+A revision is immutable: its document is normalized once (task_definition_rules) and stored
+as JSON. Revision numbers come from the family's row, bumped by one upsert that locks it, so
+concurrent registrations in a family queue there and never reuse a number, even after a
+delete; the unique (family, revision) constraint backs that up. Statuses only move forward:
+ACTIVE -> INACTIVE (deregistered) -> DELETE_IN_PROGRESS (deleted).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dockyard.context import RequestContext
+from dockyard.ecs import arns
+from dockyard.ecs.tagging import check_tags
+from dockyard.ecs.task_definition_rules import NAME, normalize
+from dockyard.errors import ApiError, ClientException, InvalidParameterException
+from dockyard.store.pagination import fetch_page
+from dockyard.store.schema import task_definition_families as families
+from dockyard.store.schema import task_definitions as revisions
+
+MAX_DELETE = 10
+_REVISION = re.compile(r"^[0-9]{1,10}$")
+_MAX_REVISION = 2**31 - 1  # the column is a 32-bit integer
+_NOT_FOUND = "The specified task definition does not exist."
+_STILL_ACTIVE = ("The specified task definition is still in ACTIVE status. Please deregister "
+                 "the target and try again.")
+
+
+def _camel(keyword: str) -> str:
+    head, *rest = keyword.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _arn(ctx: RequestContext, family: str, revision: int) -> str:
+    return arns.arn(ctx, f"task-definition/{family}:{revision}")
+
+
+def parse_identifier(ctx: RequestContext, identifier: str) -> tuple[str, int | None] | None:
+    """(family, revision) named by ``family``, ``family:revision`` or an ARN (revision None
+    when not given); None when it can name nothing of the caller's, e.g. another account's ARN.
+    """
+    resource: str | None = identifier
+    if arns.is_arn(identifier):
+        resource = arns.own_resource_id(ctx, identifier, "task-definition")
+    if resource is None:
+        return None
+    family, sep, revision = resource.partition(":")
+    if not NAME.match(family):
+        return None
+    if not sep:
+        return family, None
+    if not _REVISION.match(revision) or not 1 <= int(revision) <= _MAX_REVISION:
+        raise ClientException(f"Invalid revision number. Number: {revision}")
+    return family, int(revision)
+
+
+def find(
+    ctx: RequestContext, identifier: str, *, statuses: tuple[str, ...] | None = None
+) -> Row[Any] | None:
+    """The caller's task definition named by ``identifier``, or None.
+
+    A bare family names its latest ACTIVE revision; ``family:revision`` and ARNs name that
+    revision whatever its status, unless ``statuses`` narrows them.
+    """
+    parsed = parse_identifier(ctx, identifier)
+    if parsed is None:
+        return None
+    family, revision = parsed
+    query = select(revisions).where(
+        revisions.c.account_id == ctx.account_id,
+        revisions.c.region == ctx.region,
+        revisions.c.family == family,
+    )
+    if revision is None:
+        query = query.where(revisions.c.status == "ACTIVE").order_by(revisions.c.revision.desc())
+    else:
+        query = query.where(revisions.c.revision == revision)
+        if statuses is not None:
+            query = query.where(revisions.c.status.in_(statuses))
+    return ctx.conn.execute(query.limit(1)).first()
+
+
+def resolve(ctx: RequestContext, identifier: str) -> Row[Any]:
+    """The ACTIVE or INACTIVE task definition RunTask and the like name; ClientException if none."""
+    row = find(ctx, identifier, statuses=("ACTIVE", "INACTIVE"))
+    if row is None:
+        raise ClientException("TaskDefinition not found.")
+    return row
+
+
+def render(row: Row[Any]) -> dict[str, Any]:
+    """The TaskDefinition shape of a stored revision."""
+    return {
+        "taskDefinitionArn": row.arn,
+        **row.body,
+        "family": row.family,
+        "revision": row.revision,
+        "status": row.status,
+        "registeredAt": row.registered_at,
+        "registeredBy": row.registered_by,
+        "deregisteredAt": row.deregistered_at,
+        "deleteRequestedAt": row.delete_requested_at,
+    }
+
+
+def _next_revision(ctx: RequestContext, family: str) -> int:
+    """Bump the family's revision counter; the row stays locked until the request commits."""
+    dialect = postgresql if ctx.conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(families).values(
+        account_id=ctx.account_id, region=ctx.region, family=family,
+        latest_revision=1, active_revisions=1, inactive_revisions=0,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["account_id", "region", "family"],
+        set_={
+            "latest_revision": families.c.latest_revision + 1,
+            "active_revisions": families.c.active_revisions + 1,
+        },
+    ).returning(families.c.latest_revision)
+    return int(ctx.conn.execute(statement).scalar_one())
+
+
+def _count(ctx: RequestContext, family: str, **changes: int) -> None:
+    """Move the family's revision counts (active_revisions, inactive_revisions) by ``changes``."""
+    ctx.conn.execute(
+        update(families)
+        .where(families.c.account_id == ctx.account_id, families.c.region == ctx.region,
+               families.c.family == family)
+        .values({name: families.c[name] + delta for name, delta in changes.items()})
+    )
+
+
+def register_task_definition(
+    ctx: RequestContext,
+    *,
+    family: str,
+    container_definitions: list[dict[str, Any]],
+    tags: list[dict[str, str]] | None = None,
+    **members: Any,
+) -> dict[str, Any]:
+    """Register the next revision of ``family``; ``members`` are the other request members
+    (taskRoleArn, networkMode, cpu, memory, volumes, ...), stored as given."""
+    request = {"family": family, "containerDefinitions": container_definitions,
+               **{_camel(name): value for name, value in members.items()}}
+    document = normalize(request)
+    checked_tags = check_tags(tags)
+    assert ctx.identity is not None
+    revision = _next_revision(ctx, family)
+    ctx.conn.execute(
+        insert(revisions).values(
+            account_id=ctx.account_id,
+            region=ctx.region,
+            family=family,
+            revision=revision,
+            arn=_arn(ctx, family, revision),
+            status="ACTIVE",
+            body=document,
+            tags=checked_tags,
+            registered_at=ctx.now,
+            registered_by=ctx.identity.principal_arn,
+        )
+    )
+    row = find(ctx, f"{family}:{revision}")
+    assert row is not None
+    result: dict[str, Any] = {"taskDefinition": render(row)}
+    if checked_tags:
+        result["tags"] = checked_tags
+    return result
+
+
+def deregister_task_definition(ctx: RequestContext, *, task_definition: str) -> dict[str, Any]:
+    """Mark a revision INACTIVE; deregistering an INACTIVE one again changes nothing."""
+    row = _revision(ctx, task_definition)
+    if row.status == "DELETE_IN_PROGRESS":
+        raise ClientException(_NOT_FOUND)
+    if row.status == "ACTIVE":
+        # The status test makes a concurrent deregistration count once.
+        changed = ctx.conn.execute(
+            update(revisions)
+            .where(revisions.c.id == row.id, revisions.c.status == "ACTIVE")
+            .values(status="INACTIVE", deregistered_at=ctx.now)
+        ).rowcount
+        if changed:
+            _count(ctx, row.family, active_revisions=-1, inactive_revisions=1)
+        row = _revision(ctx, task_definition)
+    return {"taskDefinition": render(row)}
+
+
+def _revision(ctx: RequestContext, identifier: str) -> Row[Any]:
+    """The revision ``identifier`` names, which must say which revision it is."""
+    parsed = parse_identifier(ctx, identifier)
+    if parsed is not None and parsed[1] is None:
+        raise ClientException(
+            f"'{identifier}' names no revision: use family:revision or the task definition's ARN."
+        )
+    row = find(ctx, identifier) if parsed is not None else None
+    if row is None:
+        raise ClientException(_NOT_FOUND)
+    return row
+
+
+def _failure_arn(ctx: RequestContext, identifier: str) -> str:
+    """The ARN a failure reports: the full ARN when the identifier can be read as one."""
+    try:
+        parsed = parse_identifier(ctx, identifier)
+    except ApiError:
+        parsed = None
+    if parsed is None or parsed[1] is None:
+        return identifier
+    return _arn(ctx, parsed[0], parsed[1])
+
+
+def delete_task_definitions(ctx: RequestContext, *, task_definitions: list[str]) -> dict[str, Any]:
+    """Move INACTIVE revisions to DELETE_IN_PROGRESS; any other one becomes a failure."""
+    if not 1 <= len(task_definitions) <= MAX_DELETE:
+        raise InvalidParameterException(
+            f"taskDefinitions must name between 1 and {MAX_DELETE} task definitions."
+        )
+    deleted, failures = [], []
+    for identifier in task_definitions:
+        try:
+            row = _revision(ctx, identifier)
+        except ApiError as error:
+            failures.append({"arn": _failure_arn(ctx, identifier), "reason": error.message})
+            continue
+        if row.status == "ACTIVE":
+            failures.append({"arn": row.arn, "reason": _STILL_ACTIVE})
+            continue
+        if row.status == "INACTIVE":
+            # The family's counts stay: a revision being deleted still counts as inactive, and
+            # touching only revision rows here keeps lock order simple (no deadlock with
+            # deregistrations, which lock revision then family).
+            ctx.conn.execute(
+                update(revisions)
+                .where(revisions.c.id == row.id, revisions.c.status == "INACTIVE")
+                .values(status="DELETE_IN_PROGRESS", delete_requested_at=ctx.now)
+            )
+            row = _revision(ctx, identifier)
+        deleted.append(render(row))
+    return {"taskDefinitions": deleted, "failures": failures}
+
+
+def describe_task_definition(
+    ctx: RequestContext, *, task_definition: str, include: list[str] | None = None
+) -> dict[str, Any]:
+    row = find(ctx, task_definition)
+    if row is None:
+        raise ClientException("Unable to describe task definition.")
+    result: dict[str, Any] = {"taskDefinition": render(row)}
+    if include and "TAGS" in include:
+        result["tags"] = row.tags
+    return result
+
+
+def _page_size(max_results: int | None) -> int:
+    if max_results is None:
+        return 100
+    if not 1 <= max_results <= 100:
+        raise InvalidParameterException("maxResults must be between 1 and 100.")
+    return max_results
+
+
+def list_task_definitions(
+    ctx: RequestContext,
+    *,
+    family_prefix: str | None = None,
+    status: str | None = None,
+    sort: str | None = None,
+    next_token: str | None = None,
+    max_results: int | None = None,
+) -> dict[str, Any]:
+    """Revisions by (family, revision), one index range per page; familyPrefix is a family."""
+    limit = _page_size(max_results)
+    family, status, descending = family_prefix or None, status or "ACTIVE", sort == "DESC"
+    scope = ("ListTaskDefinitions", ctx.account_id, ctx.region, family, status, descending)
+    after = ctx.tokens.open(next_token, scope) if next_token else None
+    if family is not None and not NAME.match(family):
+        return {"taskDefinitionArns": []}
+    query = select(revisions.c.arn, revisions.c.family, revisions.c.revision).where(
+        revisions.c.account_id == ctx.account_id,
+        revisions.c.region == ctx.region,
+        revisions.c.status == status,
+    )
+    keys = [revisions.c.family, revisions.c.revision]
+    if family is not None:
+        # Within one family the position is the revision alone: a (family, revision) row
+        # comparison after "family = ?" would not bound SQLite's index range.
+        query, keys = query.where(revisions.c.family == family), [revisions.c.revision]
+    rows, last = fetch_page(ctx.conn, query, keys, limit=limit, after=after, descending=descending)
+    result: dict[str, Any] = {"taskDefinitionArns": [row.arn for row in rows]}
+    if last is not None:
+        result["nextToken"] = ctx.tokens.seal(last, scope)
+    return result
+
+
+def list_task_definition_families(
+    ctx: RequestContext,
+    *,
+    family_prefix: str | None = None,
+    status: str | None = None,
+    next_token: str | None = None,
+    max_results: int | None = None,
+) -> dict[str, Any]:
+    """Families by name. ACTIVE: with an ACTIVE revision; INACTIVE: without; ALL (default)."""
+    limit = _page_size(max_results)
+    prefix, status = family_prefix or "", status or "ALL"
+    scope = ("ListTaskDefinitionFamilies", ctx.account_id, ctx.region, prefix, status)
+    after = ctx.tokens.open(next_token, scope) if next_token else None
+    if prefix and not NAME.match(prefix):
+        return {"families": []}
+    query = select(families.c.family).where(
+        families.c.account_id == ctx.account_id, families.c.region == ctx.region
+    )
+    if prefix:
+        # Names sort by code point, so the names starting with "ab" are those in ["ab", "ac").
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        query = query.where(families.c.family >= prefix, families.c.family < upper)
+    if status == "ACTIVE":
+        query = query.where(families.c.active_revisions > 0)
+    elif status == "INACTIVE":
+        query = query.where(families.c.active_revisions == 0)
+    rows, last = fetch_page(ctx.conn, query, [families.c.family], limit=limit, after=after)
+    result: dict[str, Any] = {"families": [row.family for row in rows]}
+    if last is not None:
+        result["nextToken"] = ctx.tokens.seal(last, scope)
+    return result

@@ -1,0 +1,112 @@
+"""The task state machine on the control plane side.
+
+``lastStatus`` only moves forward through ECS's order, so a late, duplicated or replayed report
+can never move a task back. Whoever changes a task here also bumps its instance's
+``desired_version``, which is what tells the agent channel to push the instance's new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Row, select, update
+
+from dockyard.context import RequestContext
+from dockyard.store.schema import container_instances, tasks
+
+ORDER = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
+         "DEPROVISIONING", "STOPPED")
+_RANK = {status: index for index, status in enumerate(ORDER)}
+CONTAINER_ORDER = ("PENDING", "RUNNING", "STOPPED")
+_CONTAINER_RANK = {status: index for index, status in enumerate(CONTAINER_ORDER)}
+
+
+def rank(status: str) -> int:
+    return _RANK.get(status, -1)
+
+
+def later(current: str, reported: str) -> str:
+    """The status a task is in after ``reported`` arrives: never earlier than ``current``."""
+    return reported if rank(reported) > rank(current) else current
+
+
+def later_container(current: str, reported: str) -> str:
+    return reported if _CONTAINER_RANK.get(reported, -1) > _CONTAINER_RANK.get(current, -1) else current
+
+
+def touch_instances(ctx: RequestContext, instance_ids: Iterable[int | None]) -> None:
+    """Mark the instances' desired state as changed and wake their agent connections."""
+    ids = sorted({i for i in instance_ids if i is not None})
+    if not ids:
+        return
+    ctx.conn.execute(update(container_instances).where(container_instances.c.id.in_(ids))
+                     .values(desired_version=container_instances.c.desired_version + 1))
+    ctx.after_commit.append(lambda: ctx.server.notifier.wake(ids))
+
+
+def release(ctx: RequestContext, task: Row[Any]) -> None:
+    """Give what ``task`` held back to its instance (once: callers check it was not STOPPED)."""
+    if task.container_instance_id is None:
+        return
+    instance = ctx.conn.execute(
+        select(container_instances).where(container_instances.c.id == task.container_instance_id)
+        .with_for_update()
+    ).first()
+    if instance is None:
+        return
+    held_ports = set(task.ports)
+    held_gpus = set(task.gpus)
+    ctx.conn.execute(update(container_instances).where(container_instances.c.id == instance.id).values(
+        used_cpu=max(0, instance.used_cpu - task.cpu),
+        used_memory=max(0, instance.used_memory - task.memory),
+        used_ports=[port for port in instance.used_ports if port not in held_ports],
+        used_gpus=[gpu for gpu in instance.used_gpus if gpu not in held_gpus],
+        version=instance.version + 1,
+    ))
+
+
+def mark_stopped(ctx: RequestContext, task: Row[Any], *, stop_code: str | None, reason: str | None,
+                 containers: list[dict[str, Any]] | None = None, **timestamps: float | None) -> None:
+    """Move a task to STOPPED now: record why, release what it held, tell its agent."""
+    if task.last_status == "STOPPED":
+        return
+    values: dict[str, Any] = {
+        "last_status": "STOPPED",
+        "desired_status": "STOPPED",
+        "stopped_at": ctx.now,
+        "stopping_at": task.stopping_at or ctx.now,
+        "execution_stopped_at": timestamps.get("execution_stopped_at") or task.execution_stopped_at or ctx.now,
+        "stop_code": task.stop_code or stop_code,
+        "stopped_reason": task.stopped_reason or reason,
+        "version": task.version + 1,
+        "containers": containers if containers is not None else [
+            {**c, "lastStatus": "STOPPED"} for c in task.containers],
+    }
+    for name in ("pull_started_at", "pull_stopped_at"):
+        if timestamps.get(name) and getattr(task, name) is None:
+            values[name] = timestamps[name]
+    ctx.conn.execute(update(tasks).where(tasks.c.id == task.id).values(**values))
+    release(ctx, task)
+    touch_instances(ctx, [task.container_instance_id])
+
+
+def abandon_tasks(ctx: RequestContext, task_ids: list[int], reason: str) -> None:
+    """Stop tasks whose instance is going away, without waiting for their agent."""
+    rows = ctx.conn.execute(select(tasks).where(tasks.c.id.in_(task_ids))).all()
+    for row in rows:
+        mark_stopped(ctx, row, stop_code="UserInitiated", reason=reason)
+
+
+def request_stop(ctx: RequestContext, task: Row[Any], *, reason: str, stop_code: str) -> None:
+    """Set a task's desired status to STOPPED; its agent stops it and reports STOPPED."""
+    if task.desired_status == "STOPPED" or task.last_status == "STOPPED":
+        return
+    if task.container_instance_id is None:
+        mark_stopped(ctx, task, stop_code=stop_code, reason=reason)
+        return
+    status = later(task.last_status, "DEACTIVATING" if task.last_status == "RUNNING" else task.last_status)
+    ctx.conn.execute(update(tasks).where(tasks.c.id == task.id).values(
+        desired_status="STOPPED", last_status=status, stopping_at=ctx.now, stop_code=stop_code,
+        stopped_reason=reason, version=task.version + 1))
+    touch_instances(ctx, [task.container_instance_id])

@@ -1,0 +1,135 @@
+"""What agents report: SubmitTaskStateChange, SubmitContainerStateChange,
+SubmitAttachmentStateChanges.
+
+Reports are applied level-wise and only forward (see ``task_lifecycle``): an agent may resend
+a report after a reconnect, or two reports may cross, and the task still ends where it should.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, update
+
+from dockyard.context import RequestContext
+from dockyard.ecs import clusters
+from dockyard.ecs.task_lifecycle import later, later_container, mark_stopped
+from dockyard.ecs.tasks import find
+from dockyard.errors import InvalidParameterException
+from dockyard.store.schema import container_instances, tasks
+
+_ACK = {"acknowledgment": "ACK"}
+_TASK_STATUSES = {"PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}
+
+
+def _task(ctx: RequestContext, cluster: str | None, task: str | None) -> Row[Any]:
+    cluster_row = clusters.lookup(ctx, cluster)
+    if not task:
+        raise InvalidParameterException("task is required.")
+    row = find(ctx, cluster_row, task)
+    if row is None:
+        raise InvalidParameterException(f"The referenced task {task} was not found.")
+    return row
+
+
+def _merge_containers(current: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_name = {change.get("containerName"): change for change in changes}
+    merged = []
+    for container in current:
+        change = by_name.get(container["name"])
+        if change is None:
+            merged.append(container)
+            continue
+        updated = dict(container)
+        if change.get("status"):
+            updated["lastStatus"] = later_container(container.get("lastStatus", "PENDING"), change["status"])
+        for key in ("runtimeId", "exitCode", "reason", "imageDigest", "networkBindings"):
+            if change.get(key) is not None:
+                updated[key] = change[key]
+        merged.append(updated)
+    return merged
+
+
+def _seen(ctx: RequestContext, task: Row[Any]) -> None:
+    if task.container_instance_id is not None:
+        ctx.conn.execute(update(container_instances).where(container_instances.c.id == task.container_instance_id)
+                         .values(last_seen_at=ctx.now))
+
+
+def _stop_facts(task: Row[Any], containers: list[dict[str, Any]], reason: str | None) -> tuple[str, str]:
+    """The stopCode and stoppedReason of a task its agent found stopped."""
+    if task.desired_status == "STOPPED" and task.stop_code:
+        return task.stop_code, task.stopped_reason or reason or ""
+    if task.started_at is None:
+        failed = next((c.get("reason") for c in containers if c.get("reason")), None)
+        return "TaskFailedToStart", reason or failed or "Task failed to start"
+    return "EssentialContainerExited", reason or "Essential container in task exited"
+
+
+def submit_task_state_change(
+    ctx: RequestContext, *, cluster: str | None = None, task: str | None = None, status: str | None = None,
+    reason: str | None = None, containers: list[dict[str, Any]] | None = None,
+    attachments: list[dict[str, Any]] | None = None, managed_agents: list[dict[str, Any]] | None = None,
+    pull_started_at: float | None = None, pull_stopped_at: float | None = None,
+    execution_stopped_at: float | None = None,
+) -> dict[str, Any]:
+    row = _task(ctx, cluster, task)
+    if status is not None and status not in _TASK_STATUSES:
+        raise InvalidParameterException(f"Unknown task status: {status}")
+    _seen(ctx, row)
+    merged = _merge_containers(row.containers, containers or [])
+    if row.last_status == "STOPPED":
+        return _ACK
+    if status == "STOPPED":
+        stop_code, stopped_reason = _stop_facts(row, merged, reason)
+        mark_stopped(ctx, row, stop_code=stop_code, reason=stopped_reason,
+                     containers=[{**c, "lastStatus": "STOPPED"} for c in merged],
+                     execution_stopped_at=execution_stopped_at, pull_started_at=pull_started_at,
+                     pull_stopped_at=pull_stopped_at)
+        return _ACK
+    values: dict[str, Any] = {"containers": merged, "version": row.version + 1}
+    if status is not None:
+        values["last_status"] = later(row.last_status, status)
+        if status == "RUNNING" and row.started_at is None:
+            values["started_at"] = ctx.now
+            values["connectivity_at"] = ctx.now
+    if pull_started_at is not None and row.pull_started_at is None:
+        values["pull_started_at"] = pull_started_at
+    if pull_stopped_at is not None and row.pull_stopped_at is None:
+        values["pull_stopped_at"] = pull_stopped_at
+    ctx.conn.execute(update(tasks).where(tasks.c.id == row.id).values(**values))
+    return _ACK
+
+
+def submit_container_state_change(
+    ctx: RequestContext, *, cluster: str | None = None, task: str | None = None,
+    container_name: str | None = None, runtime_id: str | None = None, status: str | None = None,
+    exit_code: int | None = None, reason: str | None = None, network_bindings: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    row = _task(ctx, cluster, task)
+    if container_name not in {c["name"] for c in row.containers}:
+        raise InvalidParameterException(f"The task has no container named {container_name}.")
+    _seen(ctx, row)
+    change = {"containerName": container_name, "runtimeId": runtime_id, "status": status,
+              "exitCode": exit_code, "reason": reason, "networkBindings": network_bindings}
+    merged = _merge_containers(row.containers, [change])
+    ctx.conn.execute(update(tasks).where(tasks.c.id == row.id).values(containers=merged, version=row.version + 1))
+    return _ACK
+
+
+def submit_attachment_state_changes(
+    ctx: RequestContext, *, attachments: list[dict[str, Any]], cluster: str | None = None
+) -> dict[str, Any]:
+    clusters.lookup(ctx, cluster)
+    return _ACK
+
+
+def record_health(ctx: RequestContext, task: Row[Any], health: dict[str, str]) -> None:
+    """Container health from the agent channel; the task is as healthy as its essential parts."""
+    containers = [{**c, "healthStatus": health.get(c["name"], c.get("healthStatus", "UNKNOWN"))}
+                  for c in task.containers]
+    # Containers without a health check stay UNKNOWN and do not decide the task's health.
+    statuses = {c["healthStatus"] for c in containers}
+    overall = "UNHEALTHY" if "UNHEALTHY" in statuses else "HEALTHY" if "HEALTHY" in statuses else "UNKNOWN"
+    ctx.conn.execute(update(tasks).where(tasks.c.id == task.id).values(
+        containers=containers, health_status=overall, version=task.version + 1))

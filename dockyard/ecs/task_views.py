@@ -1,0 +1,65 @@
+"""The Task and Container shapes, rendered from task rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, select
+
+from dockyard.context import RequestContext
+from dockyard.store.schema import clusters, container_instances
+
+_TIMESTAMPS = {
+    "createdAt": "created_at", "pullStartedAt": "pull_started_at", "pullStoppedAt": "pull_stopped_at",
+    "startedAt": "started_at", "stoppingAt": "stopping_at", "stoppedAt": "stopped_at",
+    "executionStoppedAt": "execution_stopped_at", "connectivityAt": "connectivity_at",
+}
+
+
+def render_tasks(ctx: RequestContext, rows: list[Row[Any]], *, include_tags: bool = False) -> list[dict[str, Any]]:
+    """The Task shapes of ``rows``, with their cluster and instance ARNs (one query each)."""
+    instance_ids = {row.container_instance_id for row in rows if row.container_instance_id is not None}
+    instance_arns = dict(ctx.conn.execute(
+        select(container_instances.c.id, container_instances.c.arn)
+        .where(container_instances.c.id.in_(instance_ids))).all()) if instance_ids else {}
+    cluster_names = {row.cluster_name for row in rows}
+    cluster_arns = dict(ctx.conn.execute(
+        select(clusters.c.name, clusters.c.arn).where(
+            clusters.c.account_id == ctx.account_id, clusters.c.region == ctx.region,
+            clusters.c.name.in_(cluster_names))).all()) if cluster_names else {}
+    return [_render(row, cluster_arns.get(row.cluster_name), instance_arns.get(row.container_instance_id),
+                    include_tags) for row in rows]
+
+
+def _render(row: Row[Any], cluster_arn: str | None, instance_arn: str | None, include_tags: bool) -> dict[str, Any]:
+    extra = row.attributes or {}
+    task: dict[str, Any] = {
+        "taskArn": row.arn,
+        "clusterArn": cluster_arn,
+        "taskDefinitionArn": row.task_definition_arn,
+        "containerInstanceArn": instance_arn,
+        "overrides": {"containerOverrides": [], "inferenceAcceleratorOverrides": [], **row.overrides},
+        "lastStatus": row.last_status,
+        "desiredStatus": row.desired_status,
+        "cpu": str(row.cpu),
+        "memory": str(row.memory),
+        "containers": row.containers,
+        "startedBy": row.started_by,
+        "version": row.version,
+        "stopCode": row.stop_code,
+        "stoppedReason": row.stopped_reason,
+        "group": row.group_name,
+        "launchType": row.launch_type,
+        "healthStatus": row.health_status,
+        "attachments": [],
+        "attributes": [],
+        "availabilityZone": extra.get("availabilityZone"),
+        "enableExecuteCommand": extra.get("enableExecuteCommand", False),
+        "platformVersion": extra.get("platformVersion"),
+        "connectivity": "CONNECTED" if row.connectivity_at else None,
+    }
+    for key, column in _TIMESTAMPS.items():
+        task[key] = getattr(row, column)
+    if include_tags:
+        task["tags"] = row.tags
+    return task

@@ -1,0 +1,27 @@
+"""Who sent an HTTP request: the SigV4 check shared by every front-end of the control plane."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from dockyard.context import Identity
+from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
+
+if TYPE_CHECKING:
+    from dockyard.server_state import ServerState
+
+
+def authenticate(
+    server: ServerState, *, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
+    now: float | None = None,
+) -> tuple[Identity, str]:
+    """The signer's identity and the region of the credential scope; raises the AWS error."""
+    if not server.verify_signatures:
+        return server.unverified_identity(headers)
+    signed = parse_authorization(headers)
+    check_clock(signed, time.time() if now is None else now)
+    key = server.access_key(signed.access_key_id)
+    verify_signature(signed, key.secret_access_key, method=method, path=path, query=query,
+                     headers=headers, body=body)
+    return Identity(key.access_key_id, key.account_id, key.user_name), signed.region

@@ -1,0 +1,260 @@
+"""The meaning of one comparison of the cluster query language: subjects, operators, arguments.
+
+The grammar (``query_language``) only knows shapes; this module knows what ``registeredAt``
+or ``task:group`` are. Each subject has a kind that fixes how its arguments are read (whole
+numbers, agent versions, dates, booleans, strings) and the operators ECS allows on it. Every
+argument is converted once, when the expression is parsed, so a comparison compiles to a
+small closure over an ``InstanceSnapshot`` and evaluating it costs a dict lookup or two.
+
+Rules that ECS leaves implicit, chosen here and tested:
+- A comparison on a subject the instance lacks is false, whatever the operator, except
+  ``!exists``: ``attribute:stack != prod`` selects instances that have a ``stack`` other than
+  ``prod`` (as the ECS guide describes it); ``not(attribute:stack == prod)`` also selects
+  instances without ``stack``.
+- ``task:group`` is the set of groups with a task on the instance: ``==``/``in``/``=~`` hold
+  when some group matches, ``!=``/``not_in``/``!~`` when the instance runs tasks and none
+  matches, so anti-affinity is written ``not(task:group == database)`` as in the ECS guide.
+- ``*`` in an ``==``/``!=``/``in``/``not_in`` argument stands for any run of characters
+  (attribute values can't hold a ``*``); ``=~`` takes a regular expression matched against
+  the whole value, as Java's ``String.matches`` does.
+- A date denotes its whole day (``registeredAt > 2018-06-18`` means from the 19th on); a
+  timestamp its second. Timestamps without an offset are UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dockyard.placement.model import InstanceSnapshot
+
+Test = Callable[[InstanceSnapshot], bool]
+
+# Canonical operator names; the grammar maps every spelling onto one of these.
+ORDERING = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+MEMBERSHIP = frozenset({"eq", "ne", "in", "not_in", "matches", "not_matches"})
+EVERY = ORDERING | MEMBERSHIP | {"exists", "not_exists"}
+LIST_OPERATORS = frozenset({"in", "not_in"})
+# A negative operator holds when the subject exists and its positive twin does not.
+POSITIVE = {"ne": "eq", "not_in": "in", "not_matches": "matches", "not_exists": "exists"}
+SPELLING = {
+    "eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=", "in": "in",
+    "not_in": "not_in", "matches": "=~", "not_matches": "!~", "exists": "exists",
+    "not_exists": "!exists",
+}
+
+
+class ArgumentError(ValueError):
+    """An argument this subject can't be compared with (the parser adds the column)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a comparison reads from an instance: ``read`` gives None when it is missing."""
+
+    name: str
+    kind: str  # string | int | version | date | bool | groups
+    operators: frozenset[str]
+    read: Callable[[InstanceSnapshot], Any]
+
+
+def _attribute(name: str) -> Subject:
+    def read(instance: InstanceSnapshot) -> str | None:
+        attributes = instance.attributes
+        if name not in attributes:
+            return None
+        return attributes[name] or ""  # present without a value
+
+    return Subject(f"attribute:{name}", "string", EVERY, read)
+
+
+def _groups(instance: InstanceSnapshot) -> tuple[str, ...] | None:
+    return tuple(group for group, count in instance.task_groups.items() if count > 0) or None
+
+
+def _version_of(instance: InstanceSnapshot) -> tuple[int, ...] | None:
+    try:
+        return parse_version(instance.agent_version) if instance.agent_version else None
+    except ArgumentError:
+        return None
+
+
+SUBJECTS: dict[str, Subject] = {
+    subject.name: subject
+    for subject in (
+        Subject("ec2InstanceId", "string", MEMBERSHIP, lambda i: i.ec2_instance_id or None),
+        Subject("registeredAt", "date", ORDERING, lambda i: i.registered_at),
+        Subject("runningTasksCount", "int", ORDERING, lambda i: i.running_tasks_count),
+        Subject("agentConnected", "bool", MEMBERSHIP,
+                lambda i: "true" if i.agent_connected else "false"),
+        Subject("agentVersion", "version", ORDERING, _version_of),
+        Subject("task:group", "groups", MEMBERSHIP | {"exists", "not_exists"}, _groups),
+    )
+}
+MAX_ATTRIBUTE_NAME = 128
+
+
+def subject(name: str) -> Subject:
+    """The subject called ``name``; raises ArgumentError for an unknown one."""
+    if name.startswith("attribute:"):
+        attribute = name.removeprefix("attribute:")
+        if not 0 < len(attribute) <= MAX_ATTRIBUTE_NAME:
+            raise ArgumentError(f"an attribute name has 1 to {MAX_ATTRIBUTE_NAME} characters")
+        return _attribute(attribute)
+    if name in SUBJECTS:
+        return SUBJECTS[name]
+    known = ", ".join(["attribute:<name>", *SUBJECTS])
+    raise ArgumentError(f"unknown subject '{name}' (valid subjects: {known})")
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``1.14.5`` (or ``v1.14.5``) as (1, 14, 5)."""
+    match = re.fullmatch(r"v?(\d+(?:\.\d+)*)", text.strip())
+    if match is None:
+        raise ArgumentError(f"'{text}' is not an agent version like 1.14.5")
+    return tuple(int(part) for part in match.group(1).split("."))
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?)?")
+
+
+def parse_date(text: str) -> tuple[float, float]:
+    """The interval [start, end) in epoch seconds that a date or timestamp denotes."""
+    match = _DATE.fullmatch(text)
+    try:
+        moment = datetime.fromisoformat(text) if match else None
+    except ValueError:
+        moment = None
+    if match is None or moment is None:
+        raise ArgumentError(
+            f"'{text}' is not a date; use 2018-06-18, 2018-06-18T22:28:28, "
+            "2018-06-18T22:28:28Z or 2018-06-18T22:28:28+00:00"
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    start = moment.timestamp()
+    width = 86400.0 if match.group(1) is None else (1e-6 if match.group(2) else 1.0)
+    return start, start + width
+
+
+def _wildcard(value: str) -> re.Pattern[str] | None:
+    if "*" not in value:
+        return None
+    return re.compile(".*".join(re.escape(part) for part in value.split("*")), re.DOTALL)
+
+
+def _regex(value: str) -> re.Pattern[str]:
+    try:
+        return re.compile(value)
+    except re.error as error:
+        raise ArgumentError(f"'{value}' is not a valid regular expression ({error})") from None
+
+
+def _convert(kind: str, value: str) -> Any:
+    """One argument as the subject's kind compares it."""
+    if kind == "int":
+        if not re.fullmatch(r"-?\d+", value):
+            raise ArgumentError(f"'{value}' is not a whole number")
+        return int(value)
+    if kind == "version":
+        return parse_version(value)
+    if kind == "date":
+        return parse_date(value)
+    if kind == "bool":
+        if value.lower() not in ("true", "false"):
+            raise ArgumentError(f"'{value}' is not true or false")
+        return value.lower()
+    return value
+
+
+def _ordering(op: str, kind: str, argument: Any) -> Callable[[Any], bool]:
+    if kind == "date":
+        start, end = argument
+        return {
+            "eq": lambda v: start <= v < end, "gt": lambda v: v >= end,
+            "ge": lambda v: v >= start, "lt": lambda v: v < start, "le": lambda v: v < end,
+        }[op]
+    if kind == "string":  # attribute values: numerically when both are numbers
+        return _string_ordering(op, argument)
+    return {
+        "eq": lambda v: v == argument, "gt": lambda v: v > argument,
+        "ge": lambda v: v >= argument, "lt": lambda v: v < argument,
+        "le": lambda v: v <= argument,
+    }[op]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _string_ordering(op: str, argument: str) -> Callable[[str], bool]:
+    number = _number(argument)
+    compare = {"gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+               "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}[op]
+
+    def test(value: str) -> bool:
+        mine = _number(value) if number is not None else None
+        if number is not None and mine is not None:
+            return bool(compare(mine, number))
+        return bool(compare(value, argument))
+
+    return test
+
+
+def _positive(op: str, kind: str, arguments: list[str]) -> Callable[[Any], bool]:
+    """The test a single value must pass for the positive operator ``op``."""
+    if op == "matches":
+        pattern = _regex(arguments[0])
+        return lambda v: pattern.fullmatch(str(v)) is not None
+    converted = [_convert(kind, value) for value in arguments]
+    if kind in ("string", "groups", "bool") and op in ("eq", "in"):
+        patterns = [p for p in map(_wildcard, arguments) if p is not None]
+        literals = frozenset(v for v in converted if "*" not in v)
+        if not patterns:
+            return lambda v: v in literals
+        return lambda v: v in literals or any(p.fullmatch(v) for p in patterns)
+    return _ordering(op, kind, converted[0])
+
+
+def check_operator(subject: Subject, op: str) -> None:
+    """Raise ArgumentError unless ECS allows ``op`` on ``subject``."""
+    if op not in subject.operators:
+        allowed = ", ".join(sorted(SPELLING[o] for o in subject.operators))
+        raise ArgumentError(f"{subject.name} can't be used with {SPELLING[op]} "
+                            f"(valid operators: {allowed})")
+
+
+def check_argument(subject: Subject, op: str, value: str) -> None:
+    """Raise ArgumentError unless ``value`` is an argument ``subject op`` can compare with."""
+    if POSITIVE.get(op, op) == "matches":
+        _regex(value)
+    else:
+        _convert(subject.kind, value)
+
+
+def comparison(subject: Subject, op: str, arguments: list[str]) -> Test:
+    """Compile ``subject op arguments`` (already checked) into a test of one instance."""
+    read = subject.read
+    if op == "exists":
+        return lambda instance: read(instance) is not None
+    if op == "not_exists":
+        return lambda instance: read(instance) is None
+    negated = op in POSITIVE
+    test = _positive(POSITIVE.get(op, op), subject.kind, arguments)
+    if subject.kind == "groups":
+        def any_group(instance: InstanceSnapshot) -> bool:
+            values = read(instance)
+            return values is not None and any(map(test, values)) != negated
+        return any_group
+
+    def one_value(instance: InstanceSnapshot) -> bool:
+        value = read(instance)
+        return value is not None and test(value) != negated
+
+    return one_value
