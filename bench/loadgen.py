@@ -88,6 +88,11 @@ class LoadResult:
     reconnects: int = 0
     error_samples: list[str] = field(default_factory=list)
     completed: int = 0  # every response, warm-up included: what the server's CPU time paid for
+    client_cpu: float = 0.0  # CPU seconds the workers used while sending and reading
+
+    @property
+    def client_cpu_ms_per_request(self) -> float:
+        return 1000 * self.client_cpu / max(1, self.completed)
 
     @property
     def rps(self) -> float:
@@ -113,7 +118,8 @@ class LoadResult:
         text = (
             f"{self.requests} requests in {self.seconds:.2f} s: {self.rps:,.0f} req/s, "
             f"p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms, mean {mean:.2f} ms, "
-            f"errors {self.errors}, reconnects {self.reconnects}"
+            f"errors {self.errors}, reconnects {self.reconnects}, "
+            f"client CPU {self.client_cpu_ms_per_request:.3f} ms/req"
         )
         for sample in self.error_samples:
             text += f"\n  error: {sample}"
@@ -263,6 +269,7 @@ def _worker(
     selector = selectors.DefaultSelector()
     while time.perf_counter() < start_at.value:
         time.sleep(0.001)
+    cpu_at_start = time.process_time()
     for _ in range(plan.connections):
         conn = _Connection(port)
         selector.register(conn.sock, selectors.EVENT_READ, conn)
@@ -324,7 +331,7 @@ def _worker(
     for key in list(selector.get_map().values()):
         key.fileobj.close()  # type: ignore[union-attr]
     results.put((completed, errors, reconnects, latencies.tobytes(), samples, measure_from,
-                 last_done))
+                 last_done, time.process_time() - cpu_at_start))
 
 
 def _describe(buf: bytearray, parsed: tuple[int, int, bool] | None) -> str:
@@ -376,8 +383,10 @@ def run(spec: RequestSpec, plan: LoadPlan) -> LoadResult:
                 process.kill()
     latencies: list[float] = []
     errors = reconnects = completed = 0
+    client_cpu = 0.0
     samples: list[str] = []
-    for part_completed, part_errors, part_reconnects, raw, part_samples, _start, _end in parts:
+    for part_completed, part_errors, part_reconnects, raw, part_samples, _start, _end, cpu in parts:
+        client_cpu += cpu
         chunk = array("d")
         chunk.frombytes(raw)
         latencies.extend(chunk)
@@ -396,6 +405,7 @@ def run(spec: RequestSpec, plan: LoadPlan) -> LoadResult:
         reconnects=reconnects,
         error_samples=samples[:_SAMPLE_ERRORS],
         completed=completed,
+        client_cpu=client_cpu,
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -11,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from dockyard import ecs
 from dockyard.agent_channel.endpoint import AgentSocket
 from dockyard.agent_channel.logs_endpoint import logs_endpoint
+from dockyard.controllers import janitor
 from dockyard.protocol.endpoint import AwsJsonEndpoint
 from dockyard.server_state import ServerState
 
@@ -23,10 +28,25 @@ def build_app(server: ServerState) -> Starlette:
     routes = [
         Route("/", AwsJsonEndpoint(server, "ecs"), methods=["POST"]),
         Route("/_dockyard/health", health, methods=["GET"]),
-        WebSocketRoute("/ws", AgentSocket(server)),
+        WebSocketRoute("/ws", AgentSocket(server).handle),
         Route("/_dockyard/logs/{task_id:path}", logs_endpoint(server), methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=_controllers(server))
+
+
+def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
+    """Start the background controllers with the server and stop them with it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        running = [asyncio.create_task(janitor.run(server.engine))]
+        try:
+            yield
+        finally:
+            for task in running:
+                task.cancel()
+
+    return lifespan
 
 
 def build_server_state(

@@ -74,13 +74,37 @@ def serve(args: argparse.Namespace) -> None:
     )
     config = uvicorn.Config(
         build_app(state), host=args.host, port=args.port, log_level=args.log_level,
-        access_log=False, lifespan="off", http="httptools", loop="uvloop",
+        access_log=False, lifespan="on", http="httptools", loop="uvloop",
     )
     # uvicorn re-raises the stop signal once it has shut down; a no-op handler lets a SIGTERM
     # stop end with status 0, as service managers and scripts expect of a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
     uvicorn.Server(config).run()
+
+
+def up(args: argparse.Namespace) -> None:
+    from dockyard.local import run_up
+
+    engine = open_store(args.data_dir, args.database_url)
+    created = bootstrap_admin_key(engine)
+    if created is not None and created.access_key_id != os.environ.get("DOCKYARD_ADMIN_ACCESS_KEY_ID"):
+        print("Admin access key (shown once, keep it):", flush=True)
+        print(f"  AWS_ACCESS_KEY_ID={created.access_key_id}", flush=True)
+        print(f"  AWS_SECRET_ACCESS_KEY={created.secret_access_key}", flush=True)
+    run_up(args, engine)
+
+
+def agent(args: argparse.Namespace) -> None:
+    from dockyard.agent.cli import run_agent
+
+    run_agent(args)
+
+
+def logs_command(args: argparse.Namespace) -> None:
+    from dockyard.logs_client import print_logs
+
+    print_logs(args)
 
 
 def keys_command(args: argparse.Namespace) -> None:
@@ -113,6 +137,29 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--no-verify-signatures", action="store_true",
                         help="accept unsigned requests (throwaway test set-ups only)")
     server.set_defaults(run=serve)
+
+    up_parser = verbs.add_parser("up", help="run the control plane and a local agent")
+    _store_arguments(up_parser)
+    up_parser.add_argument("--host", default="127.0.0.1")
+    up_parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    up_parser.add_argument("--log-level", default="warning")
+    up_parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    up_parser.add_argument("--driver", choices=["docker", "process"], help="default: docker if reachable")
+    up_parser.set_defaults(run=up)
+
+    from dockyard.agent.cli import add_agent_arguments
+
+    agent_parser = verbs.add_parser("agent", help="run an agent that registers this host")
+    add_agent_arguments(agent_parser)
+    agent_parser.set_defaults(run=agent)
+
+    logs_parser = verbs.add_parser("logs", help="print a task's container output")
+    logs_parser.add_argument("task", help="task ARN or id")
+    logs_parser.add_argument("--container", help="only this container")
+    logs_parser.add_argument("--endpoint", default=os.environ.get("DOCKYARD_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}"))
+    logs_parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    logs_parser.add_argument("--timestamps", action="store_true")
+    logs_parser.set_defaults(run=logs_command)
 
     key_parser = verbs.add_parser("keys", help="manage access keys")
     key_verbs = key_parser.add_subparsers(dest="keys_verb", required=True)

@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import anyio.to_thread
-
 from sqlalchemy import Engine, insert, select
 
 from dockyard.agent_channel.notifier import Notifier

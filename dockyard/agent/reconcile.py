@@ -78,10 +78,10 @@ def _resolve(dependency: Dependency, target: ContainerState | None, now: float
         return _Resolution.NEVER, f"dependency {dependency.container} is not in the task"
     known, condition = target.known, dependency.condition
     if condition is Condition.START:
-        met = known >= ContainerStatus.RUNNING and (target.started or known < ContainerStatus.STOPPED)
-        if met:
+        stopped = known is ContainerStatus.STOPPED
+        if known is ContainerStatus.RUNNING or (stopped and target.started):
             return _Resolution.MET, ""
-        if known is ContainerStatus.STOPPED:
+        if stopped:
             return _Resolution.NEVER, f"dependency {target.name} stopped without starting"
     elif condition is Condition.COMPLETE:
         if known is ContainerStatus.STOPPED:
@@ -101,7 +101,8 @@ def _resolve(dependency: Dependency, target: ContainerState | None, now: float
         if known is ContainerStatus.STOPPED:
             return _Resolution.NEVER, f"dependency {target.name} stopped before it was healthy"
     timeout = target.start_timeout
-    if timeout is not None and target.running_since is not None and now - target.running_since > timeout:
+    since = target.running_since
+    if timeout is not None and since is not None and now - since > timeout:
         return _Resolution.NEVER, (
             f"dependency {target.name} did not reach {condition.value} within {timeout:g}s")
     return _Resolution.PENDING, ""

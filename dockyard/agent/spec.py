@@ -113,8 +113,8 @@ def apply_overrides(definition: Mapping[str, Any], override: Mapping[str, Any] |
         if override.get(key) is not None:
             merged[key] = override[key]
     if override.get("environment"):
-        environment = {item["name"]: item.get("value", "") for item in merged.get("environment") or ()}
-        environment.update({item["name"]: item.get("value", "") for item in override["environment"]})
+        environment = {i["name"]: i.get("value", "") for i in merged.get("environment") or ()}
+        environment.update({i["name"]: i.get("value", "") for i in override["environment"]})
         merged["environment"] = [{"name": k, "value": v} for k, v in environment.items()]
     return merged
 

@@ -6,7 +6,7 @@ and moving forward is ``max(old, new)``: a status never goes back.
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class ContainerStatus(IntEnum):
@@ -42,7 +42,7 @@ class TaskStatus(IntEnum):
         return cls.RUNNING if value in ("RUNNING", "PENDING") else cls.STOPPED
 
 
-class HealthStatus(str, Enum):
+class HealthStatus(StrEnum):
     """A container's health check result, as the health frames carry it."""
 
     UNKNOWN = "UNKNOWN"
@@ -50,7 +50,7 @@ class HealthStatus(str, Enum):
     UNHEALTHY = "UNHEALTHY"
 
 
-class Condition(str, Enum):
+class Condition(StrEnum):
     """A ``dependsOn`` condition."""
 
     START = "START"

@@ -8,7 +8,8 @@ from sqlalchemy import Row, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import task_definitions
-from dockyard.store.schema import container_instances, task_definitions as definitions_table, tasks
+from dockyard.store.schema import container_instances, tasks
+from dockyard.store.schema import task_definitions as definitions_table
 
 
 def instance_version(ctx: RequestContext, instance_id: int) -> int | None:

@@ -41,7 +41,8 @@ class AgentSocket:
         self.server = server
         self._generation: dict[int, object] = {}
 
-    async def __call__(self, websocket: WebSocket) -> None:
+    async def handle(self, websocket: WebSocket) -> None:
+        """One agent connection, from the signed upgrade to the close."""
         try:
             identity, region = self._authenticate(websocket)
             query = parse_qs(websocket.scope["query_string"].decode("latin-1"))

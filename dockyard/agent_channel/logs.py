@@ -1,14 +1,14 @@
 """Container output: appended from agents' log frames, read back by ``dockyard logs``.
 
-The newest ``KEEP_LINES`` lines of each container are kept; older ones are trimmed by the
-janitor, so a chatty container cannot fill the store.
+The newest ``KEEP_LINES`` lines of each container are kept; older ones are trimmed as new ones
+arrive, so a chatty container cannot fill the store.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from dockyard.context import RequestContext
 from dockyard.store.schema import container_logs, tasks
@@ -31,6 +31,17 @@ def append(ctx: RequestContext, frame: dict[str, Any]) -> None:
          "container_name": container, "at": float(at), "line": str(text)[:MAX_LINE]}
         for at, text in lines
     ])
+    _trim(ctx, task.task_id, container)
+
+
+def _trim(ctx: RequestContext, task_id: str, container: str) -> None:
+    """Drop all but the newest KEEP_LINES lines of the container (one index range scan)."""
+    scope = (container_logs.c.account_id == ctx.account_id, container_logs.c.region == ctx.region,
+             container_logs.c.task_id == task_id, container_logs.c.container_name == container)
+    oldest_kept = ctx.conn.execute(select(container_logs.c.id).where(*scope)
+                                   .order_by(container_logs.c.id.desc()).offset(KEEP_LINES - 1).limit(1)).scalar()
+    if oldest_kept is not None:
+        ctx.conn.execute(delete(container_logs).where(*scope, container_logs.c.id < oldest_kept))
 
 
 def read(ctx: RequestContext, task_id: str, container: str | None, limit: int = KEEP_LINES) -> list[tuple[float, str, str]]:

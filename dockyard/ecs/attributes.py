@@ -88,16 +88,17 @@ def _target_arn(ctx: RequestContext, cluster: Row[Any], attribute: dict[str, Any
 
 
 def find_target(ctx: RequestContext, cluster: Row[Any], target_arn: str) -> str:
-    """The target named by ``target_arn`` in the caller's ``cluster``, or TargetNotFound.
+    """The ARN of the registered container instance ``target_arn`` names in the caller's
+    ``cluster``; TargetNotFoundException when there is none (or it was deregistered)."""
+    from dockyard.ecs import container_instances
 
-    Today any well-formed target of the caller's account, region and cluster exists.
-    When container instances land, this looks the ARN up in their table (registered,
-    not deregistered) and raises TargetNotFoundException for anything else.
-    """
-    expected = arns.arn(ctx, f"{CONTAINER_INSTANCE}/{cluster.name}/")
-    if not target_arn.startswith(expected):
+    # ``target_arn`` is in the long form (``_target_arn``): an ARN naming another cluster
+    # names no instance of this one, even when its id is one of this cluster's.
+    named_cluster = target_arn.rsplit("/", 2)[-2]
+    instance = container_instances.find(ctx, cluster, target_arn)
+    if named_cluster != cluster.name or instance is None or instance.status == "INACTIVE":
         raise TargetNotFoundException(f"Could not find {target_arn} in cluster {cluster.name}.")
-    return target_arn
+    return str(instance.arn)
 
 
 def _lock(ctx: RequestContext, cluster: Row[Any]) -> None:

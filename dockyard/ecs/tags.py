@@ -28,7 +28,7 @@ from dockyard.errors import (
     InvalidParameterException,
     ResourceNotFoundException,
 )
-from dockyard.store.schema import clusters, task_definitions
+from dockyard.store.schema import clusters, container_instances, task_definitions, tasks
 
 _NAME = r"[a-zA-Z0-9_-]{1,255}"
 
@@ -50,6 +50,11 @@ TAGGABLE: dict[str, Taggable] = {
     "task-definition": Taggable(
         task_definitions, re.compile(rf"{_NAME}:[1-9][0-9]{{0,9}}"), ResourceNotFoundException
     ),
+    "container-instance": Taggable(
+        container_instances, re.compile(rf"({_NAME}/)?[a-f0-9]{{32}}"), InvalidParameterException,
+        ("ACTIVE", "DRAINING"),
+    ),
+    "task": Taggable(tasks, re.compile(rf"({_NAME}/)?[a-f0-9]{{32}}"), InvalidParameterException),
 }
 
 

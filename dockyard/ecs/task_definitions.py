@@ -34,11 +34,6 @@ _STILL_ACTIVE = ("The specified task definition is still in ACTIVE status. Pleas
                  "the target and try again.")
 
 
-def _camel(keyword: str) -> str:
-    head, *rest = keyword.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
 def _arn(ctx: RequestContext, family: str, revision: int) -> str:
     return arns.arn(ctx, f"task-definition/{family}:{revision}")
 
@@ -143,13 +138,45 @@ def register_task_definition(
     *,
     family: str,
     container_definitions: list[dict[str, Any]],
+    task_role_arn: str | None = None,
+    execution_role_arn: str | None = None,
+    network_mode: str | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+    placement_constraints: list[dict[str, Any]] | None = None,
+    requires_compatibilities: list[str] | None = None,
+    cpu: str | None = None,
+    memory: str | None = None,
     tags: list[dict[str, str]] | None = None,
-    **members: Any,
+    pid_mode: str | None = None,
+    ipc_mode: str | None = None,
+    proxy_configuration: dict[str, Any] | None = None,
+    inference_accelerators: list[dict[str, Any]] | None = None,
+    ephemeral_storage: dict[str, Any] | None = None,
+    runtime_platform: dict[str, Any] | None = None,
+    enable_fault_injection: bool | None = None,
+    trusted_execution_configuration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Register the next revision of ``family``; ``members`` are the other request members
-    (taskRoleArn, networkMode, cpu, memory, volumes, ...), stored as given."""
-    request = {"family": family, "containerDefinitions": container_definitions,
-               **{_camel(name): value for name, value in members.items()}}
+    """Register the next revision of ``family``: the request as given, plus ECS's defaults."""
+    request = {
+        "family": family,
+        "containerDefinitions": container_definitions,
+        "taskRoleArn": task_role_arn,
+        "executionRoleArn": execution_role_arn,
+        "networkMode": network_mode,
+        "volumes": volumes,
+        "placementConstraints": placement_constraints,
+        "requiresCompatibilities": requires_compatibilities,
+        "cpu": cpu,
+        "memory": memory,
+        "pidMode": pid_mode,
+        "ipcMode": ipc_mode,
+        "proxyConfiguration": proxy_configuration,
+        "inferenceAccelerators": inference_accelerators,
+        "ephemeralStorage": ephemeral_storage,
+        "runtimePlatform": runtime_platform,
+        "enableFaultInjection": enable_fault_injection,
+        "trustedExecutionConfiguration": trusted_execution_configuration,
+    }
     document = normalize(request)
     checked_tags = check_tags(tags)
     assert ctx.identity is not None

@@ -30,14 +30,17 @@ class Conflict(Exception):
     """An instance changed between snapshot and commit."""
 
 
-def load_snapshot(ctx: RequestContext, cluster_name: str, only_ids: list[int] | None = None) -> list[InstanceSnapshot]:
+def load_snapshot(
+    ctx: RequestContext, cluster_name: str, only_ids: list[int] | None = None, *, include_inactive: bool = False
+) -> list[InstanceSnapshot]:
     """The cluster's registered (non-INACTIVE) instances as placement sees them now."""
     query = select(container_instances).where(
         container_instances.c.account_id == ctx.account_id,
         container_instances.c.region == ctx.region,
         container_instances.c.cluster_name == cluster_name,
-        container_instances.c.status != "INACTIVE",
     )
+    if not include_inactive:
+        query = query.where(container_instances.c.status != "INACTIVE")
     if only_ids is not None:
         query = query.where(container_instances.c.id.in_(only_ids))
     rows = ctx.conn.execute(query).all()
@@ -78,6 +81,7 @@ def load_snapshot(ctx: RequestContext, cluster_name: str, only_ids: list[int] | 
             running_tasks_count=running[row.id],
             registered_at=row.registered_at,
             task_groups=dict(groups[row.id]),
+            agent_version=row.version_info.get("agentVersion"),
         )
         for row in rows
     ]

@@ -9,10 +9,10 @@ from sqlalchemy import Row, insert, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, clusters, container_instances, task_definitions
+from dockyard.ecs.tagging import check_tags
 from dockyard.ecs.task_lifecycle import request_stop
 from dockyard.ecs.task_placement import gpus_of, place_and_reserve
 from dockyard.ecs.task_views import render_tasks
-from dockyard.ecs.tagging import check_tags
 from dockyard.errors import (
     ClientException,
     InvalidParameterException,

@@ -43,7 +43,7 @@ class MemberOf:
     def __init__(self, expression: Expression) -> None:
         self.expression = expression
         self.name = f"memberOf({expression.text})"
-        self._matches = expression.matches
+        self._matches = expression.test
 
     def applies(self, request: PlacementRequest) -> bool:
         return True

@@ -8,7 +8,8 @@ from dockyard.placement.model import Demand
 
 
 def _container_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {item["name"]: item for item in overrides.get("containerOverrides", []) if "name" in item}
+    items = overrides.get("containerOverrides", [])
+    return {item["name"]: item for item in items if "name" in item}
 
 
 def task_demand(
@@ -36,10 +37,15 @@ def task_demand(
         hard = override.get("memory", container.get("memory"))
         memory += int(reservation or hard or 0)
         for mapping in container.get("portMappings", []):
-            host_port = mapping.get("hostPort") or (mapping.get("containerPort") if host_network else 0)
+            host_port = mapping.get("hostPort") or (
+                mapping.get("containerPort") if host_network else 0
+            )
             if host_port:
                 ports.add(f"{mapping.get('protocol', 'tcp')}:{host_port}")
-        for requirement in override.get("resourceRequirements", container.get("resourceRequirements", [])):
+        requirements = override.get(
+            "resourceRequirements", container.get("resourceRequirements", [])
+        )
+        for requirement in requirements:
             if requirement.get("type") == "GPU":
                 gpus += int(requirement["value"])
     if overrides.get("cpu") or task_definition.get("cpu"):

@@ -101,20 +101,19 @@ def place(
     pipeline = build_pipeline(request, filters)
     cluster = sorted(instances, key=lambda instance: instance.id)
     ranking = Ranking(pipeline.scorers, request, cluster, rng)
-    rejected: dict[int, Failure] = {}
-    for instance in _feasible(cluster, request, pipeline.filters, rejected):
-        ranking.add(instance)
+    rejected: dict[int, Failure | tuple[InstanceSnapshot, str, str]] = {}
+    ranking.add_all(_feasible(cluster, request, pipeline.filters, rejected))
 
-    original = {instance.id: instance for instance in cluster}
+    original: dict[int, InstanceSnapshot] = {}  # an instance as given, before this request
     chosen: list[InstanceSnapshot] = []
     scores: list[tuple[tuple[str, float], ...]] = []
     for _ in range(request.count):
         best = ranking.pop_best()
         if best is None:
-            failures = tuple(rejected[key] for key in sorted(rejected))
+            failures = tuple(_failure(rejected[key]) for key in sorted(rejected))
             return PlacementResult(tuple(chosen), failures, tuple(scores))
         winner, explanation = best
-        chosen.append(original[winner.id])
+        chosen.append(original.setdefault(winner.id, winner))
         scores.append(explanation)
         after = winner.take(request.demand)
         ranking.placed(winner)
@@ -126,13 +125,23 @@ def place(
     return PlacementResult(tuple(chosen), (), tuple(scores))
 
 
+def _failure(rejection: Failure | tuple[InstanceSnapshot, str, str]) -> Failure:
+    if isinstance(rejection, Failure):
+        return rejection
+    instance, reason, stage = rejection
+    return Failure(reason=reason, arn=instance.arn, detail=stage)
+
+
 def _feasible(
     cluster: list[InstanceSnapshot],
     request: PlacementRequest,
     filters: tuple[Filter, ...],
-    rejected: dict[int, Failure],
+    rejected: dict[int, Failure | tuple[InstanceSnapshot, str, str]],
 ) -> list[InstanceSnapshot]:
-    """The instances every filter accepts; the others go to ``rejected`` with their reason."""
+    """The instances every filter accepts; the others go to ``rejected`` with their reason.
+
+    A rejection is kept as a plain tuple; it only becomes a ``Failure`` if it is reported.
+    """
     survivors = cluster
     for stage in filters:  # stage by stage: one tight loop per filter over fewer instances
         reject = stage.reject
@@ -140,11 +149,11 @@ def _feasible(
         if not any(verdicts):
             continue
         kept = []
+        name = stage.name
         for instance, reason in zip(survivors, verdicts, strict=True):
             if reason is None:
                 kept.append(instance)
             else:
-                rejected[instance.id] = Failure(reason=reason, arn=instance.arn,
-                                                detail=stage.name)
+                rejected[instance.id] = (instance, reason, name)
         survivors = kept
     return survivors

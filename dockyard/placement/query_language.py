@@ -1,4 +1,4 @@
-"""The ECS cluster query language: ``attribute:ecs.instance-type =~ t2.* and not(task:group == db)``.
+"""The ECS cluster query language: ``attribute:ecs.os-type == linux and not(task:group == db)``.
 
 A lark LALR grammar gives the shape (subject, operator, argument, ``and``/``or``/``not`` with
 the usual precedence, parentheses, argument lists in ``[...]`` or ``(...)``); ``query_terms``
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from dockyard.errors import InvalidParameterException
+from dockyard.errors import ClientError, InvalidParameterException
 from dockyard.placement import query_terms
 from dockyard.placement.model import InstanceSnapshot
 
@@ -94,13 +94,16 @@ Test = Callable[[InstanceSnapshot], bool]
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Expression:
-    """A parsed cluster query; ``matches`` tells whether an instance belongs to the group."""
+    """A parsed cluster query; ``matches`` tells whether an instance belongs to the group.
+
+    ``test`` is the compiled predicate itself, for loops that call it per instance.
+    """
 
     text: str
-    _test: Test
+    test: Test
 
     def matches(self, instance: InstanceSnapshot) -> bool:
-        return self._test(instance)
+        return self.test(instance)
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -126,7 +129,7 @@ def parse(expression: str) -> Expression:
     return Expression(expression, _compile(expression, tree))
 
 
-def _fail(expression: str, column: int, message: str) -> InvalidParameterException:
+def _fail(expression: str, column: int, message: str) -> ClientError:
     return InvalidParameterException(
         f"Invalid expression '{expression}' at column {column}: {message}."
     )
@@ -140,38 +143,43 @@ def _expected(names: set[str]) -> str:
     )
 
 
-def _syntax_error(expression: str, error: UnexpectedInput) -> InvalidParameterException:
+def _syntax_error(expression: str, error: UnexpectedInput) -> ClientError:
     if isinstance(error, UnexpectedEOF):
         return _fail(expression, len(expression) + 1,
                      f"the expression ends early; expected {_expected(set(error.expected))}")
     if isinstance(error, UnexpectedToken):
         token = error.token
         # LALR merges lookaheads of shared states; asking the parser is exact.
-        expected = set(error.interactive_parser.accepts()) if error.interactive_parser else set(
-            error.expected)
+        parser = error.interactive_parser
+        expected = set(parser.accepts() if parser else error.expected)  # type: ignore[no-untyped-call]
         if token.type == "$END":
             return _fail(expression, len(expression) + 1,
                          f"the expression ends early; expected {_expected(expected)}")
         return _fail(expression, token.column or 1,
                      f"unexpected '{token}'; expected {_expected(expected)}")
     assert isinstance(error, UnexpectedCharacters)
-    found = expression[error.pos_in_stream]
+    found = expression[error.pos_in_stream or 0]
     what = "an unclosed quote" if found in "'\"" else f"unexpected '{found}'"
     return _fail(expression, error.column, f"{what}; expected {_expected(error.allowed)}")
 
 
 def _compile(expression: str, node: Tree[Token] | Token) -> Test:
     assert isinstance(node, Tree)
-    if node.data == "disjunction":
+    if node.data in ("disjunction", "conjunction"):
         parts = [_compile(expression, child) for child in node.children]
-        return lambda instance: any(part(instance) for part in parts)
-    if node.data == "conjunction":
-        parts = [_compile(expression, child) for child in node.children]
-        return lambda instance: all(part(instance) for part in parts)
+        return functools.reduce(_or if node.data == "disjunction" else _and, parts)
     if node.data == "negation":
         inner = _compile(expression, node.children[0])
         return lambda instance: not inner(instance)
     return _comparison(expression, node)
+
+
+def _and(left: Test, right: Test) -> Test:
+    return lambda instance: left(instance) and right(instance)
+
+
+def _or(left: Test, right: Test) -> Test:
+    return lambda instance: left(instance) or right(instance)
 
 
 def _comparison(expression: str, node: Tree[Token]) -> Test:

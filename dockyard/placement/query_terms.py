@@ -23,6 +23,7 @@ Rules that ECS leaves implicit, chosen here and tested:
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,16 +60,18 @@ class Subject:
     kind: str  # string | int | version | date | bool | groups
     operators: frozenset[str]
     read: Callable[[InstanceSnapshot], Any]
+    attribute: str | None = None  # for attribute:<name>, read inline by ``comparison``
+
+
+_MISSING = object()
 
 
 def _attribute(name: str) -> Subject:
     def read(instance: InstanceSnapshot) -> str | None:
         attributes = instance.attributes
-        if name not in attributes:
-            return None
-        return attributes[name] or ""  # present without a value
+        return (attributes[name] or "") if name in attributes else None  # "": no value
 
-    return Subject(f"attribute:{name}", "string", EVERY, read)
+    return Subject(f"attribute:{name}", "string", EVERY, read, name)
 
 
 def _groups(instance: InstanceSnapshot) -> tuple[str, ...] | None:
@@ -195,8 +198,7 @@ def _number(text: str) -> float | None:
 
 def _string_ordering(op: str, argument: str) -> Callable[[str], bool]:
     number = _number(argument)
-    compare = {"gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
-               "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}[op]
+    compare = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}[op]
 
     def test(value: str) -> bool:
         mine = _number(value) if number is not None else None
@@ -207,19 +209,36 @@ def _string_ordering(op: str, argument: str) -> Callable[[str], bool]:
     return test
 
 
-def _positive(op: str, kind: str, arguments: list[str]) -> Callable[[Any], bool]:
-    """The test a single value must pass for the positive operator ``op``."""
-    if op == "matches":
-        pattern = _regex(arguments[0])
-        return lambda v: pattern.fullmatch(str(v)) is not None
+def _positive(op: str, kind: str, arguments: list[str]) -> Callable[[Any], object]:
+    """The test (truthy or not) a single value must pass for the positive operator ``op``."""
+    if op == "matches":  # every subject that allows =~ has string values
+        return _memo(_regex(arguments[0]).fullmatch)
     converted = [_convert(kind, value) for value in arguments]
     if kind in ("string", "groups", "bool") and op in ("eq", "in"):
         patterns = [p for p in map(_wildcard, arguments) if p is not None]
         literals = frozenset(v for v in converted if "*" not in v)
         if not patterns:
-            return lambda v: v in literals
-        return lambda v: v in literals or any(p.fullmatch(v) for p in patterns)
+            return literals.__contains__
+        return _memo(lambda v: v in literals or any(p.fullmatch(v) for p in patterns))
     return _ordering(op, kind, converted[0])
+
+
+_MEMO_SIZE = 4096
+
+
+def _memo(test: Callable[[str], object]) -> Callable[[str], bool]:
+    """``test`` remembered per value: a cluster has few instance types or zones, many instances."""
+    known: dict[str, bool] = {}
+
+    def remembered(value: str) -> bool:
+        result = known.get(value)
+        if result is None:
+            result = bool(test(value))
+            if len(known) < _MEMO_SIZE:
+                known[value] = result
+        return result
+
+    return remembered
 
 
 def check_operator(subject: Subject, op: str) -> None:
@@ -245,16 +264,52 @@ def comparison(subject: Subject, op: str, arguments: list[str]) -> Test:
         return lambda instance: read(instance) is not None
     if op == "not_exists":
         return lambda instance: read(instance) is None
-    negated = op in POSITIVE
     test = _positive(POSITIVE.get(op, op), subject.kind, arguments)
+    negated = op in POSITIVE
+    if subject.attribute is not None:  # the common case, read inline: one call less
+        return _attribute_test(subject.attribute, test, negated)
     if subject.kind == "groups":
-        def any_group(instance: InstanceSnapshot) -> bool:
-            values = read(instance)
-            return values is not None and any(map(test, values)) != negated
-        return any_group
+        literal = POSITIVE.get(op, op) in ("eq", "in") and not any("*" in a for a in arguments)
+        return _group_test(test, negated, tuple(arguments) if literal else None)
 
     def one_value(instance: InstanceSnapshot) -> bool:
         value = read(instance)
-        return value is not None and test(value) != negated
+        return value is not None and bool(test(value)) != negated
 
     return one_value
+
+
+def _attribute_test(name: str, test: Callable[[Any], object], negated: bool) -> Test:
+    if negated:
+        def negative(instance: InstanceSnapshot) -> bool:
+            value = instance.attributes.get(name, _MISSING)
+            return value is not _MISSING and not test(value or "")
+        return negative
+
+    def positive(instance: InstanceSnapshot) -> bool:
+        value = instance.attributes.get(name, _MISSING)
+        return value is not _MISSING and bool(test(value or ""))
+
+    return positive
+
+
+def _group_test(
+    test: Callable[[Any], object], negated: bool, names: tuple[str, ...] | None
+) -> Test:
+    if names is not None and not negated:  # look the named groups up, don't scan them all
+        if len(names) == 1:
+            name = names[0]
+            return lambda instance: instance.task_groups.get(name, 0) > 0
+        return lambda instance: any(instance.task_groups.get(n, 0) > 0 for n in names)
+
+    def any_group(instance: InstanceSnapshot) -> bool:
+        present = matched = False
+        for group, count in instance.task_groups.items():
+            if count > 0:
+                present = True
+                if test(group):
+                    matched = True
+                    break
+        return present and matched != negated
+
+    return any_group

@@ -18,8 +18,9 @@ order wins, where each candidate's rank is drawn once per request from the order
 from __future__ import annotations
 
 import heapq
+from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest
 from dockyard.placement.strategies import (
@@ -107,6 +108,37 @@ class Ranking:
         self.instances: dict[int, InstanceSnapshot] = {}
         self.ranks: dict[int, float] = {}
 
+    def add_all(self, instances: Sequence[InstanceSnapshot]) -> None:
+        """Make all these instances candidates: ``add`` column by column, for speed."""
+        ids = [instance.id for instance in instances]
+        self.instances.update(zip(ids, instances, strict=True))
+        if self.random_tail:
+            entries = [(0.0, key) for key in ids]
+        else:
+            draw = self.order.random
+            entries = [(draw(), key) for key in ids]
+            self.ranks.update((key, rank) for rank, key in entries)
+        columns: list[list[Hashable]] = [s.buckets(instances) for s in self.spreads]
+        columns += [list(s.scores(instances, self.request)) for s in self.locals]
+        cells: defaultdict[tuple[Any, ...], list[tuple[float, int]]] = defaultdict(list)
+        if columns:
+            for composite, entry in zip(zip(*columns, strict=True), entries, strict=True):
+                cells[composite].append(entry)
+        elif entries:
+            cells[()] = entries
+        split = len(self.spreads)
+        for composite, cell in cells.items():
+            buckets, key = composite[:split], composite[split:]
+            group = self.groups.get(buckets)
+            if group is None:
+                group = self.groups[buckets] = _Group(buckets)
+            if not self.random_tail:
+                heapq.heapify(cell)
+            group.cells[key] = cell
+            group.keys.append(key)
+        for group in self.groups.values():
+            heapq.heapify(group.keys)
+
     def add(self, instance: InstanceSnapshot) -> None:
         """Make ``instance`` (in its current state) a candidate."""
         buckets = tuple(s.bucket(instance) for s in self.spreads)
@@ -114,9 +146,9 @@ class Ranking:
         if group is None:
             group = self.groups[buckets] = _Group(buckets)
         key = tuple(s.score(instance, self.request) for s in self.locals)
-        rank = self.ranks.get(instance.id)
-        if rank is None:
-            rank = self.ranks[instance.id] = 0.0 if self.random_tail else self.order.random()
+        rank = self.ranks.get(instance.id, 0.0)
+        if instance.id not in self.ranks and not self.random_tail:
+            rank = self.ranks[instance.id] = self.order.random()
         self.instances[instance.id] = instance
         group.add(key, (rank, instance.id), not self.random_tail)
 

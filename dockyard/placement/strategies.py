@@ -22,13 +22,14 @@ balances service tasks.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dockyard.errors import InvalidParameterException
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest
 
 MAX_STRATEGIES = 5
+MISSING = "\0missing"  # the spread bucket of instances without the attribute
 RUN_TASK_DEFAULT: tuple[Mapping[str, str], ...] = ({"type": "random"},)
 SERVICE_DEFAULT: tuple[Mapping[str, str], ...] = (
     {"type": "spread", "field": "attribute:ecs.availability-zone"},
@@ -47,9 +48,15 @@ class Binpack:
         return f"binpack({self.field})"
 
     def score(self, instance: InstanceSnapshot, request: PlacementRequest) -> int:
+        return self.scores((instance,), request)[0]
+
+    def scores(self, instances: Sequence[InstanceSnapshot], request: PlacementRequest
+               ) -> list[int]:
         if self.field == "cpu":
-            return instance.free_cpu - request.demand.cpu
-        return instance.free_memory - request.demand.memory
+            cpu = request.demand.cpu
+            return [instance.free_cpu - cpu for instance in instances]
+        memory = request.demand.memory
+        return [instance.free_memory - memory for instance in instances]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,11 @@ class SpreadInstances:
 
     def score(self, instance: InstanceSnapshot, request: PlacementRequest) -> int:
         return instance.task_groups.get(request.demand.group or "", 0)
+
+    def scores(self, instances: Sequence[InstanceSnapshot], request: PlacementRequest
+               ) -> list[int]:
+        group = request.demand.group or ""
+        return [instance.task_groups.get(group, 0) for instance in instances]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +89,24 @@ class SpreadAttribute:
         return f"spread(attribute:{self.attribute})"
 
     def bucket(self, instance: InstanceSnapshot) -> Hashable:
-        # A missing attribute is its own value; None can't clash with a string value.
-        return instance.attributes.get(self.attribute) if self.attribute in instance.attributes \
-            else None
+        # A missing attribute is a value of its own, which no string can equal.
+        return instance.attributes.get(self.attribute, MISSING)
+
+    def buckets(self, instances: Sequence[InstanceSnapshot]) -> list[Hashable]:
+        attribute = self.attribute
+        return [instance.attributes.get(attribute, MISSING) for instance in instances]
 
     def tally(
         self, instances: Iterable[InstanceSnapshot], request: PlacementRequest
     ) -> dict[Hashable, int]:
+        """The group's tasks per value of the attribute, over all ``instances``."""
         group = request.demand.group or ""
         counts: dict[Hashable, int] = {}
         for instance in instances:
-            key = self.bucket(instance)
-            counts[key] = counts.get(key, 0) + instance.task_groups.get(group, 0)
+            running = instance.task_groups.get(group)
+            if running:
+                key = self.bucket(instance)
+                counts[key] = counts.get(key, 0) + running
         return counts
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 
-
 _LONG_DIGITS = re.compile(r"\d{19}")
 
 

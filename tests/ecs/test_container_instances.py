@@ -150,3 +150,29 @@ def test_another_account_cannot_see_the_instances(server: Any, ecs: Any, cluster
     assert other.list_container_instances()["containerInstanceArns"] == []
     described = other.describe_container_instances(containerInstances=[instance["containerInstanceArn"]])
     assert described["failures"][0]["reason"] == "MISSING"
+
+
+def test_list_filters_with_the_cluster_query_language(ecs: Any, cluster: str) -> None:
+    small = register_instance(ecs, instance_type="t2.micro", zone="us-east-1a")
+    large = register_instance(ecs, instance_type="m5.large", zone="us-east-1b",
+                              attributes=[{"name": "stack", "value": "prod"}])
+    def listed(expression: str) -> list[str]:
+        return ecs.list_container_instances(filter=expression)["containerInstanceArns"]
+    assert listed("attribute:ecs.instance-type == t2.micro") == [small["containerInstanceArn"]]
+    assert listed("attribute:ecs.instance-type =~ t2.*") == [small["containerInstanceArn"]]
+    assert listed("attribute:stack exists") == [large["containerInstanceArn"]]
+    assert sorted(listed("attribute:ecs.availability-zone in [us-east-1a, us-east-1b]")) == sorted(
+        [small["containerInstanceArn"], large["containerInstanceArn"]])
+    assert listed("attribute:ecs.instance-type == t2.micro and attribute:stack exists") == []
+    with pytest.raises(ClientError) as excinfo:
+        listed("attribute:ecs.instance-type ==")
+    assert code(excinfo) == "InvalidParameterException"
+
+
+def test_a_filtered_list_pages(ecs: Any, cluster: str) -> None:
+    arns = [register_instance(ecs, instance_type="t2.micro")["containerInstanceArn"] for _ in range(4)]
+    register_instance(ecs, instance_type="m5.large")
+    first = ecs.list_container_instances(filter="attribute:ecs.instance-type == t2.micro", maxResults=3)
+    rest = ecs.list_container_instances(filter="attribute:ecs.instance-type == t2.micro", maxResults=3,
+                                        nextToken=first["nextToken"])
+    assert sorted(first["containerInstanceArns"] + rest["containerInstanceArns"]) == sorted(arns)

@@ -251,7 +251,8 @@ def docker_create(task: TaskSpec, container: ContainerSpec, labels: Mapping[str,
         if definition.get(source):
             host[target] = list(definition[source])
     if definition.get("systemControls"):
-        host["sysctls"] = {item["namespace"]: item["value"] for item in definition["systemControls"]}
+        host["sysctls"] = {item["namespace"]: item["value"]
+                           for item in definition["systemControls"]}
     for source, target in (("pidMode", "pid_mode"), ("ipcMode", "ipc_mode")):
         value = task.task_definition.get(source)
         if value == "host":

@@ -11,6 +11,8 @@ driver's memory: creating a container whose record exists returns it instead of 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import os
@@ -114,7 +116,7 @@ class ProcessDriver:
         if child is not None:
             return child.poll() is None
         pid = record.get("pid")
-        return bool(pid) and process_start_ticks(pid) == record.get("pidStartTicks")
+        return pid is not None and process_start_ticks(int(pid)) == record.get("pidStartTicks")
 
     def _finalize(self, record: dict[str, Any]) -> dict[str, Any]:
         """Record the exit of a process that is gone (idempotent)."""
@@ -275,10 +277,8 @@ class ProcessDriver:
 
     def _signal(self, record: dict[str, Any], number: int) -> None:
         if self._alive(record):  # never signal a pid that no longer is this container's
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(record["pid"], number)
-            except (ProcessLookupError, PermissionError):
-                pass
 
     def remove(self, runtime_id: str) -> None:
         record = self._load(runtime_id)
@@ -309,7 +309,7 @@ class ProcessDriver:
         if command and record["runtimeId"] not in self._health:
             checker = HealthChecker(command, record.get("healthCheck") or {},
                                     cwd=record["cwd"], env=record["environment"],
-                                    on_change=lambda arn=record["taskArn"]: self._notify(arn))
+                                    on_change=functools.partial(self._notify, record["taskArn"]))
             self._health[record["runtimeId"]] = checker
             checker.start()
 

@@ -1,0 +1,163 @@
+"""The agent process: registration, the channel, the task engine and their lifetimes.
+
+Start-up order: lock the state dir, pick the driver, start the reporter and log shipper,
+register (again, as the same instance), open the channel. The engine only acts on state
+frames, so nothing on the host is touched before the control plane has said what it wants.
+Stopping lets go of every task but leaves the containers running: the next start adopts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dockyard.agent import host, registration
+from dockyard.agent.channel import Channel, InstanceGone, ws_url
+from dockyard.agent.drivers import Driver, DriverInfo
+from dockyard.agent.engine import TaskEngine
+from dockyard.agent.logs import LogShipper
+from dockyard.agent.reporter import Reporter
+from dockyard.agent.state_dir import StateDir
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
+DRIVER_THREADS = 64  # driver calls block (a stop waits up to stopTimeout), so allow many
+CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"},
+                                       connect_timeout=5, read_timeout=30)
+
+
+@dataclass
+class AgentConfig:
+    endpoint: str
+    cluster: str = "default"
+    state_dir: Path | None = None
+    driver: str | None = None  # None: docker when an engine answers, else process
+    region: str = "us-east-1"
+    availability_zone: str | None = None
+
+
+class Agent:
+    """One agent; ``run`` returns once ``stop`` is set and everything has let go."""
+
+    def __init__(self, config: AgentConfig, session: boto3.Session | None = None) -> None:
+        self.config = config
+        self.session = session or boto3.Session(region_name=config.region)
+        self.state = StateDir(config.state_dir)
+        self.registration: registration.Registration | None = None
+        self.driver: Driver | None = None
+        self.engine: TaskEngine | None = None
+        self.channel: Channel | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.state.lock()
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(DRIVER_THREADS, thread_name_prefix="dockyard-agent")
+
+        def run_blocking(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+            return loop.run_in_executor(executor, functools.partial(function, *args))
+
+        background: list[asyncio.Task[None]] = []
+        try:
+            instance_id = self.state.instance_id()
+            self.driver = driver = await run_blocking(
+                host.pick_driver, self.config.driver, instance_id, self.state.path)
+            info: DriverInfo = await run_blocking(driver.info)
+            log.info("agent %s on %s, driver %s (%s)", instance_id, self.config.endpoint,
+                     info.name, info.version)
+            client = self.session.client("ecs", endpoint_url=self.config.endpoint,
+                                         region_name=self.config.region, config=CLIENT_CONFIG)
+            credentials = self.session.get_credentials()
+            if credentials is None:
+                raise RuntimeError("no AWS credentials: set AWS_ACCESS_KEY_ID and "
+                                   "AWS_SECRET_ACCESS_KEY")
+            reporter = Reporter(client, run_blocking)
+            self.channel = channel = Channel(
+                credentials=credentials.get_frozen_credentials, region=self.config.region,
+                on_state=self._on_state, on_connect=lambda: engine.health_frames())
+            shipper = LogShipper(channel.send, lambda: channel.connected)
+            self.engine = engine = TaskEngine(
+                driver=driver, run_blocking=run_blocking, reporter=reporter, send=channel.send,
+                logs=shipper, instance_id=instance_id)
+            driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
+            background = [asyncio.create_task(reporter.run()), asyncio.create_task(shipper.run())]
+            while not stop.is_set():
+                self.registration = await self._register(client, driver, info, instance_id,
+                                                         run_blocking, stop)
+                if self.registration is None:
+                    break
+                engine.bind(self.registration.instance_arn)
+                url = ws_url(self.registration.endpoint, self.registration.cluster_arn,
+                             self.registration.instance_arn)
+                try:
+                    await channel.run(url, stop)
+                except InstanceGone as gone:
+                    log.warning("%s: registering again", gone)
+                    self.state.forget_registration()
+            await reporter.drain(2.0)
+        finally:
+            if self.engine is not None:
+                await self.engine.shutdown()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            if self.driver is not None:
+                self.driver.close()
+            executor.shutdown(wait=False, cancel_futures=True)
+            self.state.unlock()
+        log.info("agent stopped; containers keep running")
+
+    async def _on_state(self, frame: dict[str, Any]) -> None:
+        assert self.engine is not None
+        target = frame.get("containerInstanceArn")
+        if target and target != self.engine.instance_arn:
+            log.warning("ignoring a state frame for %s (we are %s)", target,
+                        self.engine.instance_arn)
+            return
+        await self.engine.apply_state(frame)
+
+    async def _register(self, client: Any, driver: Driver, info: DriverInfo, instance_id: str,
+                        run_blocking: Callable[..., Any], stop: asyncio.Event
+                        ) -> registration.Registration | None:
+        """Register and discover the poll endpoint, retrying with back-off until stopped."""
+        config, delay = self.config, BACKOFF_START
+        while not stop.is_set():
+            stored = self.state.instance_arn(config.endpoint, config.cluster)
+            try:
+                observed = await run_blocking(driver.list_containers)
+                own_ports = {b.host_port for c in observed for b in c.network_bindings}
+                facts = await run_blocking(host.measure_host)
+                params = registration.registration_params(
+                    cluster=config.cluster, facts=facts, driver=info, instance_id=instance_id,
+                    region=config.region,
+                    availability_zone=config.availability_zone or f"{config.region}a",
+                    private_ip=host.private_ip(), endpoint=config.endpoint,
+                    instance_arn=stored, own_ports=own_ports)
+                arn = await run_blocking(registration.register, client, params)
+                self.state.save_registration(config.endpoint, config.cluster, arn)
+                endpoint = await run_blocking(registration.discover, client, config.cluster, arn)
+                log.info("registered as %s%s; poll endpoint %s", arn,
+                         " (again)" if arn == stored else "", endpoint)
+                return registration.Registration(
+                    arn, registration.cluster_arn_of(arn, config.cluster), endpoint)
+            except ClientError as error:
+                log.warning("registration failed: %s", error)
+                if stored and registration.instance_gone(error):
+                    self.state.forget_registration()
+            except (BotoCoreError, OSError) as error:
+                log.warning("control plane unreachable: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+        return None

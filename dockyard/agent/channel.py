@@ -1,0 +1,172 @@
+"""The agent's end of the WebSocket (docs/agent-protocol.md §2).
+
+One connection at a time to ``<endpoint>ws?clusterArn=…&containerInstanceArn=…&agentVersion=…``,
+its upgrade request signed with SigV4 exactly like an API call (botocore's signer over a
+GET with an empty body). While connected: state frames are applied then acked, a heartbeat
+goes up every 10 s, and a connection that stays silent for 30 s is taken for dead. Any loss
+leads to a reconnect with exponential back-off (0.5 s doubling to 10 s); an HTTP 404 on the
+upgrade means the control plane forgot this instance, which :class:`InstanceGone` tells the
+caller so it can register again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
+
+from dockyard.agent.version import AGENT_VERSION
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL = 10.0
+IDLE_TIMEOUT = 30.0
+BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
+MAX_OUTGOING = 2000
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+
+
+class InstanceGone(Exception):
+    """The control plane does not know our container instance (any more)."""
+
+
+def ws_url(endpoint: str, cluster_arn: str, instance_arn: str,
+           agent_version: str = AGENT_VERSION) -> str:
+    """The WebSocket URL for a poll endpoint base URL (http → ws, https → wss)."""
+    base = endpoint if endpoint.endswith("/") else endpoint + "/"
+    if base.startswith("https://"):
+        base = "wss://" + base[len("https://"):]
+    elif base.startswith("http://"):
+        base = "ws://" + base[len("http://"):]
+    query = "&".join(f"{key}={quote(value, safe='')}" for key, value in (
+        ("clusterArn", cluster_arn), ("containerInstanceArn", instance_arn),
+        ("agentVersion", agent_version)))
+    return f"{base}ws?{query}"
+
+
+def signed_headers(url: str, credentials: Credentials, region: str) -> dict[str, str]:
+    """SigV4 headers for the upgrade GET of ``url`` (service ``ecs``, empty payload).
+
+    Host is signed but not returned: the WebSocket client sends the same Host itself."""
+    http_url = "http" + url[2:] if url.startswith("ws") else url
+    request = AWSRequest(method="GET", url=http_url, data=b"")
+    SigV4Auth(credentials, "ecs", region).add_auth(request)
+    return {name: value for name, value in request.headers.items() if name.lower() != "host"}
+
+
+class Channel:
+    """Keeps one live WebSocket to the control plane and reconnects when it breaks."""
+
+    def __init__(self, *, credentials: Callable[[], Any], region: str,
+                 on_state: Callable[[dict[str, Any]], Awaitable[None]],
+                 on_connect: Callable[[], list[dict[str, Any]]] = list,
+                 heartbeat_interval: float = HEARTBEAT_INTERVAL,
+                 idle_timeout: float = IDLE_TIMEOUT) -> None:
+        self.credentials, self.region = credentials, region
+        self.on_state, self.on_connect = on_state, on_connect
+        self.heartbeat_interval, self.idle_timeout = heartbeat_interval, idle_timeout
+        self.connected = False
+        self.connections = 0
+        self._outgoing: deque[dict[str, Any]] = deque(maxlen=MAX_OUTGOING)
+        self._pending = asyncio.Event()
+
+    def send(self, frame: dict[str, Any]) -> bool:
+        """Queue a frame for the live connection; False (dropped) while disconnected."""
+        if not self.connected:
+            return False
+        self._outgoing.append(frame)
+        self._pending.set()
+        return True
+
+    async def run(self, url: str, stop: asyncio.Event) -> None:
+        """Stay connected to ``url`` until ``stop`` is set; raises InstanceGone."""
+        delay = BACKOFF_START
+        while not stop.is_set():
+            try:
+                headers = signed_headers(url, self.credentials(), self.region)
+                async with connect(url, additional_headers=headers, open_timeout=10,
+                                   max_size=MAX_FRAME_BYTES,
+                                   user_agent_header=f"dockyard-agent/{AGENT_VERSION}") as ws:
+                    delay = BACKOFF_START
+                    await self._session(ws, stop)
+            except InvalidStatus as error:
+                status = error.response.status_code
+                if status == 404:
+                    raise InstanceGone(f"the control plane answered 404 to {url}") from error
+                log.warning("WebSocket upgrade refused with HTTP %s: %s", status,
+                            error.response.body[:200] if error.response.body else b"")
+            except (OSError, TimeoutError, InvalidHandshake, WebSocketException) as error:
+                log.warning("WebSocket to the control plane lost: %r", error)
+            finally:
+                self.connected = False
+            if stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _session(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        self.connections += 1
+        self._outgoing.clear()
+        self.connected = True
+        log.info("connected to the control plane")
+        for frame in self.on_connect():
+            self.send(frame)
+        jobs = [asyncio.create_task(job) for job in (
+            self._read(ws), self._write(ws), self._heartbeat(), stop.wait())]
+        try:
+            done, _ = await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+        self.connected = False
+        for job in done:
+            if not job.cancelled() and job.exception() is not None:
+                raise job.exception()  # type: ignore[misc]
+
+    async def _read(self, ws: ClientConnection) -> None:
+        while True:
+            try:
+                message = await asyncio.wait_for(ws.recv(), self.idle_timeout)
+            except TimeoutError:
+                raise TimeoutError(f"nothing from the control plane for "
+                                   f"{self.idle_timeout:g}s") from None
+            try:
+                frame = json.loads(message)
+            except ValueError:
+                log.warning("ignoring a frame that is not JSON")
+                continue
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "state":
+                try:
+                    await self.on_state(frame)
+                except Exception:  # a bug must not cost the connection; the next frame retries
+                    log.exception("applying state frame %s failed", frame.get("version"))
+                    continue
+                self.send({"type": "ack", "version": frame.get("version")})
+            elif kind != "heartbeat":
+                log.debug("ignoring a frame of type %r", kind)
+
+    async def _write(self, ws: ClientConnection) -> None:
+        while True:
+            await self._pending.wait()
+            self._pending.clear()
+            while self._outgoing:
+                await ws.send(json.dumps(self._outgoing.popleft()))
+
+    async def _heartbeat(self) -> None:
+        while True:
+            self.send({"type": "heartbeat"})
+            await asyncio.sleep(self.heartbeat_interval)

@@ -1,0 +1,1 @@
+"""Background work of the control plane: loops that run beside the request path."""
