@@ -29,8 +29,11 @@ def classify(frames: list[str]) -> str:
     def has(*parts: str) -> bool:
         return any(all(part in frame for part in parts) for frame in frames)
 
-    if not has("dockyard/protocol/endpoint.py"):
-        return "HTTP server and event loop (uvicorn, httptools, uvloop)"
+    entry = next((i for i, frame in enumerate(frames) if "dockyard/protocol/endpoint.py" in frame),
+                 None)
+    # Outside the endpoint, or inside it calling back into uvicorn (read body, write response).
+    if entry is None or any("uvicorn/" in frame for frame in frames[entry:]):
+        return "HTTP server and event loop (uvicorn, httptools, uvloop, socket I/O)"
     if has("verify_signature"):
         return "SigV4: signature recomputed with botocore"
     if has("authenticate"):
