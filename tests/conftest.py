@@ -50,3 +50,16 @@ def account(server: DockyardServer) -> Credentials:
 def ecs(server: DockyardServer, account: Credentials) -> Any:
     """A boto3 ECS client signed with a key of a fresh account."""
     return server.client(account)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A reachable Docker Engine with the local busybox image (scripts/docker-engine makes both)."""
+    import subprocess
+
+    reachable = subprocess.run(["docker", "image", "inspect", "busybox:latest"], capture_output=True,
+                               check=False).returncode == 0
+    if not reachable:
+        if os.environ.get("CI"):
+            pytest.fail("no Docker Engine with busybox:latest: CI must run the Docker tests")
+        pytest.skip("no Docker Engine (run scripts/docker-engine)")

@@ -175,3 +175,50 @@ def raw_call(
     except urllib.error.HTTPError as error:
         status, reply_headers, raw = error.code, dict(error.headers), error.read()
     return RawReply(status, {k.lower(): v for k, v in reply_headers.items()}, json.loads(raw or b"{}"))
+
+
+@dataclass
+class DockyardAgent:
+    """One ``dockyard agent`` process registering into ``cluster`` of the given account."""
+
+    server: DockyardServer
+    credentials: Credentials
+    state_dir: Path
+    cluster: str = "default"
+    driver: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DockyardAgent:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.credentials.access_key_id,
+                   AWS_SECRET_ACCESS_KEY=self.credentials.secret_access_key, AWS_DEFAULT_REGION="us-east-1")
+        command = [sys.executable, "-m", "dockyard", "agent", "--endpoint", self.server.endpoint,
+                   "--cluster", self.cluster, "--state-dir", str(self.state_dir), "--log-level", "info"]
+        if self.driver:
+            command += ["--driver", self.driver]
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with (self.state_dir / "agent.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=30)
+        self.process = None
+        return code
+
+    def log(self) -> str:
+        path = self.state_dir / "agent.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def wait_for(check: Any, timeout: float = 30, interval: float = 0.2, message: str = "") -> Any:
+    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s {message}")
+        time.sleep(interval)

@@ -304,6 +304,10 @@ def deregister_container_instance(
 
         # ECS orphans them; Dockyard also stops them, so no container outlives its instance.
         task_lifecycle.abandon_tasks(ctx, [task.id for task in live], "Container instance deregistered")
+    # A deregistered instance's attributes go with it.
+    ctx.conn.execute(delete(attributes).where(
+        attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
+        attributes.c.target_id == row.arn))
     ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id).values(
         status="INACTIVE", version=row.version + 1, desired_version=row.desired_version + 1,
         used_cpu=0, used_memory=0, used_ports=[], used_gpus=[]))

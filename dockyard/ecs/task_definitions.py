@@ -251,7 +251,7 @@ def delete_task_definitions(ctx: RequestContext, *, task_definitions: list[str])
         raise InvalidParameterException(
             f"taskDefinitions must name between 1 and {MAX_DELETE} task definitions."
         )
-    deleted, failures = [], []
+    named, failures = [], []
     for identifier in task_definitions:
         try:
             row = _revision(ctx, identifier)
@@ -260,19 +260,20 @@ def delete_task_definitions(ctx: RequestContext, *, task_definitions: list[str])
             continue
         if row.status == "ACTIVE":
             failures.append({"arn": row.arn, "reason": _STILL_ACTIVE})
-            continue
-        if row.status == "INACTIVE":
-            # The family's counts stay: a revision being deleted still counts as inactive, and
-            # touching only revision rows here keeps lock order simple (no deadlock with
-            # deregistrations, which lock revision then family).
-            ctx.conn.execute(
-                update(revisions)
-                .where(revisions.c.id == row.id, revisions.c.status == "INACTIVE")
-                .values(status="DELETE_IN_PROGRESS", delete_requested_at=ctx.now)
-            )
-            row = _revision(ctx, identifier)
-        deleted.append(render(row))
-    return {"taskDefinitions": deleted, "failures": failures}
+        else:
+            named.append(row.id)
+    # Rows are locked in id order, so two requests naming the same revisions in opposite
+    # orders can't deadlock. Family counts stay as they are (a revision being deleted still
+    # counts as inactive), so this locks no family row either.
+    for row_id in sorted(set(named)):
+        ctx.conn.execute(
+            update(revisions)
+            .where(revisions.c.id == row_id, revisions.c.status == "INACTIVE")
+            .values(status="DELETE_IN_PROGRESS", delete_requested_at=ctx.now)
+        )
+    rows = {row.id: row for row in ctx.conn.execute(
+        select(revisions).where(revisions.c.id.in_(named)))}
+    return {"taskDefinitions": [render(rows[row_id]) for row_id in named], "failures": failures}
 
 
 def describe_task_definition(

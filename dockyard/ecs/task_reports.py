@@ -60,7 +60,8 @@ def _stop_facts(task: Row[Any], containers: list[dict[str, Any]], reason: str | 
     """The stopCode and stoppedReason of a task its agent found stopped."""
     if task.desired_status == "STOPPED" and task.stop_code:
         return task.stop_code, task.stopped_reason or reason or ""
-    if task.started_at is None:
+    ran = task.started_at is not None or any(c.get("exitCode") is not None for c in containers)
+    if not ran:
         failed = next((c.get("reason") for c in containers if c.get("reason")), None)
         return "TaskFailedToStart", reason or failed or "Task failed to start"
     return "EssentialContainerExited", reason or "Essential container in task exited"
@@ -82,6 +83,10 @@ def submit_task_state_change(
         return _ACK
     if status == "STOPPED":
         stop_code, stopped_reason = _stop_facts(row, merged, reason)
+        if row.started_at is None and stop_code != "TaskFailedToStart":
+            # It ran and ended between two reports: it started, even if RUNNING was never seen.
+            ctx.conn.execute(update(tasks).where(tasks.c.id == row.id).values(
+                started_at=pull_stopped_at or ctx.now, connectivity_at=pull_stopped_at or ctx.now))
         mark_stopped(ctx, row, stop_code=stop_code, reason=stopped_reason,
                      containers=[{**c, "lastStatus": "STOPPED"} for c in merged],
                      execution_stopped_at=execution_stopped_at, pull_started_at=pull_started_at,

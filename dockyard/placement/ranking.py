@@ -10,13 +10,16 @@ bucket counts woven in the user's order: O(G·S) for G groups and S strategies, 
 to move the winner to its new cell, instead of O(N·S) per task.
 
 Ties: when the chain ends with ``random``, the winner is drawn uniformly among every candidate
-of the tied cells (cells are lists, a draw is O(1)); otherwise the earliest in the candidate
-order wins, where each candidate's rank is drawn once per request from the order source
-(``random.Random`` in production; ``FixedOrder`` in tests, which keeps id order).
+of the tied cells (a cell is then a list in id order: a draw is an index, and taking the
+winner out or putting it back moves a few pointers); otherwise the earliest in the candidate
+order wins (a cell is then a heap), where each candidate's rank is drawn once per request
+from the order source. ``random.Random`` in production; ``FixedOrder`` in tests, with which
+every tie and every draw goes to the lowest instance id.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
@@ -43,7 +46,7 @@ class CandidateOrder(Protocol):
 
 
 class FixedOrder:
-    """No randomness: ties go to the lowest instance id, random draws to the first candidate."""
+    """No randomness, for tests: every tie and every random draw goes to the lowest id."""
 
     def random(self) -> float:
         return 0.0
@@ -70,7 +73,7 @@ class _Group:
         if heap_cell:
             heapq.heappush(cell, entry)
         else:
-            cell.append(entry)
+            bisect.insort(cell, entry)
 
     def best(self) -> Key | None:
         keys, cells = self.keys, self.cells
@@ -178,9 +181,7 @@ class Ranking:
             tied, key=lambda item: item[0].cells[item[1]][0])
         cell = group.cells[key]
         if self.random_tail:
-            index = self.order.randrange(len(cell)) if len(cell) > 1 else 0
-            cell[index], cell[-1] = cell[-1], cell[index]
-            _, instance_id = cell.pop()
+            _, instance_id = cell.pop(self.order.randrange(len(cell)) if len(cell) > 1 else 0)
         else:
             _, instance_id = heapq.heappop(cell)
         if not cell:
@@ -198,6 +199,7 @@ class Ranking:
         """A tied cell, drawn in proportion to its size: uniform over the tied candidates."""
         if len(tied) == 1:
             return tied[0]
+        tied.sort(key=lambda item: item[0].cells[item[1]][0])  # FixedOrder: lowest id
         sizes = [len(group.cells[key]) for group, key in tied]
         point = self.order.randrange(sum(sizes))
         for item, size in zip(tied, sizes, strict=True):

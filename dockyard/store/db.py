@@ -18,6 +18,10 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 
 _LONG_DIGITS = re.compile(r"\d{19}")
+# SQLite connections kept checked out between transactions (see transaction()), per engine; a
+# few, so the pool (8 + 10 overflow) always has connections for everything else.
+_PARKED = "_dockyard_parked_connections"
+_PARK_AT_MOST = 4
 
 
 def sqlite_url(data_dir: str | Path) -> str:
@@ -33,7 +37,10 @@ def make_engine(url: str) -> Engine:
             json_deserializer=_json_loads,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_begin)
+        # BEGIN comes from the dialect, not from a "begin" event: any connection event on the
+        # engine makes SQLAlchemy dispatch events around every statement, a cost on each one.
+        engine.dialect.do_begin = _sqlite_do_begin  # type: ignore[method-assign]
+        engine.__dict__[_PARKED] = []
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -41,7 +48,7 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Autocommit at the driver level: we issue BEGIN ourselves (see _sqlite_begin).
+    # Autocommit at the driver level: we issue BEGIN ourselves (see _sqlite_do_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -52,12 +59,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    write = connection.get_execution_options().get("write", False)
-    # Straight to the driver: BEGIN through exec_driver_sql cost a third of a read transaction.
-    connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-        "BEGIN IMMEDIATE" if write else "BEGIN"
-    )
+def _sqlite_do_begin(dbapi_connection: Any) -> None:
+    # Every Connection.begin() on SQLite: a deferred BEGIN, unless transaction() has already
+    # begun a writer's transaction with BEGIN IMMEDIATE.
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
 
 
 def _json_loads(text: str) -> Any:
@@ -75,5 +81,31 @@ def _json_loads(text: str) -> Any:
 @contextmanager
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     """One transaction: committed when the block ends, rolled back if it raises."""
-    with engine.connect().execution_options(write=write) as connection, connection.begin():
-        yield connection
+    parked: list[Connection] | None = engine.__dict__.get(_PARKED)
+    if parked is None:
+        with engine.connect().execution_options(write=write) as connection, connection.begin():
+            yield connection
+        return
+    # SQLite: reuse a parked connection; checking one out of the pool and back costs more
+    # than the whole transaction of a read.
+    try:
+        connection = parked.pop()
+    except IndexError:
+        connection = engine.connect()
+    reusable = False
+    try:
+        if write:
+            # The write lock up front (see above); straight to the driver, which is cheaper.
+            connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                "BEGIN IMMEDIATE"
+            )
+        with connection.begin():
+            yield connection
+        # Parked only as it came: no open transaction, no options a caller set on it.
+        reusable = not (connection.closed or connection.invalidated or connection.in_transaction()
+                        or connection.get_execution_options())
+    finally:
+        if reusable and len(parked) < _PARK_AT_MOST:
+            parked.append(connection)
+        else:
+            connection.close()

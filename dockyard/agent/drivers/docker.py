@@ -171,6 +171,7 @@ class DockerDriver:
         self._closed = threading.Event()
         self._events: Any = None
         self._lock = threading.Lock()
+        self._callback: EventCallback | None = None
 
     def info(self) -> DriverInfo:
         version = self.api.version()
@@ -288,10 +289,19 @@ class DockerDriver:
         return follower
 
     def watch(self, callback: EventCallback) -> None:
-        threading.Thread(target=self._watch, args=(callback,), name="docker-events",
-                         daemon=True).start()
+        started = self._callback is not None
+        self._callback = callback  # a later call only swaps the receiver
+        if not started:
+            threading.Thread(target=self._watch, name="docker-events", daemon=True).start()
 
-    def _watch(self, callback: EventCallback) -> None:
+    def _notify(self, task_arn: str) -> None:
+        try:
+            if self._callback is not None:
+                self._callback(task_arn)
+        except Exception:  # the receiver is gone (its loop closed); keep the stream alive
+            log.debug("event receiver failed", exc_info=True)
+
+    def _watch(self) -> None:
         filters = {"type": "container", "label": f"{names.INSTANCE_ID}={self.instance_id}"}
         while not self._closed.is_set():
             try:
@@ -300,7 +310,7 @@ class DockerDriver:
                 for event in self._events:
                     attributes = (event.get("Actor") or {}).get("Attributes") or {}
                     if attributes.get(names.TASK_ARN):
-                        callback(attributes[names.TASK_ARN])
+                        self._notify(attributes[names.TASK_ARN])
             except (DockerException, OSError, ValueError) as error:
                 if not self._closed.is_set():
                     log.warning("docker event stream broke (%s); reconnecting", error)

@@ -2,8 +2,9 @@
 
 Each container is one record, ``<state dir>/processes/<task id>/<container>.json``, with its
 output in ``<container>.log`` and its exit code in ``<container>.exit`` beside it. The command
-runs under a tiny shim (``process_shim.py``) in a session of its own; the shim writes the
-exit code, so an agent that restarted, and no longer parents the process, still learns it.
+runs under a tiny detached shim (``process_shim.py``) in a session of its own; the shim
+writes the exit code, so the agent never parents the process: one it started and one it
+adopted after a restart are watched the same way, and both keep running when it stops.
 A record's pid is trusted only together with the process start time read from /proc, so a
 recycled pid is never mistaken for (or signalled as) the container. The record is the
 driver's memory: creating a container whose record exists returns it instead of a second one.
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 SHIM = str(Path(__file__).with_name("process_shim.py"))
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-KILLED_EXIT_CODE = 128 + signal.SIGKILL
 MONITOR_INTERVAL = 0.2
 CAPABILITIES = ("ecs.capability.container-ordering", "ecs.capability.container-health-check")
 
@@ -74,7 +74,6 @@ class ProcessDriver:
         self.root = Path(state_dir) / "processes"
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._watched: set[str] = set()
         self._health: dict[str, HealthChecker] = {}
         self._callback: EventCallback | None = None
@@ -112,9 +111,6 @@ class ProcessDriver:
         return found
 
     def _alive(self, record: dict[str, Any]) -> bool:
-        child = self._children.get(record["runtimeId"])
-        if child is not None:
-            return child.poll() is None
         pid = record.get("pid")
         return pid is not None and process_start_ticks(int(pid)) == record.get("pidStartTicks")
 
@@ -127,13 +123,13 @@ class ProcessDriver:
             exit_path = self._paths(fresh["runtimeId"])[2]
             try:
                 fresh["exitCode"] = int(exit_path.read_text().strip())
-            except (OSError, ValueError):
-                fresh["exitCode"] = KILLED_EXIT_CODE if fresh.get("killed") else None
-                if not fresh.get("killed"):
+            except (OSError, ValueError):  # the shim itself was killed
+                signalled = fresh.get("signalled")
+                fresh["exitCode"] = 128 + int(signalled) if signalled else None
+                if not signalled:
                     fresh["reason"] = "the process ended without recording its exit code"
             fresh["finishedAt"] = time.time()
             self._save(fresh)
-            self._children.pop(fresh["runtimeId"], None)
             self._watched.discard(fresh["runtimeId"])
             checker = self._health.pop(fresh["runtimeId"], None)
             if checker is not None:
@@ -239,20 +235,32 @@ class ProcessDriver:
                     identity["group"] = int(group) if group.isdigit() else group
             elif user:
                 log.warning("process driver: user %s ignored (the agent is not root)", user)
-            with log_path.open("ab") as output:
-                try:
-                    child = subprocess.Popen(
-                        [sys.executable, "-S", SHIM, str(exit_path), "--", *argv],
-                        stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                        cwd=record["cwd"], env=environment, start_new_session=True, **identity)
-                except (OSError, ValueError, KeyError) as error:
-                    raise DriverError(f"CannotStartContainerError: {error}") from error
-            record.update(pid=child.pid, pidStartTicks=process_start_ticks(child.pid),
-                          startedAt=time.time())
+            try:
+                pid = self._launch(argv, record, log_path, exit_path, identity)
+            except (OSError, ValueError, KeyError) as error:
+                raise DriverError(f"CannotStartContainerError: {error}") from error
+            record.update(pid=pid, pidStartTicks=process_start_ticks(pid), startedAt=time.time())
             self._save(record)
-            self._children[runtime_id] = child
             self._track(record)
             return self._observe(record)
+
+    @staticmethod
+    def _launch(argv: list[str], record: dict[str, Any], log_path: Path, exit_path: Path,
+                identity: dict[str, Any]) -> int:
+        """Start the detached shim; returns its pid once its signal handlers are in place."""
+        log_path.touch()
+        with log_path.open("ab") as errors:
+            launcher = subprocess.Popen(
+                [sys.executable, "-S", SHIM, str(exit_path), str(log_path), "--", *argv],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+                cwd=record["cwd"], env=record["environment"], **identity)
+            assert launcher.stdout is not None
+            line = launcher.stdout.readline()
+            launcher.stdout.close()
+            launcher.wait()
+        if not line.strip().isdigit():
+            raise OSError(f"the process shim did not start (see {log_path})")
+        return int(line)
 
     def stop(self, runtime_id: str, timeout: float) -> Observed | None:
         record = self._load(runtime_id)
@@ -260,20 +268,26 @@ class ProcessDriver:
             return None
         if not record.get("pid") or record.get("finishedAt"):
             return self._observe(record)
+        self._mark_signalled(runtime_id, signal.SIGTERM)
         self._signal(record, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while self._alive(record) and time.monotonic() < deadline:
             time.sleep(0.05)
         if self._alive(record):
-            with self._lock:
-                record = self._load(runtime_id) or record
-                record["killed"] = True
-                self._save(record)
+            self._mark_signalled(runtime_id, signal.SIGKILL)
             self._signal(record, signal.SIGKILL)
             deadline = time.monotonic() + 10
             while self._alive(record) and time.monotonic() < deadline:
                 time.sleep(0.05)
         return self._observe(self._finalize(record))
+
+    def _mark_signalled(self, runtime_id: str, number: int) -> None:
+        """Remember the signal sent: if it kills the shim too, it explains the exit code."""
+        with self._lock:
+            record = self._load(runtime_id)
+            if record is not None:
+                record["signalled"] = int(number)
+                self._save(record)
 
     def _signal(self, record: dict[str, Any], number: int) -> None:
         if self._alive(record):  # never signal a pid that no longer is this container's
@@ -283,13 +297,13 @@ class ProcessDriver:
     def remove(self, runtime_id: str) -> None:
         record = self._load(runtime_id)
         if record and record.get("pid") and not record.get("finishedAt"):
+            self._mark_signalled(runtime_id, signal.SIGKILL)
             self._signal(record, signal.SIGKILL)
             self._finalize(record)
         with self._lock:
             for path in self._paths(runtime_id):
                 path.unlink(missing_ok=True)
             self._watched.discard(runtime_id)
-            self._children.pop(runtime_id, None)
 
     def cleanup_task(self, task_arn: str) -> None:
         task_dir = self.root / task_arn.rsplit("/", 1)[-1]
@@ -314,12 +328,17 @@ class ProcessDriver:
             checker.start()
 
     def _notify(self, task_arn: str) -> None:
-        if self._callback is not None:
-            self._callback(task_arn)
+        try:
+            if self._callback is not None:
+                self._callback(task_arn)
+        except Exception:  # the receiver is gone (its loop closed); keep watching
+            log.debug("event receiver failed", exc_info=True)
 
     def watch(self, callback: EventCallback) -> None:
-        self._callback = callback
-        threading.Thread(target=self._monitor, name="process-monitor", daemon=True).start()
+        started = self._callback is not None
+        self._callback = callback  # a later call only swaps the receiver
+        if not started:
+            threading.Thread(target=self._monitor, name="process-monitor", daemon=True).start()
 
     def _monitor(self) -> None:
         while not self._closed.wait(MONITOR_INTERVAL):

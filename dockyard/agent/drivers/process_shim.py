@@ -1,8 +1,10 @@
 """Runs one command and writes its exit code to a file: the parent of a process-driver task.
 
-Started (``python -S process_shim.py EXIT_FILE -- ARGV...``) in a session of its own, so
-the agent can restart and still learn the exit code of a command it no longer parents.
-Stop signals sent to the session reach the command; this process waits for it.
+``python -S process_shim.py EXIT_FILE LOG_FILE -- ARGV...`` forks; the fork starts a session
+of its own (so the agent's exit or a terminal's Ctrl-C does not reach it), reports its pid
+on stdout once its signal handlers are in place, sends its output to LOG_FILE, runs the
+command and writes the command's exit code to EXIT_FILE. The first process exits at once,
+so the shim is nobody's child: an agent that restarted treats it exactly like one it started.
 Standard library only, and no package imports: it must start fast and alone.
 """
 
@@ -15,11 +17,20 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    exit_file, separator, command = argv[0], argv[1], argv[2:]
-    assert separator == "--" and command, "usage: process_shim.py EXIT_FILE -- ARGV..."
+    exit_file, log_file, separator, command = argv[0], argv[1], argv[2], argv[3:]
+    assert separator == "--" and command, "usage: process_shim.py EXIT_FILE LOG_FILE -- ARGV..."
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         # A handler, not SIG_IGN: the command gets the default disposition back at exec.
         signal.signal(number, lambda *_: None)
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.write(f"{os.getpid()}\n")
+    sys.stdout.flush()
+    os.dup2(log, 1)  # also closes the pipe the agent reads the pid from
+    os.dup2(log, 2)
+    os.close(log)
     try:
         child = subprocess.Popen(command)
         code = child.wait()

@@ -1,0 +1,180 @@
+"""Real tasks on a real Docker Engine: a server, an agent, containers (issue: real tasks)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.builders import container
+from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def fleet(server: DockyardServer, docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An account with a cluster and one docker agent, shared by this module's tests."""
+    account = server.new_account()
+    ecs = server.client(account)
+    ecs.create_cluster()
+    agent = DockyardAgent(server, account, Path(tmp_path_factory.mktemp("agent"))).start()
+    wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], message=agent.log())
+    yield Fleet(server, account, ecs, agent)
+    if agent.process is not None:
+        agent.stop()
+
+
+class Fleet:
+    def __init__(self, server: DockyardServer, account: Credentials, ecs: Any, agent: DockyardAgent) -> None:
+        self.server, self.account, self.ecs, self.agent = server, account, ecs, agent
+
+    def run(self, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
+        self.ecs.register_task_definition(family=family, containerDefinitions=containers, **extra)
+        result = self.ecs.run_task(taskDefinition=family)
+        assert result["failures"] == [], result["failures"]
+        return str(result["tasks"][0]["taskArn"])
+
+    def task(self, arn: str) -> dict[str, Any]:
+        return dict(self.ecs.describe_tasks(tasks=[arn])["tasks"][0])
+
+    def wait_status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
+        return dict(wait_for(lambda: (t := self.task(arn))["lastStatus"] == status and t, timeout,
+                             message=f"for {status}: {self.agent.log()[-3000:]}"))
+
+    def logs(self, arn: str) -> str:
+        done = subprocess.run(
+            [".venv/bin/dockyard", "logs", arn, "--endpoint", self.server.endpoint],
+            capture_output=True, text=True, timeout=30, check=True,
+            env={"AWS_ACCESS_KEY_ID": self.account.access_key_id, "PATH": "/usr/bin:/bin",
+                 "AWS_SECRET_ACCESS_KEY": self.account.secret_access_key, "AWS_DEFAULT_REGION": "us-east-1"})
+        return done.stdout
+
+    def containers_of(self, arn: str) -> list[str]:
+        out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={arn}"],
+                             capture_output=True, text=True, check=True).stdout
+        return out.split()
+
+
+def test_a_container_that_exits_3_stops_the_task_with_its_output_kept(fleet: Fleet) -> None:
+    arn = fleet.run("exit3", [container("main", memory=64, command=["sh", "-c", "echo hello from a task; exit 3"])])
+    task = fleet.wait_status(arn, "STOPPED")
+    assert task["containers"][0]["exitCode"] == 3
+    assert task["stopCode"] == "EssentialContainerExited"
+    assert {"pullStartedAt", "startedAt", "stoppingAt", "stoppedAt", "executionStoppedAt"} <= set(task) or \
+        {"startedAt", "stoppedAt"} <= set(task)
+    wait_for(lambda: "hello from a task" in fleet.logs(arn), 15)
+
+
+def test_a_web_server_answers_on_its_dynamic_host_port(fleet: Fleet) -> None:
+    arn = fleet.run("web", [container("web", memory=64, command=[
+        "sh", "-c", "mkdir -p /www && echo served-by-dockyard > /www/index.html && httpd -f -p 8080 -h /www"],
+        portMappings=[{"containerPort": 8080, "hostPort": 0}])])
+    task = fleet.wait_status(arn, "RUNNING")
+    bindings = wait_for(lambda: fleet.task(arn)["containers"][0].get("networkBindings"), 20)
+    host_port = bindings[0]["hostPort"]
+    assert host_port != 8080 and bindings[0]["containerPort"] == 8080
+    page = wait_for(lambda: _fetch(f"http://127.0.0.1:{host_port}/index.html"), 20)
+    assert "served-by-dockyard" in page
+    fleet.ecs.stop_task(task=task["taskArn"])
+    fleet.wait_status(arn, "STOPPED")
+
+
+def _fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+def test_stop_task_stops_a_long_task_within_its_stop_timeout(fleet: Fleet) -> None:
+    arn = fleet.run("sleeper", [container("sleep", memory=32, command=["sleep", "600"], stopTimeout=2)])
+    fleet.wait_status(arn, "RUNNING")
+    started = time.monotonic()
+    fleet.ecs.stop_task(task=arn, reason="test over")
+    task = fleet.wait_status(arn, "STOPPED", timeout=30)
+    assert time.monotonic() - started < 2 + 8  # the stop timeout, plus reporting slack
+    assert task["stopCode"] == "UserInitiated" and task["stoppedReason"] == "test over"
+
+
+def test_an_essential_containers_exit_stops_its_sibling(fleet: Fleet) -> None:
+    arn = fleet.run("pair", [
+        container("short", memory=32, command=["sh", "-c", "sleep 1; exit 0"]),
+        container("long", memory=32, command=["sleep", "600"], essential=False, stopTimeout=2),
+    ])
+    task = fleet.wait_status(arn, "STOPPED", timeout=45)
+    by_name = {c["name"]: c for c in task["containers"]}
+    assert by_name["short"]["exitCode"] == 0
+    assert by_name["long"]["lastStatus"] == "STOPPED"
+
+
+def test_depends_on_orders_the_containers(fleet: Fleet) -> None:
+    arn = fleet.run("ordered", [
+        container("setup", memory=32, essential=False, command=["sh", "-c", "date +%s; sleep 2"]),
+        container("main", memory=32, command=["sh", "-c", "date +%s"],
+                  dependsOn=[{"containerName": "setup", "condition": "SUCCESS"}]),
+    ])
+    task = fleet.wait_status(arn, "STOPPED", timeout=45)
+    assert {c["name"]: c.get("exitCode") for c in task["containers"]} == {"setup": 0, "main": 0}
+    output = wait_for(lambda: (text := fleet.logs(arn)).count("|") >= 2 and text, 15)
+    stamps = {line.split(" | ")[0]: int(line.split(" | ")[1]) for line in output.splitlines() if " | " in line}
+    assert stamps["main"] - stamps["setup"] >= 2  # main began after setup finished
+
+
+def test_the_engine_enforces_the_memory_limit(fleet: Fleet) -> None:
+    arn = fleet.run("hog", [container("hog", memory=16, command=[
+        "sh", "-c", "x=a; while true; do x=$x$x; done"])])
+    task = fleet.wait_status(arn, "STOPPED", timeout=60)
+    hog = task["containers"][0]
+    assert hog["exitCode"] == 137
+    assert "OutOfMemory" in hog.get("reason", "")
+
+
+def test_a_killed_agent_adopts_its_containers_when_it_comes_back(fleet: Fleet) -> None:
+    arn = fleet.run("survivor", [container("s", memory=32, command=["sleep", "600"])])
+    fleet.wait_status(arn, "RUNNING")
+    before = fleet.containers_of(arn)
+    assert len(before) == 1
+    fleet.agent.stop(signal.SIGKILL)
+    fleet.agent.start()
+    instance = fleet.ecs.list_container_instances()["containerInstanceArns"]
+    assert len(instance) == 1  # the restarted agent is the same instance
+    wait_for(lambda: fleet.ecs.describe_container_instances(containerInstances=instance)
+             ["containerInstances"][0]["agentConnected"], 30)
+    time.sleep(3)  # give a wrongly restarting agent the time to create a duplicate
+    assert fleet.containers_of(arn) == before
+    assert fleet.task(arn)["lastStatus"] == "RUNNING"
+    fleet.ecs.stop_task(task=arn)
+    fleet.wait_status(arn, "STOPPED")
+
+
+def test_a_control_plane_restart_changes_nothing_for_running_tasks(fleet: Fleet) -> None:
+    arn = fleet.run("steady", [container("s", memory=32, command=["sleep", "600"])])
+    fleet.wait_status(arn, "RUNNING")
+    before = fleet.containers_of(arn)
+    fleet.server.stop()
+    fleet.server.start()
+    time.sleep(3)
+    assert fleet.containers_of(arn) == before
+    assert fleet.task(arn)["lastStatus"] == "RUNNING"
+    fleet.ecs.stop_task(task=arn)
+    fleet.wait_status(arn, "STOPPED")
+
+
+def test_a_stopped_agent_reads_disconnected(server: DockyardServer, docker_engine: None, tmp_path: Path) -> None:
+    account = server.new_account()
+    ecs = server.client(account)
+    ecs.create_cluster()
+    agent = DockyardAgent(server, account, tmp_path / "agent").start()
+    arns = wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"])
+    connected = lambda: ecs.describe_container_instances(containerInstances=arns)["containerInstances"][0]["agentConnected"]  # noqa: E731
+    wait_for(connected, 20)
+    assert agent.stop() == 0
+    wait_for(lambda: not connected(), 20)
