@@ -19,11 +19,16 @@ stage's name, reported when a task can't be placed; every placed task keeps the 
 strategy gave it (``PlacementResult.scores``).
 
 Cost, for N instances, F filters, S strategies, G distinct spread buckets (e.g. zones) and
-k tasks: validating and parsing is O(F + S) (expressions are cached); filtering and ranking
-every instance once is O(N·F) and O(N); each task then costs O(G·S + log N + F) — re-checking
-the only instance that changed, moving it within the ranking, comparing one best key per
-bucket group — so a request is O(N·F + k·(G·S + log N)), linear in N. G is 1 without a spread
-on an attribute and the number of values of that attribute (3 zones...) with one.
+k tasks:
+- per request, once: validating and parsing, O(F + S) (expressions are cached); ordering the
+  snapshot by id, O(N) when it comes in id order as the store gives it (O(N log N) if not);
+  filtering every instance, O(N·F); ranking the feasible ones, O(N);
+- per task: re-checking the one instance that changed, O(F); comparing the best key of each
+  bucket group, O(G·S); moving the winner within the ranking, O(log N) (with a trailing
+  ``random``, an insertion into an id-ordered list: a memmove, not a Python loop).
+So a request is O(N·F + k·(F + G·S + log N)): linear in N, and k tasks cost little more than
+one. G is 1 without a spread on an attribute, else the number of values it has (3 zones...).
+Measured (one core, Python 3.11): 5,000 instances, 10 tasks, a few ms.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ECS cluster query language: ``attribute:ecs.os-type == linux and not(task:group == db)``.
+r"""The ECS cluster query language: ``attribute:ecs.os-type == linux and not(task:group == db)``.
 
 A lark LALR grammar gives the shape (subject, operator, argument, ``and``/``or``/``not`` with
 the usual precedence, parentheses, argument lists in ``[...]`` or ``(...)``); ``query_terms``
@@ -6,6 +6,11 @@ gives each comparison its meaning and checks it (known subject, operator allowed
 argument of the right kind). ``parse`` compiles the text once into an ``Expression`` whose
 ``matches(instance)`` is a tree of small closures, and caches it, so a constraint used by every
 RunTask of a service is parsed once per process.
+
+``not`` binds tighter than ``and``, ``and`` tighter than ``or``. An unquoted value runs up to
+a space, comma, bracket, parenthesis, quote, ``&`` or ``|``; anything else goes in single or
+double quotes, where ``\'`` or ``\"`` stands for the quote itself (other backslashes stay, for
+regular expressions).
 
 Every error is an ``InvalidParameterException`` naming the column (1-based) where the text
 stops making sense and what would have been valid there.

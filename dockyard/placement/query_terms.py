@@ -114,11 +114,14 @@ def subject(name: str) -> Subject:
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """``1.14.5`` (or ``v1.14.5``) as (1, 14, 5)."""
+    """``1.14.5`` (or ``v1.14.5``) as (1, 14, 5); trailing zeros dropped, so 1.14.0 == 1.14."""
     match = re.fullmatch(r"v?(\d+(?:\.\d+)*)", text.strip())
     if match is None:
         raise ArgumentError(f"'{text}' is not an agent version like 1.14.5")
-    return tuple(int(part) for part in match.group(1).split("."))
+    parts = [int(part) for part in match.group(1).split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?)?")
@@ -223,7 +226,7 @@ def _positive(op: str, kind: str, arguments: list[str]) -> Callable[[Any], objec
     return _ordering(op, kind, converted[0])
 
 
-_MEMO_SIZE = 4096
+_MEMO_SIZE = 256
 
 
 def _memo(test: Callable[[str], object]) -> Callable[[str], bool]:

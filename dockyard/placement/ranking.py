@@ -112,7 +112,7 @@ class Ranking:
         self.ranks: dict[int, float] = {}
 
     def add_all(self, instances: Sequence[InstanceSnapshot]) -> None:
-        """Make all these instances candidates: ``add`` column by column, for speed."""
+        """Make all these instances (in id order) candidates: ``add``, column by column."""
         ids = [instance.id for instance in instances]
         self.instances.update(zip(ids, instances, strict=True))
         if self.random_tail:

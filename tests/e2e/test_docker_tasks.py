@@ -1,4 +1,5 @@
-"""Real tasks on a real Docker Engine: a server, an agent, containers (issue: real tasks)."""
+"""Real tasks: a server, an agent, real containers on the Docker Engine (and, for what needs
+no image, the same lifecycle as host processes with the process driver)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,29 @@ from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module")
-def fleet(server: DockyardServer, docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """An account with a cluster and one docker agent, shared by this module's tests."""
+def _fleet(server: DockyardServer, state_dir: Path, driver: str) -> Iterator[Fleet]:
     account = server.new_account()
     ecs = server.client(account)
     ecs.create_cluster()
-    agent = DockyardAgent(server, account, Path(tmp_path_factory.mktemp("agent"))).start()
+    agent = DockyardAgent(server, account, state_dir, driver=driver).start()
     wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], message=agent.log())
     yield Fleet(server, account, ecs, agent)
     if agent.process is not None:
         agent.stop()
+
+
+@pytest.fixture(scope="module", params=["docker", "process"])
+def fleet(request: pytest.FixtureRequest, server: DockyardServer, docker_engine: None,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """An account with a cluster and one agent of each driver, shared by this module's tests."""
+    yield from _fleet(server, Path(tmp_path_factory.mktemp("agent")), request.param)
+
+
+@pytest.fixture(scope="module")
+def docker_fleet(server: DockyardServer, docker_engine: None,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """For what only a container engine does (port mappings, memory limits)."""
+    yield from _fleet(server, Path(tmp_path_factory.mktemp("agent")), "docker")
 
 
 class Fleet:
@@ -57,9 +70,12 @@ class Fleet:
         return done.stdout
 
     def containers_of(self, arn: str) -> list[str]:
-        out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={arn}"],
-                             capture_output=True, text=True, check=True).stdout
-        return out.split()
+        """The runtime ids the host has for the task's containers (docker ids or process pids)."""
+        if self.agent.driver == "docker":
+            out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={arn}"],
+                                 capture_output=True, text=True, check=True).stdout
+            return out.split()
+        return sorted(c.get("runtimeId", "") for c in self.task(arn)["containers"])
 
 
 def test_a_container_that_exits_3_stops_the_task_with_its_output_kept(fleet: Fleet) -> None:
@@ -72,7 +88,8 @@ def test_a_container_that_exits_3_stops_the_task_with_its_output_kept(fleet: Fle
     wait_for(lambda: "hello from a task" in fleet.logs(arn), 15)
 
 
-def test_a_web_server_answers_on_its_dynamic_host_port(fleet: Fleet) -> None:
+def test_a_web_server_answers_on_its_dynamic_host_port(docker_fleet: Fleet) -> None:
+    fleet = docker_fleet
     arn = fleet.run("web", [container("web", memory=64, command=[
         "sh", "-c", "mkdir -p /www && echo served-by-dockyard > /www/index.html && httpd -f -p 8080 -h /www"],
         portMappings=[{"containerPort": 8080, "hostPort": 0}])])
@@ -128,7 +145,8 @@ def test_depends_on_orders_the_containers(fleet: Fleet) -> None:
     assert stamps["main"] - stamps["setup"] >= 2  # main began after setup finished
 
 
-def test_the_engine_enforces_the_memory_limit(fleet: Fleet) -> None:
+def test_the_engine_enforces_the_memory_limit(docker_fleet: Fleet) -> None:
+    fleet = docker_fleet
     arn = fleet.run("hog", [container("hog", memory=16, command=[
         "sh", "-c", "x=a; while true; do x=$x$x; done"])])
     task = fleet.wait_status(arn, "STOPPED", timeout=60)

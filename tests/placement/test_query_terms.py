@@ -88,6 +88,7 @@ NUMBERS_AND_VERSIONS = {
     "agentVersion with a v": ("agentVersion >= v1.14.5", True),
     "agentVersion <": ("agentVersion < 1.14.5", False),
     "agentVersion with fewer parts": ("agentVersion > 1.14", True),
+    "agentVersion ignores trailing zeros": ("agentVersion == 1.14.5.0", True),
 }
 
 
