@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -66,9 +68,17 @@ def serve(args: argparse.Namespace) -> None:
         print(f"  AWS_SECRET_ACCESS_KEY={created.secret_access_key}", flush=True)
     if args.no_verify_signatures:
         print("WARNING: signature verification is OFF; anyone can call this server.", flush=True)
+    host = "127.0.0.1" if args.host == "0.0.0.0" else args.host
+    public_url = args.advertise_url or f"http://{host}:{args.port}"
+    if args.workers < 1:
+        sys.exit("--workers must be at least 1")
+    if args.workers > 1:
+        engine.dispose()
+        _serve_workers(args, public_url)
+        return
     state = build_server_state(
         engine,
-        public_url=args.advertise_url or f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}",
+        public_url=public_url,
         verify_signatures=not args.no_verify_signatures,
         default_account_id=os.environ.get("DOCKYARD_ACCOUNT_ID"),
     )
@@ -81,6 +91,45 @@ def serve(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
     uvicorn.Server(config).run()
+
+
+_WORKER_SETTINGS = "DOCKYARD_WORKER_SETTINGS"
+
+
+def _serve_workers(args: argparse.Namespace, public_url: str) -> None:
+    """``--workers N``: uvicorn's supervisor runs N processes on one listening socket.
+
+    Each worker opens its own engine (the store is already migrated) and behaves as one more
+    control-plane replica: its own key cache, and agent wake-ups that reach other workers
+    through the store, as they reach other replicas.
+    """
+    import uvicorn
+
+    os.environ[_WORKER_SETTINGS] = json.dumps({
+        "database_url": args.database_url or sqlite_url(args.data_dir),
+        "public_url": public_url,
+        "verify_signatures": not args.no_verify_signatures,
+        "default_account_id": os.environ.get("DOCKYARD_ACCOUNT_ID"),
+    })
+    uvicorn.run(
+        "dockyard.cli:worker_app", factory=True, workers=args.workers, host=args.host,
+        port=args.port, log_level=args.log_level, access_log=False, lifespan="on",
+        http="httptools", loop="uvloop",
+    )
+
+
+def worker_app() -> Any:
+    """The application of one ``--workers`` process (uvicorn imports and calls this)."""
+    from dockyard.app import build_app, build_server_state
+
+    settings = json.loads(os.environ[_WORKER_SETTINGS])
+    state = build_server_state(
+        make_engine(settings["database_url"]),
+        public_url=settings["public_url"],
+        verify_signatures=settings["verify_signatures"],
+        default_account_id=settings["default_account_id"],
+    )
+    return build_app(state)
 
 
 def up(args: argparse.Namespace) -> None:
@@ -136,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--advertise-url", help="the URL agents on other hosts reach this server at")
     server.add_argument("--no-verify-signatures", action="store_true",
                         help="accept unsigned requests (throwaway test set-ups only)")
+    server.add_argument("--workers", type=int, default=1,
+                        help="server processes sharing the port (default 1; see docs/performance.md)")
     server.set_defaults(run=serve)
 
     up_parser = verbs.add_parser("up", help="run the control plane and a local agent")

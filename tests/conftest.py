@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Credentials, DockyardServer, new_postgres_database
+from tests.harness import Credentials, DockyardServer, drop_postgres_database, new_postgres_database
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -39,6 +39,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     yield instance
     if instance.process is not None:
         instance.stop()
+    if instance.database_url:
+        drop_postgres_database(instance.database_url)
 
 
 @pytest.fixture

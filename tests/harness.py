@@ -32,6 +32,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def drop_postgres_database(url: str) -> None:
+    """Drop a database new_postgres_database made (after its server stopped)."""
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def new_postgres_database(admin_url: str) -> str:
     """A fresh, empty database on the test PostgreSQL server; returns its URL."""
     name = "dockyard_test_" + secrets.token_hex(6)

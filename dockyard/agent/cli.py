@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import os
 import signal
@@ -38,11 +39,21 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("debug", "info", "warning", "error"))
 
 
+STOP_GRACE_SECONDS = 20.0
+
+
 async def _run(agent: Agent) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        # Letting go takes a moment (in-flight driver calls, the socket's close); should it
+        # ever hang, dump every thread's stack and exit rather than linger.
+        faulthandler.dump_traceback_later(STOP_GRACE_SECONDS, exit=True)
+        stop.set()
+
     for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, stop.set)
+        loop.add_signal_handler(number, on_signal)
     await agent.run(stop)
 
 

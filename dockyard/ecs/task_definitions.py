@@ -271,8 +271,8 @@ def delete_task_definitions(ctx: RequestContext, *, task_definitions: list[str])
             .where(revisions.c.id == row_id, revisions.c.status == "INACTIVE")
             .values(status="DELETE_IN_PROGRESS", delete_requested_at=ctx.now)
         )
-    rows = {row.id: row for row in ctx.conn.execute(
-        select(revisions).where(revisions.c.id.in_(named)))}
+    fresh = select(revisions).where(revisions.c.id.in_(named))
+    rows = {row.id: row for row in ctx.conn.execute(fresh)}
     return {"taskDefinitions": [render(rows[row_id]) for row_id in named], "failures": failures}
 
 

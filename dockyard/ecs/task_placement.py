@@ -56,13 +56,14 @@ def load_snapshot(
     groups: dict[int, Counter[str]] = defaultdict(Counter)
     running: Counter[int] = Counter()
     ids = [row.id for row in rows]
-    for instance_id, group, count in ctx.conn.execute(
-        select(tasks.c.container_instance_id, tasks.c.group_name, func.count())
+    # Groups count tasks desired RUNNING, as ECS counts them for spread and distinctInstance.
+    for instance_id, group, desired, count in ctx.conn.execute(
+        select(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status, func.count())
         .where(tasks.c.container_instance_id.in_(ids), tasks.c.last_status.in_(ACTIVE_TASK_STATUSES))
-        .group_by(tasks.c.container_instance_id, tasks.c.group_name)
+        .group_by(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status)
     ):
         running[instance_id] += count
-        if group:
+        if group and desired == "RUNNING":
             groups[instance_id][group] += count
     return [
         InstanceSnapshot(

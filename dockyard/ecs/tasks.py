@@ -18,15 +18,13 @@ from dockyard.errors import (
     InvalidParameterException,
     UnsupportedFeatureException,
 )
+from dockyard.placement.constraints import check_constraints
 from dockyard.placement.demand import task_demand
 from dockyard.placement.model import PlacementRequest, PlacementResult
+from dockyard.placement.strategies import check_strategies
 from dockyard.store.pagination import fetch_page, page_limit
 from dockyard.store.schema import container_instances as instances_table
 from dockyard.store.schema import tasks
-
-MAX_CONSTRAINTS = 10
-MAX_STRATEGIES = 5
-
 
 def _task_arn(ctx: RequestContext, cluster_name: str, task_id: str) -> str:
     long_form = account_settings.long_arn_format(ctx, "taskLongArnFormat")
@@ -129,10 +127,8 @@ def _start(
     _check_compatibility(definition, resolved_launch, network_configuration)
     checked_overrides = _check_overrides(definition, overrides)
     constraints = tuple(definition.get("placementConstraints", [])) + tuple(placement_constraints or [])
-    if len(constraints) > MAX_CONSTRAINTS:
-        raise InvalidParameterException("A task can have at most 10 placement constraints.")
-    if len(placement_strategy or []) > MAX_STRATEGIES:
-        raise InvalidParameterException("A task can have at most 5 placement strategies.")
+    check_constraints(constraints)
+    check_strategies(placement_strategy or ())
     group = group or f"family:{definition['family']}"
     request = PlacementRequest(
         demand=task_demand(definition, checked_overrides, launch_type=resolved_launch, group=group),

@@ -94,10 +94,12 @@ def place(
 ) -> PlacementResult:
     """Choose an instance for each of the request's tasks.
 
-    ``chosen`` holds the instances as given (one entry per placed task, in order); when a task
-    can't be placed, ``failures`` holds one entry per instance with the reason it refused, and
-    the remaining tasks are not placed. An empty cluster gives no failures: the caller reports
-    that there are no container instances.
+    ``chosen`` holds, per placed task in order, its instance as it was at that task's turn:
+    the same id, ARN and version as given, with the resources this request's earlier tasks
+    took from it already gone (so ``free_gpus[:gpus]`` are the GPUs this task gets). When a
+    task can't be placed, ``failures`` holds one entry per instance with the reason it
+    refused, and the remaining tasks are not placed. An empty cluster gives no failures: the
+    caller reports that there are no container instances.
     """
     if request.demand.group is None:
         request = dataclasses.replace(
@@ -109,7 +111,6 @@ def place(
     rejected: dict[int, Failure | tuple[InstanceSnapshot, str, str]] = {}
     ranking.add_all(_feasible(cluster, request, pipeline.filters, rejected))
 
-    original: dict[int, InstanceSnapshot] = {}  # an instance as given, before this request
     chosen: list[InstanceSnapshot] = []
     scores: list[tuple[tuple[str, float], ...]] = []
     for _ in range(request.count):
@@ -118,7 +119,7 @@ def place(
             failures = tuple(_failure(rejected[key]) for key in sorted(rejected))
             return PlacementResult(tuple(chosen), failures, tuple(scores))
         winner, explanation = best
-        chosen.append(original.setdefault(winner.id, winner))
+        chosen.append(winner)
         scores.append(explanation)
         after = winner.take(request.demand)
         ranking.placed(winner)

@@ -109,7 +109,7 @@ class Ranking:
         self.tallies = [s.tally(cluster, request) for s in self.spreads]
         self.groups: dict[tuple[Hashable, ...], _Group] = {}
         self.instances: dict[int, InstanceSnapshot] = {}
-        self.ranks: dict[int, float] = {}
+        self.ranks: dict[int, float] = {}  # of the candidates taken out, to keep on re-adding
 
     def add_all(self, instances: Sequence[InstanceSnapshot]) -> None:
         """Make all these instances (in id order) candidates: ``add``, column by column."""
@@ -120,7 +120,6 @@ class Ranking:
         else:
             draw = self.order.random
             entries = [(draw(), key) for key in ids]
-            self.ranks.update((key, rank) for rank, key in entries)
         columns: list[list[Hashable]] = [s.buckets(instances) for s in self.spreads]
         columns += [list(s.scores(instances, self.request)) for s in self.locals]
         cells: defaultdict[tuple[Any, ...], list[tuple[float, int]]] = defaultdict(list)
@@ -149,9 +148,9 @@ class Ranking:
         if group is None:
             group = self.groups[buckets] = _Group(buckets)
         key = tuple(s.score(instance, self.request) for s in self.locals)
-        rank = self.ranks.get(instance.id, 0.0)
-        if instance.id not in self.ranks and not self.random_tail:
-            rank = self.ranks[instance.id] = self.order.random()
+        rank = self.ranks.get(instance.id)
+        if rank is None:
+            rank = 0.0 if self.random_tail else self.order.random()
         self.instances[instance.id] = instance
         group.add(key, (rank, instance.id), not self.random_tail)
 
@@ -181,9 +180,10 @@ class Ranking:
             tied, key=lambda item: item[0].cells[item[1]][0])
         cell = group.cells[key]
         if self.random_tail:
-            _, instance_id = cell.pop(self.order.randrange(len(cell)) if len(cell) > 1 else 0)
+            rank, instance_id = cell.pop(self.order.randrange(len(cell)) if len(cell) > 1 else 0)
         else:
-            _, instance_id = heapq.heappop(cell)
+            rank, instance_id = heapq.heappop(cell)
+        self.ranks[instance_id] = rank
         if not cell:
             del group.cells[key]
         names = [s.name for s in self.chain]

@@ -14,7 +14,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import BACKENDS, database_url_for
-from tests.harness import ADMIN_KEY_ID, ADMIN_SECRET, Credentials, DockyardServer, raw_call
+from tests.harness import (
+    ADMIN_KEY_ID,
+    ADMIN_SECRET,
+    Credentials,
+    DockyardServer,
+    drop_postgres_database,
+    raw_call,
+)
 
 
 def dockyard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,6 +35,8 @@ def fresh_server(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     yield instance
     if instance.process is not None:
         instance.stop()
+    if instance.database_url:
+        drop_postgres_database(instance.database_url)
 
 
 def admin(server: DockyardServer) -> Credentials:

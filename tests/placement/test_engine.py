@@ -45,10 +45,14 @@ def test_tasks_are_placed_until_the_cluster_is_full_then_failures_explain_why() 
     assert [f.reason for f in result.failures] == ["RESOURCE:MEMORY"] * 2
 
 
-def test_chosen_holds_the_instances_as_given() -> None:
-    given = instance(1)
-    result = place([given], request(3), FixedOrder())
-    assert all(chosen is given for chosen in result.chosen)
+def test_chosen_holds_each_instance_as_it_was_at_that_tasks_turn() -> None:
+    given = instance(1, gpus=("g0", "g1", "g2", "g3"))
+    result = place([given], request(2, gpus=2), FixedOrder())
+    first, second = result.chosen
+    assert first is given
+    assert (second.id, second.arn, second.version) == (given.id, given.arn, given.version)
+    assert second.free_memory == given.free_memory - 512
+    assert (first.free_gpus[:2], second.free_gpus[:2]) == (("g0", "g1"), ("g2", "g3"))
     assert given.free_memory == 4096  # snapshots are never changed
 
 

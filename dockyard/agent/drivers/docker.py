@@ -305,9 +305,12 @@ class DockerDriver:
         filters = {"type": "container", "label": f"{names.INSTANCE_ID}={self.instance_id}"}
         while not self._closed.is_set():
             try:
+                events = self.api.events(decode=True, filters=filters)
                 with self._lock:
-                    self._events = self.api.events(decode=True, filters=filters)
-                for event in self._events:
+                    self._events = events
+                if self._closed.is_set():
+                    break
+                for event in events:
                     attributes = (event.get("Actor") or {}).get("Attributes") or {}
                     if attributes.get(names.TASK_ARN):
                         self._notify(attributes[names.TASK_ARN])
