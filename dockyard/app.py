@@ -52,6 +52,8 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
 def build_server_state(
     engine: Engine, *, public_url: str, verify_signatures: bool = True, default_account_id: str | None = None
 ) -> ServerState:
-    kwargs = {"default_account_id": default_account_id} if default_account_id else {}
-    return ServerState(engine=engine, providers={"ecs": ecs.provider()}, public_url=public_url,
-                       verify_signatures=verify_signatures, **kwargs)
+    state = ServerState(engine=engine, providers={"ecs": ecs.provider()}, public_url=public_url,
+                        verify_signatures=verify_signatures)
+    if default_account_id:
+        state.default_account_id = default_account_id
+    return state

@@ -21,41 +21,80 @@ class ApiError(Exception):
 
 
 class ClientError(ApiError):
-    """Base of the errors the caller caused (HTTP 400 unless a subclass says otherwise)."""
+    """Base of the errors the caller caused (HTTP 400 unless a subclass says otherwise).
+
+    A subclass's AWS error code is its class name.
+    """
 
     status = 400
     sender_fault = True
 
-
-def _client_error(code: str, status: int = 400) -> type[ClientError]:
-    return type(code, (ClientError,), {"code": code, "status": status})
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls.code = cls.__name__
 
 
 # Errors common to AWS JSON services (request framing and identity).
-SerializationException = _client_error("SerializationException")
-UnknownOperationException = _client_error("UnknownOperationException")
-MissingAuthenticationTokenException = _client_error("MissingAuthenticationTokenException", 403)
-IncompleteSignatureException = _client_error("IncompleteSignatureException")
-InvalidSignatureException = _client_error("InvalidSignatureException", 403)
-UnrecognizedClientException = _client_error("UnrecognizedClientException", 403)
-AccessDeniedException = _client_error("AccessDeniedException")
+class SerializationException(ClientError): ...
+
+
+class UnknownOperationException(ClientError): ...
+
+
+class MissingAuthenticationTokenException(ClientError):
+    status = 403
+
+
+class IncompleteSignatureException(ClientError): ...
+
+
+class InvalidSignatureException(ClientError):
+    status = 403
+
+
+class UnrecognizedClientException(ClientError):
+    status = 403
+
+
+class AccessDeniedException(ClientError): ...
+
 
 # Errors of the ECS model (their codes match the shapes botocore knows, so boto3 raises
 # the modeled exception class).
-ClientException = _client_error("ClientException")
-InvalidParameterException = _client_error("InvalidParameterException")
-ClusterNotFoundException = _client_error("ClusterNotFoundException")
-ClusterContainsContainerInstancesException = _client_error(
-    "ClusterContainsContainerInstancesException"
-)
-ClusterContainsServicesException = _client_error("ClusterContainsServicesException")
-ClusterContainsTasksException = _client_error("ClusterContainsTasksException")
-TargetNotFoundException = _client_error("TargetNotFoundException")
-AttributeLimitExceededException = _client_error("AttributeLimitExceededException")
-ResourceNotFoundException = _client_error("ResourceNotFoundException")
-ResourceInUseException = _client_error("ResourceInUseException")
-LimitExceededException = _client_error("LimitExceededException")
-UnsupportedFeatureException = _client_error("UnsupportedFeatureException")
+class ClientException(ClientError): ...
+
+
+class InvalidParameterException(ClientError): ...
+
+
+class ClusterNotFoundException(ClientError): ...
+
+
+class ClusterContainsContainerInstancesException(ClientError): ...
+
+
+class ClusterContainsServicesException(ClientError): ...
+
+
+class ClusterContainsTasksException(ClientError): ...
+
+
+class TargetNotFoundException(ClientError): ...
+
+
+class AttributeLimitExceededException(ClientError): ...
+
+
+class ResourceNotFoundException(ClientError): ...
+
+
+class ResourceInUseException(ClientError): ...
+
+
+class LimitExceededException(ClientError): ...
+
+
+class UnsupportedFeatureException(ClientError): ...
 
 
 class ServerException(ApiError):
@@ -63,9 +102,15 @@ class ServerException(ApiError):
 
     code = "ServerException"
     status = 500
-NoUpdateAvailableException = _client_error("NoUpdateAvailableException")
-MissingVersionException = _client_error("MissingVersionException")
-UpdateInProgressException = _client_error("UpdateInProgressException")
-PlatformTaskDefinitionIncompatibilityException = _client_error(
-    "PlatformTaskDefinitionIncompatibilityException"
-)
+
+
+class NoUpdateAvailableException(ClientError): ...
+
+
+class MissingVersionException(ClientError): ...
+
+
+class UpdateInProgressException(ClientError): ...
+
+
+class PlatformTaskDefinitionIncompatibilityException(ClientError): ...

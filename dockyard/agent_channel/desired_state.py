@@ -31,7 +31,7 @@ def state_frame(ctx: RequestContext, instance: Row[Any], cluster_arn: str) -> di
     for row in rows:
         mapping = row._mapping
         task = {name: mapping[tasks.c[name]] for name in tasks.c.keys()}
-        definition = task_definitions.render(_DefinitionRow(mapping))
+        definition = task_definitions.render(_DefinitionRow(mapping))  # type: ignore[arg-type]
         frame_tasks.append({
             "taskArn": task["arn"],
             "desiredStatus": task["desired_status"],

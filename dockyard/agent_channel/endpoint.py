@@ -140,6 +140,7 @@ class Connection:
 
     def _frame(self, ctx: RequestContext) -> dict[str, Any]:
         instance = ctx.conn.execute(select(instances_table).where(instances_table.c.id == self.instance_id)).first()
+        assert instance is not None
         return desired_state.state_frame(ctx, instance, self.cluster_arn)
 
     async def _read(self) -> None:

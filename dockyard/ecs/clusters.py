@@ -82,7 +82,7 @@ def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
              container_instances.c.cluster_name == row.name)
     instances = ctx.conn.execute(select(func.count()).where(
         *scope, container_instances.c.status.in_(("ACTIVE", "DRAINING")))).scalar_one()
-    by_status = dict(ctx.conn.execute(
+    by_status: dict[str, int] = dict(ctx.conn.execute(
         select(tasks.c.last_status, func.count())
         .where(tasks.c.account_id == row.account_id, tasks.c.region == row.region,
                tasks.c.cluster_name == row.name, tasks.c.last_status != "STOPPED")

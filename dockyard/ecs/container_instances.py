@@ -213,7 +213,7 @@ def _registration_attributes(identity: dict[str, Any], given: list[dict[str, Any
                       ("ecs.ami-id", "imageId")):
         if identity.get(key):
             derived[name] = str(identity[key])
-    merged = {name: {"name": name, "value": value} for name, value in derived.items()}
+    merged: dict[str, dict[str, Any]] = {name: {"name": name, "value": value} for name, value in derived.items()}
     for item in given or []:
         if not item.get("name"):
             raise InvalidParameterException("Every attribute needs a name.")
@@ -378,7 +378,7 @@ def update_container_instances_state(
         if row.status != status:
             ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id)
                              .values(status=status, version=row.version + 1))
-        rows.append(find(ctx, cluster_row, row.arn))
+        rows.append(row._replace(status=status, version=row.version + 1) if row.status != status else row)
     return {"containerInstances": render_many(ctx, rows), "failures": failures}
 
 

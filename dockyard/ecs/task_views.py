@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -16,7 +17,9 @@ _TIMESTAMPS = {
 }
 
 
-def render_tasks(ctx: RequestContext, rows: list[Row[Any]], *, include_tags: bool = False) -> list[dict[str, Any]]:
+def render_tasks(
+    ctx: RequestContext, rows: Sequence[Row[Any]], *, include_tags: bool = False
+) -> list[dict[str, Any]]:
     """The Task shapes of ``rows``, with their cluster and instance ARNs (one query each)."""
     instance_ids = {row.container_instance_id for row in rows if row.container_instance_id is not None}
     instance_arns = dict(ctx.conn.execute(

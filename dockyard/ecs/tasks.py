@@ -99,7 +99,9 @@ def _new_task_rows(
             "tags": tags, "health_status": "UNKNOWN", "created_at": ctx.now, "version": 1,
             "client_token": extra.get("clientToken"),
         }
-        ids.append(ctx.conn.execute(insert(tasks).values(**values)).inserted_primary_key[0])
+        inserted = ctx.conn.execute(insert(tasks).values(**values)).inserted_primary_key
+        assert inserted is not None
+        ids.append(int(inserted[0]))
     return ids
 
 
