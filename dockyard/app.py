@@ -14,7 +14,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from dockyard import ecs
 from dockyard.agent_channel.endpoint import AgentSocket
-from dockyard.agent_channel.logs_endpoint import logs_endpoint
+from dockyard.agent_channel import agent_update
+from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_endpoint
 from dockyard.controllers import janitor
 from dockyard.protocol.endpoint import AwsJsonEndpoint
 from dockyard.server_state import ServerState
@@ -30,6 +31,7 @@ def build_app(server: ServerState) -> Starlette:
         Route("/_dockyard/health", health, methods=["GET"]),
         WebSocketRoute("/ws", AgentSocket(server).handle),
         Route("/_dockyard/logs/{task_id:path}", logs_endpoint(server), methods=["GET"]),
+        Route(agent_update.PACKAGE_PATH, agent_package_endpoint(server), methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=_controllers(server))
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
+from dockyard.agent_channel import agent_update
 from dockyard.context import RequestContext
 from dockyard.ecs import task_definitions
 from dockyard.store.schema import container_instances, tasks
@@ -43,8 +44,12 @@ def state_frame(ctx: RequestContext, instance: Row[Any], cluster_arn: str) -> di
             "launchType": task["launch_type"],
             "createdAt": task["created_at"],
         })
-    return {"type": "state", "version": instance.desired_version, "clusterArn": cluster_arn,
-            "containerInstanceArn": instance.arn, "tasks": frame_tasks}
+    frame = {"type": "state", "version": instance.desired_version, "clusterArn": cluster_arn,
+             "containerInstanceArn": instance.arn, "tasks": frame_tasks}
+    update_offer = agent_update.offer(instance)
+    if update_offer is not None:
+        frame["agentUpdate"] = update_offer
+    return frame
 
 
 class _DefinitionRow:

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dockyard.agent_channel import desired_state, logs
+from dockyard.agent_channel import agent_update, desired_state, logs
 from dockyard.context import Identity, RequestContext
 from dockyard.ecs import clusters, container_instances, task_reports
 from dockyard.errors import ApiError
@@ -155,6 +155,8 @@ class Connection:
                 await self._db(lambda ctx, m=message: self._health(ctx, m))
             elif kind == "logs":
                 await self._db(lambda ctx, m=message: logs.append(ctx, m))
+            elif kind == "agentUpdate":
+                await self._db(lambda ctx, m=message: agent_update.record(ctx, self.instance_id, str(m.get("status"))))
 
     def _health(self, ctx: RequestContext, message: dict[str, Any]) -> None:
         task = _task_of(ctx, self.instance_id, str(message.get("taskArn", "")))

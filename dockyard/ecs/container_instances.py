@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
 
+from dockyard.agent.version import AGENT_VERSION
+from dockyard.agent_channel import agent_update
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, clusters
 from dockyard.ecs.tagging import check_tags
@@ -34,7 +36,7 @@ AGENT_TIMEOUT_SECONDS = 30.0
 ACTIVE_TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING",
                         "STOPPING", "DEPROVISIONING")
 PENDING_TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING")
-LATEST_AGENT_VERSION = "1.0.0"
+LATEST_AGENT_VERSION = AGENT_VERSION  # what this control plane offers (agent_channel.agent_update)
 
 
 def agent_connected(row: Row[Any], now: float) -> bool:
@@ -267,8 +269,10 @@ def register_container_instance(
         )).first()
     if existing is not None:
         # Re-registration (an agent restart): the same instance, its tasks and their holds kept.
+        reported = str((version_info or {}).get("agentVersion", ""))
         ctx.conn.execute(update(instances_table).where(instances_table.c.id == existing.id)
-                         .values(version=existing.version + 1, **values))
+                         .values(version=existing.version + 1, desired_version=existing.desired_version + 1,
+                                 agent_update_status=agent_update.completed(existing, reported), **values))
         arn = existing.arn
         if tags:
             ctx.conn.execute(update(instances_table).where(instances_table.c.id == existing.id)
@@ -378,7 +382,9 @@ def update_container_instances_state(
         if row.status != status:
             ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id)
                              .values(status=status, version=row.version + 1))
-        rows.append(row._replace(status=status, version=row.version + 1) if row.status != status else row)
+        refreshed = find(ctx, cluster_row, row.arn)
+        assert refreshed is not None
+        rows.append(refreshed)
     return {"containerInstances": render_many(ctx, rows), "failures": failures}
 
 
@@ -388,7 +394,7 @@ def update_container_agent(
     cluster_row = clusters.lookup(ctx, cluster)
     row = lookup(ctx, cluster_row, container_instance)
     current = str(row.version_info.get("agentVersion", ""))
-    if row.agent_update_status in ("PENDING", "STAGING", "STAGED", "UPDATING"):
+    if row.agent_update_status in agent_update.IN_FLIGHT:
         raise UpdateInProgressException("An agent update is already in progress for this instance.")
     if not current:
         raise MissingVersionException("The container instance did not report its agent version.")

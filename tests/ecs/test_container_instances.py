@@ -176,3 +176,34 @@ def test_a_filtered_list_pages(ecs: Any, cluster: str) -> None:
     rest = ecs.list_container_instances(filter="attribute:ecs.instance-type == t2.micro", maxResults=3,
                                         nextToken=first["nextToken"])
     assert sorted(first["containerInstanceArns"] + rest["containerInstanceArns"]) == sorted(arns)
+
+
+def test_an_agent_that_re_registers_with_the_offered_version_completes_the_update(ecs: Any, cluster: str) -> None:
+    from dockyard.agent.version import AGENT_VERSION
+
+    instance = register_instance(ecs, agent_version="0.0.1", instance_id="i-0000000000000bbbb")
+    ecs.update_container_agent(containerInstance=instance["containerInstanceArn"])
+    again = register_instance(ecs, agent_version=AGENT_VERSION, instance_id="i-0000000000000bbbb")
+    assert again["agentUpdateStatus"] == "UPDATED"
+    assert again["versionInfo"]["agentVersion"] == AGENT_VERSION
+
+
+def test_the_agent_package_is_served_to_signed_requests_only(server: Any, account: Any) -> None:
+    import io
+    import tarfile
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    url = server.endpoint + "/_dockyard/agent/package"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(BotoCredentials(account.access_key_id, account.secret_access_key), "ecs", "us-east-1").add_auth(request)
+    with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.prepare().headers)), timeout=10) as reply:
+        archive = tarfile.open(fileobj=io.BytesIO(reply.read()), mode="r:gz")
+    assert "dockyard/agent/version.py" in archive.getnames()

@@ -1,4 +1,4 @@
-"""``GET /_dockyard/logs/<task id>?container=NAME``: a task's output as text (SigV4-signed)."""
+"""Plain HTTP endpoints for agents and the CLI (SigV4-signed): container logs, the agent package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from dockyard.agent_channel import logs
+from dockyard.agent_channel import agent_update, logs
 from dockyard.errors import ApiError
 from dockyard.identity.authenticate import authenticate
 from dockyard.server_state import ServerState
@@ -31,5 +31,21 @@ def logs_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
         ) if request.query_params.get("timestamps") else "".join(
             (f"{name} | {line}\n" if not container else f"{line}\n") for _, name, line in lines)
         return PlainTextResponse(text)
+
+    return endpoint
+
+
+def agent_package_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
+    """``GET /_dockyard/agent/package``: the agent code this control plane offers (signed)."""
+
+    async def endpoint(request: Request) -> Response:
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]}
+        try:
+            authenticate(server, method="GET", path=request.url.path,
+                         query=request.scope["query_string"].decode("latin-1"), headers=headers, body=b"")
+        except ApiError as error:
+            return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
+        return Response(agent_update.package(), media_type="application/gzip",
+                        headers={"x-dockyard-agent-version": agent_update.AGENT_VERSION})
 
     return endpoint
