@@ -48,11 +48,11 @@ class Scenario:
     body: dict[str, Any]
 
 
-def scenarios(clusters: int) -> list[Scenario]:
-    return [
-        Scenario("DescribeClusters", {"clusters": ["bench-0"]}),
-        Scenario("ListTaskDefinitions", {"familyPrefix": FAMILY}),
-    ]
+# One named cluster, as a poller or waiter asks; one family's revisions (one page, no token).
+SCENARIOS = [
+    Scenario("DescribeClusters", {"clusters": ["bench-0"]}),
+    Scenario("ListTaskDefinitions", {"familyPrefix": FAMILY}),
+]
 
 
 @dataclass
@@ -103,14 +103,15 @@ def median_run(runs: list[Measurement]) -> Measurement:
     return sorted(runs, key=lambda run: run.result.rps)[len(runs) // 2]
 
 
-def table(results: dict[tuple[str, str], list[Measurement]], operations: list[str]) -> str:
+def table(results: dict[tuple[str, str], list[Measurement]], operations: list[str],
+          names: list[str]) -> str:
     lines = [
         "| Operation | Server | req/s | p50 ms | p99 ms | server CPU ms/req | errors |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for operation in operations:
         rows: dict[str, tuple[Measurement, float]] = {}
-        for server in ("dockyard", "moto"):
+        for server in names:
             runs = results.get((server, operation))
             if not runs:
                 continue
@@ -122,13 +123,17 @@ def table(results: dict[tuple[str, str], list[Measurement]], operations: list[st
                 f"| {operation} | {server} | {middle.result.rps:,.0f} | "
                 f"{middle.result.p50_ms:.2f} | {middle.result.p99_ms:.2f} | {cpu:.3f} | {errors} |"
             )
-        if len(rows) == 2:
-            (dock, dock_cpu), (moto, moto_cpu) = rows["dockyard"], rows["moto"]
+        if "moto" not in rows:
+            continue
+        moto, moto_cpu = rows["moto"]
+        for server, (dock, dock_cpu) in rows.items():
+            if server == "moto":
+                continue
             lines.append(
-                f"| {operation} | **Dockyard/moto** | **{dock.result.rps / moto.result.rps:.1f}x** | "
+                f"| {operation} | **{server}/moto** | **{dock.result.rps / moto.result.rps:.1f}x** | "
                 f"{dock.result.p50_ms / moto.result.p50_ms:.2f}x | "
                 f"{dock.result.p99_ms / moto.result.p99_ms:.2f}x | "
-                f"{dock_cpu / moto_cpu:.3f}x (moto/Dockyard {moto_cpu / dock_cpu:.1f}x) | |"
+                f"{dock_cpu / moto_cpu:.2f}x (moto/Dockyard {moto_cpu / dock_cpu:.1f}x) | |"
             )
     return "\n".join(lines)
 
@@ -140,8 +145,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=4, help="connections per worker")
-    parser.add_argument("--dockyard-workers", type=int, default=1,
-                        help="uvicorn worker processes of the Dockyard server")
+    parser.add_argument("--dockyard-workers", default="1",
+                        help="uvicorn worker processes of the Dockyard server; a list such as "
+                             "1,2 starts one server per value")
     parser.add_argument("--clusters", type=int, default=5)
     parser.add_argument("--revisions", type=int, default=20,
                         help="task definition revisions of the listed family")
@@ -160,24 +166,27 @@ def main(argv: list[str] | None = None) -> None:
         servers: list[ServerProcess] = []
         try:
             if "dockyard" in args.servers:
-                servers.append(start_dockyard(Path(tmp) / "dockyard",
-                                              workers=args.dockyard_workers))
+                for workers in (int(value) for value in args.dockyard_workers.split(",")):
+                    server = start_dockyard(Path(tmp) / f"dockyard-{workers}", workers=workers)
+                    if workers != 1:
+                        server.name = f"dockyard ({workers} workers)"
+                    servers.append(server)
             if "moto" in args.servers:
                 servers.append(start_moto(Path(tmp) / "moto"))
             supported = {server.name: prepare(server, args.clusters, args.revisions)
                          for server in servers}
             operations = [op for op in wanted if all(op in ops for ops in supported.values())]
             results: dict[tuple[str, str], list[Measurement]] = {}
-            for scenario in scenarios(args.clusters):
+            for scenario in SCENARIOS:
                 if scenario.operation not in operations:
                     continue
                 for round_index in range(args.repeat):
-                    # Alternate who goes first, so a burst of outside load hits both alike.
+                    # Alternate who goes first, so a burst of outside load hits all alike.
                     order = servers if round_index % 2 == 0 else servers[::-1]
                     for server in order:
                         run = measure(server, scenario, plan)
                         results.setdefault((server.name, scenario.operation), []).append(run)
-                        print(f"# {server.name:8} {scenario.operation:20} round {round_index + 1}: "
+                        print(f"# {server.name} {scenario.operation} round {round_index + 1}: "
                               f"{run.result.summary()}; server CPU {run.cpu_ms_per_request:.3f} "
                               f"ms/req", flush=True)
         finally:
@@ -185,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
                 server.stop()
     print(f"# load average at the end: {machine()['load']}")
     print()
-    print(table(results, operations))
+    print(table(results, operations, [server.name for server in servers]))
 
 
 if __name__ == "__main__":

@@ -108,8 +108,8 @@ def check_page(server: ServerProcess, account: Account, body: dict[str, Any], de
         raise SystemExit(f"unexpected page for {account.size} revisions: {arns[:2]}...")
 
 
-def query_plan(engine: Engine, account: Account, token: str) -> list[str]:
-    """SQLite's plan for the deep page with familyPrefix, as the server runs it."""
+def query_plan(engine: Engine, account: Account, token: str, prefix: bool) -> list[str]:
+    """SQLite's plan for the deep page, as the server runs it."""
     from dockyard.app import build_server_state
     from dockyard.context import Identity, RequestContext
     from dockyard.ecs import task_definitions
@@ -130,7 +130,7 @@ def query_plan(engine: Engine, account: Account, token: str) -> list[str]:
         with transaction(engine, write=False) as connection:
             ctx.connection = connection
             task_definitions.list_task_definitions(
-                ctx, family_prefix=FAMILY, max_results=100, next_token=token)
+                ctx, family_prefix=FAMILY if prefix else None, max_results=100, next_token=token)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     statement, parameters = statements[-1]
@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> None:
             for account in accounts:
                 for prefix in (True, False):
                     token = deep_token(server, account, prefix)
-                    if prefix:
-                        for line in query_plan(engine, account, token):
-                            print(f"# plan ({account.size:,}, deep page, familyPrefix): {line}")
+                    for line in query_plan(engine, account, token, prefix):
+                        print(f"# plan ({account.size:,}, deep page, familyPrefix "
+                              f"{'yes' if prefix else 'no'}): {line}")
                     for deep in (False, True):
                         body = page_body(prefix, token if deep else None)
                         check_page(server, account, body, deep)

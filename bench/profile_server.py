@@ -41,6 +41,9 @@ def classify(frames: list[str]) -> str:
     if has("dockyard/store/db.py"):
         return "transaction: pool checkout, BEGIN, COMMIT"
     if has("dockyard/ecs/"):
+        if has("sqlalchemy/sql/cache_key.py"):
+            # Computed on execute, once per statement object: a cost of building it per call.
+            return "SQL: cache key of a statement built for this call"
         if has("sqlalchemy/engine/"):
             return "SQL: execute + rows (SQLAlchemy engine, SQLite)"
         if has("sqlalchemy/"):

@@ -43,6 +43,9 @@ class RequestContext:
     now: float = 0.0
     result: Any = None
     error: ApiError | None = None
+    # Run inside the request's transaction, after the domain method, right before the commit
+    # (e.g. the placement version bump, ecs/placement_cache.py).
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
     # Run once the request's transaction committed (e.g. waking agent connections).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 

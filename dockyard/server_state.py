@@ -104,6 +104,8 @@ class ServerState:
         with transaction(self.engine, write=write) as connection:
             ctx.connection = connection
             result = function(ctx)
+            for hook in ctx.before_commit:
+                hook()
         for hook in ctx.after_commit:
             hook()
         return result
@@ -118,6 +120,8 @@ class ServerState:
             ctx.connection = connection
             try:
                 result = action(ctx)
+                for hook in ctx.before_commit:
+                    hook()
             finally:
                 ctx.connection = None
         for hook in ctx.after_commit:

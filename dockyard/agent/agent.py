@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,13 +27,17 @@ from dockyard.agent.engine import TaskEngine
 from dockyard.agent.logs import LogShipper
 from dockyard.agent.reporter import Reporter
 from dockyard.agent.state_dir import StateDir
+from dockyard.agent.threads import BlockingRunner
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
-DRIVER_THREADS = 64  # driver calls block (a stop waits up to stopTimeout), so allow many
 CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"},
                                        connect_timeout=5, read_timeout=30)
+
+
+class AgentStartError(RuntimeError):
+    """The agent cannot start (no driver, no credentials); the message says why."""
 
 
 @dataclass
@@ -63,16 +65,16 @@ class Agent:
     async def run(self, stop: asyncio.Event) -> None:
         self.state.lock()
         loop = asyncio.get_running_loop()
-        executor = ThreadPoolExecutor(DRIVER_THREADS, thread_name_prefix="dockyard-agent")
-
-        def run_blocking(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-            return loop.run_in_executor(executor, functools.partial(function, *args))
-
+        run_blocking = BlockingRunner(loop)
         background: list[asyncio.Task[None]] = []
         try:
             instance_id = self.state.instance_id()
-            self.driver = driver = await run_blocking(
-                host.pick_driver, self.config.driver, instance_id, self.state.path)
+            try:
+                self.driver = driver = await run_blocking(
+                    host.pick_driver, self.config.driver, instance_id, self.state.path)
+            except Exception as error:  # e.g. --driver docker without a reachable engine
+                raise AgentStartError(f"the {self.config.driver} driver cannot start: "
+                                      f"{error}") from error
             info: DriverInfo = await run_blocking(driver.info)
             log.info("agent %s on %s, driver %s (%s)", instance_id, self.config.endpoint,
                      info.name, info.version)
@@ -80,7 +82,7 @@ class Agent:
                                          region_name=self.config.region, config=CLIENT_CONFIG)
             credentials = self.session.get_credentials()
             if credentials is None:
-                raise RuntimeError("no AWS credentials: set AWS_ACCESS_KEY_ID and "
+                raise AgentStartError("no AWS credentials: set AWS_ACCESS_KEY_ID and "
                                    "AWS_SECRET_ACCESS_KEY")
             reporter = Reporter(client, run_blocking)
             self.channel = channel = Channel(
@@ -114,7 +116,6 @@ class Agent:
             await asyncio.gather(*background, return_exceptions=True)
             if self.driver is not None:
                 self.driver.close()
-            executor.shutdown(wait=False, cancel_futures=True)
             self.state.unlock()
         log.info("agent stopped; containers keep running")
 
@@ -157,6 +158,8 @@ class Agent:
                     self.state.forget_registration()
             except (BotoCoreError, OSError) as error:
                 log.warning("control plane unreachable: %s", error)
+            except Exception:  # e.g. the engine is down: registration waits for it
+                log.exception("registration failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, BACKOFF_MAX)

@@ -5,8 +5,8 @@ its upgrade request signed with SigV4 exactly like an API call (botocore's signe
 GET with an empty body). While connected: state frames are applied then acked, a heartbeat
 goes up every 10 s, and a connection that stays silent for 30 s is taken for dead. Any loss
 leads to a reconnect with exponential back-off (0.5 s doubling to 10 s); an HTTP 404 on the
-upgrade means the control plane forgot this instance, which :class:`InstanceGone` tells the
-caller so it can register again.
+upgrade (or a close with code 4404) means the control plane forgot this instance, which
+:class:`InstanceGone` tells the caller so it can register again.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    WebSocketException,
+)
 
 from dockyard.agent.version import AGENT_VERSION
 
@@ -35,6 +40,7 @@ IDLE_TIMEOUT = 30.0
 BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
 MAX_OUTGOING = 2000
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+GONE_CLOSE_CODE = 4404  # the control plane closes with it when the instance is deregistered
 
 
 class InstanceGone(Exception):
@@ -100,6 +106,11 @@ class Channel:
                                    user_agent_header=f"dockyard-agent/{AGENT_VERSION}") as ws:
                     delay = BACKOFF_START
                     await self._session(ws, stop)
+            except ConnectionClosed as error:
+                if error.rcvd is not None and error.rcvd.code == GONE_CLOSE_CODE:
+                    raise InstanceGone(f"the control plane closed the channel: "
+                                       f"{error.rcvd.reason or 'instance gone'}") from error
+                log.warning("WebSocket to the control plane closed: %s", error)
             except InvalidStatus as error:
                 status = error.response.status_code
                 if status == 404:

@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from dockyard.agent.agent import Agent, AgentConfig
+from dockyard.agent.agent import Agent, AgentConfig, AgentStartError
 from dockyard.agent.state_dir import DEFAULT_STATE_DIR, StateDirBusy
 
 
@@ -50,6 +50,8 @@ async def _run(agent: Agent) -> None:
         # Letting go takes a moment (in-flight driver calls, the socket's close); should it
         # ever hang, dump every thread's stack and exit rather than linger.
         faulthandler.dump_traceback_later(STOP_GRACE_SECONDS, exit=True)
+        if not stop.is_set():
+            logging.getLogger(__name__).info("stopping: letting go of the tasks, not the containers")
         stop.set()
 
     for number in (signal.SIGTERM, signal.SIGINT):
@@ -69,5 +71,5 @@ def run_agent(args: argparse.Namespace) -> None:
                          availability_zone=args.availability_zone)
     try:
         asyncio.run(_run(Agent(config)))
-    except StateDirBusy as busy:
-        sys.exit(f"dockyard agent: {busy}")
+    except (StateDirBusy, AgentStartError) as error:
+        sys.exit(f"dockyard agent: {error}")

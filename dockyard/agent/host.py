@@ -84,7 +84,22 @@ def private_ip(towards: str = "10.255.255.255") -> str:
         return "127.0.0.1"
 
 
+def _unix_socket_answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5)
+        try:
+            probe.connect(path)
+            return True
+        except OSError:
+            return False
+
+
 def docker_reachable() -> bool:
+    """Does a Docker Engine answer (at $DOCKER_HOST, else the default socket)?"""
+    docker_host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    # Probe a local socket ourselves first: the SDK leaks the socket of a failed connect.
+    if docker_host.startswith("unix://") and not _unix_socket_answers(docker_host[len("unix://"):]):
+        return False
     try:
         import docker
 

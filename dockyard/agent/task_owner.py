@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 10.0  # a safety net: driver events normally wake the owner at once
 WAITING_POLL_INTERVAL = 1.0  # while a dependency is pending (health, startTimeout)
 REASON_LIMIT = 255
+FOLLOWER_DRAIN_SECONDS = 5.0
 
 RunBlocking = Callable[..., Awaitable[Any]]
 LabelsFor = Callable[[TaskSpec, ContainerSpec], dict[str, str]]
@@ -197,6 +198,9 @@ class TaskOwner:
         self._follow_logs()
         actions = [(self.records[name], decision) for name, decision in decisions.items()
                    if decision.step in self._steps]
+        for record, decision in actions:
+            log.info("task %s container %s: %s", self.spec.task_id, record.spec.name,
+                     decision.step.value)
         if actions:
             await asyncio.gather(*(self._steps[d.step](record) for record, d in actions))
             return False
@@ -283,6 +287,9 @@ class TaskOwner:
         record.known, record.reason = ContainerStatus.STOPPED, error.reason
 
     async def _cleanup(self) -> None:
+        for record in self.records.values():  # the last lines before the container goes
+            if record.follower is not None:
+                await self.run_blocking(record.follower.join, FOLLOWER_DRAIN_SECONDS)
         self._stop_followers()
         ids = [record.runtime_id for record in self.records.values() if record.runtime_id]
         for runtime_id in ids + self.strays:

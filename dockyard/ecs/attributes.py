@@ -17,7 +17,7 @@ from sqlalchemy import Row, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
-from dockyard.ecs import arns, clusters
+from dockyard.ecs import arns, clusters, placement_cache
 from dockyard.errors import (
     AttributeLimitExceededException,
     InvalidParameterException,
@@ -169,6 +169,8 @@ def put_attributes(
         _check_attribute(attribute["name"], attribute.get("value"))
         target = find_target(ctx, row, _target_arn(ctx, row, attribute))
         resolved.append((target, attribute["name"], attribute.get("value")))
+    # Before the cluster row's lock: instance rows first, cluster row last (placement_cache).
+    placement_cache.changed_targets(ctx, row.name, (target for target, _, _ in resolved))
     _lock(ctx, row)
     for target in dict.fromkeys(target for target, _, _ in resolved):
         _check_limit(ctx, row, target, (name for t, name, _ in resolved if t == target))
@@ -189,6 +191,7 @@ def delete_attributes(
         _check_attribute(attribute["name"], None)
         target = find_target(ctx, row, _target_arn(ctx, row, attribute))
         targets.append((target, attribute["name"]))
+    placement_cache.changed_targets(ctx, row.name, (target for target, _ in targets))
     deleted = []
     for target, name in targets:
         statement = (

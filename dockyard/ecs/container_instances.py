@@ -193,6 +193,12 @@ def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:
     return row
 
 
+def _placement_changed(ctx: RequestContext, cluster: Row[Any], ids: list[int]) -> None:
+    from dockyard.ecs import placement_cache  # it reads this module's constants
+
+    placement_cache.changed(ctx, cluster.name, ids)
+
+
 def _replace_builtin_attributes(ctx: RequestContext, cluster: Row[Any], arn: str,
                                 given: list[dict[str, Any]]) -> None:
     # Attributes that come with registration replace the previous registration's; custom
@@ -291,6 +297,7 @@ def register_container_instance(
     _replace_builtin_attributes(ctx, cluster_row, arn, _registration_attributes(identity, attributes))
     row = find(ctx, cluster_row, arn)
     assert row is not None
+    _placement_changed(ctx, cluster_row, [row.id])
     return {"containerInstance": render_many(ctx, [row], frozenset({"TAGS"}))[0]}
 
 
@@ -315,6 +322,7 @@ def deregister_container_instance(
     ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id).values(
         status="INACTIVE", version=row.version + 1, desired_version=row.desired_version + 1,
         used_cpu=0, used_memory=0, used_ports=[], used_gpus=[]))
+    _placement_changed(ctx, cluster_row, [row.id])
     refreshed = find(ctx, cluster_row, row.arn)
     assert refreshed is not None
     return {"containerInstance": render_many(ctx, [refreshed])[0]}
@@ -382,6 +390,7 @@ def update_container_instances_state(
         if row.status != status:
             ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id)
                              .values(status=status, version=row.version + 1))
+            _placement_changed(ctx, cluster_row, [row.id])
         refreshed = find(ctx, cluster_row, row.arn)
         assert refreshed is not None
         rows.append(refreshed)
@@ -402,6 +411,7 @@ def update_container_agent(
         raise NoUpdateAvailableException("There is no update available for your container agent.")
     ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id).values(
         agent_update_status="PENDING", version=row.version + 1, desired_version=row.desired_version + 1))
+    _placement_changed(ctx, cluster_row, [row.id])
     refreshed = find(ctx, cluster_row, row.arn)
     assert refreshed is not None
     return {"containerInstance": render_many(ctx, [refreshed])[0]}

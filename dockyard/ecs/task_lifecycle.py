@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 
 from dockyard.context import RequestContext
+from dockyard.ecs import placement_cache
 from dockyard.store.schema import container_instances, tasks
 
 ORDER = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
@@ -64,6 +65,7 @@ def release(ctx: RequestContext, task: Row[Any]) -> None:
         used_gpus=[gpu for gpu in instance.used_gpus if gpu not in held_gpus],
         version=instance.version + 1,
     ))
+    placement_cache.changed(ctx, task.cluster_name, [instance.id])
 
 
 def mark_stopped(ctx: RequestContext, task: Row[Any], *, stop_code: str | None, reason: str | None,
@@ -110,3 +112,4 @@ def request_stop(ctx: RequestContext, task: Row[Any], *, reason: str, stop_code:
         desired_status="STOPPED", last_status=status, stopping_at=ctx.now, stop_code=stop_code,
         stopped_reason=reason, version=task.version + 1))
     touch_instances(ctx, [task.container_instance_id])
+    placement_cache.changed(ctx, task.cluster_name, [task.container_instance_id])  # its group count

@@ -1,29 +1,50 @@
 """Placing tasks for RunTask and StartTask: snapshot, pure placement, optimistic commit.
 
-The placement engine sees an immutable snapshot of the cluster's instances. Its choice is
-written back with one conditional UPDATE per chosen instance (``WHERE version = <snapshot
-version>``); if any instance changed meanwhile (another request, another replica), the
-whole attempt is rolled back to a savepoint and placement runs again on a fresh snapshot, as
-Nomad's plan/apply does. Two concurrent requests can therefore never overcommit an instance.
+The placement engine sees an immutable snapshot of the cluster's instances, from the
+process's snapshot cache (``placement_cache``: brought up to date by what changed since it
+was read, never trusted for correctness). Its choice is written back with one conditional
+UPDATE per chosen instance (``WHERE version = <snapshot version>``), in id order so two
+requests always lock instances in the same order. If any instance changed meanwhile
+(another request, another replica, a stale cache), the attempt is rolled back to a
+savepoint, the chosen instances are read again from the store, and placement runs again on
+the snapshot with those instances replaced, as Nomad's plan/apply does. Two concurrent
+requests can therefore never overcommit an instance.
+
+A committed placement is reported to the cache with the instances' new state, so the next
+request in this process finds it without reading the store (write-through).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from dockyard.context import RequestContext
-from dockyard.ecs.container_instances import ACTIVE_TASK_STATUSES, AGENT_TIMEOUT_SECONDS
+from dockyard.ecs import placement_cache
 from dockyard.errors import ServerException
 from dockyard.placement.engine import place
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
-from dockyard.store.schema import attributes, container_instances, tasks
+from dockyard.store.schema import container_instances
 
 MAX_ATTEMPTS = 20
-_rng = random.SystemRandom()
+# Ties and random draws only need to be fair, not secret: SystemRandom's system call per draw
+# (one per candidate instance) cost more than the rest of placement.
+_rng = random.Random()
+
+_instances = container_instances.c
+# Built once: a statement built per call costs more than the database's work on it.
+_HELD = select(_instances.used_ports, _instances.used_gpus).where(_instances.id == bindparam("row_id"))
+_RESERVE = (
+    update(container_instances)
+    .where(_instances.id == bindparam("row_id"), _instances.version == bindparam("expected"))
+    .values(used_cpu=_instances.used_cpu + bindparam("cpu"),
+            used_memory=_instances.used_memory + bindparam("memory"), version=_instances.version + 1)
+)
+_RESERVE_HELD = _RESERVE.values(used_ports=bindparam("ports"), used_gpus=bindparam("gpus"))
 
 
 class Conflict(Exception):
@@ -31,61 +52,13 @@ class Conflict(Exception):
 
 
 def load_snapshot(
-    ctx: RequestContext, cluster_name: str, only_ids: list[int] | None = None, *, include_inactive: bool = False
+    ctx: RequestContext, cluster_name: str, only_ids: list[int] | None = None, *,
+    include_inactive: bool = False,
 ) -> list[InstanceSnapshot]:
-    """The cluster's registered (non-INACTIVE) instances as placement sees them now."""
-    query = select(container_instances).where(
-        container_instances.c.account_id == ctx.account_id,
-        container_instances.c.region == ctx.region,
-        container_instances.c.cluster_name == cluster_name,
-    )
-    if not include_inactive:
-        query = query.where(container_instances.c.status != "INACTIVE")
-    if only_ids is not None:
-        query = query.where(container_instances.c.id.in_(only_ids))
-    rows = ctx.conn.execute(query).all()
-    if not rows:
-        return []
-    attrs: dict[str, dict[str, str | None]] = defaultdict(dict)
-    for target, name, value in ctx.conn.execute(
-        select(attributes.c.target_id, attributes.c.name, attributes.c.value).where(
-            attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
-            attributes.c.cluster_name == cluster_name)
-    ):
-        attrs[target][name] = value
-    groups: dict[int, Counter[str]] = defaultdict(Counter)
-    running: Counter[int] = Counter()
-    ids = [row.id for row in rows]
-    # Groups count tasks desired RUNNING, as ECS counts them for spread and distinctInstance.
-    for instance_id, group, desired, count in ctx.conn.execute(
-        select(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status, func.count())
-        .where(tasks.c.container_instance_id.in_(ids), tasks.c.last_status.in_(ACTIVE_TASK_STATUSES))
-        .group_by(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status)
-    ):
-        running[instance_id] += count
-        if group and desired == "RUNNING":
-            groups[instance_id][group] += count
-    return [
-        InstanceSnapshot(
-            id=row.id,
-            arn=row.arn,
-            ec2_instance_id=row.ec2_instance_id,
-            status=row.status,
-            agent_connected=row.last_seen_at is not None and ctx.now - row.last_seen_at <= AGENT_TIMEOUT_SECONDS,
-            external=row.external,
-            free_cpu=row.total_cpu - row.used_cpu,
-            free_memory=row.total_memory - row.used_memory,
-            used_ports=frozenset(row.used_ports) | frozenset(row.reserved_ports),
-            free_gpus=tuple(gpu for gpu in row.total_gpus if gpu not in set(row.used_gpus)),
-            attributes=attrs.get(row.arn, {}),
-            version=row.version,
-            running_tasks_count=running[row.id],
-            registered_at=row.registered_at,
-            task_groups=dict(groups[row.id]),
-            agent_version=row.version_info.get("agentVersion"),
-        )
-        for row in rows
-    ]
+    """The cluster's registered (non-INACTIVE) instances as placement sees them now, read
+    from the store."""
+    return placement_cache.read_instances(ctx, cluster_name, ids=only_ids,
+                                          include_inactive=include_inactive).snapshots
 
 
 def gpus_of(pick: InstanceSnapshot, request: PlacementRequest) -> list[str]:
@@ -93,47 +66,64 @@ def gpus_of(pick: InstanceSnapshot, request: PlacementRequest) -> list[str]:
     return list(pick.free_gpus[: request.demand.gpus])
 
 
-def _commit(ctx: RequestContext, result: PlacementResult, request: PlacementRequest) -> None:
+def _commit(
+    ctx: RequestContext, result: PlacementResult, request: PlacementRequest
+) -> dict[int, InstanceSnapshot]:
+    """Reserve what the placed tasks hold; returns each chosen instance's state after it."""
     demand = request.demand
     taken: dict[int, list[InstanceSnapshot]] = defaultdict(list)
     for instance in result.chosen:
         taken[instance.id].append(instance)
-    for instance_id, picks in taken.items():
-        first = picks[0]
-        row: Row[Any] | None = ctx.conn.execute(
-            select(container_instances.c.used_ports, container_instances.c.used_gpus)
-            .where(container_instances.c.id == instance_id)).first()
-        if row is None:
+    after: dict[int, InstanceSnapshot] = {}
+    for instance_id in sorted(taken):
+        picks = taken[instance_id]
+        first, count = picks[0], len(picks)
+        params: dict[str, Any] = {"row_id": instance_id, "expected": first.version,
+                                  "cpu": demand.cpu * count, "memory": demand.memory * count}
+        statement = _RESERVE
+        if demand.ports or demand.gpus:
+            held: Row[Any] | None = ctx.conn.execute(_HELD, {"row_id": instance_id}).first()
+            if held is None:
+                raise Conflict()
+            params["ports"] = sorted(set(held.used_ports) | demand.ports)
+            params["gpus"] = list(held.used_gpus) + [gpu for pick in picks for gpu in gpus_of(pick, request)]
+            statement = _RESERVE_HELD
+        if ctx.conn.execute(statement, params).rowcount != 1:
             raise Conflict()
-        count = len(picks)
-        done = ctx.conn.execute(
-            update(container_instances)
-            .where(container_instances.c.id == instance_id, container_instances.c.version == first.version)
-            .values(
-                used_cpu=container_instances.c.used_cpu + demand.cpu * count,
-                used_memory=container_instances.c.used_memory + demand.memory * count,
-                used_ports=sorted(set(row.used_ports) | demand.ports),
-                used_gpus=list(row.used_gpus) + [gpu for pick in picks for gpu in gpus_of(pick, request)],
-                version=first.version + 1,
-            )
-        )
-        if done.rowcount != 1:
-            raise Conflict()
+        after[instance_id] = dataclasses.replace(picks[-1].take(demand), version=first.version + 1)
+    return after
 
 
 def place_and_reserve(
-    ctx: RequestContext, cluster_name: str, request: PlacementRequest, only_ids: list[int] | None = None
+    ctx: RequestContext, cluster: Row[Any], request: PlacementRequest, only_ids: list[int] | None = None
 ) -> PlacementResult:
-    """Place the request's tasks and reserve their resources, retrying on conflicts."""
+    """Place the request's tasks and reserve their resources, retrying on conflicts.
+
+    ``cluster`` is the cluster's row as this request read it. ``only_ids`` (StartTask) limits
+    placement to those instances, read from the store.
+    """
+    if only_ids is not None:
+        snapshot = load_snapshot(ctx, cluster.name, only_ids)
+    else:
+        snapshot = placement_cache.snapshot(ctx, cluster)
     for _ in range(MAX_ATTEMPTS):
-        snapshot = load_snapshot(ctx, cluster_name, only_ids)
         result = place(snapshot, request, _rng)
         savepoint = ctx.conn.begin_nested()
         try:
-            _commit(ctx, result, request)
+            after = _commit(ctx, result, request)
         except Conflict:
             savepoint.rollback()
+            snapshot = _reread(ctx, cluster.name, snapshot, {pick.id for pick in result.chosen})
             continue
         savepoint.commit()
+        placement_cache.changed(ctx, cluster.name, after, placed=after)
         return result
     raise ServerException("Placement kept conflicting with concurrent changes; try again.")
+
+
+def _reread(ctx: RequestContext, cluster_name: str, snapshot: list[InstanceSnapshot],
+            ids: set[int]) -> list[InstanceSnapshot]:
+    """``snapshot`` with these instances as the store has them now (gone if deregistered)."""
+    fresh = {instance.id: instance for instance in load_snapshot(ctx, cluster_name, sorted(ids))}
+    return [fresh.get(instance.id, instance) for instance in snapshot
+            if instance.id not in ids or instance.id in fresh]

@@ -10,7 +10,7 @@ from sqlalchemy import Row, insert, select
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, clusters, container_instances, task_definitions
 from dockyard.ecs.tagging import check_tags
-from dockyard.ecs.task_lifecycle import request_stop
+from dockyard.ecs.task_lifecycle import request_stop, touch_instances
 from dockyard.ecs.task_placement import gpus_of, place_and_reserve
 from dockyard.ecs.task_views import render_tasks
 from dockyard.errors import (
@@ -26,9 +26,8 @@ from dockyard.store.pagination import fetch_page, page_limit
 from dockyard.store.schema import container_instances as instances_table
 from dockyard.store.schema import tasks
 
-def _task_arn(ctx: RequestContext, cluster_name: str, task_id: str) -> str:
-    long_form = account_settings.long_arn_format(ctx, "taskLongArnFormat")
-    return arns.arn(ctx, f"task/{cluster_name}/{task_id}" if long_form else f"task/{task_id}")
+# One INSERT for all of a request's tasks, giving back their rows (in no particular order).
+_INSERT_TASKS = insert(tasks).returning(*tasks.c)
 
 
 def _check_overrides(definition: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
@@ -65,13 +64,15 @@ def _new_task_rows(
     ctx: RequestContext, cluster: Row[Any], definition: dict[str, Any], result: PlacementResult,
     request: PlacementRequest, *, launch_type: str, overrides: dict[str, Any], group: str,
     started_by: str | None, tags: list[dict[str, str]], extra: dict[str, Any],
-) -> list[int]:
+) -> list[Row[Any]]:
+    """Insert a task per placed pick (one statement for all) and return their rows."""
     demand = request.demand
-    ids = []
+    long_form = account_settings.long_arn_format(ctx, "taskLongArnFormat")
+    service_name = extra.pop("service_name", None)
+    values = []
     for pick in result.chosen:
         task_id = secrets.token_hex(16)
-        task_arn = _task_arn(ctx, cluster.name, task_id)
-        long_form = task_arn.count("/") > 1
+        task_arn = arns.arn(ctx, f"task/{cluster.name}/{task_id}" if long_form else f"task/{task_id}")
         containers = [{
             "containerArn": arns.arn(ctx, f"container/{cluster.name}/{task_id}/{secrets.token_hex(16)}"
                                      if long_form else f"container/{secrets.token_hex(16)}"),
@@ -87,22 +88,22 @@ def _new_task_rows(
             **({"memoryReservation": str(container["memoryReservation"])}
                if container.get("memoryReservation") else {}),
         } for container in definition["containerDefinitions"]]
-        values = {
+        values.append({
             "account_id": ctx.account_id, "region": ctx.region, "cluster_name": cluster.name,
             "task_id": task_id, "arn": task_arn, "container_instance_id": pick.id,
             "task_definition_arn": definition["taskDefinitionArn"], "family": definition["family"],
             "launch_type": launch_type, "last_status": "PROVISIONING", "desired_status": "RUNNING",
-            "group_name": group, "started_by": started_by, "service_name": extra.pop("service_name", None),
+            "group_name": group, "started_by": started_by, "service_name": service_name,
             "cpu": demand.cpu, "memory": demand.memory, "ports": sorted(demand.ports),
             "gpus": gpus_of(pick, request), "overrides": overrides, "containers": containers,
             "attributes": {**extra, "availabilityZone": pick.attributes.get("ecs.availability-zone")},
             "tags": tags, "health_status": "UNKNOWN", "created_at": ctx.now, "version": 1,
             "client_token": extra.get("clientToken"),
-        }
-        inserted = ctx.conn.execute(insert(tasks).values(**values)).inserted_primary_key
-        assert inserted is not None
-        ids.append(int(inserted[0]))
-    return ids
+        })
+    if not values:
+        return []
+    by_arn = {row.arn: row for row in ctx.conn.execute(_INSERT_TASKS, values)}
+    return [by_arn[value["arn"]] for value in values]
 
 
 def _failures(result: PlacementResult) -> list[dict[str, str]]:
@@ -144,19 +145,16 @@ def _start(
             "FARGATE is not available: no managed local capacity is configured for this cluster.")
     elif not _has_instances(ctx, cluster_row):
         raise InvalidParameterException("No Container Instances were found in your cluster.")
-    result = place_and_reserve(ctx, cluster_row.name, request, instance_ids)
+    result = place_and_reserve(ctx, cluster_row, request, instance_ids)
     task_tags = check_tags(tags)
     if propagate_tags == "TASK_DEFINITION":
         task_tags = check_tags([*row.tags, *task_tags])
     if enable_ecs_managed_tags:
         task_tags = [*task_tags, {"key": "aws:ecs:clusterName", "value": cluster_row.name}]
-    ids = _new_task_rows(ctx, cluster_row, definition, result, request, launch_type=resolved_launch,
-                         overrides=checked_overrides, group=group, started_by=started_by, tags=task_tags,
-                         extra=extra)
-    from dockyard.ecs.task_lifecycle import touch_instances
-
+    rows = _new_task_rows(ctx, cluster_row, definition, result, request, launch_type=resolved_launch,
+                          overrides=checked_overrides, group=group, started_by=started_by, tags=task_tags,
+                          extra=extra)
     touch_instances(ctx, [pick.id for pick in result.chosen])
-    rows = ctx.conn.execute(select(tasks).where(tasks.c.id.in_(ids)).order_by(tasks.c.id)).all() if ids else []
     return {"tasks": render_tasks(ctx, rows, include_tags=True), "failures": _failures(result)}
 
 

@@ -89,8 +89,10 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     # SQLite: reuse a parked connection; checking one out of the pool and back costs more
     # than the whole transaction of a read.
     try:
-        connection = parked.pop()
-    except IndexError:
+        connection: Connection | None = parked.pop()
+    except IndexError:  # none parked (another thread may have taken the last one)
+        connection = None
+    if connection is None:
         connection = engine.connect()
     reusable = False
     try:

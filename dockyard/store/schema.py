@@ -71,6 +71,8 @@ clusters = Table(
     Column("service_connect_defaults", Document),
     Column("tags", Document, nullable=False),
     Column("created_at", Float, nullable=False),
+    # Moves forward with every committed change placement sees (ecs/placement_cache.py).
+    Column("placement_version", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("account_id", "region", "name", name="uq_clusters_name"),
 )
 
@@ -163,9 +165,12 @@ container_instances = Table(
     Column("registered_at", Float, nullable=False),
     Column("last_seen_at", Float),  # the agent's last sign of life; None once it disconnected
     Column("agent_update_status", String(32)),
+    # The cluster's placement_version of this instance's last change placement sees.
+    Column("placement_version", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("account_id", "region", "cluster_name", "instance_id", name="uq_instances_id"),
     Index("ix_instances_cluster", "account_id", "region", "cluster_name", "status", "id"),
     Index("ix_instances_ec2", "account_id", "region", "cluster_name", "ec2_instance_id"),
+    Index("ix_instances_placement", "account_id", "region", "cluster_name", "placement_version"),
 )
 
 tasks = Table(

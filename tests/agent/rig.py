@@ -7,16 +7,15 @@ state-change calls the reporter makes, and sent frames land in a list.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dockyard.agent.drivers import Driver
 from dockyard.agent.engine import TaskEngine
 from dockyard.agent.logs import LogShipper
 from dockyard.agent.reporter import Reporter
+from dockyard.agent.threads import BlockingRunner
 from tests.agent.builders import state_frame
 
 INSTANCE_ARN = "arn:aws:ecs:us-east-1:000000000000:container-instance/default/0123"
@@ -69,11 +68,7 @@ class Rig:
 
     async def __aenter__(self) -> Rig:
         loop = asyncio.get_running_loop()
-        self.executor = ThreadPoolExecutor(16)
-
-        def run_blocking(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-            return loop.run_in_executor(self.executor, functools.partial(function, *args))
-
+        run_blocking = BlockingRunner(loop)
         self.reporter = Reporter(self.ecs, run_blocking)
         self.logs = LogShipper(self.send, lambda: True, interval=0.1)
         self.engine = TaskEngine(driver=self.driver, run_blocking=run_blocking,
@@ -90,7 +85,6 @@ class Rig:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-        self.executor.shutdown(wait=False, cancel_futures=True)
 
     def send(self, frame: dict[str, Any]) -> bool:
         self.frames.append(frame)

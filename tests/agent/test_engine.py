@@ -224,3 +224,18 @@ def test_overrides_reach_the_container(driver: Driver, instance_id: str) -> None
             await rig.until(lambda: rig.log_lines(task["taskArn"], "app") == ["override"])
 
     asyncio.run(scenario())
+
+
+def test_output_is_kept_when_the_task_goes_at_once(driver: Driver, instance_id: str) -> None:
+    task = task_frame(container(command=["sh", "-c", "for i in 1 2 3 4 5; do echo line $i; done"]))
+
+    async def scenario() -> None:
+        async with Rig(driver, instance_id) as rig:
+            await rig.apply(task)
+            await rig.stopped(task["taskArn"])
+            await rig.apply()  # the control plane lets go the moment it hears STOPPED
+            await rig.until(lambda: not driver.list_containers())
+            await rig.until(lambda: len(rig.log_lines(task["taskArn"], "app")) == 5)
+            assert rig.log_lines(task["taskArn"], "app") == [f"line {i}" for i in range(1, 6)]
+
+    asyncio.run(scenario())

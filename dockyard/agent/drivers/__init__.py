@@ -61,12 +61,16 @@ class DriverInfo:
     capabilities: tuple[str, ...]
 
 
-LogSink = Callable[[float, str], None]
-EventCallback = Callable[[str], None]  # called with a task ARN whose containers changed
+LogSink = Callable[[float, str], object]
+EventCallback = Callable[[str], object]  # called with a task ARN whose containers changed
 
 
 class LogFollower(Protocol):
+    """A thread streaming one container's output; it ends by itself once the container has."""
+
     def stop(self) -> None: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
 
 
 class Driver(Protocol):

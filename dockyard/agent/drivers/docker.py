@@ -51,6 +51,10 @@ CAPABILITIES = (
     "com.amazonaws.ecs.capability.privileged-container",
     "com.amazonaws.ecs.capability.logging-driver.json-file",
     "com.amazonaws.ecs.capability.logging-driver.none",
+    # awslogs output goes to the control plane's logs instead, and awsvpc tasks run in
+    # bridge mode (both with a warning), so task definitions written for ECS run unchanged.
+    "com.amazonaws.ecs.capability.logging-driver.awslogs",
+    "ecs.capability.task-eni",
     "ecs.capability.container-health-check",
     "ecs.capability.container-ordering",
     "ecs.capability.docker-plugin.local",

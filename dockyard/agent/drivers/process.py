@@ -36,6 +36,7 @@ from dockyard.agent.drivers import (
     Observed,
 )
 from dockyard.agent.drivers.process_health import HealthChecker, health_command
+from dockyard.agent.drivers.process_logs import ProcessLogFollower
 from dockyard.agent.spec import ContainerSpec, TaskSpec
 from dockyard.agent.status import ContainerStatus, HealthStatus
 
@@ -44,7 +45,17 @@ log = logging.getLogger(__name__)
 SHIM = str(Path(__file__).with_name("process_shim.py"))
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MONITOR_INTERVAL = 0.2
-CAPABILITIES = ("ecs.capability.container-ordering", "ecs.capability.container-health-check")
+# What task definitions ask of the engine (labels, health checks, ordering, log drivers) is
+# honoured as far as a host process can: labels are kept, health checks run on the host,
+# output goes to the control plane. Limits and ulimits are not enforced.
+CAPABILITIES = (
+    *(f"com.amazonaws.ecs.capability.docker-remote-api.1.{n}" for n in range(17, 25)),
+    "com.amazonaws.ecs.capability.logging-driver.json-file",
+    "com.amazonaws.ecs.capability.logging-driver.awslogs",
+    "com.amazonaws.ecs.capability.logging-driver.none",
+    "ecs.capability.container-ordering",
+    "ecs.capability.container-health-check",
+)
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -74,7 +85,9 @@ class ProcessDriver:
         self.root = Path(state_dir) / "processes"
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._watched: set[str] = set()
+        # Running containers by runtime id; pid and start time never change, so the monitor
+        # checks these copies instead of reading every record file five times a second.
+        self._watched: dict[str, dict[str, Any]] = {}
         self._health: dict[str, HealthChecker] = {}
         self._callback: EventCallback | None = None
         self._closed = threading.Event()
@@ -130,7 +143,7 @@ class ProcessDriver:
                     fresh["reason"] = "the process ended without recording its exit code"
             fresh["finishedAt"] = time.time()
             self._save(fresh)
-            self._watched.discard(fresh["runtimeId"])
+            self._watched.pop(fresh["runtimeId"], None)
             checker = self._health.pop(fresh["runtimeId"], None)
             if checker is not None:
                 checker.stop()
@@ -303,7 +316,7 @@ class ProcessDriver:
         with self._lock:
             for path in self._paths(runtime_id):
                 path.unlink(missing_ok=True)
-            self._watched.discard(runtime_id)
+            self._watched.pop(runtime_id, None)
 
     def cleanup_task(self, task_arn: str) -> None:
         task_dir = self.root / task_arn.rsplit("/", 1)[-1]
@@ -312,13 +325,17 @@ class ProcessDriver:
 
     def follow_logs(self, runtime_id: str, since: float | None, sink: LogSink
                     ) -> ProcessLogFollower:
-        follower = ProcessLogFollower(self, runtime_id, since, sink)
+        def ended() -> bool:
+            observed = self.inspect(runtime_id)
+            return observed is None or observed.status is ContainerStatus.STOPPED
+
+        follower = ProcessLogFollower(self._paths(runtime_id)[1], since, sink, ended)
         follower.start()
         return follower
 
     # -- watching --------------------------------------------------------------------------
     def _track(self, record: dict[str, Any]) -> None:
-        self._watched.add(record["runtimeId"])
+        self._watched[record["runtimeId"]] = record
         command = health_command(record.get("healthCheck"))
         if command and record["runtimeId"] not in self._health:
             checker = HealthChecker(command, record.get("healthCheck") or {},
@@ -342,11 +359,8 @@ class ProcessDriver:
 
     def _monitor(self) -> None:
         while not self._closed.wait(MONITOR_INTERVAL):
-            for runtime_id in list(self._watched):
-                record = self._load(runtime_id)
-                if record is None:
-                    self._watched.discard(runtime_id)
-                elif not self._alive(record):
+            for record in list(self._watched.values()):
+                if not self._alive(record):
                     self._finalize(record)
                     self._notify(record["taskArn"])
 
@@ -354,41 +368,3 @@ class ProcessDriver:
         self._closed.set()
         for checker in list(self._health.values()):
             checker.stop()
-
-
-class ProcessLogFollower(threading.Thread):
-    """Tails a container's ``.log`` file into a sink until the process has ended."""
-
-    def __init__(self, driver: ProcessDriver, runtime_id: str, since: float | None,
-                 sink: LogSink) -> None:
-        super().__init__(name=f"logs-{runtime_id}", daemon=True)
-        self.driver, self.runtime_id, self.since, self.sink = driver, runtime_id, since, sink
-        self._stopped = threading.Event()
-
-    def run(self) -> None:
-        path = self.driver._paths(self.runtime_id)[1]
-        # An adopted process: only what it writes from now on (earlier output was sent before).
-        offset = path.stat().st_size if self.since is not None and path.exists() else 0
-        partial = b""
-        while not self._stopped.is_set():
-            observed = self.driver.inspect(self.runtime_id)
-            try:
-                with path.open("rb") as handle:
-                    handle.seek(offset)
-                    data = handle.read()
-            except OSError:
-                data = b""
-            offset += len(data)
-            lines = (partial + data).split(b"\n")
-            partial = lines.pop()
-            now = time.time()
-            for line in lines:
-                self.sink(now, line.decode("utf-8", "replace").rstrip("\r"))
-            if observed is None or (observed.status is ContainerStatus.STOPPED and not data):
-                if partial:
-                    self.sink(now, partial.decode("utf-8", "replace"))
-                return
-            self._stopped.wait(0.2)
-
-    def stop(self) -> None:
-        self._stopped.set()

@@ -37,9 +37,7 @@ def upgrade() -> None:
         sa.Column("principal_arn", sa.String(length=512), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.String(length=64), nullable=False),
-        sa.UniqueConstraint(
-            "account_id", "region", "principal_arn", "name", name="uq_account_settings"
-        ),
+        sa.UniqueConstraint("account_id", "region", "principal_arn", "name", name="uq_account_settings"),
     )
     op.create_table(
         "attributes",
@@ -56,9 +54,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("attributes", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_attributes_name",
-            ["account_id", "region", "cluster_name", "name", "target_id"],
-            unique=False,
+            "ix_attributes_name", ["account_id", "region", "cluster_name", "name", "target_id"], unique=False
         )
 
     op.create_table(
@@ -76,6 +72,7 @@ def upgrade() -> None:
         sa.Column("service_connect_defaults", Document, nullable=True),
         sa.Column("tags", Document, nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("placement_version", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("account_id", "region", "name", name="uq_clusters_name"),
         sa.UniqueConstraint("arn"),
@@ -109,21 +106,21 @@ def upgrade() -> None:
         sa.Column("registered_at", sa.Float(), nullable=False),
         sa.Column("last_seen_at", sa.Float(), nullable=True),
         sa.Column("agent_update_status", sa.String(length=32), nullable=True),
+        sa.Column("placement_version", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "account_id", "region", "cluster_name", "instance_id", name="uq_instances_id"
-        ),
+        sa.UniqueConstraint("account_id", "region", "cluster_name", "instance_id", name="uq_instances_id"),
         sa.UniqueConstraint("arn"),
     )
     with op.batch_alter_table("container_instances", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_instances_cluster",
-            ["account_id", "region", "cluster_name", "status", "id"],
-            unique=False,
+            "ix_instances_cluster", ["account_id", "region", "cluster_name", "status", "id"], unique=False
         )
         batch_op.create_index(
-            "ix_instances_ec2",
-            ["account_id", "region", "cluster_name", "ec2_instance_id"],
+            "ix_instances_ec2", ["account_id", "region", "cluster_name", "ec2_instance_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_instances_placement",
+            ["account_id", "region", "cluster_name", "placement_version"],
             unique=False,
         )
 
@@ -185,9 +182,7 @@ def upgrade() -> None:
         sa.Column("deregistered_at", sa.Float(), nullable=True),
         sa.Column("delete_requested_at", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "account_id", "region", "family", "revision", name="uq_task_definitions_rev"
-        ),
+        sa.UniqueConstraint("account_id", "region", "family", "revision", name="uq_task_definitions_rev"),
         sa.UniqueConstraint("arn"),
     )
     with op.batch_alter_table("task_definitions", schema=None) as batch_op:
@@ -240,26 +235,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("arn"),
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.create_index("ix_tasks_client_token", ["account_id", "region", "client_token"], unique=False)
         batch_op.create_index(
-            "ix_tasks_client_token", ["account_id", "region", "client_token"], unique=False
+            "ix_tasks_cluster", ["account_id", "region", "cluster_name", "desired_status", "id"], unique=False
         )
         batch_op.create_index(
-            "ix_tasks_cluster",
-            ["account_id", "region", "cluster_name", "desired_status", "id"],
-            unique=False,
+            "ix_tasks_family", ["account_id", "region", "cluster_name", "family", "id"], unique=False
         )
+        batch_op.create_index("ix_tasks_instance", ["container_instance_id", "last_status"], unique=False)
         batch_op.create_index(
-            "ix_tasks_family",
-            ["account_id", "region", "cluster_name", "family", "id"],
-            unique=False,
-        )
-        batch_op.create_index(
-            "ix_tasks_instance", ["container_instance_id", "last_status"], unique=False
-        )
-        batch_op.create_index(
-            "ix_tasks_started_by",
-            ["account_id", "region", "cluster_name", "started_by", "id"],
-            unique=False,
+            "ix_tasks_started_by", ["account_id", "region", "cluster_name", "started_by", "id"], unique=False
         )
         batch_op.create_index("ix_tasks_stopped", ["last_status", "stopped_at"], unique=False)
 
@@ -286,6 +271,7 @@ def downgrade() -> None:
 
     op.drop_table("container_logs")
     with op.batch_alter_table("container_instances", schema=None) as batch_op:
+        batch_op.drop_index("ix_instances_placement")
         batch_op.drop_index("ix_instances_ec2")
         batch_op.drop_index("ix_instances_cluster")
 

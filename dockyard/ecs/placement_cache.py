@@ -1,0 +1,382 @@
+"""The placement snapshot cache: each cluster's instances as placement sees them, kept in
+memory by every control-plane process and brought up to date by what changed.
+
+RunTask places on a snapshot of all the cluster's instances (resources, attributes, task
+groups). Reading that from the store on every request costs O(N) rows, attributes and
+task counts; at thousands of instances that is most of a request. So:
+
+- **A version per cluster.** ``clusters.placement_version`` moves forward with every
+  committed change placement sees: an instance registered, deregistered, drained or given
+  an agent update; attributes put or deleted; a task placed, asked to stop or stopped. The
+  change also stamps each instance it touched with the new version
+  (``container_instances.placement_version``). Domain code reports a change with
+  ``changed(ctx, cluster, ids)``; the counter and the stamps are written once per request,
+  right before its commit (``ctx.before_commit``), as its last writes: the cluster row is
+  locked only until the commit, and always after the instance rows, one lock order for
+  every request (no deadlocks).
+- **A cache per process.** For each (account, region, cluster) a process keeps the snapshot
+  it last read and the version it read it at. A request reads the cluster's version (with
+  the cluster row it looks up anyway); when the cache is older it reads only the instances
+  stamped since (one index range) with their attributes and task counts. The version is
+  read before the rows, so a cache is never labelled newer than what it holds.
+- **Write-through.** The request that commits a placement knows the instances' new state.
+  If its own bump took the counter from the cached version to the next one, nothing else
+  changed in between, and the cache moves to the new version without reading anything.
+- **Only a hint.** Every placement is still committed with the per-instance version check
+  (``task_placement``): a stale snapshot makes that check fail, the request reads those
+  instances again (for itself only: the cache only ever holds committed state) and places
+  again. A stale cache can cost a retry, never an overcommit. Several processes on one
+  PostgreSQL each keep their own cache; the counter and stamps tell each what the others did.
+- **Connectivity is time.** Agents heartbeat without bumping anything, so the cache keeps
+  each instance's ``last_seen_at`` and derives ``agentConnected`` at the request's clock; it
+  re-reads that one column at most every ``SEEN_REFRESH_SECONDS`` (a closed or reopened
+  agent connection shows within that) and whenever a cached agent would time out.
+
+``DOCKYARD_PLACEMENT_CACHE=off`` reads the snapshot from the store on every request (the
+behaviour the cache replaced; for measurements and for ruling the cache out).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import weakref
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, Row, bindparam, func, select, update
+
+from dockyard.context import RequestContext
+from dockyard.ecs.container_instances import ACTIVE_TASK_STATUSES, AGENT_TIMEOUT_SECONDS
+from dockyard.placement.model import InstanceSnapshot
+from dockyard.store.schema import attributes, clusters, container_instances, tasks
+
+ENABLED = os.environ.get("DOCKYARD_PLACEMENT_CACHE", "on").lower() not in ("off", "0", "false", "no")
+SEEN_REFRESH_SECONDS = 1.0
+MAX_CLUSTERS = 1024  # per process; the least recently used go first
+
+_instances = container_instances.c
+_SNAPSHOT_COLUMNS = (
+    _instances.id, _instances.arn, _instances.ec2_instance_id, _instances.status, _instances.external,
+    _instances.total_cpu, _instances.used_cpu, _instances.total_memory, _instances.used_memory,
+    _instances.used_ports, _instances.reserved_ports, _instances.total_gpus, _instances.used_gpus,
+    _instances.version, _instances.registered_at, _instances.last_seen_at, _instances.version_info,
+)
+_IN_CLUSTER = (
+    (_instances.account_id == bindparam("in_account")) & (_instances.region == bindparam("in_region"))
+    & (_instances.cluster_name == bindparam("in_cluster"))
+)
+_BUMP = (
+    update(clusters)
+    .where(clusters.c.account_id == bindparam("in_account"), clusters.c.region == bindparam("in_region"),
+           clusters.c.name == bindparam("in_cluster"))
+    .values(placement_version=clusters.c.placement_version + 1)
+    .returning(clusters.c.placement_version)
+)
+_STAMP = (
+    update(container_instances)
+    .where(_instances.id.in_(bindparam("ids", expanding=True)))
+    .values(placement_version=bindparam("stamp"))
+)
+_LAST_SEEN = select(_instances.id, _instances.last_seen_at).where(
+    _IN_CLUSTER, _instances.status != "INACTIVE")
+
+
+# -- reading snapshots from the store ----------------------------------------------------
+
+
+@dataclass
+class Read:
+    """Instances as the store has them now: their snapshots, last signs of life, and the ids
+    read that are deregistered (left out of ``snapshots`` unless asked for)."""
+
+    snapshots: list[InstanceSnapshot]
+    last_seen: dict[int, float | None]
+    inactive: set[int]
+    now: float  # the clock ``agent_connected`` was derived at
+
+
+def read_instances(
+    ctx: RequestContext, cluster_name: str, *, ids: Iterable[int] | None = None,
+    stamped_after: int | None = None, include_inactive: bool = False,
+) -> Read:
+    """The cluster's instances (all, ``ids`` only, or those stamped after a version), in id
+    order, with their attributes and task groups: three queries."""
+    scope = {"in_account": ctx.account_id, "in_region": ctx.region, "in_cluster": cluster_name}
+    query = select(*_SNAPSHOT_COLUMNS).where(_IN_CLUSTER)
+    if ids is not None:
+        query = query.where(_instances.id.in_(sorted(set(ids))))
+    if stamped_after is not None:
+        query = query.where(_instances.placement_version > stamped_after)
+    rows = ctx.conn.execute(query.order_by(_instances.id), scope).all()
+    if not rows:
+        return Read([], {}, set(), ctx.now)
+    whole_cluster = ids is None and stamped_after is None
+    attrs: dict[str, dict[str, str | None]] = defaultdict(dict)
+    attribute_query = select(attributes.c.target_id, attributes.c.name, attributes.c.value).where(
+        attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
+        attributes.c.cluster_name == cluster_name)
+    if not whole_cluster:
+        attribute_query = attribute_query.where(attributes.c.target_id.in_([row.arn for row in rows]))
+    for target, name, value in ctx.conn.execute(attribute_query):
+        attrs[target][name] = value
+    groups, running = _task_groups(ctx, cluster_name, None if whole_cluster else [row.id for row in rows])
+    inactive = {row.id for row in rows if row.status == "INACTIVE"}
+    snapshots = [
+        _snapshot(row, attrs.get(row.arn, {}), running[row.id], groups.get(row.id, {}), ctx.now)
+        for row in rows if include_inactive or row.id not in inactive
+    ]
+    return Read(snapshots, {row.id: row.last_seen_at for row in rows}, inactive, ctx.now)
+
+
+def _task_groups(
+    ctx: RequestContext, cluster_name: str, ids: list[int] | None
+) -> tuple[dict[int, dict[str, int]], Counter[int]]:
+    """Per instance: its tasks per group (desired RUNNING, as ECS counts them for spread and
+    distinctInstance) and all its live tasks."""
+    query = (
+        select(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status, func.count())
+        .where(tasks.c.last_status.in_(ACTIVE_TASK_STATUSES))
+        .group_by(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status)
+    )
+    if ids is None:
+        query = query.where(tasks.c.account_id == ctx.account_id, tasks.c.region == ctx.region,
+                            tasks.c.cluster_name == cluster_name, tasks.c.container_instance_id.is_not(None))
+    else:
+        query = query.where(tasks.c.container_instance_id.in_(ids))
+    groups: dict[int, dict[str, int]] = defaultdict(dict)
+    running: Counter[int] = Counter()
+    for instance_id, group, desired, count in ctx.conn.execute(query):
+        running[instance_id] += count
+        if group and desired == "RUNNING":
+            groups[instance_id][group] = groups[instance_id].get(group, 0) + count
+    return groups, running
+
+
+def _connected(last_seen: float | None, now: float) -> bool:
+    return last_seen is not None and now - last_seen <= AGENT_TIMEOUT_SECONDS
+
+
+def _snapshot(row: Row[Any], attrs: dict[str, str | None], running: int, groups: dict[str, int],
+              now: float) -> InstanceSnapshot:
+    used_gpus = set(row.used_gpus)
+    return InstanceSnapshot(
+        id=row.id,
+        arn=row.arn,
+        ec2_instance_id=row.ec2_instance_id,
+        status=row.status,
+        agent_connected=_connected(row.last_seen_at, now),
+        external=row.external,
+        free_cpu=row.total_cpu - row.used_cpu,
+        free_memory=row.total_memory - row.used_memory,
+        used_ports=frozenset(row.used_ports) | frozenset(row.reserved_ports),
+        free_gpus=tuple(gpu for gpu in row.total_gpus if gpu not in used_gpus),
+        attributes=attrs,
+        version=row.version,
+        running_tasks_count=running,
+        registered_at=row.registered_at,
+        task_groups=groups,
+        agent_version=row.version_info.get("agentVersion"),
+    )
+
+
+# -- the cache ---------------------------------------------------------------------------
+
+
+@dataclass
+class ClusterCache:
+    """One cluster's snapshot in one process. Every change stamped at or below ``version`` is
+    in it (some later ones may be too); it only ever holds committed state."""
+
+    version: int = -1  # -1: never read
+    instances: dict[int, InstanceSnapshot] = field(default_factory=dict)  # in id order
+    last_seen: dict[int, float | None] = field(default_factory=dict)
+    seen_read_at: float = float("-inf")
+    connected_until: float = float("inf")  # when the first cached connected agent times out
+    ordered: list[InstanceSnapshot] | None = None  # ``instances`` as a list, built on demand
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self, read: Read) -> None:
+        """Take in what was read: new and changed instances, deregistered ones gone."""
+        for instance_id in read.inactive:
+            self.instances.pop(instance_id, None)
+            self.last_seen.pop(instance_id, None)
+        fresh = {instance.id: instance for instance in read.snapshots if instance.id not in read.inactive}
+        new = [instance_id for instance_id in fresh if instance_id not in self.instances]
+        if new and self.instances and min(new) < next(reversed(self.instances)):
+            self.instances = dict(sorted({**self.instances, **fresh}.items()))  # keep id order
+        else:
+            self.instances.update(fresh)  # a new instance has the highest id so far
+        for instance_id in fresh:
+            seen = self.last_seen[instance_id] = read.last_seen.get(instance_id)
+            if _connected(seen, read.now) and seen is not None:
+                self.connected_until = min(self.connected_until, seen + AGENT_TIMEOUT_SECONDS)
+        self.ordered = None
+
+    def refresh_last_seen(self, ctx: RequestContext, cluster_name: str) -> None:
+        scope = {"in_account": ctx.account_id, "in_region": ctx.region, "in_cluster": cluster_name}
+        for instance_id, seen in ctx.conn.execute(_LAST_SEEN, scope):
+            if instance_id in self.instances:
+                self.last_seen[instance_id] = seen
+        self.seen_read_at = ctx.now
+        self.derive_connectivity(ctx.now)
+
+    def derive_connectivity(self, now: float) -> None:
+        """Set every snapshot's ``agent_connected`` from its last sign of life at ``now``."""
+        until = float("inf")
+        for instance_id, instance in self.instances.items():
+            seen = self.last_seen.get(instance_id)
+            connected = _connected(seen, now)
+            if connected != instance.agent_connected:
+                self.instances[instance_id] = dataclasses.replace(instance, agent_connected=connected)
+                self.ordered = None
+            if connected and seen is not None:
+                until = min(until, seen + AGENT_TIMEOUT_SECONDS)
+        self.connected_until = until
+
+    def snapshot(self) -> list[InstanceSnapshot]:
+        if self.ordered is None:
+            self.ordered = list(self.instances.values())
+        return self.ordered
+
+
+class _Registry:
+    """Every cluster cache of one store (engine), least recently used first."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clusters: OrderedDict[tuple[str, str, str], ClusterCache] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str], create: bool = True) -> ClusterCache | None:
+        with self.lock:
+            cache = self.clusters.get(key)
+            if cache is not None:
+                self.clusters.move_to_end(key)
+            elif create:
+                cache = self.clusters[key] = ClusterCache()
+                if len(self.clusters) > MAX_CLUSTERS:
+                    self.clusters.popitem(last=False)
+            return cache
+
+
+_registries: weakref.WeakKeyDictionary[Engine, _Registry] = weakref.WeakKeyDictionary()
+_registries_lock = threading.Lock()
+
+
+def _registry(ctx: RequestContext) -> _Registry:
+    engine = ctx.server.engine
+    with _registries_lock:
+        registry = _registries.get(engine)
+        if registry is None:
+            registry = _registries[engine] = _Registry()
+        return registry
+
+
+def snapshot(ctx: RequestContext, cluster: Row[Any]) -> list[InstanceSnapshot]:
+    """The cluster's registered instances for placement, in id order, at least as fresh as
+    ``cluster`` (a row read in this request, so its ``placement_version`` was read before
+    anything below). Must be called before the request changes anything placement sees."""
+    if not ENABLED or _pending(ctx):
+        # With changes of its own not yet committed, the request must see them; the cache
+        # holds only committed state.
+        return read_instances(ctx, cluster.name).snapshots
+    version = int(cluster.placement_version)
+    cache = _registry(ctx).get((ctx.account_id, ctx.region, cluster.name))
+    assert cache is not None
+    with cache.lock:
+        if cache.version < 0:
+            cache.load(read_instances(ctx, cluster.name))
+            cache.seen_read_at = ctx.now
+            cache.version = version
+        elif cache.version < version:
+            cache.load(read_instances(ctx, cluster.name, stamped_after=cache.version))
+            cache.version = version
+        if ctx.now - cache.seen_read_at >= SEEN_REFRESH_SECONDS:
+            cache.refresh_last_seen(ctx, cluster.name)
+        elif ctx.now > cache.connected_until:
+            cache.derive_connectivity(ctx.now)
+        return cache.snapshot()
+
+
+# -- reporting changes ---------------------------------------------------------------------
+
+
+class _Flush:
+    """One request's changes in one cluster: stamped right before the request commits."""
+
+    def __init__(self, ctx: RequestContext, cluster_name: str) -> None:
+        self.ctx = ctx
+        self.cluster_name = cluster_name
+        self.ids: set[int] = set()
+        self.placed: dict[int, InstanceSnapshot] | None = {}  # None: a change without a new state
+
+    def __call__(self) -> None:
+        ctx = self.ctx
+        scope = {"in_account": ctx.account_id, "in_region": ctx.region, "in_cluster": self.cluster_name}
+        version = ctx.conn.execute(_BUMP, scope).scalar()
+        if version is None:  # the cluster is gone (deleted in this request)
+            return
+        ctx.conn.execute(_STAMP, {"ids": sorted(self.ids), "stamp": version})
+        if self.placed is not None and self.placed.keys() == self.ids:
+            placed = self.placed
+            key = (ctx.account_id, ctx.region, self.cluster_name)
+            registry = _registry(ctx)
+            ctx.after_commit.append(lambda: _write_through(registry, key, version, placed))
+
+
+def _write_through(registry: _Registry, key: tuple[str, str, str], version: int,
+                   placed: Mapping[int, InstanceSnapshot]) -> None:
+    """After the commit of ``version``: if the cache holds the version just before it, it
+    holds exactly the state this request changed, and moves to ``version`` with no read."""
+    cache = registry.get(key, create=False)
+    if cache is None:
+        return
+    with cache.lock:
+        if cache.version != version - 1 or not placed.keys() <= cache.instances.keys():
+            return
+        for instance_id, instance in placed.items():
+            connected = cache.instances[instance_id].agent_connected  # derived here, not by the request
+            cache.instances[instance_id] = dataclasses.replace(instance, agent_connected=connected)
+        cache.ordered = None
+        cache.version = version
+
+
+def _pending(ctx: RequestContext) -> bool:
+    return any(isinstance(hook, _Flush) for hook in ctx.before_commit)
+
+
+def changed(ctx: RequestContext, cluster_name: str, instance_ids: Iterable[int | None], *,
+            placed: Mapping[int, InstanceSnapshot] | None = None, lock: bool = False) -> None:
+    """Report that these instances changed in a way placement sees (stamped at commit).
+
+    ``placed``: their state after a placement this request committed, to write through.
+    ``lock``: take their row locks now, for a request that has not written them (yet) and
+    holds or will take the cluster row: instance rows first, cluster row last, always.
+    """
+    ids = {instance_id for instance_id in instance_ids if instance_id is not None}
+    if not ids:
+        return
+    if lock:
+        ctx.conn.execute(select(_instances.id).where(_instances.id.in_(sorted(ids))).with_for_update())
+    flush = next((hook for hook in ctx.before_commit
+                  if isinstance(hook, _Flush) and hook.cluster_name == cluster_name), None)
+    if flush is None:
+        flush = _Flush(ctx, cluster_name)
+        ctx.before_commit.append(flush)
+    flush.ids |= ids
+    if flush.placed is not None and placed is not None:
+        flush.placed.update(placed)
+    else:
+        flush.placed = None
+
+
+def changed_targets(ctx: RequestContext, cluster_name: str, arns: Iterable[str]) -> None:
+    """``changed`` for instances named by ARN (attribute targets), locking their rows now."""
+    wanted = sorted(set(arns))
+    if not wanted:
+        return
+    rows = ctx.conn.execute(select(_instances.id).where(_instances.arn.in_(wanted)).with_for_update()).all()
+    changed(ctx, cluster_name, [row.id for row in rows])

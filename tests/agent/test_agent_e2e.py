@@ -1,0 +1,173 @@
+"""``dockyard agent`` processes against a real ``dockyard server``, driven with boto3."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
+
+from dockyard.agent.drivers.process import ProcessDriver
+from tests.agent.conftest import remove_docker_leftovers
+from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
+
+
+class Host:
+    """One account, its default cluster and one agent on this host."""
+
+    def __init__(self, server: DockyardServer, state_dir: Path, driver: str) -> None:
+        self.server, self.state_dir, self.driver = server, state_dir, driver
+        self.account: Credentials = server.new_account()
+        self.ecs = server.client(self.account)
+        self.ecs.create_cluster(clusterName="default")
+        self.agent = DockyardAgent(server, self.account, state_dir, driver=driver)
+
+    def start(self) -> Host:
+        self.agent.start()
+        wait_for(self.connected, 30, message=self.agent.log())
+        return self
+
+    def instances(self) -> list[str]:
+        return list(self.ecs.list_container_instances()["containerInstanceArns"])
+
+    def connected(self) -> bool:
+        arns = self.instances()
+        return bool(arns) and all(i["agentConnected"] for i in self.ecs.describe_container_instances(
+            containerInstances=arns)["containerInstances"])
+
+    @property
+    def instance_id(self) -> str:
+        return str(json.loads((self.state_dir / "agent.json").read_text())["instanceId"])
+
+    def run(self, family: str, *containers: dict[str, Any], **extra: Any) -> str:
+        self.ecs.register_task_definition(family=family, containerDefinitions=list(containers),
+                                          **extra)
+        result = self.ecs.run_task(taskDefinition=family)
+        assert result["failures"] == [], result["failures"]
+        return str(result["tasks"][0]["taskArn"])
+
+    def task(self, arn: str) -> dict[str, Any]:
+        return dict(self.ecs.describe_tasks(tasks=[arn])["tasks"][0])
+
+    def wait_status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
+        return dict(wait_for(lambda: (t := self.task(arn))["lastStatus"] == status and t, timeout,
+                             message=f"for {status}: {self.agent.log()[-3000:]}"))
+
+    def logs(self, arn: str) -> str:
+        url = f"{self.server.endpoint}/_dockyard/logs/{arn.rsplit('/', 1)[-1]}"
+        request = AWSRequest(method="GET", url=url)
+        SigV4Auth(BotoCredentials(self.account.access_key_id, self.account.secret_access_key),
+                  "ecs", "us-east-1").add_auth(request)
+        outgoing = urllib.request.Request(url, headers=dict(request.prepare().headers))
+        with urllib.request.urlopen(outgoing, timeout=10) as response:
+            return str(response.read().decode())
+
+    def close(self) -> None:
+        if self.agent.process is not None:
+            self.agent.stop()
+        if not (self.state_dir / "agent.json").exists():
+            return
+        if self.driver == "docker":
+            remove_docker_leftovers(self.instance_id)
+        else:
+            leftovers = ProcessDriver(self.instance_id, self.state_dir)
+            for observed in leftovers.list_containers():
+                leftovers.remove(observed.runtime_id)
+            leftovers.close()
+
+
+@pytest.fixture
+def process_host(server: DockyardServer, tmp_path: Path) -> Iterator[Host]:
+    host = Host(server, tmp_path / "agent", "process").start()
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def docker_host(server: DockyardServer, docker_engine: None, tmp_path: Path) -> Iterator[Host]:
+    host = Host(server, tmp_path / "agent", "docker").start()
+    yield host
+    host.close()
+
+
+def app(command: list[str], **extra: Any) -> dict[str, Any]:
+    return {"name": "app", "image": "busybox", "memory": 32, "command": command, **extra}
+
+
+def test_the_process_driver_runs_a_task_and_reports_its_exit(process_host: Host) -> None:
+    arn = process_host.run("exit3", app(["sh", "-c", "echo hello from a process; exit 3"]))
+    task = process_host.wait_status(arn, "STOPPED")
+    assert task["containers"][0]["exitCode"] == 3
+    assert task["stopCode"] == "EssentialContainerExited"
+    wait_for(lambda: "hello from a process" in process_host.logs(arn), 15)
+
+
+def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host) -> None:
+    arn = process_host.run("late", app(["sh", "-c", "sleep 2; exit 4"]))
+    process_host.wait_status(arn, "RUNNING")
+    assert process_host.agent.stop() == 0  # SIGTERM: the agent goes, the process stays
+    time.sleep(3)  # the process exits while no agent watches
+    process_host.start()
+    task = process_host.wait_status(arn, "STOPPED")
+    assert task["containers"][0]["exitCode"] == 4
+
+
+def test_a_task_stopped_while_its_agent_was_away_is_stopped_on_return(process_host: Host) -> None:
+    arn = process_host.run("away", app(["sleep", "600"], stopTimeout=2))
+    process_host.wait_status(arn, "RUNNING")
+    runtime_id = process_host.task(arn)["containers"][0]["runtimeId"]
+    process_host.agent.stop(signal.SIGKILL)
+    process_host.ecs.stop_task(task=arn, reason="while away")
+    process_host.start()
+    task = process_host.wait_status(arn, "STOPPED")
+    assert task["stoppedReason"] == "while away"
+    assert task["containers"][0]["runtimeId"] == runtime_id  # the same process, not a new one
+    assert task["containers"][0]["exitCode"] in (137, 143)
+
+
+def test_health_reaches_describe_tasks(process_host: Host) -> None:
+    arn = process_host.run("healthy", app(["sleep", "600"], stopTimeout=1, healthCheck={
+        "command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1}))
+    wait_for(lambda: process_host.task(arn).get("healthStatus") == "HEALTHY", 30,
+             message=process_host.agent.log()[-2000:])
+    assert process_host.task(arn)["containers"][0]["healthStatus"] == "HEALTHY"
+    process_host.ecs.stop_task(task=arn)
+    process_host.wait_status(arn, "STOPPED")
+
+
+@pytest.mark.docker
+def test_an_image_that_cannot_be_pulled_fails_the_task(docker_host: Host) -> None:
+    arn = docker_host.run("nopull", app(["true"], image="dockyard.invalid/nothing:none"))
+    task = docker_host.wait_status(arn, "STOPPED")
+    assert task["stopCode"] == "TaskFailedToStart"
+    assert task["stoppedReason"].startswith("CannotPullContainerError: ")
+    assert task["containers"][0]["reason"].startswith("CannotPullContainerError: ")
+
+
+@pytest.mark.docker
+def test_a_deregistered_instance_registers_again_and_drops_its_orphans(docker_host: Host) -> None:
+    arn = docker_host.run("orphaned", app(["sleep", "600"], image="dockyard/busybox:latest",
+                                          stopTimeout=1))
+    docker_host.wait_status(arn, "RUNNING")
+    [old] = docker_host.instances()
+    docker_host.ecs.deregister_container_instance(containerInstance=old, force=True)
+    new = wait_for(lambda: [a for a in docker_host.instances() if a != old], 30,
+                   message=docker_host.agent.log()[-3000:])
+    assert len(new) == 1
+    import docker
+
+    client = docker.from_env()
+    try:
+        wait_for(lambda: not client.api.containers(
+            all=True, filters={"label": f"com.amazonaws.ecs.task-arn={arn}"}), 30,
+            message=docker_host.agent.log()[-3000:])
+    finally:
+        client.close()
