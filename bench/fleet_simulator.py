@@ -13,11 +13,15 @@ strategies and constraints).
 Why it is built this way:
 
 - No agent runs. Dockyard derives ``agentConnected`` from the last sign of life within 30 s,
-  so a keeper thread re-registers (with the same identity document, as a restarted agent
-  does) every instance whose last registration is 20 s old; a re-registration is one of
-  the signs of life the control plane counts. It runs during the storm too, and the number
-  of re-registrations it sent during the storm is printed. moto has no notion of a
-  connected agent (and would register a second instance), so it gets no keeper.
+  so a keeper (a few threads) re-registers every instance 25 s after its last registration,
+  with the same identity document, as a restarting agent does: one sign of life per instance
+  per 25 s, the least any liveness scheme needs (an agent's WebSocket heartbeats write one
+  every 5 to 10 s). It runs from the first registration on, through the storm, whose share
+  is printed (and counted in Dockyard's server CPU). moto has no notion of a connected agent
+  (and would register a second instance), so it gets no keeper.
+- ``--servers dockyard-nocache`` runs Dockyard with ``DOCKYARD_PLACEMENT_CACHE=off``: the
+  snapshot read from the store on every RunTask, as before the snapshot cache;
+  ``dockyard-baseline`` runs the source tree given by ``--baseline`` (an older commit).
 - A storm is a fixed number of requests (``--requests``), not a duration, so both servers
   place the same number of tasks into the same capacity; the task is tiny (4 CPU units,
   8 MiB) so that even the 100-instance fleet never runs full. The run refuses a plan that
@@ -37,8 +41,11 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
+import heapq
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -78,7 +85,9 @@ STRATEGY = [
     {"type": "spread", "field": "attribute:ecs.availability-zone"},
     {"type": "binpack", "field": "memory"},
 ]
-KEEP_SECONDS = 20.0  # re-register an instance this long after its last registration
+AGENT_TIMEOUT_SECONDS = 30.0  # Dockyard's: an agent silent this long is disconnected
+KEEP_SECONDS = 25.0  # re-register an instance this long after its last registration
+KEEPER_THREADS = 4
 CAPACITY_SHARE = 0.7
 
 
@@ -159,58 +168,68 @@ class Clients:
 
 
 class Keeper:
-    """Re-registers every instance ``KEEP_SECONDS`` after its last registration."""
+    """Keeps every instance's agent connected: re-registers it ``KEEP_SECONDS`` after its last
+    registration (the oldest first), from a few threads, from its first registration on."""
 
-    def __init__(self, clients: Clients, instances: list[SimulatedInstance], registered_at: dict[int, float]):
-        self.clients, self.instances, self.registered_at = clients, instances, registered_at
+    def __init__(self, clients: Clients, threads: int = KEEPER_THREADS) -> None:
+        self.clients = clients
+        self.due: list[tuple[float, int, SimulatedInstance]] = []  # heap of (registered at, index, ...)
+        self.lock = threading.Lock()
         self.stop = threading.Event()
         self.sent = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.late = 0  # re-registrations that came after the agent timeout: it was disconnected
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def __enter__(self) -> Keeper:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
         return self
 
     def __exit__(self, *_: Any) -> None:
         self.stop.set()
-        self.thread.join()
+        for thread in self.threads:
+            thread.join()
+
+    def registered(self, instance: SimulatedInstance, at: float) -> None:
+        with self.lock:
+            heapq.heappush(self.due, (at, instance.index, instance))
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            due = time.monotonic() - KEEP_SECONDS
-            stale = [i for i in self.instances if self.registered_at[i.index] < due]
-            for instance in sorted(stale, key=lambda i: self.registered_at[i.index]):
-                if self.stop.is_set():
-                    return
-                instance.register(self.clients.get())
-                self.registered_at[instance.index] = time.monotonic()
+            now = time.monotonic()
+            with self.lock:
+                ready = self.due and self.due[0][0] + KEEP_SECONDS <= now
+                entry = heapq.heappop(self.due) if ready else None
+            if entry is None:
+                self.stop.wait(0.1)
+                continue
+            at, _, instance = entry
+            instance.register(self.clients.get())
+            with self.lock:
                 self.sent += 1
-            self.stop.wait(0.5)
+                self.late += now - at > AGENT_TIMEOUT_SECONDS
+            self.registered(instance, time.monotonic())
 
 
-def register_all(clients: Clients, instances: list[SimulatedInstance], threads: int) -> dict[int, float]:
-    registered_at: dict[int, float] = {}
-
-    def one(instance: SimulatedInstance) -> None:
-        instance.register(clients.get())
-        registered_at[instance.index] = time.monotonic()
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, instances))
-    return registered_at
-
-
-def prepare(server: ServerProcess, instances: list[SimulatedInstance],
-            threads: int) -> tuple[Clients, dict[int, float], float]:
-    clients = Clients(server)
+def prepare(server: ServerProcess, instances: list[SimulatedInstance], threads: int,
+            keeper: Keeper | None) -> tuple[Clients, float]:
+    """The cluster, the task definition and every instance registered (kept alive as they come)."""
+    clients = keeper.clients if keeper else Clients(server)
     ecs = clients.get()
     ecs.create_cluster(clusterName=CLUSTER)
     ecs.register_task_definition(family=FAMILY, containerDefinitions=[
         {"name": "app", "image": "busybox", "cpu": TASK_CPU, "memory": TASK_MEMORY, "essential": True,
          "command": ["sleep", "3600"]}])
     started = time.monotonic()
-    registered_at = register_all(clients, instances, threads)
-    return clients, registered_at, time.monotonic() - started
+
+    def one(instance: SimulatedInstance) -> None:
+        instance.register(clients.get())
+        if keeper:
+            keeper.registered(instance, time.monotonic())
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, instances))
+    return clients, time.monotonic() - started
 
 
 def placed_tasks(ecs: Any) -> int:
@@ -252,6 +271,7 @@ class Storm:
     placed: int
     cpu_seconds: float
     keeper_sent: int = 0
+    keeper_late: int = 0
     books: str = ""
 
     @property
@@ -271,7 +291,7 @@ def storm(server: ServerProcess, clients: Clients, size: int, plan: loadgen.Load
                                secret_access_key=BENCH_SECRET)
     ecs = clients.get()
     before = placed_tasks(ecs)
-    sent_before = keeper.sent if keeper else 0
+    sent_before, late_before = (keeper.sent, keeper.late) if keeper else (0, 0)
     spy = _start_py_spy(server, profile / f"{server.name}-{size}.txt") if profile else None
     cpu_before = server.cpu_seconds()
     result = loadgen.run(spec, plan)
@@ -280,7 +300,8 @@ def storm(server: ServerProcess, clients: Clients, size: int, plan: loadgen.Load
         spy.send_signal(2)  # SIGINT: py-spy writes what it sampled so far
         spy.wait(timeout=60)
     placed = placed_tasks(ecs) - before
-    run = Storm(server.name, size, result, placed, cpu, (keeper.sent - sent_before) if keeper else 0)
+    run = Storm(server.name, size, result, placed, cpu, (keeper.sent - sent_before) if keeper else 0,
+                (keeper.late - late_before) if keeper else 0)
     if check:
         run.books = verify(ecs, placed_tasks(ecs))
     return run
@@ -331,10 +352,12 @@ def table(storms: list[Storm]) -> str:
                      f"{run.cpu_ms_per_placement:.3f} | "
                      f"{run.result.errors} |")
     for size, runs in by_size.items():
-        if {"dockyard", "moto"} <= set(runs):
-            dock, moto = runs["dockyard"], runs["moto"]
+        moto = runs.get("moto")
+        for name, dock in runs.items():
+            if moto is None or not name.startswith("dockyard"):
+                continue
             ratio = dock.placements_per_second / max(1e-9, moto.placements_per_second)
-            lines.append(f"| {size:,} | **Dockyard/moto** | **{ratio:.1f}x** | "
+            lines.append(f"| {size:,} | **{name}/moto** | **{ratio:.1f}x** | "
                          f"| {dock.result.p50_ms / moto.result.p50_ms:.2f}x "
                          f"| {dock.result.p99_ms / moto.result.p99_ms:.2f}x "
                          f"| {dock.cpu_ms_per_placement / moto.cpu_ms_per_placement:.2f}x | |")
@@ -349,7 +372,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--connections", type=int, default=4, help="connections per client process")
     parser.add_argument("--register-threads", type=int, default=8)
-    parser.add_argument("--servers", default="dockyard,moto")
+    parser.add_argument("--servers", default="dockyard,moto",
+                        help="any of dockyard, dockyard-nocache, dockyard-baseline, moto")
+    parser.add_argument("--baseline", type=Path, help="the source tree dockyard-baseline runs, e.g. "
+                                                      "`git archive <commit> | tar -x -C DIR`")
     parser.add_argument("--database-url", help="Dockyard on this PostgreSQL server (a fresh database "
                                                "per size) instead of SQLite")
     parser.add_argument("--dockyard-workers", type=int, default=1, help="uvicorn processes of Dockyard")
@@ -384,42 +410,51 @@ def main(argv: list[str] | None = None) -> None:
 
 def _one(name: str, size: int, instances: list[SimulatedInstance], plan: loadgen.LoadPlan,
          args: argparse.Namespace) -> Storm:
+    """One server, fresh: ``dockyard``, ``dockyard-nocache`` (the snapshot read from the store
+    on every RunTask, as before the cache) or ``moto``."""
+    dockyard = name.startswith("dockyard")
     with tempfile.TemporaryDirectory(prefix="dockyard-fleet-") as tmp:
         database_url = None
-        if name == "dockyard" and args.database_url:
+        if dockyard and args.database_url:
             from tests.harness import new_postgres_database
 
             database_url = new_postgres_database(args.database_url)
-        server = (start_dockyard(Path(tmp) / "dockyard", workers=args.dockyard_workers,
-                                 database_url=database_url)
-                  if name == "dockyard" else start_moto(Path(tmp) / "moto"))
+        if dockyard:
+            os.environ["DOCKYARD_PLACEMENT_CACHE"] = "off" if name == "dockyard-nocache" else "on"
+            # python -m dockyard imports the package from the working directory first.
+            source = args.baseline if name == "dockyard-baseline" else Path.cwd()
+            with contextlib.chdir(source):
+                server = start_dockyard(Path(tmp) / "dockyard", workers=args.dockyard_workers,
+                                        database_url=database_url)
+            server.name = name
+        else:
+            server = start_moto(Path(tmp) / "moto")
         try:
-            if name == "moto":
+            if not dockyard:
                 instances = moto_ec2_instances(server, instances)
-            clients, registered_at, seconds = prepare(server, instances, args.register_threads)
-            print(f"# {name:8} {size:5} instances registered in {seconds:.1f} s", flush=True)
-            if name == "dockyard":
-                with Keeper(clients, instances, registered_at) as keeper:
-                    run = storm(server, clients, size, plan, keeper, args.verify, args.profile)
-            else:
-                run = storm(server, clients, size, plan, None, args.verify, None)
+            with contextlib.ExitStack() as stack:
+                keeper = stack.enter_context(Keeper(Clients(server))) if dockyard else None
+                clients, seconds = prepare(server, instances, args.register_threads, keeper)
+                print(f"# {name:16} {size:5} instances registered in {seconds:.1f} s", flush=True)
+                profile = args.profile if dockyard else None
+                run = storm(server, clients, size, plan, keeper, args.verify, profile)
         finally:
             server.stop()
             if database_url:
                 from tests.harness import drop_postgres_database
 
                 drop_postgres_database(database_url)
-    print(f"# {name:8} {size:5} instances: {run.placed} tasks placed, {run.placements_per_second:,.0f} "
+    print(f"# {name:16} {size:5} instances: {run.placed} tasks placed, {run.placements_per_second:,.0f} "
           f"placements/s; {run.result.summary()}; server CPU {run.cpu_ms_per_placement:.3f} ms/placement"
-          + (f"; keeper re-registered {run.keeper_sent}" if name == "dockyard" else ""), flush=True)
+          + (f"; keeper re-registered {run.keeper_sent} ({run.keeper_late} late)" if dockyard else ""),
+          flush=True)
     if run.books:
         print(f"#   books: {run.books}", flush=True)
-    if args.profile and name == "dockyard":
-        raw = args.profile / f"dockyard-{size}.txt"
-        if raw.exists():
-            print(f"#   py-spy, {size} instances (inclusive share of samples):")
-            for function, share in profile_summary(raw):
-                print(f"#     {share:5.1f}%  {function}")
+    raw = args.profile / f"{name}-{size}.txt" if args.profile else None
+    if raw is not None and raw.exists():
+        print(f"#   py-spy, {name}, {size} instances (inclusive share of samples):")
+        for function, share in profile_summary(raw):
+            print(f"#     {share:5.1f}%  {function}")
     return run
 
 

@@ -62,7 +62,7 @@ def populate(engine: Engine, size: int) -> Account:
         ))
     now = time.time()
     for start in range(1, size + 1, _CHUNK):
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "account_id": account_id, "region": REGION, "family": FAMILY, "revision": revision,
                 "arn": f"arn:aws:ecs:{REGION}:{account_id}:task-definition/{FAMILY}:{revision}",

@@ -240,7 +240,7 @@ def _worker(
     ready.put(os.getpid())
     go.wait()
     # perf_counter is CLOCK_MONOTONIC on Linux: one clock for every process of the run.
-    measure_from = start_at.value + plan.warmup
+    measure_from = float(start_at.value) + plan.warmup
     stop_at = measure_from + plan.duration if plan.duration is not None else None
     hard_stop = measure_from + (plan.duration or MAX_RUN_SECONDS) + plan.timeout
     latencies = array("d")

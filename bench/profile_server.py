@@ -1,11 +1,17 @@
 """Where a Dockyard server's CPU goes under load: py-spy samples, grouped by stage.
 
-Starts ``dockyard server`` (fresh SQLite store, signature verification on), creates a few
-clusters, drives one operation with ``bench.loadgen`` and samples the server with py-spy
-(``pip install py-spy``; it needs ptrace rights over the server). Each sample is put in the
-stage of the request path it was taken in, and the stages are printed with their share.
+Starts ``dockyard server`` (fresh SQLite store, signature verification on), creates the state
+``bench.api_throughput`` creates, drives one operation with ``bench.loadgen`` and samples the
+server with py-spy (``pip install py-spy``; it needs ptrace rights over the server). Each
+sample is put in the stage of the request path it was taken in, and the stages are printed
+with their share.
 
     .venv/bin/python -m bench.profile_server --duration 15 [--raw /tmp/stacks.txt]
+    .venv/bin/python -m bench.profile_server --in-process --operation ListTaskDefinitions
+
+On a busy machine the server samples overstate the event loop: a request waiting for a CPU is
+sampled where it waits. ``--in-process`` has no such blur, and no HTTP either; for the HTTP
+share see ``bench.http_floor``.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import tempfile
 from pathlib import Path
 
 from bench import loadgen
-from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ecs_client, start_dockyard
+from bench.api_throughput import SCENARIOS, prepare
+from bench.servers import BENCH_KEY_ID, BENCH_SECRET, start_dockyard
 
 
 def classify(frames: list[str]) -> str:
@@ -72,19 +79,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--operation", default="DescribeClusters")
-    parser.add_argument("--body", default='{"clusters": ["bench-0"]}')
+    parser.add_argument("--body", help="default: the body bench.api_throughput sends")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--raw", help="also keep py-spy's collapsed stacks in this file")
+    parser.add_argument("--in-process", action="store_true",
+                        help="profile bench.request_path instead: the request path without HTTP, "
+                             "sampled in blocking mode (exact stacks, no CPU contention blur)")
     args = parser.parse_args(argv)
+    bodies = {scenario.operation: scenario.body for scenario in SCENARIOS}
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if args.in_process:
+        _print(_in_process(py_spy, args))
+        return
     with tempfile.TemporaryDirectory(prefix="dockyard-profile-") as tmp:
         server = start_dockyard(Path(tmp) / "data")
         try:
-            ecs = ecs_client(server)
-            for index in range(5):
-                ecs.create_cluster(clusterName=f"bench-{index}")
+            prepare(server, clusters=5, revisions=20)  # the state bench.api_throughput makes
             out = Path(args.raw or Path(tmp) / "stacks.txt")
             spy = subprocess.Popen(
                 [py_spy, "record", "--pid", str(server.pid), "--duration", str(int(args.duration)),
@@ -94,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             spec = loadgen.RequestSpec(
                 port=server.port, target=f"{loadgen.ECS_TARGET_PREFIX}.{args.operation}",
-                body=json.dumps(json.loads(args.body)).encode(),
+                body=(args.body or json.dumps(bodies.get(args.operation, {}))).encode(),
                 access_key_id=BENCH_KEY_ID, secret_access_key=BENCH_SECRET,
             )
             plan = loadgen.LoadPlan(workers=args.workers, connections=args.connections,
@@ -107,8 +119,32 @@ def main(argv: list[str] | None = None) -> None:
             stages = summarize(out.read_text())
         finally:
             server.stop()
+    _print(stages)
+
+
+def _in_process(py_spy: str, args: argparse.Namespace) -> list[tuple[str, int]]:
+    with tempfile.TemporaryDirectory(prefix="dockyard-profile-") as tmp:
+        out = Path(args.raw or Path(tmp) / "stacks.txt")
+        command = [py_spy, "record", "--rate", str(args.rate), "--format", "raw", "--output",
+                   str(out), "--", sys.executable, "-m", "bench.request_path",
+                   "--operation", args.operation,
+                   "--requests", str(int(args.duration * 2000))]
+        if args.body:
+            command += ["--body", args.body]
+        run = subprocess.run(command, capture_output=True, text=True)
+        if run.returncode != 0:
+            sys.exit(f"py-spy failed: {run.stderr}")
+        print("".join(f"# {line}\n" for line in run.stdout.splitlines() if "us CPU" in line),
+              end="")
+        # Only the requests, not the set-up before them.
+        kept = "\n".join(line for line in out.read_text().splitlines()
+                         if "dockyard/protocol/endpoint.py" in line)
+        return summarize(kept)
+
+
+def _print(stages: list[tuple[str, int]]) -> None:
     total = sum(count for _, count in stages) or 1
-    print("| Stage | share of server CPU samples |")
+    print("| Stage | share of CPU samples |")
     print("|---|---:|")
     for stage, count in stages:
         print(f"| {stage} | {100 * count / total:.1f}% |")

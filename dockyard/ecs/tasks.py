@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, insert, select
@@ -26,8 +27,8 @@ from dockyard.store.pagination import fetch_page, page_limit
 from dockyard.store.schema import container_instances as instances_table
 from dockyard.store.schema import tasks
 
-# One INSERT for all of a request's tasks, giving back their rows (in no particular order).
-_INSERT_TASKS = insert(tasks).returning(*tasks.c)
+# The columns of a new task row that RunTask leaves unset (None), for rendering it unread.
+_UNSET = dict.fromkeys(column.name for column in tasks.c)
 
 
 def _check_overrides(definition: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
@@ -64,8 +65,8 @@ def _new_task_rows(
     ctx: RequestContext, cluster: Row[Any], definition: dict[str, Any], result: PlacementResult,
     request: PlacementRequest, *, launch_type: str, overrides: dict[str, Any], group: str,
     started_by: str | None, tags: list[dict[str, str]], extra: dict[str, Any],
-) -> list[Row[Any]]:
-    """Insert a task per placed pick (one statement for all) and return their rows."""
+) -> list[Any]:
+    """Insert a task per placed pick (one statement for all); their rows as inserted."""
     demand = request.demand
     long_form = account_settings.long_arn_format(ctx, "taskLongArnFormat")
     service_name = extra.pop("service_name", None)
@@ -100,10 +101,10 @@ def _new_task_rows(
             "tags": tags, "health_status": "UNKNOWN", "created_at": ctx.now, "version": 1,
             "client_token": extra.get("clientToken"),
         })
-    if not values:
-        return []
-    by_arn = {row.arn: row for row in ctx.conn.execute(_INSERT_TASKS, values)}
-    return [by_arn[value["arn"]] for value in values]
+    if values:
+        ctx.conn.execute(insert(tasks), values)  # one executemany; nothing to read back
+    # The rows as inserted (render_tasks reads attributes), without a round trip to read them.
+    return [SimpleNamespace(**{**_UNSET, **value}) for value in values]
 
 
 def _failures(result: PlacementResult) -> list[dict[str, str]]:

@@ -123,7 +123,7 @@ def _epoch(amz_date: str) -> int:
     return timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
 
 
-class _Request(AWSRequest):
+class _Request(AWSRequest):  # type: ignore[misc]
     """An AWSRequest whose body is the bytes given: botocore's own ``body`` property prepares
     the whole request again on every access, which cost more than the rest of the check."""
 
@@ -132,7 +132,7 @@ class _Request(AWSRequest):
         return self.data  # type: ignore[no-any-return]
 
 
-class _Signer(SigV4Auth):
+class _Signer(SigV4Auth):  # type: ignore[misc]
     """botocore's SigV4 signer with the derived signing key cached per (secret, date, scope)."""
 
     _keys: dict[tuple[str, str, str, str], bytes] = {}

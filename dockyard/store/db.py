@@ -82,10 +82,14 @@ def _json_loads(text: str) -> Any:
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     parked: list[Connection] | None = engine.__dict__.get(_PARKED)
-    if parked is None:
-        with engine.connect().execution_options(write=write) as connection, connection.begin():
-            yield connection
+    if parked is not None:
+        yield from _parked_transaction(engine, parked, write)
         return
+    with engine.connect().execution_options(write=write) as connection, connection.begin():
+        yield connection
+
+
+def _parked_transaction(engine: Engine, parked: list[Connection], write: bool) -> Iterator[Connection]:
     # SQLite: reuse a parked connection; checking one out of the pool and back costs more
     # than the whole transaction of a read.
     try:

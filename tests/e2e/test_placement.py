@@ -65,7 +65,8 @@ class Fleet:
     def wait_running(self, tasks: list[dict[str, Any]]) -> None:
         arns = [task["taskArn"] for task in tasks]
         wait_for(lambda: all(task["lastStatus"] == "RUNNING"
-                             for task in self.ecs.describe_tasks(tasks=arns)["tasks"]), 60, message=self.logs())
+                             for task in self.ecs.describe_tasks(tasks=arns)["tasks"]),
+                 60, message=self.logs())
 
     def stop_all(self, tasks: list[dict[str, Any]]) -> None:
         """Stop these tasks and wait until their agents report them stopped."""
@@ -131,9 +132,9 @@ def test_binpack_on_memory_fills_one_instance_first(fleet: Fleet) -> None:
     try:
         assert result["failures"] == [] and len(tasks) == 4
         assert len({task["containerInstanceArn"] for task in tasks}) == 1
-        instance = tasks[0]["containerInstanceArn"]
-        described = fleet.ecs.describe_container_instances(containerInstances=[instance])["containerInstances"]
-        assert described[0]["runningTasksCount"] + described[0]["pendingTasksCount"] == 4
+        reply = fleet.ecs.describe_container_instances(containerInstances=[tasks[0]["containerInstanceArn"]])
+        [described] = reply["containerInstances"]
+        assert described["runningTasksCount"] + described["pendingTasksCount"] == 4
         fleet.wait_running(tasks)
     finally:
         fleet.stop_all(tasks)
@@ -359,32 +360,55 @@ def test_what_one_control_plane_changes_the_other_places_by(
     def run(ecs: Any, count: int = 1, **extra: Any) -> dict[str, Any]:
         return dict(ecs.run_task(cluster="shared", taskDefinition="half", count=count, **extra))
 
+    def stopped(task: dict[str, Any]) -> None:
+        second.stop_task(cluster="shared", task=task["taskArn"])
+        second.submit_task_state_change(cluster="shared", task=task["taskArn"], status="STOPPED")
+
     placed = run(first, 4)["tasks"]  # both instances full; the first control plane has them cached
     assert len(placed) == 4 and run(first)["failures"][0]["reason"] == "RESOURCE:MEMORY"
-    # Stopped through the second control plane: the first sees the room at once.
+    # Asked to stop through the second control plane, the task holds its memory until its
+    # agent reports it stopped; then the first sees the room at once.
     second.stop_task(cluster="shared", task=placed[0]["taskArn"])
+    assert run(first)["failures"][0]["reason"] == "RESOURCE:MEMORY"
     second.submit_task_state_change(cluster="shared", task=placed[0]["taskArn"], status="STOPPED")
     again = run(first)["tasks"]
     assert [task["containerInstanceArn"] for task in again] == [placed[0]["containerInstanceArn"]]
+    for task in placed[1:] + again:
+        stopped(task)
+    assert len(run(first)["tasks"]) == 1  # the first control plane's cache is current again
     # Attributes put through the second decide memberOf on the first.
     second.put_attributes(cluster="shared",
                           attributes=[{"name": "tier", "value": "gold", "targetId": arns[1]}])
-    for task in placed[1:] + again:
-        second.stop_task(cluster="shared", task=task["taskArn"])
-        second.submit_task_state_change(cluster="shared", task=task["taskArn"], status="STOPPED")
-    gold = run(first, 2, placementConstraints=[{"type": "memberOf", "expression": "attribute:tier == gold"}])
-    assert [task["containerInstanceArn"] for task in gold["tasks"]] == [arns[1]] * 2
+    gold = run(first, 1, placementConstraints=[{"type": "memberOf", "expression": "attribute:tier == gold"}])
+    assert [task["containerInstanceArn"] for task in gold["tasks"]] == [arns[1]]
     # Drained through the second: the first places elsewhere.
     second.update_container_instances_state(cluster="shared", containerInstances=[arns[1]], status="DRAINING")
-    elsewhere = run(first, 2)
-    assert [task["containerInstanceArn"] for task in elsewhere["tasks"]] == [arns[0]] * 2
-    # Deregistered through the second (its tasks stopped with it): gone for the first.
+    elsewhere = run(first, 1)
+    assert [task["containerInstanceArn"] for task in elsewhere["tasks"]] == [arns[0]]
+    # Deregistered through the second (its tasks stopped with it), and a new instance
+    # registered there: the first places on the new one.
     second.deregister_container_instance(cluster="shared", containerInstance=arns[1], force=True)
     third = register_instance(second, cluster="shared", cpu=1024, memory=1024, zone="us-east-1c")
-    last = run(first, 2, placementStrategy=[SPREAD_ZONES])
+    last = run(first, 2, placementConstraints=[
+        {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1c"}])
     assert [task["containerInstanceArn"] for task in last["tasks"]] == [third["containerInstanceArn"]] * 2
-    for task in elsewhere["tasks"] + last["tasks"]:
-        first.stop_task(cluster="shared", task=task["taskArn"])
+
+
+def test_a_task_asked_to_stop_no_longer_counts_for_distinct_instance(ecs: Any) -> None:
+    ecs.create_cluster(clusterName="distinct")
+    for zone in ("us-east-1a", "us-east-1b"):
+        register_instance(ecs, cluster="distinct", zone=zone)
+    register_task_definition(ecs, "single")
+
+    def run(count: int = 1) -> list[dict[str, Any]]:
+        return list(ecs.run_task(cluster="distinct", taskDefinition="single", count=count,
+                                 placementConstraints=[{"type": "distinctInstance"}])["tasks"])
+
+    first = run(2)
+    assert len(first) == 2 and run() == []
+    # Desired STOPPED (its agent has not stopped it yet): ECS no longer counts it in its group.
+    ecs.stop_task(cluster="distinct", task=first[0]["taskArn"])
+    assert [task["containerInstanceArn"] for task in run()] == [first[0]["containerInstanceArn"]]
 
 
 def test_an_agent_silent_for_30_seconds_gets_no_tasks(server: DockyardServer, ecs: Any) -> None:
