@@ -18,12 +18,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
 from dockyard.ecs import arns, clusters, placement_cache
+from dockyard.ecs.listing import list_page
 from dockyard.errors import (
     AttributeLimitExceededException,
     InvalidParameterException,
     TargetNotFoundException,
 )
-from dockyard.store.pagination import fetch_page, page_limit
+from dockyard.store.pagination import page_limit
 from dockyard.store.schema import attributes as attribute_table
 from dockyard.store.schema import clusters as cluster_table
 
@@ -221,7 +222,7 @@ def list_attributes(
     """The cluster's attributes of one target type, by name then target, keyset-paged."""
     if attribute_value is not None and attribute_name is None:
         raise InvalidParameterException("attributeValue can only be used with attributeName.")
-    limit = page_limit(max_results)
+    page_limit(max_results)
     row = clusters.lookup(ctx, cluster)
     scope = (
         "ListAttributes",
@@ -232,7 +233,6 @@ def list_attributes(
         attribute_name,
         attribute_value,
     )
-    after = ctx.tokens.open(next_token, scope) if next_token else None
     columns = attribute_table.c
     query = select(columns.target_id, columns.name, columns.value).where(
         *_scope(ctx, row), columns.target_type == target_type
@@ -243,10 +243,6 @@ def list_attributes(
         query = query.where(columns.value == attribute_value)
     # (name, target) is unique in a cluster and indexed: each page is one range scan.
     keys = [columns.name, columns.target_id]
-    rows, last = fetch_page(ctx.conn, query, keys, limit=limit, after=after)
-    result: dict[str, Any] = {
-        "attributes": [_render(found.target_id, found.name, found.value) for found in rows]
-    }
-    if last is not None:
-        result["nextToken"] = ctx.tokens.seal(last, scope)
-    return result
+    return list_page(ctx, member="attributes", query=query, keys=keys, scope=scope, next_token=next_token,
+                     max_results=max_results,
+                     item=lambda found: _render(found.target_id, found.name, found.value))

@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, insert, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns
+from dockyard.ecs.listing import list_page
 from dockyard.ecs.tagging import check_tags
 from dockyard.errors import (
     ClusterContainsContainerInstancesException,
@@ -18,7 +19,6 @@ from dockyard.errors import (
     ClusterNotFoundException,
     InvalidParameterException,
 )
-from dockyard.store.pagination import fetch_page, page_limit
 from dockyard.store.schema import clusters, container_instances, tasks
 
 DEFAULT_CLUSTER = "default"
@@ -207,18 +207,14 @@ def describe_clusters(
 def list_clusters(
     ctx: RequestContext, *, next_token: str | None = None, max_results: int | None = None
 ) -> dict[str, Any]:
-    scope = ("ListClusters", ctx.account_id, ctx.region)
-    after = ctx.tokens.open(next_token, scope) if next_token else None
     query = select(clusters.c.arn, clusters.c.name).where(
         clusters.c.account_id == ctx.account_id,
         clusters.c.region == ctx.region,
         clusters.c.status == "ACTIVE",
     )
-    rows, last = fetch_page(ctx.conn, query, [clusters.c.name], limit=page_limit(max_results), after=after)
-    result: dict[str, Any] = {"clusterArns": [row.arn for row in rows]}
-    if last is not None:
-        result["nextToken"] = ctx.tokens.seal(last, scope)
-    return result
+    return list_page(ctx, member="clusterArns", query=query, keys=[clusters.c.name],
+                     scope=("ListClusters", ctx.account_id, ctx.region), next_token=next_token,
+                     max_results=max_results)
 
 
 def update_cluster(

@@ -19,10 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
 from dockyard.ecs import arns
+from dockyard.ecs.listing import list_page
 from dockyard.ecs.tagging import check_tags
 from dockyard.ecs.task_definition_rules import NAME, normalize
 from dockyard.errors import ApiError, ClientException, InvalidParameterException
-from dockyard.store.pagination import fetch_page
+from dockyard.store.pagination import page_limit
 from dockyard.store.schema import task_definition_families as families
 from dockyard.store.schema import task_definitions as revisions
 
@@ -288,14 +289,6 @@ def describe_task_definition(
     return result
 
 
-def _page_size(max_results: int | None) -> int:
-    if max_results is None:
-        return 100
-    if not 1 <= max_results <= 100:
-        raise InvalidParameterException("maxResults must be between 1 and 100.")
-    return max_results
-
-
 def list_task_definitions(
     ctx: RequestContext,
     *,
@@ -306,10 +299,11 @@ def list_task_definitions(
     max_results: int | None = None,
 ) -> dict[str, Any]:
     """Revisions by (family, revision), one index range per page; familyPrefix is a family."""
-    limit = _page_size(max_results)
     family, status, descending = family_prefix or None, status or "ACTIVE", sort == "DESC"
     scope = ("ListTaskDefinitions", ctx.account_id, ctx.region, family, status, descending)
-    after = ctx.tokens.open(next_token, scope) if next_token else None
+    page_limit(max_results)
+    if next_token:
+        ctx.tokens.open(next_token, scope)
     if family is not None and not NAME.match(family):
         return {"taskDefinitionArns": []}
     query = select(revisions.c.arn, revisions.c.family, revisions.c.revision).where(
@@ -322,11 +316,8 @@ def list_task_definitions(
         # Within one family the position is the revision alone: a (family, revision) row
         # comparison after "family = ?" would not bound SQLite's index range.
         query, keys = query.where(revisions.c.family == family), [revisions.c.revision]
-    rows, last = fetch_page(ctx.conn, query, keys, limit=limit, after=after, descending=descending)
-    result: dict[str, Any] = {"taskDefinitionArns": [row.arn for row in rows]}
-    if last is not None:
-        result["nextToken"] = ctx.tokens.seal(last, scope)
-    return result
+    return list_page(ctx, member="taskDefinitionArns", query=query, keys=keys, scope=scope,
+                     next_token=next_token, max_results=max_results, descending=descending)
 
 
 def list_task_definition_families(
@@ -338,10 +329,11 @@ def list_task_definition_families(
     max_results: int | None = None,
 ) -> dict[str, Any]:
     """Families by name. ACTIVE: with an ACTIVE revision; INACTIVE: without; ALL (default)."""
-    limit = _page_size(max_results)
     prefix, status = family_prefix or "", status or "ALL"
     scope = ("ListTaskDefinitionFamilies", ctx.account_id, ctx.region, prefix, status)
-    after = ctx.tokens.open(next_token, scope) if next_token else None
+    page_limit(max_results)
+    if next_token:
+        ctx.tokens.open(next_token, scope)
     if prefix and not NAME.match(prefix):
         return {"families": []}
     query = select(families.c.family).where(
@@ -355,8 +347,5 @@ def list_task_definition_families(
         query = query.where(families.c.active_revisions > 0)
     elif status == "INACTIVE":
         query = query.where(families.c.active_revisions == 0)
-    rows, last = fetch_page(ctx.conn, query, [families.c.family], limit=limit, after=after)
-    result: dict[str, Any] = {"families": [row.family for row in rows]}
-    if last is not None:
-        result["nextToken"] = ctx.tokens.seal(last, scope)
-    return result
+    return list_page(ctx, member="families", query=query, keys=[families.c.family], scope=scope,
+                     next_token=next_token, max_results=max_results, item=lambda row: row.family)
