@@ -17,7 +17,7 @@ from dockyard.identity import keys
 from dockyard.store.db import make_engine, sqlite_url, transaction
 from dockyard.store.migrate import upgrade
 
-DEFAULT_PORT = 4566 + 1000  # 5566: out of LocalStack's and moto's way
+DEFAULT_PORT = 5566  # out of the way of LocalStack (4566) and moto (5000)
 
 
 def open_store(data_dir: str, database_url: str | None) -> Engine:
