@@ -4,6 +4,9 @@ Start-up order: lock the state dir, pick the driver, start the reporter and log 
 register (again, as the same instance), open the channel. The engine only acts on state
 frames, so nothing on the host is touched before the control plane has said what it wants.
 Stopping lets go of every task but leaves the containers running: the next start adopts them.
+A stop never waits on the control plane or the engine for long: calls under way when it comes
+are given up (their daemon threads are left behind), so SIGTERM ends the agent in seconds.
+An agent update (``update``) ends with such a stop too, after which the caller execs the new code.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +30,15 @@ from dockyard.agent.engine import TaskEngine
 from dockyard.agent.logs import LogShipper
 from dockyard.agent.reporter import Reporter
 from dockyard.agent.state_dir import StateDir
-from dockyard.agent.threads import BlockingRunner
+from dockyard.agent.threads import BlockingRunner, Stopped, unless_stopped
+from dockyard.agent.update import AgentUpdater, Replacement
+from dockyard.agent.version import agent_version
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
+CHANNEL_GRACE = 5.0  # at a stop: the channel's last frames and close handshake
+CLOSE_GRACE = 5.0  # at a stop: the driver letting go of the engine
 CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"},
                                        connect_timeout=5, read_timeout=30)
 
@@ -48,6 +55,9 @@ class AgentConfig:
     driver: str | None = None  # None: docker when an engine answers, else process
     region: str = "us-east-1"
     availability_zone: str | None = None
+    fargate_capacity: bool = False  # offer this host as capacity for FARGATE tasks
+    argv: Sequence[str] = ()  # the command that runs this agent again (for self-updates)
+    failed_updates: Sequence[str] = field(default=())  # versions not to try again
 
 
 class Agent:
@@ -61,53 +71,22 @@ class Agent:
         self.driver: Driver | None = None
         self.engine: TaskEngine | None = None
         self.channel: Channel | None = None
+        self.updater: AgentUpdater | None = None
+        self.shipper: LogShipper | None = None
+        self.replacement: Replacement | None = None  # set when an update wants us replaced
+        self._stop: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set (or an update asks to be replaced), then let go."""
         self.state.lock()
+        self._stop = stop
         loop = asyncio.get_running_loop()
         run_blocking = BlockingRunner(loop)
         background: list[asyncio.Task[None]] = []
         try:
-            instance_id = self.state.instance_id()
-            try:
-                self.driver = driver = await run_blocking(
-                    host.pick_driver, self.config.driver, instance_id, self.state.path)
-            except Exception as error:  # e.g. --driver docker without a reachable engine
-                raise AgentStartError(f"the {self.config.driver} driver cannot start: "
-                                      f"{error}") from error
-            info: DriverInfo = await run_blocking(driver.info)
-            log.info("agent %s on %s, driver %s (%s)", instance_id, self.config.endpoint,
-                     info.name, info.version)
-            client = self.session.client("ecs", endpoint_url=self.config.endpoint,
-                                         region_name=self.config.region, config=CLIENT_CONFIG)
-            credentials = self.session.get_credentials()
-            if credentials is None:
-                raise AgentStartError("no AWS credentials: set AWS_ACCESS_KEY_ID and "
-                                   "AWS_SECRET_ACCESS_KEY")
-            reporter = Reporter(client, run_blocking)
-            self.channel = channel = Channel(
-                credentials=credentials.get_frozen_credentials, region=self.config.region,
-                on_state=self._on_state, on_connect=lambda: engine.health_frames())
-            shipper = LogShipper(channel.send, lambda: channel.connected)
-            self.engine = engine = TaskEngine(
-                driver=driver, run_blocking=run_blocking, reporter=reporter, send=channel.send,
-                logs=shipper, instance_id=instance_id)
-            driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
-            background = [asyncio.create_task(reporter.run()), asyncio.create_task(shipper.run())]
-            while not stop.is_set():
-                self.registration = await self._register(client, driver, info, instance_id,
-                                                         run_blocking, stop)
-                if self.registration is None:
-                    break
-                engine.bind(self.registration.instance_arn)
-                url = ws_url(self.registration.endpoint, self.registration.cluster_arn,
-                             self.registration.instance_arn)
-                try:
-                    await channel.run(url, stop)
-                except InstanceGone as gone:
-                    log.warning("%s: registering again", gone)
-                    self.state.forget_registration()
-            await reporter.drain(2.0)
+            await self._run(stop, run_blocking, background)
+        except Stopped:
+            pass
         finally:
             if self.engine is not None:
                 await self.engine.shutdown()
@@ -115,9 +94,70 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             if self.driver is not None:
-                self.driver.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(run_blocking(self.driver.close), CLOSE_GRACE)
             self.state.unlock()
         log.info("agent stopped; containers keep running")
+
+    async def _run(self, stop: asyncio.Event, run_blocking: BlockingRunner,
+                   background: list[asyncio.Task[None]]) -> None:
+        loop = asyncio.get_running_loop()
+        config = self.config
+        instance_id = self.state.instance_id()
+        try:
+            self.driver = driver = await unless_stopped(run_blocking(
+                host.pick_driver, config.driver, instance_id, self.state.path), stop)
+        except Stopped:
+            raise
+        except Exception as error:  # e.g. --driver docker without a reachable engine
+            raise AgentStartError(f"the {config.driver} driver cannot start: {error}") from error
+        info: DriverInfo = await unless_stopped(run_blocking(driver.info), stop)
+        log.info("agent %s (version %s, code in %s) on %s, driver %s (%s)", instance_id,
+                 agent_version(), Path(__file__).resolve().parents[1], config.endpoint,
+                 info.name, info.version)
+        client = self.session.client("ecs", endpoint_url=config.endpoint,
+                                     region_name=config.region, config=CLIENT_CONFIG)
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            raise AgentStartError("no AWS credentials: set AWS_ACCESS_KEY_ID and "
+                                  "AWS_SECRET_ACCESS_KEY")
+        reporter = Reporter(client, run_blocking)
+        self.channel = channel = Channel(
+            credentials=credentials.get_frozen_credentials, region=config.region,
+            on_state=self._on_state, on_connect=lambda: engine.health_frames())
+        self.shipper = shipper = LogShipper(channel.deliver, lambda: channel.connected)
+        self.engine = engine = TaskEngine(
+            driver=driver, run_blocking=run_blocking, reporter=reporter, send=channel.send,
+            logs=shipper, instance_id=instance_id)
+        self.updater = AgentUpdater(
+            state_dir=self.state.path, endpoint=config.endpoint,
+            credentials=credentials.get_frozen_credentials, region=config.region,
+            argv=config.argv, run_blocking=run_blocking, report=channel.deliver,
+            ready=self._replace, failed=config.failed_updates)
+        driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
+        background += [asyncio.create_task(reporter.run()), asyncio.create_task(shipper.run())]
+        while not stop.is_set():
+            self.registration = await unless_stopped(
+                self._register(client, driver, info, instance_id, run_blocking, stop), stop)
+            if self.registration is None:
+                break
+            engine.bind(self.registration.instance_arn)
+            url = ws_url(self.registration.endpoint, self.registration.cluster_arn,
+                         self.registration.instance_arn)
+            try:
+                await unless_stopped(channel.run(url, stop), stop, CHANNEL_GRACE)
+            except InstanceGone as gone:
+                log.warning("%s: registering again", gone)
+                self.state.forget_registration()
+        await reporter.drain(2.0)
+
+    async def _replace(self, replacement: Replacement) -> None:
+        """An update is staged: ship what output we hold, then stop so the caller execs it."""
+        if self.shipper is not None:
+            await self.shipper.ship()
+        self.replacement = replacement
+        if self._stop is not None:
+            self._stop.set()
 
     async def _on_state(self, frame: dict[str, Any]) -> None:
         assert self.engine is not None
@@ -127,6 +167,8 @@ class Agent:
                         self.engine.instance_arn)
             return
         await self.engine.apply_state(frame)
+        if self.updater is not None and self.replacement is None:
+            self.updater.offer(frame.get("agentUpdate"))
 
     async def _register(self, client: Any, driver: Driver, info: DriverInfo, instance_id: str,
                         run_blocking: Callable[..., Any], stop: asyncio.Event
@@ -144,7 +186,8 @@ class Agent:
                     region=config.region,
                     availability_zone=config.availability_zone or f"{config.region}a",
                     private_ip=host.private_ip(), endpoint=config.endpoint,
-                    instance_arn=stored, own_ports=own_ports)
+                    instance_arn=stored, own_ports=own_ports,
+                    fargate_capacity=config.fargate_capacity)
                 arn = await run_blocking(registration.register, client, params)
                 self.state.save_registration(config.endpoint, config.cluster, arn)
                 endpoint = await run_blocking(registration.discover, client, config.cluster, arn)

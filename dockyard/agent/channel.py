@@ -31,7 +31,7 @@ from websockets.exceptions import (
     WebSocketException,
 )
 
-from dockyard.agent.version import AGENT_VERSION
+from dockyard.agent.version import agent_version
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,15 @@ BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
 MAX_OUTGOING = 2000
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 GONE_CLOSE_CODE = 4404  # the control plane closes with it when the instance is deregistered
+CLOSE_TIMEOUT = 2.0  # the close handshake at a stop; a dead server must not hold the agent
+DRAIN_SECONDS = 2.0  # at a stop, how long queued frames (last logs, reports) may take to go out
 
 
 class InstanceGone(Exception):
     """The control plane does not know our container instance (any more)."""
 
 
-def ws_url(endpoint: str, cluster_arn: str, instance_arn: str,
-           agent_version: str = AGENT_VERSION) -> str:
+def ws_url(endpoint: str, cluster_arn: str, instance_arn: str, version: str | None = None) -> str:
     """The WebSocket URL for a poll endpoint base URL (http → ws, https → wss)."""
     base = endpoint if endpoint.endswith("/") else endpoint + "/"
     if base.startswith("https://"):
@@ -57,7 +58,7 @@ def ws_url(endpoint: str, cluster_arn: str, instance_arn: str,
         base = "ws://" + base[len("http://"):]
     query = "&".join(f"{key}={quote(value, safe='')}" for key, value in (
         ("clusterArn", cluster_arn), ("containerInstanceArn", instance_arn),
-        ("agentVersion", agent_version)))
+        ("agentVersion", version or agent_version())))
     return f"{base}ws?{query}"
 
 
@@ -84,16 +85,43 @@ class Channel:
         self.heartbeat_interval, self.idle_timeout = heartbeat_interval, idle_timeout
         self.connected = False
         self.connections = 0
-        self._outgoing: deque[dict[str, Any]] = deque(maxlen=MAX_OUTGOING)
+        # Frames for the live connection, each with the future of a caller waiting for it.
+        self._outgoing: deque[tuple[dict[str, Any], asyncio.Future[bool] | None]] = deque()
         self._pending = asyncio.Event()
+        self._idle = asyncio.Event()  # set while nothing waits to be written
+        self._idle.set()
 
     def send(self, frame: dict[str, Any]) -> bool:
         """Queue a frame for the live connection; False (dropped) while disconnected."""
+        return self._queue(frame, None)
+
+    async def deliver(self, frame: dict[str, Any]) -> bool:
+        """Queue a frame and wait until it is written to the socket: True, or False if the
+        connection went away first (the caller keeps what it wanted to say)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if not self._queue(frame, future):
+            return False
+        return await future
+
+    def _queue(self, frame: dict[str, Any], future: asyncio.Future[bool] | None) -> bool:
         if not self.connected:
             return False
-        self._outgoing.append(frame)
+        if len(self._outgoing) >= MAX_OUTGOING:  # a stalled socket: the oldest frame gives way
+            _, dropped = self._outgoing.popleft()
+            if dropped is not None and not dropped.done():
+                dropped.set_result(False)
+        self._outgoing.append((frame, future))
+        self._idle.clear()
         self._pending.set()
         return True
+
+    def _forget_outgoing(self) -> None:
+        """The connection is gone: what it did not write is answered False and dropped."""
+        while self._outgoing:
+            _, future = self._outgoing.popleft()
+            if future is not None and not future.done():
+                future.set_result(False)
+        self._idle.set()
 
     async def run(self, url: str, stop: asyncio.Event) -> None:
         """Stay connected to ``url`` until ``stop`` is set; raises InstanceGone."""
@@ -102,8 +130,8 @@ class Channel:
             try:
                 headers = signed_headers(url, self.credentials(), self.region)
                 async with connect(url, additional_headers=headers, open_timeout=10,
-                                   max_size=MAX_FRAME_BYTES,
-                                   user_agent_header=f"dockyard-agent/{AGENT_VERSION}") as ws:
+                                   close_timeout=CLOSE_TIMEOUT, max_size=MAX_FRAME_BYTES,
+                                   user_agent_header=f"dockyard-agent/{agent_version()}") as ws:
                     delay = BACKOFF_START
                     await self._session(ws, stop)
             except ConnectionClosed as error:
@@ -121,6 +149,7 @@ class Channel:
                 log.warning("WebSocket to the control plane lost: %r", error)
             finally:
                 self.connected = False
+                self._forget_outgoing()
             if stop.is_set():
                 return
             with contextlib.suppress(TimeoutError):
@@ -129,15 +158,20 @@ class Channel:
 
     async def _session(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         self.connections += 1
-        self._outgoing.clear()
+        self._forget_outgoing()
         self.connected = True
         log.info("connected to the control plane")
         for frame in self.on_connect():
             self.send(frame)
-        jobs = [asyncio.create_task(job) for job in (
-            self._read(ws), self._write(ws), self._heartbeat(), stop.wait())]
+        writer = asyncio.create_task(self._write(ws))
+        jobs = [writer] + [asyncio.create_task(job) for job in (
+            self._read(ws), self._heartbeat(), stop.wait())]
         try:
             done, _ = await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set() and not writer.done():  # what is queued still goes out
+                self.connected = False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), DRAIN_SECONDS)
         finally:
             for job in jobs:
                 job.cancel()
@@ -175,7 +209,14 @@ class Channel:
             await self._pending.wait()
             self._pending.clear()
             while self._outgoing:
-                await ws.send(json.dumps(self._outgoing.popleft()))
+                frame, future = self._outgoing[0]
+                await ws.send(json.dumps(frame))
+                # Taken off only once written: a frame the connection lost is answered False.
+                if self._outgoing and self._outgoing[0][0] is frame:
+                    self._outgoing.popleft()
+                if future is not None and not future.done():
+                    future.set_result(True)
+            self._idle.set()
 
     async def _heartbeat(self) -> None:
         while True:

@@ -1,7 +1,8 @@
 """``dockyard agent``: run this host's agent in the foreground.
 
 SIGTERM or SIGINT stops the agent cleanly *without* stopping the containers: they keep
-running and the next start adopts them.
+running and the next start adopts them. An agent update ends the same way, then this process
+execs the staged code with the same options (same pid; the new code adopts the containers).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from dockyard.agent.agent import Agent, AgentConfig, AgentStartError
 from dockyard.agent.state_dir import DEFAULT_STATE_DIR, StateDirBusy
+from dockyard.agent.update import Replacement
+
+log = logging.getLogger(__name__)
 
 
 def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +39,9 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
                         or os.environ.get("AWS_REGION") or "us-east-1",
                         help="the region to sign requests for (default: $AWS_DEFAULT_REGION)")
     parser.add_argument("--availability-zone", help="reported zone (default: REGION + 'a')")
+    parser.add_argument("--fargate-capacity", action="store_true",
+                        help="offer this host as capacity for FARGATE tasks (attribute "
+                             "dockyard.capacity.fargate=true; awsvpc tasks run in bridge mode)")
     parser.add_argument("--log-level", default="info",
                         choices=("debug", "info", "warning", "error"))
 
@@ -59,6 +66,29 @@ async def _run(agent: Agent) -> None:
     await agent.run(stop)
 
 
+def agent_argv(args: argparse.Namespace) -> list[str]:
+    """The command that runs this agent again with the same options (for a self-update)."""
+    argv = [sys.executable, "-m", "dockyard", "agent", "--endpoint", args.endpoint,
+            "--cluster", args.cluster, "--state-dir", str(Path(args.state_dir).resolve()),
+            "--region", args.region, "--log-level", args.log_level]
+    if args.driver:
+        argv += ["--driver", args.driver]
+    if args.availability_zone:
+        argv += ["--availability-zone", args.availability_zone]
+    if args.fargate_capacity:
+        argv.append("--fargate-capacity")
+    return argv
+
+
+def replace_process(replacement: Replacement) -> None:
+    """Become the staged agent: same pid, same open stdout/stderr (does not return)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(replacement.executable, list(replacement.argv), dict(replacement.env))
+
+
 def run_agent(args: argparse.Namespace) -> None:
     """Run the agent until SIGTERM/SIGINT; exits 0 after a clean stop."""
     if not logging.getLogger().handlers:
@@ -66,10 +96,22 @@ def run_agent(args: argparse.Namespace) -> None:
     logging.getLogger("dockyard.agent").setLevel(args.log_level.upper())
     if not args.endpoint:
         sys.exit("dockyard agent: --endpoint (or $DOCKYARD_ENDPOINT) is required")
-    config = AgentConfig(endpoint=args.endpoint.rstrip("/"), cluster=args.cluster,
-                         state_dir=Path(args.state_dir), driver=args.driver, region=args.region,
-                         availability_zone=args.availability_zone)
-    try:
-        asyncio.run(_run(Agent(config)))
-    except (StateDirBusy, AgentStartError) as error:
-        sys.exit(f"dockyard agent: {error}")
+    failed: list[str] = []
+    while True:
+        config = AgentConfig(endpoint=args.endpoint.rstrip("/"), cluster=args.cluster,
+                             state_dir=Path(args.state_dir), driver=args.driver,
+                             region=args.region, availability_zone=args.availability_zone,
+                             fargate_capacity=args.fargate_capacity, argv=agent_argv(args),
+                             failed_updates=tuple(failed))
+        agent = Agent(config)
+        try:
+            asyncio.run(_run(agent))
+        except (StateDirBusy, AgentStartError) as error:
+            sys.exit(f"dockyard agent: {error}")
+        if agent.replacement is None:
+            return
+        try:
+            replace_process(agent.replacement)
+        except OSError as error:  # run on with the old code; the next offer is answered FAILED
+            log.error("cannot start the updated agent: %s", error)
+            failed.append(agent.replacement.version)

@@ -17,13 +17,15 @@ from botocore.exceptions import ClientError
 
 from dockyard.agent.drivers import DriverInfo
 from dockyard.agent.host import HostFacts
-from dockyard.agent.version import AGENT_HASH, AGENT_VERSION
+from dockyard.agent.version import AGENT_HASH, agent_version
 
 log = logging.getLogger(__name__)
 
 RESERVED_TCP_PORTS = (22, 2375, 2376, 51678, 51679)  # as the ECS agent reserves them
 GONE_CODES = {"ClientException", "InvalidParameterException"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+FARGATE_CAPACITY = "dockyard.capacity.fargate"  # placement sends FARGATE tasks only here
+TASK_ENI = "ecs.capability.task-eni"  # every Fargate task is awsvpc; it runs in bridge mode here
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,14 @@ def control_plane_port(endpoint: str) -> int | None:
 def registration_params(*, cluster: str, facts: HostFacts, driver: DriverInfo,
                         instance_id: str, region: str, availability_zone: str,
                         private_ip: str, endpoint: str, instance_arn: str | None = None,
-                        own_ports: Iterable[int] = (), account_id: str = "") -> dict[str, Any]:
+                        own_ports: Iterable[int] = (), account_id: str = "",
+                        fargate_capacity: bool = False) -> dict[str, Any]:
     """The RegisterContainerInstance request for this host.
 
     ``own_ports`` are host ports our own containers hold: they are accounted to their tasks,
-    so they are not reported as taken by the host."""
+    so they are not reported as taken by the host. ``fargate_capacity`` offers the host for
+    FARGATE tasks: ``dockyard.capacity.fargate=true``, and ``ecs.capability.task-eni`` (which
+    every awsvpc task requires) whatever the driver."""
     own = set(own_ports)
     tcp = (set(RESERVED_TCP_PORTS) | set(facts.tcp_ports)) - own
     plane = control_plane_port(endpoint)
@@ -73,6 +78,10 @@ def registration_params(*, cluster: str, facts: HostFacts, driver: DriverInfo,
         "dockyard.driver": driver.name,
         "dockyard.hostname": facts.hostname,
     }
+    capabilities = list(driver.capabilities)
+    if fargate_capacity:
+        attributes[FARGATE_CAPACITY] = "true"
+        capabilities += [TASK_ENI] if TASK_ENI not in capabilities else []
     params: dict[str, Any] = {
         "cluster": cluster,
         "instanceIdentityDocument": json.dumps(document),
@@ -83,10 +92,10 @@ def registration_params(*, cluster: str, facts: HostFacts, driver: DriverInfo,
             {"name": "PORTS_UDP", "type": "STRINGSET",
              "stringSetValue": [str(p) for p in sorted(udp)]},
         ],
-        "versionInfo": {"agentVersion": AGENT_VERSION, "agentHash": AGENT_HASH,
+        "versionInfo": {"agentVersion": agent_version(), "agentHash": AGENT_HASH,
                         "dockerVersion": driver.version},
         "attributes": [{"name": name, "value": value} for name, value in attributes.items()]
-        + [{"name": capability} for capability in driver.capabilities],
+        + [{"name": capability} for capability in capabilities],
     }
     if instance_arn:
         params["containerInstanceArn"] = instance_arn

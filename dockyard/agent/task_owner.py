@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 10.0  # a safety net: driver events normally wake the owner at once
 WAITING_POLL_INTERVAL = 1.0  # while a dependency is pending (health, startTimeout)
 REASON_LIMIT = 255
-FOLLOWER_DRAIN_SECONDS = 5.0
+# A follower ends by itself once its container has stopped and all output is read (at once,
+# normally); this bound only keeps a wedged engine stream from holding the task forever.
+FOLLOWER_DRAIN_LIMIT = 60.0
 
 RunBlocking = Callable[..., Awaitable[Any]]
 LabelsFor = Callable[[TaskSpec, ContainerSpec], dict[str, str]]
@@ -63,6 +65,7 @@ class ContainerRecord:
     running_since: float | None = None
     finished_at: float | None = None
     follower: LogFollower | None = field(default=None, repr=False)
+    drained: bool = False  # its follower has ended: every line it wrote is with the shipper
 
     def absorb(self, observed: Observed, now: float) -> None:
         self.runtime_id = observed.runtime_id
@@ -193,9 +196,10 @@ class TaskOwner:
             self._mark_stopped(self.records[name], decisions[name])
         if marked:
             return False  # decide again on the new facts (an essential failure stops the task)
+        self._follow_logs()  # before the report: a container that is already gone is read too
+        await self._drain_logs()  # a STOPPED report never overtakes the container's output
         self._report()
         self._send_health()
-        self._follow_logs()
         actions = [(self.records[name], decision) for name, decision in decisions.items()
                    if decision.step in self._steps]
         for record, decision in actions:
@@ -286,10 +290,27 @@ class TaskOwner:
         log.warning("task %s container %s: %s", self.spec.task_id, record.spec.name, error.reason)
         record.known, record.reason = ContainerStatus.STOPPED, error.reason
 
-    async def _cleanup(self) -> None:
-        for record in self.records.values():  # the last lines before the container goes
+    async def _drain_logs(self) -> None:
+        """Wait for the followers of stopped containers to end, then ship the task's lines.
+
+        A follower ends by itself once its container has stopped and its output is read to
+        the end; only then are all its lines with the shipper, and only once they are written
+        to the socket may the container's STOPPED be reported or its output removed. If the
+        channel is down the lines stay buffered and go up on the next connection."""
+        finished = [record for record in self.records.values()
+                    if record.known is ContainerStatus.STOPPED and not record.drained]
+        for record in finished:
             if record.follower is not None:
-                await self.run_blocking(record.follower.join, FOLLOWER_DRAIN_SECONDS)
+                await self.run_blocking(record.follower.join, FOLLOWER_DRAIN_LIMIT)
+                if record.follower.is_alive():
+                    log.warning("task %s container %s: its output did not end within %gs",
+                                self.spec.task_id, record.spec.name, FOLLOWER_DRAIN_LIMIT)
+            record.drained = True
+        if finished and self.logs.pending(self.spec.arn):
+            await self.logs.ship(self.spec.arn)
+
+    async def _cleanup(self) -> None:
+        await self._drain_logs()  # the last lines before the container and its files go
         self._stop_followers()
         ids = [record.runtime_id for record in self.records.values() if record.runtime_id]
         for runtime_id in ids + self.strays:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 DEFAULT_LIMIT = 64
+T = TypeVar("T")
 
 
 class BlockingRunner:
@@ -54,3 +55,29 @@ class BlockingRunner:
         # A closed loop means the agent is exiting and nobody waits for the answer any more.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(settle)
+
+
+class Stopped(Exception):
+    """The agent was told to stop while waiting for something."""
+
+
+async def unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event, grace: float = 0.0) -> T:
+    """Await ``awaitable``, but once ``stop`` is set give it ``grace`` seconds to finish by
+    itself, then cancel it and raise :class:`Stopped`.
+
+    A stopping agent must not wait for a call to an unreachable control plane or a wedged
+    engine (the blocking part runs on a daemon thread, which is simply left behind)."""
+    work = asyncio.ensure_future(awaitable)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not work.done() and grace > 0:
+            await asyncio.wait({work}, timeout=grace)
+        if work.done():
+            return work.result()
+        raise Stopped
+    finally:
+        stopping.cancel()
+        if not work.done():
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)

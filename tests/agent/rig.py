@@ -22,17 +22,23 @@ INSTANCE_ARN = "arn:aws:ecs:us-east-1:000000000000:container-instance/default/01
 
 
 class RecordingEcs:
-    """Stands in for the control plane's Submit*StateChange actions."""
+    """Stands in for the control plane's Submit*StateChange actions.
 
-    def __init__(self) -> None:
+    ``timeline`` (shared with the rig's socket) records calls and frames in the order the
+    control plane would have received them."""
+
+    def __init__(self, timeline: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.timeline = timeline if timeline is not None else []
 
     def submit_task_state_change(self, **params: Any) -> dict[str, Any]:
         self.calls.append(("task", params))
+        self.timeline.append(("task", params))
         return {"acknowledgment": "ACK"}
 
     def submit_container_state_change(self, **params: Any) -> dict[str, Any]:
         self.calls.append(("container", params))
+        self.timeline.append(("container", params))
         return {"acknowledgment": "ACK"}
 
     def task_reports(self, task_arn: str) -> list[dict[str, Any]]:
@@ -62,7 +68,8 @@ class Rig:
 
     def __init__(self, driver: Driver, instance_id: str) -> None:
         self.driver, self.instance_id = driver, instance_id
-        self.ecs = RecordingEcs()
+        self.timeline: list[tuple[str, dict[str, Any]]] = []
+        self.ecs = RecordingEcs(self.timeline)
         self.frames: list[dict[str, Any]] = []
         self.version = 0
 
@@ -70,7 +77,7 @@ class Rig:
         loop = asyncio.get_running_loop()
         run_blocking = BlockingRunner(loop)
         self.reporter = Reporter(self.ecs, run_blocking)
-        self.logs = LogShipper(self.send, lambda: True, interval=0.1)
+        self.logs = LogShipper(self.deliver, lambda: True, interval=0.1)
         self.engine = TaskEngine(driver=self.driver, run_blocking=run_blocking,
                                  reporter=self.reporter, send=self.send, logs=self.logs,
                                  instance_id=self.instance_id)
@@ -88,7 +95,11 @@ class Rig:
 
     def send(self, frame: dict[str, Any]) -> bool:
         self.frames.append(frame)
+        self.timeline.append(("frame", frame))
         return True
+
+    async def deliver(self, frame: dict[str, Any]) -> bool:
+        return self.send(frame)
 
     async def apply(self, *tasks: dict[str, Any]) -> None:
         self.version += 1
@@ -111,6 +122,16 @@ class Rig:
             lambda: next((p for p in self.ecs.task_reports(task_arn)
                           if p["status"] == "STOPPED"), None), timeout)
         return report
+
+    def lines_before_stopped(self, task_arn: str) -> list[str]:
+        """The task's output the socket carried before its STOPPED report went out."""
+        lines = []
+        for kind, item in self.timeline:
+            if kind == "task" and item["task"] == task_arn and item["status"] == "STOPPED":
+                return lines
+            if kind == "frame" and item["type"] == "logs" and item["taskArn"] == task_arn:
+                lines += [text for _, text in item["lines"]]
+        raise AssertionError(f"task {task_arn} was never reported STOPPED")
 
     def log_lines(self, task_arn: str, container: str) -> list[str]:
         return [text for frame in self.frames if frame["type"] == "logs"

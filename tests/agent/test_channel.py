@@ -218,3 +218,67 @@ def test_connect_frames_go_first() -> None:
 
     run_against(plane, scenario)
     assert plane.received[0] == health
+
+
+def test_delivery_is_confirmed_once_written_and_refused_while_down() -> None:
+    plane, states = FakeControlPlane(), list[dict[str, Any]]()
+    frame = {"type": "logs", "taskArn": "t", "containerName": "c", "lines": [[1.0, "x"]]}
+
+    async def scenario(url: str) -> None:
+        stop = asyncio.Event()
+        client = channel(states)
+        assert await client.deliver(frame) is False  # not connected yet: the caller keeps it
+        running = asyncio.create_task(client.run(url, stop))
+        await until(lambda: client.connected)
+        assert await client.deliver(frame) is True
+        await until(lambda: frame in plane.received)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+
+    run_against(plane, scenario)
+
+
+def test_frames_queued_at_a_stop_still_go_out() -> None:
+    plane, states = FakeControlPlane(), list[dict[str, Any]]()
+    last = [{"type": "logs", "taskArn": "t", "containerName": "c", "lines": [[float(n), str(n)]]}
+            for n in range(50)]
+
+    async def scenario(url: str) -> None:
+        stop = asyncio.Event()
+        client = channel(states)
+        running = asyncio.create_task(client.run(url, stop))
+        await until(lambda: client.connected)
+        for frame in last:
+            client.send(frame)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+
+    run_against(plane, scenario)
+    assert [f for f in plane.received if f["type"] == "logs"] == last
+
+
+def test_frames_a_lost_connection_did_not_write_are_answered_false() -> None:
+    plane, states = FakeControlPlane(), list[dict[str, Any]]()
+
+    async def scenario(url: str) -> None:
+        stop = asyncio.Event()
+        client = channel(states)
+        running = asyncio.create_task(client.run(url, stop))
+        await until(lambda: client.connected)
+        client._pending.set = lambda: None  # type: ignore[method-assign]  # the writer stalls
+        waiting = asyncio.create_task(client.deliver({"type": "logs", "lines": []}))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        for connection in list(plane_connections):
+            await connection.close()
+        assert await asyncio.wait_for(waiting, 5) is False
+        stop.set()
+        await asyncio.wait_for(running, 5)
+
+    plane_connections: list[ServerConnection] = []
+
+    async def remember(connection: ServerConnection) -> None:
+        plane_connections.append(connection)
+
+    plane.on_connect = remember
+    run_against(plane, scenario)

@@ -239,3 +239,38 @@ def test_output_is_kept_when_the_task_goes_at_once(driver: Driver, instance_id: 
             assert rig.log_lines(task["taskArn"], "app") == [f"line {i}" for i in range(1, 6)]
 
     asyncio.run(scenario())
+
+
+def test_every_line_of_many_short_tasks_goes_up_before_their_stopped_report(
+        driver: Driver, instance_id: str) -> None:
+    script = "echo line-{n}-a; echo line-{n}-b; printf line-{n}-end"  # the last line has no newline
+    tasks = [task_frame(container(command=["sh", "-c", script.format(n=n)])) for n in range(20)]
+
+    async def scenario() -> None:
+        async with Rig(driver, instance_id) as rig:
+            await rig.apply(*tasks)
+            for task in tasks:
+                await rig.stopped(task["taskArn"], timeout=180)
+            await rig.apply()  # the control plane lets go: every task is cleaned up
+            await rig.until(lambda: not driver.list_containers(), timeout=120)
+            for n, task in enumerate(tasks):
+                assert rig.lines_before_stopped(task["taskArn"]) == [
+                    f"line-{n}-a", f"line-{n}-b", f"line-{n}-end"]
+
+    asyncio.run(scenario())
+
+
+def test_a_container_that_exits_before_its_sibling_starts_keeps_its_output(
+        driver: Driver, instance_id: str) -> None:
+    task = task_frame(
+        container("first", essential=False, command=["sh", "-c", "echo first-line"]),
+        container("second", command=["sh", "-c", "echo second-line"],
+                  dependsOn=[{"containerName": "first", "condition": "SUCCESS"}]))
+
+    async def scenario() -> None:
+        async with Rig(driver, instance_id) as rig:
+            await rig.apply(task)
+            await rig.stopped(task["taskArn"])
+            assert sorted(rig.lines_before_stopped(task["taskArn"])) == ["first-line", "second-line"]
+
+    asyncio.run(scenario())

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,6 +144,47 @@ def test_a_recycled_pid_is_not_taken_for_the_container(process_driver: ProcessDr
     finally:
         fresh.close()
     assert process_start_ticks(os.getpid()) is not None
+
+
+def test_a_process_gone_before_the_agent_looks_is_still_seen_to_exit(
+        process_driver: ProcessDriver, monkeypatch: pytest.MonkeyPatch) -> None:
+    launch = ProcessDriver._launch
+
+    def slow_agent(*args: Any) -> tuple[int, int]:
+        """The agent thread is descheduled until the command (and its shim) are long gone."""
+        pid, ticks = launch(*args)
+        wait_for(lambda: process_start_ticks(pid) is None)
+        return pid, ticks
+
+    monkeypatch.setattr(ProcessDriver, "_launch", staticmethod(slow_agent))
+    spec = task_spec(container(command=["sh", "-c", "echo quick; exit 7"]))
+    started = run(process_driver, spec)
+    record = json.loads((process_driver.root / spec.task_id / "app.json").read_text())
+    assert isinstance(record["pidStartTicks"], int)  # from the shim itself, not read too late
+    final = wait_for(lambda: stopped(process_driver, started.runtime_id), 10)
+    assert final.exit_code == 7
+
+
+def test_a_follower_started_after_the_exit_reads_everything_and_ends(
+        process_driver: ProcessDriver) -> None:
+    spec = task_spec(container(command=["sh", "-c", "echo one; echo two; printf three"]))
+    started = run(process_driver, spec)
+    wait_for(lambda: stopped(process_driver, started.runtime_id))
+    lines: list[str] = []
+    follower = process_driver.follow_logs(started.runtime_id, None, lambda at, text: lines.append(text))
+    follower.join(10)
+    assert not follower.is_alive()
+    assert lines == ["one", "two", "three"]
+
+
+def test_a_removed_container_is_not_brought_back(process_driver: ProcessDriver) -> None:
+    spec = task_spec(container(command=["true"]))
+    started = run(process_driver, spec)
+    stale = json.loads((process_driver.root / spec.task_id / "app.json").read_text())
+    wait_for(lambda: stopped(process_driver, started.runtime_id))
+    process_driver.remove(started.runtime_id)
+    process_driver._finalize(stale)  # as a monitor pass that looked just before the removal
+    assert process_driver.list_containers() == []
 
 
 def test_a_missing_executable_cannot_start(process_driver: ProcessDriver) -> None:

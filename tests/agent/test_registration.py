@@ -76,6 +76,20 @@ def test_identity_version_and_attributes() -> None:
     assert "containerInstanceArn" not in request
 
 
+def test_fargate_capacity_is_an_attribute_with_awsvpc_support() -> None:
+    plain = {a["name"]: a.get("value") for a in params()["attributes"]}
+    assert "dockyard.capacity.fargate" not in plain and "ecs.capability.task-eni" not in plain
+    offered = params(fargate_capacity=True, driver=DriverInfo("process", "process", ()))
+    attributes = {a["name"]: a.get("value") for a in offered["attributes"]}
+    assert attributes["dockyard.capacity.fargate"] == "true"
+    assert "ecs.capability.task-eni" in attributes  # every Fargate task is awsvpc
+
+
+def test_an_overridden_version_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKYARD_AGENT_VERSION", "0.0.1")
+    assert params()["versionInfo"]["agentVersion"] == "0.0.1"
+
+
 @pytest.mark.parametrize(("instance_arn", "expected"), [
     ("arn:aws:ecs:us-east-1:123:container-instance/prod/abc", "arn:aws:ecs:us-east-1:123:cluster/prod"),
     ("arn:aws:ecs:us-east-1:123:container-instance/abc", "prod"),

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dockyard.agent.threads import BlockingRunner
+from dockyard.agent.threads import BlockingRunner, Stopped, unless_stopped
 
 
 def test_results_and_errors_come_back() -> None:
@@ -55,3 +55,29 @@ def test_at_most_limit_calls_run_at_once() -> None:
 
     asyncio.run(main())
     assert peak == 3
+
+
+def test_a_stop_gives_up_a_call_that_does_not_return() -> None:
+    async def scenario() -> None:
+        runner, stop = BlockingRunner(asyncio.get_running_loop()), asyncio.Event()
+        never = threading.Event()
+        asyncio.get_running_loop().call_later(0.1, stop.set)
+        with pytest.raises(Stopped):
+            await asyncio.wait_for(unless_stopped(runner(never.wait), stop), 5)
+        assert await unless_stopped(runner(lambda: 42), asyncio.Event()) == 42
+
+    asyncio.run(scenario())
+
+
+def test_a_call_finishing_within_the_grace_is_awaited() -> None:
+    async def scenario() -> str:
+        stop = asyncio.Event()
+        stop.set()
+
+        async def winding_down() -> str:
+            await asyncio.sleep(0.2)
+            return "done"
+
+        return await unless_stopped(winding_down(), stop, grace=5)
+
+    assert asyncio.run(scenario()) == "done"

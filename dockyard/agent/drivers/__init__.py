@@ -66,11 +66,14 @@ EventCallback = Callable[[str], object]  # called with a task ARN whose containe
 
 
 class LogFollower(Protocol):
-    """A thread streaming one container's output; it ends by itself once the container has."""
+    """A thread streaming one container's output; it ends by itself once the container has
+    stopped and every line it wrote is in the sink (``stop`` ends it early, dropping the rest)."""
 
     def stop(self) -> None: ...
 
     def join(self, timeout: float | None = None) -> None: ...
+
+    def is_alive(self) -> bool: ...
 
 
 class Driver(Protocol):

@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +48,7 @@ STATUSES = {
 HEALTH = {"healthy": HealthStatus.HEALTHY, "unhealthy": HealthStatus.UNHEALTHY}
 NEVER = "0001-01-01T00:00:00Z"
 MIN_REMOTE_API = (1, 17)
+RECENT_LINES = 10000  # lines remembered to skip when a read starts again a second back
 CAPABILITIES = (
     "com.amazonaws.ecs.capability.privileged-container",
     "com.amazonaws.ecs.capability.logging-driver.json-file",
@@ -133,17 +135,46 @@ def remote_api_capabilities(api_version: str) -> list[str]:
 
 
 class DockerLogFollower(threading.Thread):
-    """Streams one container's output into a sink until the container stops or we do."""
+    """Streams one container's output into a sink until the container stops or we do.
+
+    The engine may end a ``follow`` stream a moment before the last entry of a container is
+    in (a line without a newline is flushed as the output closes), so once the container is
+    no longer running one more read, without ``follow``, picks up whatever came after the last
+    line seen (lines are told apart by their nanosecond timestamps, so none goes up twice).
+    A stream that broke while the container still runs is simply opened again. The thread
+    ends by itself once everything is in the sink: joining it is how an owner knows."""
 
     def __init__(self, api: Any, runtime_id: str, since: float | None, sink: LogSink) -> None:
         super().__init__(name=f"logs-{runtime_id[:12]}", daemon=True)
         self.api, self.runtime_id, self.since, self.sink = api, runtime_id, since, sink
         self._stopped = threading.Event()
+        self._recent: deque[str] = deque(maxlen=RECENT_LINES)  # raw lines near the resume point
+        self._recent_set: set[str] = set()
+        self._last_at: float | None = None
 
     def run(self) -> None:
-        options: dict[str, Any] = {"stream": True, "follow": True, "timestamps": True}
-        if self.since is not None:
-            options["since"] = self.since
+        try:
+            while not self._stopped.is_set():
+                running = self._running()
+                self._read(follow=running)
+                if not running:
+                    return
+                self._stopped.wait(0.2)  # the stream broke while it runs: open it again
+        except Exception:  # the owner joins this thread: it must end, and say why
+            log.exception("following the output of %s failed", self.runtime_id[:12])
+
+    def _running(self) -> bool:
+        try:
+            state = self.api.inspect_container(self.runtime_id).get("State", {})
+        except NotFound:
+            return False
+        return bool(state.get("Running") or state.get("Restarting"))
+
+    def _read(self, follow: bool) -> None:
+        options: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": True}
+        since = self.since if self._last_at is None else self._last_at - 1.0
+        if since is not None:
+            options["since"] = since
         partial = ""
         try:
             for chunk in self.api.logs(self.runtime_id, **options):
@@ -152,14 +183,26 @@ class DockerLogFollower(threading.Thread):
                 lines = (partial + chunk.decode("utf-8", "replace")).split("\n")
                 partial = lines.pop()
                 for line in lines:
-                    stamp, _, text = line.partition(" ")
-                    try:
-                        at = parse_time(stamp) or time.time()
-                    except ValueError:
-                        at, text = time.time(), line
-                    self.sink(at, text.rstrip("\r"))
+                    self._line(line)
         except (DockerException, OSError, ValueError) as error:
             log.debug("log stream of %s ended: %s", self.runtime_id[:12], error)
+        if partial and not follow and not self._stopped.is_set():  # a last line, no newline
+            self._line(partial)
+
+    def _line(self, raw: str) -> None:
+        if raw in self._recent_set:
+            return  # seen in an earlier read
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(raw)
+        self._recent_set.add(raw)
+        stamp, _, text = raw.partition(" ")
+        try:
+            at = parse_time(stamp) or time.time()
+        except ValueError:
+            at, text = time.time(), raw
+        self._last_at = at
+        self.sink(at, text.rstrip("\r"))
 
     def stop(self) -> None:
         self._stopped.set()

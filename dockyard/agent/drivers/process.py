@@ -124,13 +124,21 @@ class ProcessDriver:
         return found
 
     def _alive(self, record: dict[str, Any]) -> bool:
-        pid = record.get("pid")
-        return pid is not None and process_start_ticks(int(pid)) == record.get("pidStartTicks")
+        pid, ticks = record.get("pid"), record.get("pidStartTicks")
+        if pid is None:
+            return False
+        if ticks is None:  # a record written before the shim reported its start time
+            return (process_start_ticks(int(pid)) is not None
+                    and not self._paths(record["runtimeId"])[2].exists())
+        return process_start_ticks(int(pid)) == int(ticks)
 
     def _finalize(self, record: dict[str, Any]) -> dict[str, Any]:
         """Record the exit of a process that is gone (idempotent)."""
         with self._lock:
-            fresh = self._load(record["runtimeId"]) or record
+            fresh = self._load(record["runtimeId"])
+            if fresh is None:  # removed meanwhile: writing it again would bring it back
+                self._watched.pop(record["runtimeId"], None)
+                return record
             if fresh.get("exitCode") is not None or fresh.get("finishedAt"):
                 return fresh
             exit_path = self._paths(fresh["runtimeId"])[2]
@@ -249,18 +257,19 @@ class ProcessDriver:
             elif user:
                 log.warning("process driver: user %s ignored (the agent is not root)", user)
             try:
-                pid = self._launch(argv, record, log_path, exit_path, identity)
+                pid, ticks = self._launch(argv, record, log_path, exit_path, identity)
             except (OSError, ValueError, KeyError) as error:
                 raise DriverError(f"CannotStartContainerError: {error}") from error
-            record.update(pid=pid, pidStartTicks=process_start_ticks(pid), startedAt=time.time())
+            record.update(pid=pid, pidStartTicks=ticks, startedAt=time.time())
             self._save(record)
             self._track(record)
             return self._observe(record)
 
     @staticmethod
     def _launch(argv: list[str], record: dict[str, Any], log_path: Path, exit_path: Path,
-                identity: dict[str, Any]) -> int:
-        """Start the detached shim; returns its pid once its signal handlers are in place."""
+                identity: dict[str, Any]) -> tuple[int, int]:
+        """Start the detached shim; returns its pid and start time (as the shim read them)
+        once its signal handlers are in place."""
         log_path.touch()
         with log_path.open("ab") as errors:
             launcher = subprocess.Popen(
@@ -271,9 +280,10 @@ class ProcessDriver:
             line = launcher.stdout.readline()
             launcher.stdout.close()
             launcher.wait()
-        if not line.strip().isdigit():
+        words = line.split()
+        if len(words) != 2 or not all(word.isdigit() for word in words):
             raise OSError(f"the process shim did not start (see {log_path})")
-        return int(line)
+        return int(words[0]), int(words[1])
 
     def stop(self, runtime_id: str, timeout: float) -> Observed | None:
         record = self._load(runtime_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -9,11 +10,17 @@ from pathlib import Path
 
 from dockyard.agent.drivers import LogSink
 
+log = logging.getLogger(__name__)
+
 POLL_SECONDS = 0.2
 
 
 class ProcessLogFollower(threading.Thread):
-    """Tails a container's log file into a sink until the process has ended and all is read."""
+    """Tails a container's log file into a sink until the process has ended and all is read.
+
+    The thread ends by itself once the process has ended and the file is read to its end,
+    so joining it is how an owner knows every line is in the sink (``stop`` drops the rest,
+    for an agent that is going away)."""
 
     def __init__(self, path: Path, since: float | None, sink: LogSink,
                  ended: Callable[[], bool]) -> None:
@@ -22,6 +29,12 @@ class ProcessLogFollower(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
+        try:
+            self._follow()
+        except Exception:  # the owner joins this thread: it must end, and say why
+            log.exception("following %s failed", self.path)
+
+    def _follow(self) -> None:
         # An adopted process: only what it writes from now on (earlier output was sent before).
         offset = self.path.stat().st_size if self.since is not None and self.path.exists() else 0
         partial = b""
@@ -43,7 +56,8 @@ class ProcessLogFollower(threading.Thread):
                 if partial:
                     self.sink(now, partial.decode("utf-8", "replace"))
                 return
-            self._stopped.wait(POLL_SECONDS)
+            if not ended:  # once it has ended, what is left is read without pausing
+                self._stopped.wait(POLL_SECONDS)
 
     def stop(self) -> None:
         self._stopped.set()

@@ -2,8 +2,11 @@
 
 ``python -S process_shim.py EXIT_FILE LOG_FILE -- ARGV...`` forks; the fork starts a session
 of its own (so the agent's exit or a terminal's Ctrl-C does not reach it), reports its pid
-on stdout once its signal handlers are in place, sends its output to LOG_FILE, runs the
-command and writes the command's exit code to EXIT_FILE. The first process exits at once,
+and its start time (``PID TICKS``) on stdout once its signal handlers are in place, sends its
+output to LOG_FILE, runs the command and writes the command's exit code to EXIT_FILE. The
+start time comes from the shim itself: a command that ends at once takes the shim with it
+before the agent could read ``/proc/PID/stat``, and a pid without its start time cannot be
+told apart from a recycled one. The first process exits at once,
 so the shim is nobody's child: an agent that restarted treats it exactly like one it started.
 Standard library only, and no package imports: it must start fast and alone.
 """
@@ -16,6 +19,13 @@ import subprocess
 import sys
 
 
+def start_ticks() -> str:
+    """This process's start time in clock ticks since boot (field 22 of /proc/self/stat)."""
+    with open("/proc/self/stat") as handle:
+        stat = handle.read()
+    return stat[stat.rindex(")") + 2:].split()[19]  # the command name may hold spaces
+
+
 def main(argv: list[str]) -> int:
     exit_file, log_file, separator, command = argv[0], argv[1], argv[2], argv[3:]
     assert separator == "--" and command, "usage: process_shim.py EXIT_FILE LOG_FILE -- ARGV..."
@@ -26,7 +36,7 @@ def main(argv: list[str]) -> int:
         os._exit(0)
     os.setsid()
     log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    sys.stdout.write(f"{os.getpid()}\n")
+    sys.stdout.write(f"{os.getpid()} {start_ticks()}\n")
     sys.stdout.flush()
     os.dup2(log, 1)  # also closes the pipe the agent reads the pid from
     os.dup2(log, 2)
