@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns
@@ -60,6 +60,34 @@ def lookup(ctx: RequestContext, identifier: str | None, *, active_only: bool = T
     return found
 
 
+# Built once: DescribeClusters runs these for every cluster it names, and building a statement
+# (and its cache key) costs SQLAlchemy more than SQLite takes to run it.
+_BY_NAME = select(clusters).where(
+    clusters.c.account_id == bindparam("account"),
+    clusters.c.region == bindparam("region"),
+    clusters.c.name == bindparam("name"),
+)
+_PENDING = ("PROVISIONING", "PENDING", "ACTIVATING")
+
+
+def _task_count(statuses: tuple[str, ...]) -> Any:
+    return (select(func.count()).select_from(tasks).where(
+        tasks.c.account_id == bindparam("account"), tasks.c.region == bindparam("region"),
+        tasks.c.cluster_name == bindparam("name"), tasks.c.last_status.in_(statuses)).scalar_subquery())
+
+
+_COUNTS = select(
+    select(func.count()).select_from(container_instances).where(
+        container_instances.c.account_id == bindparam("account"),
+        container_instances.c.region == bindparam("region"),
+        container_instances.c.cluster_name == bindparam("name"),
+        container_instances.c.status.in_(("ACTIVE", "DRAINING")),
+    ).scalar_subquery(),
+    _task_count(("RUNNING",)),
+    _task_count(_PENDING),
+)
+
+
 def find(ctx: RequestContext, identifier: str) -> Row[Any] | None:
     """The caller's cluster named by name or ARN, whatever its status, or None."""
     name: str | None = identifier
@@ -67,30 +95,17 @@ def find(ctx: RequestContext, identifier: str) -> Row[Any] | None:
         name = arns.own_resource_id(ctx, identifier, "cluster")
     if name is None:
         return None
-    return ctx.conn.execute(
-        select(clusters).where(
-            clusters.c.account_id == ctx.account_id,
-            clusters.c.region == ctx.region,
-            clusters.c.name == name,
-        )
-    ).first()
+    return ctx.conn.execute(_BY_NAME, {"account": ctx.account_id, "region": ctx.region, "name": name}).first()
 
 
 def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
-    """Live counts of a cluster's instances, tasks and services."""
-    scope = (container_instances.c.account_id == row.account_id, container_instances.c.region == row.region,
-             container_instances.c.cluster_name == row.name)
-    instances = ctx.conn.execute(select(func.count()).where(
-        *scope, container_instances.c.status.in_(("ACTIVE", "DRAINING")))).scalar_one()
-    by_status: dict[str, int] = dict(ctx.conn.execute(
-        select(tasks.c.last_status, func.count())
-        .where(tasks.c.account_id == row.account_id, tasks.c.region == row.region,
-               tasks.c.cluster_name == row.name, tasks.c.last_status != "STOPPED")
-        .group_by(tasks.c.last_status)).all())
+    """Live counts of a cluster's instances, tasks and services (one statement)."""
+    instances, running, pending = ctx.conn.execute(
+        _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}).one()
     return {
         "registeredContainerInstancesCount": instances,
-        "runningTasksCount": by_status.get("RUNNING", 0),
-        "pendingTasksCount": sum(by_status.get(s, 0) for s in ("PROVISIONING", "PENDING", "ACTIVATING")),
+        "runningTasksCount": running,
+        "pendingTasksCount": pending,
         "activeServicesCount": 0,
     }
 
