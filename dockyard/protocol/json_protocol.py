@@ -36,7 +36,8 @@ def _default(value: Any) -> Any:
 
 
 def serialize_result(result: dict[str, Any] | None) -> bytes:
-    return orjson.dumps(_without_none(result or {}), default=_default)
+    # Passthrough: orjson would write datetimes as ISO strings; AWS JSON wants epoch seconds.
+    return orjson.dumps(_without_none(result or {}), default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def serialize_error(error: ApiError) -> bytes:
