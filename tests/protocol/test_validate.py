@@ -68,11 +68,3 @@ def test_wrong_types_are_serialization_errors(action: str, params: Any) -> None:
     with pytest.raises(SerializationException):
         validate(action, params)
 
-
-def test_results_carry_timestamps_as_epoch_seconds() -> None:
-    import datetime
-
-    from dockyard.protocol.json_protocol import serialize_result
-
-    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-    assert serialize_result({"at": moment, "gone": None}) == b'{"at":1767225600.0}'
