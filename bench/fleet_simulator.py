@@ -13,12 +13,14 @@ strategies and constraints).
 Why it is built this way:
 
 - No agent runs. Dockyard derives ``agentConnected`` from the last sign of life within 30 s,
-  so a keeper (a few threads) re-registers every instance 25 s after its last registration,
-  with the same identity document, as a restarting agent does: one sign of life per instance
-  per 25 s, the least any liveness scheme needs (an agent's WebSocket heartbeats write one
-  every 5 to 10 s). It runs from the first registration on, through the storm, whose share
-  is printed (and counted in Dockyard's server CPU). moto has no notion of a connected agent
-  (and would register a second instance), so it gets no keeper.
+  and a re-registration (same identity document, as a restarting agent sends) is one. So
+  right before the storm every instance is registered again, oldest first, and a keeper (a
+  few threads) re-registers each one 25 s after its last registration from then on: one
+  sign of life per instance per 25 s, the least any liveness scheme needs (an agent's
+  WebSocket heartbeats write one every 5 to 10 s). A storm that ends within 25 s of the
+  refresh sees no keeper traffic; what the keeper sent during the storm is printed (and is
+  in Dockyard's server CPU). moto has no notion of a connected agent (and would register a
+  second instance), so it gets neither.
 - ``--servers dockyard-nocache`` runs Dockyard with ``DOCKYARD_PLACEMENT_CACHE=off``: the
   snapshot read from the store on every RunTask, as before the snapshot cache;
   ``dockyard-baseline`` runs the source tree given by ``--baseline`` (an older commit).
@@ -211,15 +213,20 @@ class Keeper:
             self.registered(instance, time.monotonic())
 
 
-def prepare(server: ServerProcess, instances: list[SimulatedInstance], threads: int,
-            keeper: Keeper | None) -> tuple[Clients, float]:
-    """The cluster, the task definition and every instance registered (kept alive as they come)."""
-    clients = keeper.clients if keeper else Clients(server)
+def prepare(server: ServerProcess, instances: list[SimulatedInstance], threads: int) -> tuple[Clients, float]:
+    """The cluster, the task definition and every instance registered."""
+    clients = Clients(server)
     ecs = clients.get()
     ecs.create_cluster(clusterName=CLUSTER)
     ecs.register_task_definition(family=FAMILY, containerDefinitions=[
         {"name": "app", "image": "busybox", "cpu": TASK_CPU, "memory": TASK_MEMORY, "essential": True,
          "command": ["sleep", "3600"]}])
+    return clients, register_all(clients, instances, threads)
+
+
+def register_all(clients: Clients, instances: list[SimulatedInstance], threads: int,
+                 keeper: Keeper | None = None) -> float:
+    """Register (again) every instance, in order, from ``threads`` threads; the seconds it took."""
     started = time.monotonic()
 
     def one(instance: SimulatedInstance) -> None:
@@ -229,7 +236,7 @@ def prepare(server: ServerProcess, instances: list[SimulatedInstance], threads: 
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, instances))
-    return clients, time.monotonic() - started
+    return time.monotonic() - started
 
 
 def placed_tasks(ecs: Any) -> int:
@@ -432,10 +439,15 @@ def _one(name: str, size: int, instances: list[SimulatedInstance], plan: loadgen
         try:
             if not dockyard:
                 instances = moto_ec2_instances(server, instances)
+            clients, seconds = prepare(server, instances, args.register_threads)
+            print(f"# {name:16} {size:5} instances registered in {seconds:.1f} s", flush=True)
             with contextlib.ExitStack() as stack:
-                keeper = stack.enter_context(Keeper(Clients(server))) if dockyard else None
-                clients, seconds = prepare(server, instances, args.register_threads, keeper)
-                print(f"# {name:16} {size:5} instances registered in {seconds:.1f} s", flush=True)
+                keeper = None
+                if dockyard:
+                    # Every agent freshly alive when the storm starts; the keeper keeps them so.
+                    keeper = stack.enter_context(Keeper(clients))
+                    seconds = register_all(clients, instances, args.register_threads, keeper)
+                    print(f"# {name:16} {size:5} instances re-registered in {seconds:.1f} s", flush=True)
                 profile = args.profile if dockyard else None
                 run = storm(server, clients, size, plan, keeper, args.verify, profile)
         finally:

@@ -94,8 +94,9 @@ def run_up(args: argparse.Namespace, engine: Engine) -> None:
     _ensure_default_cluster(endpoint, agent_key, args.region)
     agent_env = dict(os.environ, AWS_ACCESS_KEY_ID=agent_key.access_key_id,
                      AWS_SECRET_ACCESS_KEY=agent_key.secret_access_key, AWS_DEFAULT_REGION=args.region)
+    # The local agent is also the cluster's Fargate capacity: FARGATE tasks run here (awsvpc as bridge).
     agent_command = [sys.executable, "-m", "dockyard", "agent", "--endpoint", endpoint, "--cluster", "default",
-                     "--state-dir", str(data_dir / "agent"), "--region", args.region]
+                     "--state-dir", str(data_dir / "agent"), "--region", args.region, "--fargate-capacity"]
     if args.driver:
         agent_command += ["--driver", args.driver]
     children.append(subprocess.Popen(agent_command, env=agent_env))

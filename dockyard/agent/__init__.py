@@ -10,5 +10,6 @@ How the pieces fit (each module explains itself):
 * ``reconcile``: the pure decisions (ordered statuses, next step from known, desired and
   dependencies), mapped by the owner onto driver calls (``drivers.docker`` | ``drivers.process``).
 * ``reporter`` and ``logs``: what happened goes back up as ECS state changes, health and
-  log frames.
+  log frames (a task's output is on the socket before its STOPPED report).
+* ``update``: UpdateContainerAgent carried out: stage the control plane's code, exec into it.
 """

@@ -306,7 +306,7 @@ class TaskOwner:
                     log.warning("task %s container %s: its output did not end within %gs",
                                 self.spec.task_id, record.spec.name, FOLLOWER_DRAIN_LIMIT)
             record.drained = True
-        if finished and self.logs.pending(self.spec.arn):
+        if finished:  # also waits for a batch of this task the periodic flush has under way
             await self.logs.ship(self.spec.arn)
 
     async def _cleanup(self) -> None:

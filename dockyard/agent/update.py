@@ -9,7 +9,7 @@ While an update is wanted, the control plane's state frames carry ``"agentUpdate
 3. unpacks it into ``<state dir>/versions/V/`` (every member under ``dockyard/``, files and
    folders only) and checks that it imports and is version V, in a separate interpreter,
 4. reports ``STAGED`` then ``UPDATING``, and asks to be replaced: the agent lets go of its
-   tasks as at any stop (containers keep running) and ``os.execve``\\ s the same
+   tasks as at any stop (containers keep running) and runs (``os.execve``) the same
    ``python -m dockyard agent ...`` command with ``PYTHONPATH`` on the new version. The pid
    stays; the new code registers again as the same instance with version V (which the
    control plane records as UPDATED) and adopts the containers.
@@ -161,7 +161,7 @@ class AgentUpdater:
 
     def offer(self, offer: Any) -> None:
         """A state frame's ``agentUpdate`` member (None when no update is wanted)."""
-        if not isinstance(offer, dict) or self.task is not None and not self.task.done():
+        if not isinstance(offer, dict) or (self.task is not None and not self.task.done()):
             return
         version, path = str(offer.get("version") or ""), str(offer.get("packagePath") or "")
         current = agent_version()

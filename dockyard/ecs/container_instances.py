@@ -112,15 +112,17 @@ def _task_counts(ctx: RequestContext, ids: list[int]) -> dict[int, dict[str, int
     return counts
 
 
-def instance_attributes(ctx: RequestContext, arns_: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every attribute (built-in and custom) of each instance ARN."""
+def instance_attributes(ctx: RequestContext, arns_: list[str],
+                        cluster_names: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every attribute (built-in and custom) of each instance ARN (of these clusters)."""
     found: dict[str, list[dict[str, Any]]] = {arn: [] for arn in arns_}
     if not arns_:
         return found
     query = (
         select(attributes.c.target_id, attributes.c.name, attributes.c.value)
+        # The cluster keeps the lookup within the (cluster, target) index, not all the account's.
         .where(attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
-               attributes.c.target_id.in_(arns_))
+               attributes.c.cluster_name.in_(sorted(cluster_names)), attributes.c.target_id.in_(arns_))
         .order_by(attributes.c.target_id, attributes.c.name)
     )
     for target, name, value in ctx.conn.execute(query):
@@ -131,7 +133,7 @@ def instance_attributes(ctx: RequestContext, arns_: list[str]) -> dict[str, list
 def render_many(ctx: RequestContext, rows: list[Row[Any]], include: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """The ContainerInstance shapes of ``rows`` (two queries for all of them)."""
     counts = _task_counts(ctx, [row.id for row in rows])
-    attrs = instance_attributes(ctx, [row.arn for row in rows])
+    attrs = instance_attributes(ctx, [row.arn for row in rows], {row.cluster_name for row in rows})
     rendered = []
     for row in rows:
         instance: dict[str, Any] = {

@@ -28,9 +28,10 @@ task counts; at thousands of instances that is most of a request. So:
   again. A stale cache can cost a retry, never an overcommit. Several processes on one
   PostgreSQL each keep their own cache; the counter and stamps tell each what the others did.
 - **Connectivity is time.** Agents heartbeat without bumping anything, so the cache keeps
-  each instance's ``last_seen_at`` and derives ``agentConnected`` at the request's clock; it
-  re-reads that one column at most every ``SEEN_REFRESH_SECONDS`` (a closed or reopened
-  agent connection shows within that) and whenever a cached agent would time out.
+  each instance's ``last_seen_at`` and derives ``agentConnected`` at the request's clock: a
+  heap of timeouts marks an agent disconnected when its 30 s run out (only that instance is
+  touched), and the last-seen column is read again every ``SEEN_REFRESH_SECONDS``, so a
+  heartbeat, a closed or a reopened agent connection shows within a second.
 
 ``DOCKYARD_PLACEMENT_CACHE=off`` reads the snapshot from the store on every request (the
 behaviour the cache replaced; for measurements and for ruling the cache out).
@@ -39,6 +40,7 @@ behaviour the cache replaced; for measurements and for ruling the cache out).
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import os
 import threading
 import weakref
@@ -195,7 +197,9 @@ class ClusterCache:
     instances: dict[int, InstanceSnapshot] = field(default_factory=dict)  # in id order
     last_seen: dict[int, float | None] = field(default_factory=dict)
     seen_read_at: float = float("-inf")
-    connected_until: float = float("inf")  # when the first cached connected agent times out
+    # When each connected agent times out unless heard from, earliest first (entries go stale
+    # when an agent is heard from again; they are checked when they come up).
+    timeouts: list[tuple[float, int]] = field(default_factory=list)
     ordered: list[InstanceSnapshot] | None = None  # ``instances`` as a list, built on demand
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -210,32 +214,41 @@ class ClusterCache:
             self.instances = dict(sorted({**self.instances, **fresh}.items()))  # keep id order
         else:
             self.instances.update(fresh)  # a new instance has the highest id so far
-        for instance_id in fresh:
+        for instance_id, instance in fresh.items():
             seen = self.last_seen[instance_id] = read.last_seen.get(instance_id)
-            if _connected(seen, read.now) and seen is not None:
-                self.connected_until = min(self.connected_until, seen + AGENT_TIMEOUT_SECONDS)
+            if instance.agent_connected and seen is not None:
+                heapq.heappush(self.timeouts, (seen + AGENT_TIMEOUT_SECONDS, instance_id))
         self.ordered = None
 
     def refresh_last_seen(self, ctx: RequestContext, cluster_name: str) -> None:
+        """Read every agent's last sign of life again and derive connectivity from it."""
         scope = {"in_account": ctx.account_id, "in_region": ctx.region, "in_cluster": cluster_name}
         for instance_id, seen in ctx.conn.execute(_LAST_SEEN, scope):
             if instance_id in self.instances:
                 self.last_seen[instance_id] = seen
         self.seen_read_at = ctx.now
-        self.derive_connectivity(ctx.now)
-
-    def derive_connectivity(self, now: float) -> None:
-        """Set every snapshot's ``agent_connected`` from its last sign of life at ``now``."""
-        until = float("inf")
+        timeouts = []
         for instance_id, instance in self.instances.items():
             seen = self.last_seen.get(instance_id)
-            connected = _connected(seen, now)
+            connected = _connected(seen, ctx.now)
             if connected != instance.agent_connected:
                 self.instances[instance_id] = dataclasses.replace(instance, agent_connected=connected)
                 self.ordered = None
             if connected and seen is not None:
-                until = min(until, seen + AGENT_TIMEOUT_SECONDS)
-        self.connected_until = until
+                timeouts.append((seen + AGENT_TIMEOUT_SECONDS, instance_id))
+        heapq.heapify(timeouts)
+        self.timeouts = timeouts
+
+    def expire(self, now: float) -> None:
+        """Mark disconnected the agents that timed out by ``now``: only those, earliest first."""
+        timeouts = self.timeouts
+        while timeouts and timeouts[0][0] < now:
+            _, instance_id = heapq.heappop(timeouts)
+            instance = self.instances.get(instance_id)
+            if instance is not None and instance.agent_connected and not _connected(
+                    self.last_seen.get(instance_id), now):
+                self.instances[instance_id] = dataclasses.replace(instance, agent_connected=False)
+                self.ordered = None
 
     def snapshot(self) -> list[InstanceSnapshot]:
         if self.ordered is None:
@@ -296,8 +309,8 @@ def snapshot(ctx: RequestContext, cluster: Row[Any]) -> list[InstanceSnapshot]:
             cache.version = version
         if ctx.now - cache.seen_read_at >= SEEN_REFRESH_SECONDS:
             cache.refresh_last_seen(ctx, cluster.name)
-        elif ctx.now > cache.connected_until:
-            cache.derive_connectivity(ctx.now)
+        else:
+            cache.expire(ctx.now)
         return cache.snapshot()
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -171,3 +175,32 @@ def test_a_deregistered_instance_registers_again_and_drops_its_orphans(docker_ho
             message=docker_host.agent.log()[-3000:])
     finally:
         client.close()
+
+
+def test_sigterm_ends_an_agent_waiting_on_an_unanswering_control_plane(tmp_path: Path) -> None:
+    """A registration call under way (the control plane accepted the connection and says
+    nothing) must not hold a stopping agent: it exits cleanly in seconds, not after timeouts."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDSILENT", AWS_SECRET_ACCESS_KEY="silent",
+                   AWS_DEFAULT_REGION="us-east-1")
+        with (tmp_path / "agent.log").open("ab") as log:
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "dockyard", "agent", "--endpoint", f"http://127.0.0.1:{port}",
+                 "--state-dir", str(tmp_path), "--driver", "process"],
+                stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            silent.settimeout(60)
+            connection, _ = silent.accept()  # RegisterContainerInstance is on its way: no answer
+            with connection:
+                connection.recv(65536)
+                agent.send_signal(signal.SIGTERM)
+                started = time.monotonic()
+                code = agent.wait(timeout=30)
+                elapsed = time.monotonic() - started
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait()
+    assert code == 0, (tmp_path / "agent.log").read_text()
+    assert elapsed < 10, f"took {elapsed:.1f}s: {(tmp_path / 'agent.log').read_text()}"

@@ -133,14 +133,24 @@ class ProcessDriver:
         return process_start_ticks(int(pid)) == int(ticks)
 
     def _finalize(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Record the exit of a process that is gone (idempotent)."""
+        """Record the exit of a process that is gone (idempotent), and announce it: whoever
+        notices first (the monitor, an inspect, a log follower) records it, so the
+        announcement must come from here or the owner would wait for its next poll."""
+        finalized = self._record_exit(record)
+        if finalized is not None:
+            self._notify(finalized["taskArn"])
+            return finalized
+        return self._load(record["runtimeId"]) or record
+
+    def _record_exit(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The record with the exit written, or None if it was already (or is no more)."""
         with self._lock:
             fresh = self._load(record["runtimeId"])
             if fresh is None:  # removed meanwhile: writing it again would bring it back
                 self._watched.pop(record["runtimeId"], None)
-                return record
+                return None
             if fresh.get("exitCode") is not None or fresh.get("finishedAt"):
-                return fresh
+                return None
             exit_path = self._paths(fresh["runtimeId"])[2]
             try:
                 fresh["exitCode"] = int(exit_path.read_text().strip())
@@ -372,7 +382,6 @@ class ProcessDriver:
             for record in list(self._watched.values()):
                 if not self._alive(record):
                     self._finalize(record)
-                    self._notify(record["taskArn"])
 
     def close(self) -> None:
         self._closed.set()
