@@ -162,7 +162,7 @@ def _connected(last_seen: float | None, now: float) -> bool:
     return last_seen is not None and now - last_seen <= AGENT_TIMEOUT_SECONDS
 
 
-def _snapshot(row: Row[Any], attrs: dict[str, str | None], running: int, groups: dict[str, int],
+def _snapshot(row: Any, attrs: dict[str, str | None], running: int, groups: dict[str, int],
               now: float) -> InstanceSnapshot:
     used_gpus = set(row.used_gpus)
     return InstanceSnapshot(

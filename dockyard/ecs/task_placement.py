@@ -82,7 +82,7 @@ def _commit(
                                   "cpu": demand.cpu * count, "memory": demand.memory * count}
         statement = _RESERVE
         if demand.ports or demand.gpus:
-            held: Row[Any] | None = ctx.conn.execute(_HELD, {"row_id": instance_id}).first()
+            held = ctx.conn.execute(_HELD, {"row_id": instance_id}).first()
             if held is None:
                 raise Conflict()
             params["ports"] = sorted(set(held.used_ports) | demand.ports)
