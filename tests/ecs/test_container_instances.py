@@ -202,6 +202,7 @@ def test_the_agent_package_is_served_to_signed_requests_only(server: Any, accoun
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 403
+    refused.value.close()
     request = AWSRequest(method="GET", url=url)
     SigV4Auth(BotoCredentials(account.access_key_id, account.secret_access_key), "ecs", "us-east-1").add_auth(request)
     with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.prepare().headers)), timeout=10) as reply:
