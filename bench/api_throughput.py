@@ -36,7 +36,11 @@ from bench.servers import (
 
 FAMILY = "bench-web"
 CONTAINER = {
-    "name": "web", "image": "nginx:1.27", "cpu": 128, "memory": 256, "essential": True,
+    "name": "web",
+    "image": "nginx:1.27",
+    "cpu": 128,
+    "memory": 256,
+    "essential": True,
     "portMappings": [{"containerPort": 80, "protocol": "tcp"}],
     "environment": [{"name": "MODE", "value": "bench"}],
 }
@@ -80,8 +84,7 @@ def prepare(server: ServerProcess, clusters: int, revisions: int) -> set[str]:
         ecs.register_task_definition(family="other", containerDefinitions=[CONTAINER])
         supported.add("ListTaskDefinitions")
     except ClientError as error:
-        print(f"# {server.name}: no task definitions ({error.response['Error']['Code']})",
-              file=sys.stderr)
+        print(f"# {server.name}: no task definitions ({error.response['Error']['Code']})", file=sys.stderr)
     return supported
 
 
@@ -103,8 +106,7 @@ def median_run(runs: list[Measurement]) -> Measurement:
     return sorted(runs, key=lambda run: run.result.rps)[len(runs) // 2]
 
 
-def table(results: dict[tuple[str, str], list[Measurement]], operations: list[str],
-          names: list[str]) -> str:
+def table(results: dict[tuple[str, str], list[Measurement]], operations: list[str], names: list[str]) -> str:
     lines = [
         "| Operation | Server | req/s | p50 ms | p99 ms | server CPU ms/req | errors |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -145,23 +147,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=4, help="connections per worker")
-    parser.add_argument("--dockyard-workers", default="1",
-                        help="uvicorn worker processes of the Dockyard server; a list such as "
-                             "1,2 starts one server per value")
+    parser.add_argument(
+        "--dockyard-workers",
+        default="1",
+        help="uvicorn worker processes of the Dockyard server; a list such as "
+        "1,2 starts one server per value",
+    )
     parser.add_argument("--clusters", type=int, default=5)
-    parser.add_argument("--revisions", type=int, default=20,
-                        help="task definition revisions of the listed family")
+    parser.add_argument(
+        "--revisions", type=int, default=20, help="task definition revisions of the listed family"
+    )
     parser.add_argument("--operations", default="DescribeClusters,ListTaskDefinitions")
     parser.add_argument("--servers", default="dockyard,moto")
     args = parser.parse_args(argv)
-    plan = loadgen.LoadPlan(workers=args.workers, connections=args.connections,
-                            duration=args.duration, warmup=args.warmup)
+    plan = loadgen.LoadPlan(
+        workers=args.workers, connections=args.connections, duration=args.duration, warmup=args.warmup
+    )
     wanted = args.operations.split(",")
     info = machine()
-    print(f"# {info['date']}, {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
-          f"load average {info['load']}")
-    print(f"# load generator: {plan.workers} processes x {plan.connections} connections, "
-          f"{plan.duration:.0f} s after {plan.warmup:.0f} s warm-up, {args.repeat} rounds")
+    print(
+        f"# {info['date']}, {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"load average {info['load']}"
+    )
+    print(
+        f"# load generator: {plan.workers} processes x {plan.connections} connections, "
+        f"{plan.duration:.0f} s after {plan.warmup:.0f} s warm-up, {args.repeat} rounds"
+    )
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
         servers: list[ServerProcess] = []
         try:
@@ -173,8 +184,7 @@ def main(argv: list[str] | None = None) -> None:
                     servers.append(server)
             if "moto" in args.servers:
                 servers.append(start_moto(Path(tmp) / "moto"))
-            supported = {server.name: prepare(server, args.clusters, args.revisions)
-                         for server in servers}
+            supported = {server.name: prepare(server, args.clusters, args.revisions) for server in servers}
             operations = [op for op in wanted if all(op in ops for ops in supported.values())]
             results: dict[tuple[str, str], list[Measurement]] = {}
             for scenario in SCENARIOS:
@@ -186,9 +196,12 @@ def main(argv: list[str] | None = None) -> None:
                     for server in order:
                         run = measure(server, scenario, plan)
                         results.setdefault((server.name, scenario.operation), []).append(run)
-                        print(f"# {server.name} {scenario.operation} round {round_index + 1}: "
-                              f"{run.result.summary()}; server CPU {run.cpu_ms_per_request:.3f} "
-                              f"ms/req", flush=True)
+                        print(
+                            f"# {server.name} {scenario.operation} round {round_index + 1}: "
+                            f"{run.result.summary()}; server CPU {run.cpu_ms_per_request:.3f} "
+                            f"ms/req",
+                            flush=True,
+                        )
         finally:
             for server in servers:
                 server.stop()

@@ -43,18 +43,21 @@ from dockyard.store.schema import clusters
 
 def best_us(work: Callable[[], Any], number: int = 5000, repeat: int = 7) -> float:
     work()
-    return 1e6 * min(timeit.repeat(work, number=number, repeat=repeat,
-                                   timer=time.process_time)) / number
+    return 1e6 * min(timeit.repeat(work, number=number, repeat=repeat, timer=time.process_time)) / number
 
 
-def _first_written_signature(signed: sigv4.SignedRequest, secret: str, headers: dict[str, str],
-                             body: bytes) -> str:
-    request = AWSRequest(method="POST", url=f"http://{headers['host']}/",
-                         headers={name: headers[name] for name in signed.signed_headers}, data=body)
+def _first_written_signature(
+    signed: sigv4.SignedRequest, secret: str, headers: dict[str, str], body: bytes
+) -> str:
+    request = AWSRequest(
+        method="POST",
+        url=f"http://{headers['host']}/",
+        headers={name: headers[name] for name in signed.signed_headers},
+        data=body,
+    )
     request.context["timestamp"] = signed.amz_date
     signer = SigV4Auth(Credentials(signed.access_key_id, secret), signed.service, signed.region)
-    return str(signer.signature(signer.string_to_sign(request, signer.canonical_request(request)),
-                                request))
+    return str(signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request))
 
 
 def _first_written_begin(connection: Connection) -> None:
@@ -65,31 +68,48 @@ def _first_written_begin(connection: Connection) -> None:
 def main() -> None:
     rows: list[tuple[str, float, float]] = []
 
-    raw = sign_pool(RequestSpec(5566, f"{ECS_TARGET_PREFIX}.DescribeClusters",
-                                b'{"clusters": ["bench-0"]}', "AKIABENCH", "secret"), 1)[0]
+    raw = sign_pool(
+        RequestSpec(
+            5566, f"{ECS_TARGET_PREFIX}.DescribeClusters", b'{"clusters": ["bench-0"]}', "AKIABENCH", "secret"
+        ),
+        1,
+    )[0]
     head, _, body = raw.partition(b"\r\n\r\n")
-    headers = {name.strip().lower(): value.strip() for name, _, value in
-               (line.partition(":") for line in head.decode().split("\r\n")[1:])}
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in head.decode().split("\r\n")[1:])
+    }
     signed = sigv4.parse_authorization(headers)
-    rows.append(("SigV4 signature check", best_us(
-        lambda: _first_written_signature(signed, "secret", headers, body)), best_us(
-        lambda: sigv4.verify_signature(signed, "secret", method="POST", path="/", query="",
-                                       headers=headers, body=body))))
-    rows.append(("clock check", best_us(
-        lambda: timegm(time.strptime(signed.amz_date, "%Y%m%dT%H%M%SZ"))), best_us(
-        lambda: sigv4.check_clock(signed, time.time()))))
+    rows.append(
+        (
+            "SigV4 signature check",
+            best_us(lambda: _first_written_signature(signed, "secret", headers, body)),
+            best_us(
+                lambda: sigv4.verify_signature(
+                    signed, "secret", method="POST", path="/", query="", headers=headers, body=body
+                )
+            ),
+        )
+    )
+    rows.append(
+        (
+            "clock check",
+            best_us(lambda: timegm(time.strptime(signed.amz_date, "%Y%m%dT%H%M%SZ"))),
+            best_us(lambda: sigv4.check_clock(signed, time.time())),
+        )
+    )
 
     with tempfile.TemporaryDirectory(prefix="dockyard-components-") as tmp:
         engine = db.make_engine(db.sqlite_url(tmp))
         upgrade(engine)
-        before = create_engine(db.sqlite_url(tmp), pool_size=8,
-                               connect_args={"check_same_thread": False, "timeout": 30})
+        before = create_engine(
+            db.sqlite_url(tmp), pool_size=8, connect_args={"check_same_thread": False, "timeout": 30}
+        )
         event.listen(before, "connect", db._sqlite_on_connect)
         event.listen(before, "begin", _first_written_begin)
 
         def old_transaction(write: bool) -> None:
-            with before.connect().execution_options(write=write) as connection, \
-                    connection.begin():
+            with before.connect().execution_options(write=write) as connection, connection.begin():
                 pass
 
         def new_transaction(write: bool) -> None:
@@ -97,24 +117,47 @@ def main() -> None:
                 pass
 
         for write in (False, True):
-            rows.append((f"{'write' if write else 'read'} transaction (empty)",
-                         best_us(functools.partial(old_transaction, write)),
-                         best_us(functools.partial(new_transaction, write))))
+            rows.append(
+                (
+                    f"{'write' if write else 'read'} transaction (empty)",
+                    best_us(functools.partial(old_transaction, write)),
+                    best_us(functools.partial(new_transaction, write)),
+                )
+            )
         query = select(clusters).where(clusters.c.name == "bench-0")
         with before.connect() as old, engine.connect() as new:
-            rows.append(("execute a prepared SELECT", best_us(lambda: old.execute(query).first()),
-                         best_us(lambda: new.execute(query).first())))
+            rows.append(
+                (
+                    "execute a prepared SELECT",
+                    best_us(lambda: old.execute(query).first()),
+                    best_us(lambda: new.execute(query).first()),
+                )
+            )
         before.dispose()
         engine.dispose()
 
-    documents = ['[{"name": "containerInsights", "value": "disabled"}]', "null", "[]", "[]",
-                 "null", '[{"key": "team", "value": "web"}]']
-    rows.append(("JSON documents of a cluster row", best_us(
-        lambda: [json.loads(text) for text in documents]), best_us(
-        lambda: [db._json_loads(text) for text in documents])))
+    documents = [
+        '[{"name": "containerInsights", "value": "disabled"}]',
+        "null",
+        "[]",
+        "[]",
+        "null",
+        '[{"key": "team", "value": "web"}]',
+    ]
+    rows.append(
+        (
+            "JSON documents of a cluster row",
+            best_us(lambda: [json.loads(text) for text in documents]),
+            best_us(lambda: [db._json_loads(text) for text in documents]),
+        )
+    )
 
-    page = {"taskDefinitionArns": [f"arn:aws:ecs:us-east-1:123456789012:task-definition/web:{n}"
-                                   for n in range(100)], "nextToken": "x"}
+    page = {
+        "taskDefinitionArns": [
+            f"arn:aws:ecs:us-east-1:123456789012:task-definition/web:{n}" for n in range(100)
+        ],
+        "nextToken": "x",
+    }
 
     def first_written_walk(value: Any) -> Any:
         if isinstance(value, dict):
@@ -123,8 +166,13 @@ def main() -> None:
             return [first_written_walk(v) for v in value]
         return value
 
-    rows.append(("result walk, 100 ARNs", best_us(lambda: first_written_walk(page)),
-                 best_us(lambda: json_protocol._without_none(page))))
+    rows.append(
+        (
+            "result walk, 100 ARNs",
+            best_us(lambda: first_written_walk(page)),
+            best_us(lambda: json_protocol._without_none(page)),
+        )
+    )
 
     print("| Component | first written (us) | now (us) | saved (us) |")
     print("|---|---:|---:|---:|")

@@ -102,27 +102,35 @@ class SimulatedInstance:
 
     def register(self, ecs: Any) -> dict[str, Any]:
         cpu, memory = INSTANCE_TYPES[self.instance_type]
-        document = {"instanceId": self.ec2_instance_id, "instanceType": self.instance_type,
-                    "availabilityZone": self.zone, "region": "us-east-1",
-                    "imageId": "ami-0123456789abcdef0",
-                    "privateIp": f"10.0.{self.index // 250}.{self.index % 250}"}
-        return dict(ecs.register_container_instance(
-            cluster=CLUSTER,
-            instanceIdentityDocument=json.dumps(document),
-            totalResources=[
-                {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
-                {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
-                {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22", "2375", "2376", "51678"]},
-                {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
-            ],
-            versionInfo={"agentVersion": "1.0.0", "agentHash": "fleetsim", "dockerVersion": "simulated"},
-        )["containerInstance"])
+        document = {
+            "instanceId": self.ec2_instance_id,
+            "instanceType": self.instance_type,
+            "availabilityZone": self.zone,
+            "region": "us-east-1",
+            "imageId": "ami-0123456789abcdef0",
+            "privateIp": f"10.0.{self.index // 250}.{self.index % 250}",
+        }
+        return dict(
+            ecs.register_container_instance(
+                cluster=CLUSTER,
+                instanceIdentityDocument=json.dumps(document),
+                totalResources=[
+                    {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
+                    {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22", "2375", "2376", "51678"]},
+                    {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
+                ],
+                versionInfo={"agentVersion": "1.0.0", "agentHash": "fleetsim", "dockerVersion": "simulated"},
+            )["containerInstance"]
+        )
 
 
 def fleet(size: int) -> list[SimulatedInstance]:
     types = list(INSTANCE_TYPES)
-    return [SimulatedInstance(i, f"i-{i:017x}", ZONES[i % len(ZONES)], types[(i // len(ZONES)) % len(types)])
-            for i in range(size)]
+    return [
+        SimulatedInstance(i, f"i-{i:017x}", ZONES[i % len(ZONES)], types[(i // len(ZONES)) % len(types)])
+        for i in range(size)
+    ]
 
 
 def moto_ec2_instances(server: ServerProcess, instances: list[SimulatedInstance]) -> list[SimulatedInstance]:
@@ -130,18 +138,29 @@ def moto_ec2_instances(server: ServerProcess, instances: list[SimulatedInstance]
     looks the identity document's instance up there)."""
     import boto3
 
-    ec2 = boto3.client("ec2", endpoint_url=server.endpoint, region_name="us-east-1",
-                       aws_access_key_id=BENCH_KEY_ID, aws_secret_access_key=BENCH_SECRET)
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=BENCH_KEY_ID,
+        aws_secret_access_key=BENCH_SECRET,
+    )
     groups: dict[tuple[str, str], list[SimulatedInstance]] = collections.defaultdict(list)
     for instance in instances:
         groups[(instance.zone, instance.instance_type)].append(instance)
     made: list[SimulatedInstance] = []
     for (zone, instance_type), members in groups.items():
-        reply = ec2.run_instances(ImageId="ami-0123456789abcdef0", MinCount=len(members),
-                                  MaxCount=len(members), InstanceType=instance_type,
-                                  Placement={"AvailabilityZone": zone})
-        made += [dataclasses.replace(member, ec2_instance_id=created["InstanceId"])
-                 for member, created in zip(members, reply["Instances"], strict=True)]
+        reply = ec2.run_instances(
+            ImageId="ami-0123456789abcdef0",
+            MinCount=len(members),
+            MaxCount=len(members),
+            InstanceType=instance_type,
+            Placement={"AvailabilityZone": zone},
+        )
+        made += [
+            dataclasses.replace(member, ec2_instance_id=created["InstanceId"])
+            for member, created in zip(members, reply["Instances"], strict=True)
+        ]
     return sorted(made, key=lambda instance: instance.index)
 
 
@@ -218,14 +237,25 @@ def prepare(server: ServerProcess, instances: list[SimulatedInstance], threads: 
     clients = Clients(server)
     ecs = clients.get()
     ecs.create_cluster(clusterName=CLUSTER)
-    ecs.register_task_definition(family=FAMILY, containerDefinitions=[
-        {"name": "app", "image": "busybox", "cpu": TASK_CPU, "memory": TASK_MEMORY, "essential": True,
-         "command": ["sleep", "3600"]}])
+    ecs.register_task_definition(
+        family=FAMILY,
+        containerDefinitions=[
+            {
+                "name": "app",
+                "image": "busybox",
+                "cpu": TASK_CPU,
+                "memory": TASK_MEMORY,
+                "essential": True,
+                "command": ["sleep", "3600"],
+            }
+        ],
+    )
     return clients, register_all(clients, instances, threads)
 
 
-def register_all(clients: Clients, instances: list[SimulatedInstance], threads: int,
-                 keeper: Keeper | None = None) -> float:
+def register_all(
+    clients: Clients, instances: list[SimulatedInstance], threads: int, keeper: Keeper | None = None
+) -> float:
     """Register (again) every instance, in order, from ``threads`` threads; the seconds it took."""
     started = time.monotonic()
 
@@ -256,8 +286,9 @@ def verify(ecs: Any, placed: int) -> str:
         token = {"nextToken": page["nextToken"]}
     used_cpu = used_memory = overcommitted = 0
     for start in range(0, len(arns), 100):
-        described = ecs.describe_container_instances(cluster=CLUSTER,
-                                                     containerInstances=arns[start:start + 100])
+        described = ecs.describe_container_instances(
+            cluster=CLUSTER, containerInstances=arns[start : start + 100]
+        )
         for instance in described["containerInstances"]:
             registered = {r["name"]: r.get("integerValue", 0) for r in instance["registeredResources"]}
             remaining = {r["name"]: r.get("integerValue", 0) for r in instance["remainingResources"]}
@@ -266,8 +297,10 @@ def verify(ecs: Any, placed: int) -> str:
             used_cpu += registered["CPU"] - remaining["CPU"]
             used_memory += registered["MEMORY"] - remaining["MEMORY"]
     exact = used_cpu == placed * TASK_CPU and used_memory == placed * TASK_MEMORY
-    return (f"{len(arns)} instances, {overcommitted} overcommitted, CPU/memory in use "
-            f"{'match' if exact else 'DO NOT match'} {placed} tasks ({used_cpu} units, {used_memory} MiB)")
+    return (
+        f"{len(arns)} instances, {overcommitted} overcommitted, CPU/memory in use "
+        f"{'match' if exact else 'DO NOT match'} {placed} tasks ({used_cpu} units, {used_memory} MiB)"
+    )
 
 
 @dataclass
@@ -290,12 +323,23 @@ class Storm:
         return 1000 * self.cpu_seconds / max(1, self.placed)
 
 
-def storm(server: ServerProcess, clients: Clients, size: int, plan: loadgen.LoadPlan,
-          keeper: Keeper | None, check: bool, profile: Path | None) -> Storm:
+def storm(
+    server: ServerProcess,
+    clients: Clients,
+    size: int,
+    plan: loadgen.LoadPlan,
+    keeper: Keeper | None,
+    check: bool,
+    profile: Path | None,
+) -> Storm:
     body = {"cluster": CLUSTER, "taskDefinition": FAMILY, "count": COUNT, "placementStrategy": STRATEGY}
-    spec = loadgen.RequestSpec(port=server.port, target=f"{loadgen.ECS_TARGET_PREFIX}.RunTask",
-                               body=json.dumps(body).encode(), access_key_id=BENCH_KEY_ID,
-                               secret_access_key=BENCH_SECRET)
+    spec = loadgen.RequestSpec(
+        port=server.port,
+        target=f"{loadgen.ECS_TARGET_PREFIX}.RunTask",
+        body=json.dumps(body).encode(),
+        access_key_id=BENCH_KEY_ID,
+        secret_access_key=BENCH_SECRET,
+    )
     ecs = clients.get()
     before = placed_tasks(ecs)
     sent_before, late_before = (keeper.sent, keeper.late) if keeper else (0, 0)
@@ -307,8 +351,15 @@ def storm(server: ServerProcess, clients: Clients, size: int, plan: loadgen.Load
         spy.send_signal(2)  # SIGINT: py-spy writes what it sampled so far
         spy.wait(timeout=60)
     placed = placed_tasks(ecs) - before
-    run = Storm(server.name, size, result, placed, cpu, (keeper.sent - sent_before) if keeper else 0,
-                (keeper.late - late_before) if keeper else 0)
+    run = Storm(
+        server.name,
+        size,
+        result,
+        placed,
+        cpu,
+        (keeper.sent - sent_before) if keeper else 0,
+        (keeper.late - late_before) if keeper else 0,
+    )
     if check:
         run.books = verify(ecs, placed_tasks(ecs))
     return run
@@ -317,9 +368,23 @@ def storm(server: ServerProcess, clients: Clients, size: int, plan: loadgen.Load
 def _start_py_spy(server: ServerProcess, out: Path) -> subprocess.Popen[bytes]:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    spy = subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--rate", "200", "--format", "raw",
-                            "--nonblocking", "--output", str(out)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spy = subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(server.pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)  # py-spy attaches
     return spy
 
@@ -349,25 +414,32 @@ def profile_summary(raw: Path, top: int = 30) -> list[tuple[str, float]]:
 
 
 def table(storms: list[Storm]) -> str:
-    lines = ["| instances | server | placements/s | RunTask/s | p50 ms | p99 ms | server CPU ms/placement "
-             "| errors |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| instances | server | placements/s | RunTask/s | p50 ms | p99 ms | server CPU ms/placement "
+        "| errors |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     by_size: dict[int, dict[str, Storm]] = collections.defaultdict(dict)
     for run in storms:
         by_size[run.size][run.server] = run
-        lines.append(f"| {run.size:,} | {run.server} | {run.placements_per_second:,.0f} | "
-                     f"{run.result.rps:,.1f} | {run.result.p50_ms:.1f} | {run.result.p99_ms:.1f} | "
-                     f"{run.cpu_ms_per_placement:.3f} | "
-                     f"{run.result.errors} |")
+        lines.append(
+            f"| {run.size:,} | {run.server} | {run.placements_per_second:,.0f} | "
+            f"{run.result.rps:,.1f} | {run.result.p50_ms:.1f} | {run.result.p99_ms:.1f} | "
+            f"{run.cpu_ms_per_placement:.3f} | "
+            f"{run.result.errors} |"
+        )
     for size, runs in by_size.items():
         moto = runs.get("moto")
         for name, dock in runs.items():
             if moto is None or not name.startswith("dockyard"):
                 continue
             ratio = dock.placements_per_second / max(1e-9, moto.placements_per_second)
-            lines.append(f"| {size:,} | **{name}/moto** | **{ratio:.1f}x** | "
-                         f"| {dock.result.p50_ms / moto.result.p50_ms:.2f}x "
-                         f"| {dock.result.p99_ms / moto.result.p99_ms:.2f}x "
-                         f"| {dock.cpu_ms_per_placement / moto.cpu_ms_per_placement:.2f}x | |")
+            lines.append(
+                f"| {size:,} | **{name}/moto** | **{ratio:.1f}x** | "
+                f"| {dock.result.p50_ms / moto.result.p50_ms:.2f}x "
+                f"| {dock.result.p99_ms / moto.result.p99_ms:.2f}x "
+                f"| {dock.cpu_ms_per_placement / moto.cpu_ms_per_placement:.2f}x | |"
+            )
     return "\n".join(lines)
 
 
@@ -379,27 +451,46 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--connections", type=int, default=4, help="connections per client process")
     parser.add_argument("--register-threads", type=int, default=8)
-    parser.add_argument("--servers", default="dockyard,moto",
-                        help="any of dockyard, dockyard-nocache, dockyard-baseline, moto")
-    parser.add_argument("--baseline", type=Path, help="the source tree dockyard-baseline runs, e.g. "
-                                                      "`git archive <commit> | tar -x -C DIR`")
-    parser.add_argument("--database-url", help="Dockyard on this PostgreSQL server (a fresh database "
-                                               "per size) instead of SQLite")
+    parser.add_argument(
+        "--servers",
+        default="dockyard,moto",
+        help="any of dockyard, dockyard-nocache, dockyard-baseline, moto",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="the source tree dockyard-baseline runs, e.g. `git archive <commit> | tar -x -C DIR`",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="Dockyard on this PostgreSQL server (a fresh database per size) instead of SQLite",
+    )
     parser.add_argument("--dockyard-workers", type=int, default=1, help="uvicorn processes of Dockyard")
     parser.add_argument("--verify", action="store_true", help="check every instance's books after a storm")
     parser.add_argument("--profile", type=Path, help="py-spy the Dockyard server; raw stacks go here")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
-    plan = loadgen.LoadPlan(workers=args.workers, connections=args.connections, duration=None,
-                            requests=args.requests, warmup=args.warmup, timeout=60.0)
+    plan = loadgen.LoadPlan(
+        workers=args.workers,
+        connections=args.connections,
+        duration=None,
+        requests=args.requests,
+        warmup=args.warmup,
+        timeout=60.0,
+    )
     wanted = args.servers.split(",")
     info = machine()
-    print(f"# {info['date']}, {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
-          f"load average {info['load']}")
-    print(f"# RunTask count={COUNT} {json.dumps(STRATEGY)}; task {TASK_CPU} CPU units / {TASK_MEMORY} MiB; "
-          f"{args.workers} client processes x {args.connections} connections; {args.requests} requests "
-          f"after {args.warmup:.0f} s warm-up; Dockyard on "
-          f"{'PostgreSQL' if args.database_url else 'SQLite'}", flush=True)
+    print(
+        f"# {info['date']}, {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"load average {info['load']}"
+    )
+    print(
+        f"# RunTask count={COUNT} {json.dumps(STRATEGY)}; task {TASK_CPU} CPU units / {TASK_MEMORY} MiB; "
+        f"{args.workers} client processes x {args.connections} connections; {args.requests} requests "
+        f"after {args.warmup:.0f} s warm-up; Dockyard on "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}",
+        flush=True,
+    )
     storms: list[Storm] = []
     for size in sizes:
         instances = fleet(size)
@@ -408,15 +499,16 @@ def main(argv: list[str] | None = None) -> None:
         room = min(capacity(instances, moto=False), capacity(instances, moto=True))
         if needed > CAPACITY_SHARE * room:
             sys.exit(f"{size} instances hold {room} tasks: too few for {args.requests} requests of {COUNT}")
-        for name in (wanted if sizes.index(size) % 2 == 0 else wanted[::-1]):
+        for name in wanted if sizes.index(size) % 2 == 0 else wanted[::-1]:
             storms.append(_one(name, size, instances, plan, args))
     print(f"# load average at the end: {machine()['load']}")
     print()
     print(table(storms))
 
 
-def _one(name: str, size: int, instances: list[SimulatedInstance], plan: loadgen.LoadPlan,
-         args: argparse.Namespace) -> Storm:
+def _one(
+    name: str, size: int, instances: list[SimulatedInstance], plan: loadgen.LoadPlan, args: argparse.Namespace
+) -> Storm:
     """One server, fresh: ``dockyard``, ``dockyard-nocache`` (the snapshot read from the store
     on every RunTask, as before the cache) or ``moto``."""
     dockyard = name.startswith("dockyard")
@@ -431,8 +523,9 @@ def _one(name: str, size: int, instances: list[SimulatedInstance], plan: loadgen
             # python -m dockyard imports the package from the working directory first.
             source = args.baseline if name == "dockyard-baseline" else Path.cwd()
             with contextlib.chdir(source):
-                server = start_dockyard(Path(tmp) / "dockyard", workers=args.dockyard_workers,
-                                        database_url=database_url)
+                server = start_dockyard(
+                    Path(tmp) / "dockyard", workers=args.dockyard_workers, database_url=database_url
+                )
             server.name = name
         else:
             server = start_moto(Path(tmp) / "moto")
@@ -456,10 +549,12 @@ def _one(name: str, size: int, instances: list[SimulatedInstance], plan: loadgen
                 from tests.harness import drop_postgres_database
 
                 drop_postgres_database(database_url)
-    print(f"# {name:16} {size:5} instances: {run.placed} tasks placed, {run.placements_per_second:,.0f} "
-          f"placements/s; {run.result.summary()}; server CPU {run.cpu_ms_per_placement:.3f} ms/placement"
-          + (f"; keeper re-registered {run.keeper_sent} ({run.keeper_late} late)" if dockyard else ""),
-          flush=True)
+    print(
+        f"# {name:16} {size:5} instances: {run.placed} tasks placed, {run.placements_per_second:,.0f} "
+        f"placements/s; {run.result.summary()}; server CPU {run.cpu_ms_per_placement:.3f} ms/placement"
+        + (f"; keeper re-registered {run.keeper_sent} ({run.keeper_late} late)" if dockyard else ""),
+        flush=True,
+    )
     if run.books:
         print(f"#   books: {run.books}", flush=True)
     raw = args.profile / f"{name}-{size}.txt" if args.profile else None

@@ -26,8 +26,7 @@ from bench import loadgen
 from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ServerProcess, free_port, machine
 
 _BODY = b'{"clusters":[],"failures":[]}'
-_HEADERS = [(b"content-type", b"application/x-amz-json-1.1"),
-            (b"content-length", str(len(_BODY)).encode())]
+_HEADERS = [(b"content-type", b"application/x-amz-json-1.1"), (b"content-length", str(len(_BODY)).encode())]
 _MODE = os.environ.get("DOCKYARD_FLOOR_MODE", "plain")
 
 
@@ -46,14 +45,19 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         from dockyard.errors import ApiError
         from dockyard.identity import sigv4
 
-        headers = {name.decode("latin-1"): value.decode("latin-1")
-                   for name, value in scope["headers"]}
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         try:
             signed = sigv4.parse_authorization(headers)
             sigv4.check_clock(signed, time.time())
-            sigv4.verify_signature(signed, BENCH_SECRET, method="POST", path=scope["path"],
-                                   query=scope["query_string"].decode("latin-1"),
-                                   headers=headers, body=body)
+            sigv4.verify_signature(
+                signed,
+                BENCH_SECRET,
+                method="POST",
+                path=scope["path"],
+                query=scope["query_string"].decode("latin-1"),
+                headers=headers,
+                body=body,
+            )
         except ApiError:
             status = 403
     await send({"type": "http.response.start", "status": status, "headers": _HEADERS})
@@ -66,10 +70,28 @@ def start(mode: str, work_dir: Path) -> ServerProcess:
     env = dict(os.environ, DOCKYARD_FLOOR_MODE=mode)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bench.http_floor:app", "--host", "127.0.0.1",
-             "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--lifespan", "off",
-             "--no-access-log", "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.http_floor:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--http",
+                "httptools",
+                "--loop",
+                "uvloop",
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     server = ServerProcess(f"uvicorn + {mode}", port, process, log_path)
     deadline = time.monotonic() + 20
@@ -91,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=4, help="connections per worker")
     args = parser.parse_args(argv)
-    plan = loadgen.LoadPlan(workers=args.workers, connections=args.connections,
-                            duration=args.duration, warmup=args.warmup)
+    plan = loadgen.LoadPlan(
+        workers=args.workers, connections=args.connections, duration=args.duration, warmup=args.warmup
+    )
     info = machine()
     print(f"# {info['date']}, {info['cpus']} CPUs ({info['cpu']}), load average {info['load']}")
     print("| Server | req/s | p50 ms | p99 ms | server CPU ms/req |")
@@ -105,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
                     port=server.port,
                     target=f"{loadgen.ECS_TARGET_PREFIX}.DescribeClusters",
                     body=b'{"clusters": ["bench-0"]}',
-                    access_key_id=BENCH_KEY_ID, secret_access_key=BENCH_SECRET,
+                    access_key_id=BENCH_KEY_ID,
+                    secret_access_key=BENCH_SECRET,
                 )
                 runs = []
                 for _ in range(args.repeat):
@@ -117,8 +141,11 @@ def main(argv: list[str] | None = None) -> None:
                     runs.append((result, cpu))
                 result, _ = sorted(runs, key=lambda run: run[0].rps)[len(runs) // 2]
                 cpu = sorted(cpu for _, cpu in runs)[len(runs) // 2]
-                print(f"| {server.name} | {result.rps:,.0f} | {result.p50_ms:.2f} | "
-                      f"{result.p99_ms:.2f} | {cpu:.3f} |", flush=True)
+                print(
+                    f"| {server.name} | {result.rps:,.0f} | {result.p50_ms:.2f} | "
+                    f"{result.p99_ms:.2f} | {cpu:.3f} |",
+                    flush=True,
+                )
             finally:
                 server.stop()
     print(f"# load average at the end: {machine()['load']}")

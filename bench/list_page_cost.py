@@ -29,7 +29,11 @@ from bench.servers import ServerProcess, ecs_client, machine, start_dockyard
 FAMILY = "bench-web"
 REGION = "us-east-1"
 CONTAINER = {
-    "name": "web", "image": "nginx:1.27", "cpu": 128, "memory": 256, "essential": True,
+    "name": "web",
+    "image": "nginx:1.27",
+    "cpu": 128,
+    "memory": 256,
+    "essential": True,
     "portMappings": [{"containerPort": 80, "protocol": "tcp"}],
     "environment": [{"name": "MODE", "value": "bench"}],
 }
@@ -56,18 +60,32 @@ def populate(engine: Engine, size: int) -> Account:
     principal = f"arn:aws:iam::{account_id}:user/bench"
     with transaction(engine) as connection:
         key = keys.create_key(connection, account_id=account_id, user_name="bench")
-        connection.execute(insert(task_definition_families).values(
-            account_id=account_id, region=REGION, family=FAMILY, latest_revision=size,
-            active_revisions=size, inactive_revisions=0,
-        ))
+        connection.execute(
+            insert(task_definition_families).values(
+                account_id=account_id,
+                region=REGION,
+                family=FAMILY,
+                latest_revision=size,
+                active_revisions=size,
+                inactive_revisions=0,
+            )
+        )
     now = time.time()
     for start in range(1, size + 1, _CHUNK):
         rows: list[dict[str, Any]] = [
             {
-                "account_id": account_id, "region": REGION, "family": FAMILY, "revision": revision,
+                "account_id": account_id,
+                "region": REGION,
+                "family": FAMILY,
+                "revision": revision,
                 "arn": f"arn:aws:ecs:{REGION}:{account_id}:task-definition/{FAMILY}:{revision}",
-                "status": "ACTIVE", "body": document, "tags": [], "registered_at": now,
-                "registered_by": principal, "deregistered_at": None, "delete_requested_at": None,
+                "status": "ACTIVE",
+                "body": document,
+                "tags": [],
+                "registered_at": now,
+                "registered_by": principal,
+                "deregistered_at": None,
+                "delete_requested_at": None,
             }
             for revision in range(start, min(size, start + _CHUNK - 1) + 1)
         ]
@@ -102,8 +120,10 @@ def check_page(server: ServerProcess, account: Account, body: dict[str, Any], de
     ecs = ecs_client(server, account.key_id, account.secret)
     arns = ecs.list_task_definitions(**body)["taskDefinitionArns"]
     first = account.size // 2 + 1 if deep else 1
-    expected = [f"arn:aws:ecs:{REGION}:{account.account_id}:task-definition/{FAMILY}:{revision}"
-                for revision in range(first, first + 100)]
+    expected = [
+        f"arn:aws:ecs:{REGION}:{account.account_id}:task-definition/{FAMILY}:{revision}"
+        for revision in range(first, first + 100)
+    ]
     if arns != expected:
         raise SystemExit(f"unexpected page for {account.size} revisions: {arns[:2]}...")
 
@@ -130,7 +150,8 @@ def query_plan(engine: Engine, account: Account, token: str, prefix: bool) -> li
         with transaction(engine, write=False) as connection:
             ctx.connection = connection
             task_definitions.list_task_definitions(
-                ctx, family_prefix=FAMILY if prefix else None, max_results=100, next_token=token)
+                ctx, family_prefix=FAMILY if prefix else None, max_results=100, next_token=token
+            )
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     statement, parameters = statements[-1]
@@ -148,11 +169,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=4, help="connections per worker")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
-    plan = loadgen.LoadPlan(workers=args.workers, connections=args.connections,
-                            duration=args.duration, warmup=args.warmup)
+    plan = loadgen.LoadPlan(
+        workers=args.workers, connections=args.connections, duration=args.duration, warmup=args.warmup
+    )
     info = machine()
-    print(f"# {info['date']}, {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
-          f"load average {info['load']}")
+    print(
+        f"# {info['date']}, {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, "
+        f"load average {info['load']}"
+    )
 
     from dockyard.cli import open_store
 
@@ -172,8 +196,10 @@ def main(argv: list[str] | None = None) -> None:
                 for prefix in (True, False):
                     token = deep_token(server, account, prefix)
                     for line in query_plan(engine, account, token, prefix):
-                        print(f"# plan ({account.size:,}, deep page, familyPrefix "
-                              f"{'yes' if prefix else 'no'}): {line}")
+                        print(
+                            f"# plan ({account.size:,}, deep page, familyPrefix "
+                            f"{'yes' if prefix else 'no'}): {line}"
+                        )
                     for deep in (False, True):
                         body = page_body(prefix, token if deep else None)
                         check_page(server, account, body, deep)
@@ -181,15 +207,18 @@ def main(argv: list[str] | None = None) -> None:
                             port=server.port,
                             target=f"{loadgen.ECS_TARGET_PREFIX}.ListTaskDefinitions",
                             body=json.dumps(body).encode(),
-                            access_key_id=account.key_id, secret_access_key=account.secret,
+                            access_key_id=account.key_id,
+                            secret_access_key=account.secret,
                         )
                         before = server.cpu_seconds()
                         result = loadgen.run(spec, plan)
                         cpu = 1000 * (server.cpu_seconds() - before) / max(1, result.completed)
                         where = f"revision {account.size // 2 + 1:,}" if deep else "first"
-                        line = (f"| {account.size:,} | {where} | {'yes' if prefix else 'no'} | "
-                                f"{result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
-                                f"{cpu:.3f} | {result.errors} |")
+                        line = (
+                            f"| {account.size:,} | {where} | {'yes' if prefix else 'no'} | "
+                            f"{result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
+                            f"{cpu:.3f} | {result.errors} |"
+                        )
                         print(f"# {line}", flush=True)
                         rows.append(line)
         finally:
@@ -197,8 +226,9 @@ def main(argv: list[str] | None = None) -> None:
             engine.dispose()
     print(f"# load average at the end: {machine()['load']}")
     print()
-    print("| revisions | page starts at | familyPrefix | req/s | p50 ms | p99 ms "
-          "| server CPU ms/req | errors |")
+    print(
+        "| revisions | page starts at | familyPrefix | req/s | p50 ms | p99 ms | server CPU ms/req | errors |"
+    )
     print("|---:|---|---|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
 

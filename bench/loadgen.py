@@ -132,9 +132,7 @@ def sign_pool(spec: RequestSpec, count: int) -> list[bytes]:
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    signer = SigV4Auth(
-        Credentials(spec.access_key_id, spec.secret_access_key), spec.service, spec.region
-    )
+    signer = SigV4Auth(Credentials(spec.access_key_id, spec.secret_access_key), spec.service, spec.region)
     host = f"{HOST}:{spec.port}"
     now = time.time()
     pool = []
@@ -330,8 +328,18 @@ def _worker(
                 retire(conn)
     for key in list(selector.get_map().values()):
         key.fileobj.close()  # type: ignore[union-attr]
-    results.put((completed, errors, reconnects, latencies.tobytes(), samples, measure_from,
-                 last_done, time.process_time() - cpu_at_start))
+    results.put(
+        (
+            completed,
+            errors,
+            reconnects,
+            latencies.tobytes(),
+            samples,
+            measure_from,
+            last_done,
+            time.process_time() - cpu_at_start,
+        )
+    )
 
 
 def _describe(buf: bytearray, parsed: tuple[int, int, bool] | None) -> str:
@@ -359,8 +367,7 @@ def run(spec: RequestSpec, plan: LoadPlan) -> LoadResult:
     processes = [
         context.Process(
             target=_worker,
-            args=(spec.port, sign_pool(spec, plan.pool), plan, quotas[index], ready, go,
-                  start_at, results),
+            args=(spec.port, sign_pool(spec, plan.pool), plan, quotas[index], ready, go, start_at, results),
             daemon=True,
         )
         for index in range(plan.workers)
@@ -418,8 +425,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--service", default="ecs")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--access-key-id", default=os.environ.get("AWS_ACCESS_KEY_ID", ""))
-    parser.add_argument("--secret-access-key",
-                        default=os.environ.get("AWS_SECRET_ACCESS_KEY", ""))
+    parser.add_argument("--secret-access-key", default=os.environ.get("AWS_SECRET_ACCESS_KEY", ""))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=4, help="per worker")
     amount = parser.add_mutually_exclusive_group()
@@ -440,8 +446,14 @@ def main(argv: list[str] | None = None) -> None:
         service=args.service,
     )
     duration = None if args.requests else (args.duration or 10.0)
-    plan = LoadPlan(workers=args.workers, connections=args.connections, duration=duration,
-                    requests=args.requests, warmup=args.warmup, pool=args.pool)
+    plan = LoadPlan(
+        workers=args.workers,
+        connections=args.connections,
+        duration=duration,
+        requests=args.requests,
+        warmup=args.warmup,
+        pool=args.pool,
+    )
     print(run(spec, plan).summary())
 
 

@@ -36,8 +36,7 @@ def classify(frames: list[str]) -> str:
     def has(*parts: str) -> bool:
         return any(all(part in frame for part in parts) for frame in frames)
 
-    entry = next((i for i, frame in enumerate(frames) if "dockyard/protocol/endpoint.py" in frame),
-                 None)
+    entry = next((i for i, frame in enumerate(frames) if "dockyard/protocol/endpoint.py" in frame), None)
     # Outside the endpoint, or inside it calling back into uvicorn (read body, write response).
     if entry is None or any("uvicorn/" in frame for frame in frames[entry:]):
         return "HTTP server and event loop (uvicorn, httptools, uvloop, socket I/O)"
@@ -84,9 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--raw", help="also keep py-spy's collapsed stacks in this file")
-    parser.add_argument("--in-process", action="store_true",
-                        help="profile bench.request_path instead: the request path without HTTP, "
-                             "sampled in blocking mode (exact stacks, no CPU contention blur)")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="profile bench.request_path instead: the request path without HTTP, "
+        "sampled in blocking mode (exact stacks, no CPU contention blur)",
+    )
     args = parser.parse_args(argv)
     bodies = {scenario.operation: scenario.body for scenario in SCENARIOS}
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -99,18 +101,34 @@ def main(argv: list[str] | None = None) -> None:
             prepare(server, clusters=5, revisions=20)  # the state bench.api_throughput makes
             out = Path(args.raw or Path(tmp) / "stacks.txt")
             spy = subprocess.Popen(
-                [py_spy, "record", "--pid", str(server.pid), "--duration", str(int(args.duration)),
-                 "--rate", str(args.rate), "--format", "raw", "--nonblocking", "--output",
-                 str(out)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--duration",
+                    str(int(args.duration)),
+                    "--rate",
+                    str(args.rate),
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(out),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
             spec = loadgen.RequestSpec(
-                port=server.port, target=f"{loadgen.ECS_TARGET_PREFIX}.{args.operation}",
+                port=server.port,
+                target=f"{loadgen.ECS_TARGET_PREFIX}.{args.operation}",
                 body=(args.body or json.dumps(bodies.get(args.operation, {}))).encode(),
-                access_key_id=BENCH_KEY_ID, secret_access_key=BENCH_SECRET,
+                access_key_id=BENCH_KEY_ID,
+                secret_access_key=BENCH_SECRET,
             )
-            plan = loadgen.LoadPlan(workers=args.workers, connections=args.connections,
-                                    duration=args.duration + 1, warmup=0.5)
+            plan = loadgen.LoadPlan(
+                workers=args.workers, connections=args.connections, duration=args.duration + 1, warmup=0.5
+            )
             result = loadgen.run(spec, plan)  # outlasts the sampling by a second
             _, errors = spy.communicate()
             if spy.returncode != 0:
@@ -125,20 +143,34 @@ def main(argv: list[str] | None = None) -> None:
 def _in_process(py_spy: str, args: argparse.Namespace) -> list[tuple[str, int]]:
     with tempfile.TemporaryDirectory(prefix="dockyard-profile-") as tmp:
         out = Path(args.raw or Path(tmp) / "stacks.txt")
-        command = [py_spy, "record", "--rate", str(args.rate), "--format", "raw", "--output",
-                   str(out), "--", sys.executable, "-m", "bench.request_path",
-                   "--operation", args.operation,
-                   "--requests", str(int(args.duration * 2000))]
+        command = [
+            py_spy,
+            "record",
+            "--rate",
+            str(args.rate),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--",
+            sys.executable,
+            "-m",
+            "bench.request_path",
+            "--operation",
+            args.operation,
+            "--requests",
+            str(int(args.duration * 2000)),
+        ]
         if args.body:
             command += ["--body", args.body]
         run = subprocess.run(command, capture_output=True, text=True)
         if run.returncode != 0:
             sys.exit(f"py-spy failed: {run.stderr}")
-        print("".join(f"# {line}\n" for line in run.stdout.splitlines() if "us CPU" in line),
-              end="")
+        print("".join(f"# {line}\n" for line in run.stdout.splitlines() if "us CPU" in line), end="")
         # Only the requests, not the set-up before them.
-        kept = "\n".join(line for line in out.read_text().splitlines()
-                         if "dockyard/protocol/endpoint.py" in line)
+        kept = "\n".join(
+            line for line in out.read_text().splitlines() if "dockyard/protocol/endpoint.py" in line
+        )
         return summarize(kept)
 
 

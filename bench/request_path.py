@@ -29,8 +29,9 @@ _DEFAULT_BODIES: dict[str, Any] = {scenario.operation: scenario.body for scenari
 
 
 def _signed(operation: str, body: dict[str, Any]) -> bytes:
-    spec = RequestSpec(5566, f"{ECS_TARGET_PREFIX}.{operation}", json.dumps(body).encode(),
-                       BENCH_KEY_ID, BENCH_SECRET)
+    spec = RequestSpec(
+        5566, f"{ECS_TARGET_PREFIX}.{operation}", json.dumps(body).encode(), BENCH_KEY_ID, BENCH_SECRET
+    )
     return sign_pool(spec, 1)[0]
 
 
@@ -38,12 +39,23 @@ def _scope_and_body(raw: bytes) -> tuple[dict[str, Any], bytes]:
     """The ASGI scope uvicorn would build for one of the load generator's raw requests."""
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
-    headers = [(name.strip().lower(), value.strip())
-               for name, _, value in (line.partition(b":") for line in lines[1:])]
+    headers = [
+        (name.strip().lower(), value.strip())
+        for name, _, value in (line.partition(b":") for line in lines[1:])
+    ]
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
-        "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 5566),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 5566),
     }
     return scope, body
 
@@ -89,14 +101,18 @@ def main(argv: list[str] | None = None) -> None:
         app = build_app(build_server_state(engine, public_url="http://127.0.0.1:5566"))
         # The state bench.api_throughput prepares: clusters and one family's revisions.
         setup = [_signed("CreateCluster", {"clusterName": f"bench-{i}"}) for i in range(5)]
-        setup += [_signed("RegisterTaskDefinition", {"family": FAMILY,
-                                                     "containerDefinitions": [CONTAINER]})
-                  for _ in range(20)]
-        pool = sign_pool(RequestSpec(5566, f"{ECS_TARGET_PREFIX}.{args.operation}",
-                                     body.encode(), BENCH_KEY_ID, BENCH_SECRET), 32)
+        setup += [
+            _signed("RegisterTaskDefinition", {"family": FAMILY, "containerDefinitions": [CONTAINER]})
+            for _ in range(20)
+        ]
+        pool = sign_pool(
+            RequestSpec(
+                5566, f"{ECS_TARGET_PREFIX}.{args.operation}", body.encode(), BENCH_KEY_ID, BENCH_SECRET
+            ),
+            32,
+        )
         loop = asyncio.new_event_loop()
-        if loop.run_until_complete(_drive(app, [_scope_and_body(raw) for raw in setup],
-                                          len(setup))):
+        if loop.run_until_complete(_drive(app, [_scope_and_body(raw) for raw in setup], len(setup))):
             raise SystemExit("setting up the state failed")
         requests = [_scope_and_body(raw) for raw in pool]
         loop.run_until_complete(_drive(app, requests, 500))  # warm caches
@@ -113,9 +129,11 @@ def main(argv: list[str] | None = None) -> None:
                 profiler.disable()
             best_cpu = min(best_cpu, time.process_time() - cpu)
             best_wall = min(best_wall, time.perf_counter() - started)
-        print(f"{args.requests} x {args.operation}: {1e6 * best_wall / args.requests:.1f} "
-              f"us/request wall, {1e6 * best_cpu / args.requests:.1f} us CPU "
-              f"(best of {args.rounds}), failures {failures}")
+        print(
+            f"{args.requests} x {args.operation}: {1e6 * best_wall / args.requests:.1f} "
+            f"us/request wall, {1e6 * best_cpu / args.requests:.1f} us CPU "
+            f"(best of {args.rounds}), failures {failures}"
+        )
         if profiler:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)

@@ -123,19 +123,32 @@ class ServerProcess:
         raise RuntimeError(f"{self.name} did not start: {self.log_path.read_text()[-2000:]}")
 
 
-def start_dockyard(data_dir: Path, *, workers: int = 1, database_url: str | None = None,
-                   extra_args: tuple[str, ...] = ()) -> ServerProcess:
+def start_dockyard(
+    data_dir: Path, *, workers: int = 1, database_url: str | None = None, extra_args: tuple[str, ...] = ()
+) -> ServerProcess:
     """``dockyard server`` on a free port with signature verification on and a known key."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = [sys.executable, "-m", "dockyard", "server", "--host", HOST, "--port", str(port),
-               "--data-dir", str(data_dir), *extra_args]
+    command = [
+        sys.executable,
+        "-m",
+        "dockyard",
+        "server",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *extra_args,
+    ]
     if workers != 1:
         command += ["--workers", str(workers)]
     if database_url:
         command += ["--database-url", database_url]
-    env = dict(os.environ, DOCKYARD_ADMIN_ACCESS_KEY_ID=BENCH_KEY_ID,
-               DOCKYARD_ADMIN_SECRET_ACCESS_KEY=BENCH_SECRET)
+    env = dict(
+        os.environ, DOCKYARD_ADMIN_ACCESS_KEY_ID=BENCH_KEY_ID, DOCKYARD_ADMIN_SECRET_ACCESS_KEY=BENCH_SECRET
+    )
     log_path = data_dir / "server.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -150,8 +163,7 @@ def start_moto(work_dir: Path) -> ServerProcess:
     port = free_port()
     executable = Path(sys.executable).with_name("moto_server")
     found = str(executable) if executable.exists() else shutil.which("moto_server")
-    command = [found, "-p", str(port)] if found else [sys.executable, "-m", "moto.server",
-                                                      "-p", str(port)]
+    command = [found, "-p", str(port)] if found else [sys.executable, "-m", "moto.server", "-p", str(port)]
     log_path = work_dir / "moto.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=work_dir)
@@ -160,14 +172,16 @@ def start_moto(work_dir: Path) -> ServerProcess:
     return server
 
 
-def ecs_client(server: ServerProcess, key_id: str = BENCH_KEY_ID,
-               secret: str = BENCH_SECRET) -> Any:
+def ecs_client(server: ServerProcess, key_id: str = BENCH_KEY_ID, secret: str = BENCH_SECRET) -> Any:
     """A boto3 ECS client for ``server`` (moto accepts any key)."""
     import boto3
     import botocore.config
 
     return boto3.client(
-        "ecs", endpoint_url=server.endpoint, region_name="us-east-1",
-        aws_access_key_id=key_id, aws_secret_access_key=secret,
+        "ecs",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
         config=botocore.config.Config(retries={"max_attempts": 1}),
     )

@@ -27,13 +27,33 @@ COMMAND = ["sleep", "300"]
 
 
 def _agent(endpoint: str, state_dir: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=BENCH_KEY_ID, AWS_SECRET_ACCESS_KEY=BENCH_SECRET,
-               AWS_DEFAULT_REGION="us-east-1")
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=BENCH_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=BENCH_SECRET,
+        AWS_DEFAULT_REGION="us-east-1",
+    )
     state_dir.mkdir(parents=True, exist_ok=True)
     with (state_dir.parent / "agent.log").open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "dockyard", "agent", "--endpoint", endpoint, "--cluster",
-                                 "default", "--state-dir", str(state_dir), "--driver", "docker"],
-                                stdout=log, stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dockyard",
+                "agent",
+                "--endpoint",
+                endpoint,
+                "--cluster",
+                "default",
+                "--state-dir",
+                str(state_dir),
+                "--driver",
+                "docker",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
 
 
 def _wait(check: Any, timeout: float, interval: float = 0.005) -> Any:
@@ -57,8 +77,12 @@ def dockyard_round(ecs: Any) -> float:
 
 def docker_round() -> float:
     started = time.perf_counter()
-    container = subprocess.run(["docker", "run", "-d", "--memory", "64m", IMAGE, *COMMAND],
-                               capture_output=True, text=True, check=True).stdout.strip()
+    container = subprocess.run(
+        ["docker", "run", "-d", "--memory", "64m", IMAGE, *COMMAND],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     elapsed = time.perf_counter() - started
     subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
     return elapsed
@@ -75,8 +99,12 @@ def main() -> None:
             ecs = ecs_client(server)
             ecs.create_cluster()
             _wait(lambda: ecs.list_container_instances()["containerInstanceArns"], 30, 0.1)
-            ecs.register_task_definition(family="latency", containerDefinitions=[
-                {"name": "main", "image": IMAGE, "memory": 64, "command": COMMAND, "stopTimeout": 1}])
+            ecs.register_task_definition(
+                family="latency",
+                containerDefinitions=[
+                    {"name": "main", "image": IMAGE, "memory": 64, "command": COMMAND, "stopTimeout": 1}
+                ],
+            )
             dockyard_round(ecs), docker_round()  # warm both paths (image cache, connections)
             ours, theirs = [], []
             for _ in range(args.rounds):
@@ -87,8 +115,13 @@ def main() -> None:
             agent.terminate()
             agent.wait(timeout=30)
             server.stop()
-            subprocess.run("docker ps -aq --filter label=com.amazonaws.ecs.task-definition-family=latency"
-                           " | xargs -r docker rm -f", shell=True, capture_output=True, check=False)
+            subprocess.run(
+                "docker ps -aq --filter label=com.amazonaws.ecs.task-definition-family=latency"
+                " | xargs -r docker rm -f",
+                shell=True,
+                capture_output=True,
+                check=False,
+            )
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
     print(f"machine: {machine()}")
     print(f"rounds: {args.rounds}")
@@ -96,8 +129,10 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for name, values in (("Dockyard RunTask -> RUNNING", ours), ("docker run -d", theirs)):
         ordered = sorted(values)
-        print(f"| {name} | {statistics.median(values) * 1000:.0f} | "
-              f"{ordered[int(len(ordered) * 0.9) - 1] * 1000:.0f} | {ordered[0] * 1000:.0f} |")
+        print(
+            f"| {name} | {statistics.median(values) * 1000:.0f} | "
+            f"{ordered[int(len(ordered) * 0.9) - 1] * 1000:.0f} | {ordered[0] * 1000:.0f} |"
+        )
     print(f"ratio (Dockyard / docker run): {ours_median / theirs_median:.2f}x (target <= 1.5x)")
 
 

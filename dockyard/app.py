@@ -13,8 +13,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
 from dockyard import ecs
-from dockyard.agent_channel.endpoint import AgentSocket
 from dockyard.agent_channel import agent_update
+from dockyard.agent_channel.endpoint import AgentSocket
 from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_endpoint
 from dockyard.controllers import janitor
 from dockyard.protocol.endpoint import AwsJsonEndpoint
@@ -54,8 +54,12 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
 def build_server_state(
     engine: Engine, *, public_url: str, verify_signatures: bool = True, default_account_id: str | None = None
 ) -> ServerState:
-    state = ServerState(engine=engine, providers={"ecs": ecs.provider()}, public_url=public_url,
-                        verify_signatures=verify_signatures)
+    state = ServerState(
+        engine=engine,
+        providers={"ecs": ecs.provider()},
+        public_url=public_url,
+        verify_signatures=verify_signatures,
+    )
     if default_account_id:
         state.default_account_id = default_account_id
     return state

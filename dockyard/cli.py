@@ -29,10 +29,16 @@ def open_store(data_dir: str, database_url: str | None) -> Engine:
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", default=os.environ.get("DOCKYARD_DATA_DIR", "./dockyard-data"),
-                        help="where Dockyard keeps its state (default: ./dockyard-data)")
-    parser.add_argument("--database-url", default=os.environ.get("DOCKYARD_DATABASE_URL"),
-                        help="a PostgreSQL URL; default: SQLite inside --data-dir")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("DOCKYARD_DATA_DIR", "./dockyard-data"),
+        help="where Dockyard keeps its state (default: ./dockyard-data)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DOCKYARD_DATABASE_URL"),
+        help="a PostgreSQL URL; default: SQLite inside --data-dir",
+    )
 
 
 def bootstrap_admin_key(engine: Engine) -> keys.AccessKey | None:
@@ -44,8 +50,9 @@ def bootstrap_admin_key(engine: Engine) -> keys.AccessKey | None:
         if key_id and secret:
             if keys.find_key(connection, key_id) is not None:
                 return None
-            return keys.create_key(connection, account_id=account, access_key_id=key_id,
-                                   secret_access_key=secret)
+            return keys.create_key(
+                connection, account_id=account, access_key_id=key_id, secret_access_key=secret
+            )
         if keys.has_keys(connection):
             return None
         return keys.create_key(connection, account_id=account)
@@ -83,8 +90,14 @@ def serve(args: argparse.Namespace) -> None:
         default_account_id=os.environ.get("DOCKYARD_ACCOUNT_ID"),
     )
     config = uvicorn.Config(
-        build_app(state), host=args.host, port=args.port, log_level=args.log_level,
-        access_log=False, lifespan="on", http="httptools", loop="uvloop",
+        build_app(state),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        http="httptools",
+        loop="uvloop",
     )
     # uvicorn re-raises the stop signal once it has shut down; a no-op handler lets a SIGTERM
     # stop end with status 0, as service managers and scripts expect of a clean stop.
@@ -105,16 +118,25 @@ def _serve_workers(args: argparse.Namespace, public_url: str) -> None:
     """
     import uvicorn
 
-    os.environ[_WORKER_SETTINGS] = json.dumps({
-        "database_url": args.database_url or sqlite_url(args.data_dir),
-        "public_url": public_url,
-        "verify_signatures": not args.no_verify_signatures,
-        "default_account_id": os.environ.get("DOCKYARD_ACCOUNT_ID"),
-    })
+    os.environ[_WORKER_SETTINGS] = json.dumps(
+        {
+            "database_url": args.database_url or sqlite_url(args.data_dir),
+            "public_url": public_url,
+            "verify_signatures": not args.no_verify_signatures,
+            "default_account_id": os.environ.get("DOCKYARD_ACCOUNT_ID"),
+        }
+    )
     uvicorn.run(
-        "dockyard.cli:worker_app", factory=True, workers=args.workers, host=args.host,
-        port=args.port, log_level=args.log_level, access_log=False, lifespan="on",
-        http="httptools", loop="uvloop",
+        "dockyard.cli:worker_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        http="httptools",
+        loop="uvloop",
     )
 
 
@@ -183,10 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=DEFAULT_PORT)
     server.add_argument("--log-level", default="warning")
     server.add_argument("--advertise-url", help="the URL agents on other hosts reach this server at")
-    server.add_argument("--no-verify-signatures", action="store_true",
-                        help="accept unsigned requests (throwaway test set-ups only)")
-    server.add_argument("--workers", type=int, default=1,
-                        help="server processes sharing the port (default 1; see docs/performance.md)")
+    server.add_argument(
+        "--no-verify-signatures",
+        action="store_true",
+        help="accept unsigned requests (throwaway test set-ups only)",
+    )
+    server.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (default 1; see docs/performance.md)",
+    )
     server.set_defaults(run=serve)
 
     up_parser = verbs.add_parser("up", help="run the control plane and a local agent")
@@ -207,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs_parser = verbs.add_parser("logs", help="print a task's container output")
     logs_parser.add_argument("task", help="task ARN or id")
     logs_parser.add_argument("--container", help="only this container")
-    logs_parser.add_argument("--endpoint", default=os.environ.get("DOCKYARD_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}"))
+    logs_parser.add_argument(
+        "--endpoint", default=os.environ.get("DOCKYARD_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}")
+    )
     logs_parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     logs_parser.add_argument("--timestamps", action="store_true")
     logs_parser.set_defaults(run=logs_command)

@@ -38,7 +38,9 @@ def local_agent_key(engine: Engine, data_dir: Path, account_id: str) -> keys.Acc
     with transaction(engine) as connection:
         key = keys.create_key(connection, account_id=account_id, user_name=AGENT_USER)
     path.touch(mode=0o600)
-    path.write_text(json.dumps({"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key}))
+    path.write_text(
+        json.dumps({"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key})
+    )
     return key
 
 
@@ -59,8 +61,12 @@ def _ensure_default_cluster(endpoint: str, key: keys.AccessKey, region: str) -> 
     import botocore.session
 
     client = botocore.session.get_session().create_client(
-        "ecs", endpoint_url=endpoint, region_name=region, aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret_access_key)
+        "ecs",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
+    )
     client.create_cluster(clusterName="default")
 
 
@@ -70,8 +76,20 @@ def run_up(args: argparse.Namespace, engine: Engine) -> None:
     agent_key = local_agent_key(engine, data_dir, account)
     engine.dispose()
     endpoint = f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}"
-    server_command = [sys.executable, "-m", "dockyard", "server", "--host", args.host, "--port", str(args.port),
-                      "--data-dir", str(data_dir), "--log-level", args.log_level]
+    server_command = [
+        sys.executable,
+        "-m",
+        "dockyard",
+        "server",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        args.log_level,
+    ]
     if args.database_url:
         server_command += ["--database-url", args.database_url]
     server = subprocess.Popen(server_command)
@@ -92,11 +110,28 @@ def run_up(args: argparse.Namespace, engine: Engine) -> None:
     signal.signal(signal.SIGINT, stop)
     _wait_healthy(endpoint, server)
     _ensure_default_cluster(endpoint, agent_key, args.region)
-    agent_env = dict(os.environ, AWS_ACCESS_KEY_ID=agent_key.access_key_id,
-                     AWS_SECRET_ACCESS_KEY=agent_key.secret_access_key, AWS_DEFAULT_REGION=args.region)
+    agent_env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=agent_key.access_key_id,
+        AWS_SECRET_ACCESS_KEY=agent_key.secret_access_key,
+        AWS_DEFAULT_REGION=args.region,
+    )
     # The local agent is also the cluster's Fargate capacity: FARGATE tasks run here (awsvpc as bridge).
-    agent_command = [sys.executable, "-m", "dockyard", "agent", "--endpoint", endpoint, "--cluster", "default",
-                     "--state-dir", str(data_dir / "agent"), "--region", args.region, "--fargate-capacity"]
+    agent_command = [
+        sys.executable,
+        "-m",
+        "dockyard",
+        "agent",
+        "--endpoint",
+        endpoint,
+        "--cluster",
+        "default",
+        "--state-dir",
+        str(data_dir / "agent"),
+        "--region",
+        args.region,
+        "--fargate-capacity",
+    ]
     if args.driver:
         agent_command += ["--driver", args.driver]
     children.append(subprocess.Popen(agent_command, env=agent_env))

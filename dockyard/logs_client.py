@@ -18,8 +18,11 @@ def print_logs(args: argparse.Namespace) -> None:
     if credentials is None:
         sys.exit("no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
     task_id = args.task.rsplit("/", 1)[-1]
-    query = {key: value for key, value in (("container", args.container),
-                                            ("timestamps", "1" if args.timestamps else None)) if value}
+    query = {
+        key: value
+        for key, value in (("container", args.container), ("timestamps", "1" if args.timestamps else None))
+        if value
+    }
     url = f"{args.endpoint.rstrip('/')}/_dockyard/logs/{task_id}"
     if query:
         url += "?" + urllib.parse.urlencode(query)

@@ -96,11 +96,18 @@ class ServerState:
             return function(*args)
         return await anyio.to_thread.run_sync(function, *args)
 
-    def in_transaction(self, identity: Identity, region: str, function: Callable[[RequestContext], T],
-                       *, write: bool = True) -> T:
+    def in_transaction(
+        self, identity: Identity, region: str, function: Callable[[RequestContext], T], *, write: bool = True
+    ) -> T:
         """Run ``function`` as ``identity`` in one transaction (for work outside the API path)."""
-        ctx = RequestContext(request_id=str(uuid.uuid4()), service="ecs", server=self, identity=identity,
-                             region=region, now=time.time())
+        ctx = RequestContext(
+            request_id=str(uuid.uuid4()),
+            service="ecs",
+            server=self,
+            identity=identity,
+            region=region,
+            now=time.time(),
+        )
         with transaction(self.engine, write=write) as connection:
             ctx.connection = connection
             result = function(ctx)

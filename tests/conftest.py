@@ -32,7 +32,9 @@ def database_url_for(backend: str) -> str | None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DockyardServer]:
     """A running ``dockyard server`` on one backend, shared by the tests of a worker."""
     data_dir = Path(tmp_path_factory.mktemp(f"dockyard-{request.param}"))
     instance = DockyardServer(data_dir=data_dir, database_url=database_url_for(request.param)).start()
@@ -59,8 +61,12 @@ def docker_engine() -> None:
     """A reachable Docker Engine with the local busybox image (scripts/docker-engine makes both)."""
     import subprocess
 
-    reachable = subprocess.run(["docker", "image", "inspect", "busybox:latest"], capture_output=True,
-                               check=False).returncode == 0
+    reachable = (
+        subprocess.run(
+            ["docker", "image", "inspect", "busybox:latest"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
     if not reachable:
         if os.environ.get("CI"):
             pytest.fail("no Docker Engine with busybox:latest: CI must run the Docker tests")

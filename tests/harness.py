@@ -75,15 +75,27 @@ class DockyardServer:
         return self.database_url or sqlite_url(self.data_dir)
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "dockyard", "server", "--port", str(self.port),
-                   "--data-dir", str(self.data_dir), *self.extra_args]
+        command = [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "server",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
         if self.database_url:
             command += ["--database-url", self.database_url]
         return command
 
     def start(self, timeout: float = 20) -> DockyardServer:
-        env = dict(os.environ, DOCKYARD_ADMIN_ACCESS_KEY_ID=ADMIN_KEY_ID,
-                   DOCKYARD_ADMIN_SECRET_ACCESS_KEY=ADMIN_SECRET)
+        env = dict(
+            os.environ,
+            DOCKYARD_ADMIN_ACCESS_KEY_ID=ADMIN_KEY_ID,
+            DOCKYARD_ADMIN_SECRET_ACCESS_KEY=ADMIN_SECRET,
+        )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / "server.log"
         with self.log_path.open("ab") as log:
@@ -162,8 +174,10 @@ def raw_call(
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials as BotoCredentials
 
-    headers = {"Content-Type": "application/x-amz-json-1.1",
-               "X-Amz-Target": f"AmazonEC2ContainerServiceV20141113.{target}"}
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": f"AmazonEC2ContainerServiceV20141113.{target}",
+    }
     request = AWSRequest(method="POST", url=endpoint + "/", data=body, headers=headers)
     if credentials is not None:
         signer = botocore.auth.SigV4Auth(
@@ -197,10 +211,26 @@ class DockyardAgent:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DockyardAgent:
-        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.credentials.access_key_id,
-                   AWS_SECRET_ACCESS_KEY=self.credentials.secret_access_key, AWS_DEFAULT_REGION="us-east-1")
-        command = [sys.executable, "-m", "dockyard", "agent", "--endpoint", self.server.endpoint,
-                   "--cluster", self.cluster, "--state-dir", str(self.state_dir), "--log-level", "info"]
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID=self.credentials.access_key_id,
+            AWS_SECRET_ACCESS_KEY=self.credentials.secret_access_key,
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "agent",
+            "--endpoint",
+            self.server.endpoint,
+            "--cluster",
+            self.cluster,
+            "--state-dir",
+            str(self.state_dir),
+            "--log-level",
+            "info",
+        ]
         if self.driver:
             command += ["--driver", self.driver]
         self.state_dir.mkdir(parents=True, exist_ok=True)

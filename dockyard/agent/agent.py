@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
 CHANNEL_GRACE = 5.0  # at a stop: the channel's last frames and close handshake
 CLOSE_GRACE = 5.0  # at a stop: the driver letting go of the engine
-CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"},
-                                       connect_timeout=5, read_timeout=30)
+CLIENT_CONFIG = botocore.config.Config(
+    retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30
+)
 
 
 class AgentStartError(RuntimeError):
@@ -99,51 +100,75 @@ class Agent:
             self.state.unlock()
         log.info("agent stopped; containers keep running")
 
-    async def _run(self, stop: asyncio.Event, run_blocking: BlockingRunner,
-                   background: list[asyncio.Task[None]]) -> None:
+    async def _run(
+        self, stop: asyncio.Event, run_blocking: BlockingRunner, background: list[asyncio.Task[None]]
+    ) -> None:
         loop = asyncio.get_running_loop()
         config = self.config
         instance_id = self.state.instance_id()
         try:
-            self.driver = driver = await unless_stopped(run_blocking(
-                host.pick_driver, config.driver, instance_id, self.state.path), stop)
+            self.driver = driver = await unless_stopped(
+                run_blocking(host.pick_driver, config.driver, instance_id, self.state.path), stop
+            )
         except Stopped:
             raise
         except Exception as error:  # e.g. --driver docker without a reachable engine
             raise AgentStartError(f"the {config.driver} driver cannot start: {error}") from error
         info: DriverInfo = await unless_stopped(run_blocking(driver.info), stop)
-        log.info("agent %s (version %s, code in %s) on %s, driver %s (%s)", instance_id,
-                 agent_version(), Path(__file__).resolve().parents[1], config.endpoint,
-                 info.name, info.version)
-        client = self.session.client("ecs", endpoint_url=config.endpoint,
-                                     region_name=config.region, config=CLIENT_CONFIG)
+        log.info(
+            "agent %s (version %s, code in %s) on %s, driver %s (%s)",
+            instance_id,
+            agent_version(),
+            Path(__file__).resolve().parents[1],
+            config.endpoint,
+            info.name,
+            info.version,
+        )
+        client = self.session.client(
+            "ecs", endpoint_url=config.endpoint, region_name=config.region, config=CLIENT_CONFIG
+        )
         credentials = self.session.get_credentials()
         if credentials is None:
-            raise AgentStartError("no AWS credentials: set AWS_ACCESS_KEY_ID and "
-                                  "AWS_SECRET_ACCESS_KEY")
+            raise AgentStartError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         reporter = Reporter(client, run_blocking)
         self.channel = channel = Channel(
-            credentials=credentials.get_frozen_credentials, region=config.region,
-            on_state=self._on_state, on_connect=lambda: engine.health_frames())
+            credentials=credentials.get_frozen_credentials,
+            region=config.region,
+            on_state=self._on_state,
+            on_connect=lambda: engine.health_frames(),
+        )
         self.shipper = shipper = LogShipper(channel.deliver, lambda: channel.connected)
         self.engine = engine = TaskEngine(
-            driver=driver, run_blocking=run_blocking, reporter=reporter, send=channel.send,
-            logs=shipper, instance_id=instance_id)
+            driver=driver,
+            run_blocking=run_blocking,
+            reporter=reporter,
+            send=channel.send,
+            logs=shipper,
+            instance_id=instance_id,
+        )
         self.updater = AgentUpdater(
-            state_dir=self.state.path, endpoint=config.endpoint,
-            credentials=credentials.get_frozen_credentials, region=config.region,
-            argv=config.argv, run_blocking=run_blocking, report=channel.deliver,
-            ready=self._replace, failed=config.failed_updates)
+            state_dir=self.state.path,
+            endpoint=config.endpoint,
+            credentials=credentials.get_frozen_credentials,
+            region=config.region,
+            argv=config.argv,
+            run_blocking=run_blocking,
+            report=channel.deliver,
+            ready=self._replace,
+            failed=config.failed_updates,
+        )
         driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
         background += [asyncio.create_task(reporter.run()), asyncio.create_task(shipper.run())]
         while not stop.is_set():
             self.registration = await unless_stopped(
-                self._register(client, driver, info, instance_id, run_blocking, stop), stop)
+                self._register(client, driver, info, instance_id, run_blocking, stop), stop
+            )
             if self.registration is None:
                 break
             engine.bind(self.registration.instance_arn)
-            url = ws_url(self.registration.endpoint, self.registration.cluster_arn,
-                         self.registration.instance_arn)
+            url = ws_url(
+                self.registration.endpoint, self.registration.cluster_arn, self.registration.instance_arn
+            )
             try:
                 await unless_stopped(channel.run(url, stop), stop, CHANNEL_GRACE)
             except InstanceGone as gone:
@@ -163,16 +188,21 @@ class Agent:
         assert self.engine is not None
         target = frame.get("containerInstanceArn")
         if target and target != self.engine.instance_arn:
-            log.warning("ignoring a state frame for %s (we are %s)", target,
-                        self.engine.instance_arn)
+            log.warning("ignoring a state frame for %s (we are %s)", target, self.engine.instance_arn)
             return
         await self.engine.apply_state(frame)
         if self.updater is not None and self.replacement is None:
             self.updater.offer(frame.get("agentUpdate"))
 
-    async def _register(self, client: Any, driver: Driver, info: DriverInfo, instance_id: str,
-                        run_blocking: Callable[..., Any], stop: asyncio.Event
-                        ) -> registration.Registration | None:
+    async def _register(
+        self,
+        client: Any,
+        driver: Driver,
+        info: DriverInfo,
+        instance_id: str,
+        run_blocking: Callable[..., Any],
+        stop: asyncio.Event,
+    ) -> registration.Registration | None:
         """Register and discover the poll endpoint, retrying with back-off until stopped."""
         config, delay = self.config, BACKOFF_START
         while not stop.is_set():
@@ -182,19 +212,27 @@ class Agent:
                 own_ports = {b.host_port for c in observed for b in c.network_bindings}
                 facts = await run_blocking(host.measure_host)
                 params = registration.registration_params(
-                    cluster=config.cluster, facts=facts, driver=info, instance_id=instance_id,
+                    cluster=config.cluster,
+                    facts=facts,
+                    driver=info,
+                    instance_id=instance_id,
                     region=config.region,
                     availability_zone=config.availability_zone or f"{config.region}a",
-                    private_ip=host.private_ip(), endpoint=config.endpoint,
-                    instance_arn=stored, own_ports=own_ports,
-                    fargate_capacity=config.fargate_capacity)
+                    private_ip=host.private_ip(),
+                    endpoint=config.endpoint,
+                    instance_arn=stored,
+                    own_ports=own_ports,
+                    fargate_capacity=config.fargate_capacity,
+                )
                 arn = await run_blocking(registration.register, client, params)
                 self.state.save_registration(config.endpoint, config.cluster, arn)
                 endpoint = await run_blocking(registration.discover, client, config.cluster, arn)
-                log.info("registered as %s%s; poll endpoint %s", arn,
-                         " (again)" if arn == stored else "", endpoint)
+                log.info(
+                    "registered as %s%s; poll endpoint %s", arn, " (again)" if arn == stored else "", endpoint
+                )
                 return registration.Registration(
-                    arn, registration.cluster_arn_of(arn, config.cluster), endpoint)
+                    arn, registration.cluster_arn_of(arn, config.cluster), endpoint
+                )
             except ClientError as error:
                 log.warning("registration failed: %s", error)
                 if stored and registration.instance_gone(error):

@@ -53,12 +53,17 @@ def ws_url(endpoint: str, cluster_arn: str, instance_arn: str, version: str | No
     """The WebSocket URL for a poll endpoint base URL (http → ws, https → wss)."""
     base = endpoint if endpoint.endswith("/") else endpoint + "/"
     if base.startswith("https://"):
-        base = "wss://" + base[len("https://"):]
+        base = "wss://" + base[len("https://") :]
     elif base.startswith("http://"):
-        base = "ws://" + base[len("http://"):]
-    query = "&".join(f"{key}={quote(value, safe='')}" for key, value in (
-        ("clusterArn", cluster_arn), ("containerInstanceArn", instance_arn),
-        ("agentVersion", version or agent_version())))
+        base = "ws://" + base[len("http://") :]
+    query = "&".join(
+        f"{key}={quote(value, safe='')}"
+        for key, value in (
+            ("clusterArn", cluster_arn),
+            ("containerInstanceArn", instance_arn),
+            ("agentVersion", version or agent_version()),
+        )
+    )
     return f"{base}ws?{query}"
 
 
@@ -75,11 +80,16 @@ def signed_headers(url: str, credentials: Credentials, region: str) -> dict[str,
 class Channel:
     """Keeps one live WebSocket to the control plane and reconnects when it breaks."""
 
-    def __init__(self, *, credentials: Callable[[], Any], region: str,
-                 on_state: Callable[[dict[str, Any]], Awaitable[None]],
-                 on_connect: Callable[[], list[dict[str, Any]]] = list,
-                 heartbeat_interval: float = HEARTBEAT_INTERVAL,
-                 idle_timeout: float = IDLE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        *,
+        credentials: Callable[[], Any],
+        region: str,
+        on_state: Callable[[dict[str, Any]], Awaitable[None]],
+        on_connect: Callable[[], list[dict[str, Any]]] = list,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
         self.credentials, self.region = credentials, region
         self.on_state, self.on_connect = on_state, on_connect
         self.heartbeat_interval, self.idle_timeout = heartbeat_interval, idle_timeout
@@ -129,22 +139,31 @@ class Channel:
         while not stop.is_set():
             try:
                 headers = signed_headers(url, self.credentials(), self.region)
-                async with connect(url, additional_headers=headers, open_timeout=10,
-                                   close_timeout=CLOSE_TIMEOUT, max_size=MAX_FRAME_BYTES,
-                                   user_agent_header=f"dockyard-agent/{agent_version()}") as ws:
+                async with connect(
+                    url,
+                    additional_headers=headers,
+                    open_timeout=10,
+                    close_timeout=CLOSE_TIMEOUT,
+                    max_size=MAX_FRAME_BYTES,
+                    user_agent_header=f"dockyard-agent/{agent_version()}",
+                ) as ws:
                     delay = BACKOFF_START
                     await self._session(ws, stop)
             except ConnectionClosed as error:
                 if error.rcvd is not None and error.rcvd.code == GONE_CLOSE_CODE:
-                    raise InstanceGone(f"the control plane closed the channel: "
-                                       f"{error.rcvd.reason or 'instance gone'}") from error
+                    raise InstanceGone(
+                        f"the control plane closed the channel: {error.rcvd.reason or 'instance gone'}"
+                    ) from error
                 log.warning("WebSocket to the control plane closed: %s", error)
             except InvalidStatus as error:
                 status = error.response.status_code
                 if status == 404:
                     raise InstanceGone(f"the control plane answered 404 to {url}") from error
-                log.warning("WebSocket upgrade refused with HTTP %s: %s", status,
-                            error.response.body[:200] if error.response.body else b"")
+                log.warning(
+                    "WebSocket upgrade refused with HTTP %s: %s",
+                    status,
+                    error.response.body[:200] if error.response.body else b"",
+                )
             except (OSError, TimeoutError, InvalidHandshake, WebSocketException) as error:
                 log.warning("WebSocket to the control plane lost: %r", error)
             finally:
@@ -164,8 +183,9 @@ class Channel:
         for frame in self.on_connect():
             self.send(frame)
         writer = asyncio.create_task(self._write(ws))
-        jobs = [writer] + [asyncio.create_task(job) for job in (
-            self._read(ws), self._heartbeat(), stop.wait())]
+        jobs = [writer] + [
+            asyncio.create_task(job) for job in (self._read(ws), self._heartbeat(), stop.wait())
+        ]
         try:
             done, _ = await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set() and not writer.done():  # what is queued still goes out
@@ -186,8 +206,7 @@ class Channel:
             try:
                 message = await asyncio.wait_for(ws.recv(), self.idle_timeout)
             except TimeoutError:
-                raise TimeoutError(f"nothing from the control plane for "
-                                   f"{self.idle_timeout:g}s") from None
+                raise TimeoutError(f"nothing from the control plane for {self.idle_timeout:g}s") from None
             try:
                 frame = json.loads(message)
             except ValueError:

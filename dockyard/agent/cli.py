@@ -25,25 +25,38 @@ log = logging.getLogger(__name__)
 
 def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``dockyard agent``."""
-    parser.add_argument("--endpoint", default=os.environ.get("DOCKYARD_ENDPOINT"),
-                        help="the control plane's URL, e.g. http://10.0.0.5:5566 "
-                             "(default: $DOCKYARD_ENDPOINT)")
-    parser.add_argument("--cluster", default=os.environ.get("DOCKYARD_CLUSTER", "default"),
-                        help="the cluster to join (default: default)")
-    parser.add_argument("--state-dir", type=Path,
-                        default=os.environ.get("DOCKYARD_AGENT_STATE_DIR") or DEFAULT_STATE_DIR,
-                        help=f"where the agent keeps its identity (default: {DEFAULT_STATE_DIR})")
-    parser.add_argument("--driver", choices=("docker", "process"),
-                        help="docker (default when an engine answers) or process")
-    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION")
-                        or os.environ.get("AWS_REGION") or "us-east-1",
-                        help="the region to sign requests for (default: $AWS_DEFAULT_REGION)")
+    parser.add_argument(
+        "--endpoint",
+        default=os.environ.get("DOCKYARD_ENDPOINT"),
+        help="the control plane's URL, e.g. http://10.0.0.5:5566 (default: $DOCKYARD_ENDPOINT)",
+    )
+    parser.add_argument(
+        "--cluster",
+        default=os.environ.get("DOCKYARD_CLUSTER", "default"),
+        help="the cluster to join (default: default)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=os.environ.get("DOCKYARD_AGENT_STATE_DIR") or DEFAULT_STATE_DIR,
+        help=f"where the agent keeps its identity (default: {DEFAULT_STATE_DIR})",
+    )
+    parser.add_argument(
+        "--driver", choices=("docker", "process"), help="docker (default when an engine answers) or process"
+    )
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1",
+        help="the region to sign requests for (default: $AWS_DEFAULT_REGION)",
+    )
     parser.add_argument("--availability-zone", help="reported zone (default: REGION + 'a')")
-    parser.add_argument("--fargate-capacity", action="store_true",
-                        help="offer this host as capacity for FARGATE tasks (attribute "
-                             "dockyard.capacity.fargate=true; awsvpc tasks run in bridge mode)")
-    parser.add_argument("--log-level", default="info",
-                        choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--fargate-capacity",
+        action="store_true",
+        help="offer this host as capacity for FARGATE tasks (attribute "
+        "dockyard.capacity.fargate=true; awsvpc tasks run in bridge mode)",
+    )
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
 
 STOP_GRACE_SECONDS = 20.0
@@ -68,9 +81,22 @@ async def _run(agent: Agent) -> None:
 
 def agent_argv(args: argparse.Namespace) -> list[str]:
     """The command that runs this agent again with the same options (for a self-update)."""
-    argv = [sys.executable, "-m", "dockyard", "agent", "--endpoint", args.endpoint,
-            "--cluster", args.cluster, "--state-dir", str(Path(args.state_dir).resolve()),
-            "--region", args.region, "--log-level", args.log_level]
+    argv = [
+        sys.executable,
+        "-m",
+        "dockyard",
+        "agent",
+        "--endpoint",
+        args.endpoint,
+        "--cluster",
+        args.cluster,
+        "--state-dir",
+        str(Path(args.state_dir).resolve()),
+        "--region",
+        args.region,
+        "--log-level",
+        args.log_level,
+    ]
     if args.driver:
         argv += ["--driver", args.driver]
     if args.availability_zone:
@@ -98,11 +124,17 @@ def run_agent(args: argparse.Namespace) -> None:
         sys.exit("dockyard agent: --endpoint (or $DOCKYARD_ENDPOINT) is required")
     failed: list[str] = []
     while True:
-        config = AgentConfig(endpoint=args.endpoint.rstrip("/"), cluster=args.cluster,
-                             state_dir=Path(args.state_dir), driver=args.driver,
-                             region=args.region, availability_zone=args.availability_zone,
-                             fargate_capacity=args.fargate_capacity, argv=agent_argv(args),
-                             failed_updates=tuple(failed))
+        config = AgentConfig(
+            endpoint=args.endpoint.rstrip("/"),
+            cluster=args.cluster,
+            state_dir=Path(args.state_dir),
+            driver=args.driver,
+            region=args.region,
+            availability_zone=args.availability_zone,
+            fargate_capacity=args.fargate_capacity,
+            argv=agent_argv(args),
+            failed_updates=tuple(failed),
+        )
         agent = Agent(config)
         try:
             asyncio.run(_run(agent))

@@ -33,9 +33,17 @@ FINISHED_MEMORY = 10000  # how many retired task ARNs are remembered
 class TaskEngine:
     """Owns the task owners of one agent."""
 
-    def __init__(self, *, driver: Driver, run_blocking: RunBlocking, reporter: Reporter,
-                 send: Callable[[dict[str, Any]], object], logs: LogShipper, instance_id: str,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        driver: Driver,
+        run_blocking: RunBlocking,
+        reporter: Reporter,
+        send: Callable[[dict[str, Any]], object],
+        logs: LogShipper,
+        instance_id: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.driver, self.run_blocking, self.reporter = driver, run_blocking, reporter
         self.send, self.logs, self.instance_id, self.clock = send, logs, instance_id, clock
         self.instance_arn = ""
@@ -50,8 +58,9 @@ class TaskEngine:
         self.instance_arn = instance_arn
 
     def labels_for(self, task: TaskSpec, container: ContainerSpec) -> dict[str, str]:
-        return names.container_labels(task, container, instance_arn=self.instance_arn,
-                                      instance_id=self.instance_id)
+        return names.container_labels(
+            task, container, instance_arn=self.instance_arn, instance_id=self.instance_id
+        )
 
     async def apply_state(self, frame: dict[str, Any]) -> None:
         """Make the host match one full state frame."""
@@ -85,9 +94,17 @@ class TaskEngine:
     def _start_owner(self, spec: TaskSpec, adopted: list[Observed]) -> None:
         if adopted:
             log.info("task %s: adopting %d container(s)", spec.task_id, len(adopted))
-        owner = TaskOwner(spec, driver=self.driver, run_blocking=self.run_blocking,
-                          reporter=self.reporter, send=self.send, logs=self.logs,
-                          labels_for=self.labels_for, adopted=adopted, clock=self.clock)
+        owner = TaskOwner(
+            spec,
+            driver=self.driver,
+            run_blocking=self.run_blocking,
+            reporter=self.reporter,
+            send=self.send,
+            logs=self.logs,
+            labels_for=self.labels_for,
+            adopted=adopted,
+            clock=self.clock,
+        )
         self.owners[spec.arn] = owner
         run = asyncio.create_task(owner.run(), name=f"task-{spec.task_id}")
         self._runs[spec.arn] = run
@@ -112,9 +129,13 @@ class TaskEngine:
         """Stop (as gently as its labels allow) and remove what no desired task claims."""
         try:
             log.info("task %s is not desired here: removing %d container(s)", arn, len(containers))
-            await asyncio.gather(*(
-                self.run_blocking(self.driver.stop, c.runtime_id, names.stop_timeout_of(c.labels))
-                for c in containers if c.status < ContainerStatus.STOPPED))
+            await asyncio.gather(
+                *(
+                    self.run_blocking(self.driver.stop, c.runtime_id, names.stop_timeout_of(c.labels))
+                    for c in containers
+                    if c.status < ContainerStatus.STOPPED
+                )
+            )
             for container in containers:
                 await self.run_blocking(self.driver.remove, container.runtime_id)
             await self.run_blocking(self.driver.cleanup_task, arn)

@@ -98,7 +98,7 @@ def docker_reachable() -> bool:
     """Does a Docker Engine answer (at $DOCKER_HOST, else the default socket)?"""
     docker_host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     # Probe a local socket ourselves first: the SDK leaks the socket of a failed connect.
-    if docker_host.startswith("unix://") and not _unix_socket_answers(docker_host[len("unix://"):]):
+    if docker_host.startswith("unix://") and not _unix_socket_answers(docker_host[len("unix://") :]):
         return False
     try:
         import docker
@@ -121,8 +121,9 @@ def pick_driver(requested: str | None, instance_id: str, state_dir: Path) -> Dri
 
         return DockerDriver(instance_id)
     if requested is None:
-        log.warning("no Docker Engine reachable: tasks run as host processes "
-                    "(process driver; images are not used)")
+        log.warning(
+            "no Docker Engine reachable: tasks run as host processes (process driver; images are not used)"
+        )
     from dockyard.agent.drivers.process import ProcessDriver
 
     return ProcessDriver(instance_id, state_dir)

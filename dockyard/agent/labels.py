@@ -22,20 +22,23 @@ INSTANCE_ID = "dockyard.instance-id"
 STOP_TIMEOUT = "dockyard.stop-timeout"  # lets an orphan be stopped as gently as its spec said
 
 
-def container_labels(task: TaskSpec, container: ContainerSpec, *, instance_arn: str,
-                     instance_id: str) -> dict[str, str]:
+def container_labels(
+    task: TaskSpec, container: ContainerSpec, *, instance_arn: str, instance_id: str
+) -> dict[str, str]:
     """The user's dockerLabels plus ours (ours win: they are how we find the container)."""
     labels = {str(k): str(v) for k, v in (container.definition.get("dockerLabels") or {}).items()}
-    labels.update({
-        TASK_ARN: task.arn,
-        CONTAINER_NAME: container.name,
-        CLUSTER: task.cluster_arn,
-        FAMILY: task.family,
-        VERSION: str(task.revision),
-        INSTANCE_ARN: instance_arn,
-        INSTANCE_ID: instance_id,
-        STOP_TIMEOUT: f"{container.stop_timeout:g}",
-    })
+    labels.update(
+        {
+            TASK_ARN: task.arn,
+            CONTAINER_NAME: container.name,
+            CLUSTER: task.cluster_arn,
+            FAMILY: task.family,
+            VERSION: str(task.revision),
+            INSTANCE_ARN: instance_arn,
+            INSTANCE_ID: instance_id,
+            STOP_TIMEOUT: f"{container.stop_timeout:g}",
+        }
+    )
     return labels
 
 

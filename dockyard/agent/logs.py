@@ -32,8 +32,9 @@ class LogShipper:
     ``deliver`` queues one frame on the channel and answers, once it is written, True (or
     False if the connection went away first)."""
 
-    def __init__(self, deliver: Deliver, connected: Callable[[], bool],
-                 interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(
+        self, deliver: Deliver, connected: Callable[[], bool], interval: float = FLUSH_INTERVAL
+    ) -> None:
         self.deliver, self.connected, self.interval = deliver, connected, interval
         self._lock = threading.Lock()
         self._buffers: dict[Key, deque[list[Any]]] = {}
@@ -42,20 +43,23 @@ class LogShipper:
     def add(self, task_arn: str, container_name: str, at: float, text: str) -> None:
         """Queue one line (thread-safe)."""
         with self._lock:
-            buffer = self._buffers.setdefault(
-                (task_arn, container_name), deque(maxlen=MAX_BUFFERED_LINES))
+            buffer = self._buffers.setdefault((task_arn, container_name), deque(maxlen=MAX_BUFFERED_LINES))
             buffer.append([at, text[:MAX_LINE_LENGTH]])
 
     def pending(self, task_arn: str | None = None) -> int:
         """How many lines (of one task, or all) wait to be shipped."""
         with self._lock:
-            return sum(len(lines) for key, lines in self._buffers.items()
-                       if task_arn is None or key[0] == task_arn)
+            return sum(
+                len(lines) for key, lines in self._buffers.items() if task_arn is None or key[0] == task_arn
+            )
 
     def _take(self, task_arn: str | None) -> list[tuple[Key, list[list[Any]]]]:
         with self._lock:
-            keys = [key for key, lines in self._buffers.items()
-                    if lines and (task_arn is None or key[0] == task_arn)]
+            keys = [
+                key
+                for key, lines in self._buffers.items()
+                if lines and (task_arn is None or key[0] == task_arn)
+            ]
             return [(key, list(self._buffers.pop(key))) for key in keys]
 
     def _give_back(self, key: Key, lines: list[list[Any]]) -> None:
@@ -75,11 +79,15 @@ class LogShipper:
             taken = self._take(task_arn)
             for index, (key, lines) in enumerate(taken):
                 for start in range(0, len(lines), MAX_LINES_PER_FRAME):
-                    frame = {"type": "logs", "taskArn": key[0], "containerName": key[1],
-                             "lines": lines[start:start + MAX_LINES_PER_FRAME]}
+                    frame = {
+                        "type": "logs",
+                        "taskArn": key[0],
+                        "containerName": key[1],
+                        "lines": lines[start : start + MAX_LINES_PER_FRAME],
+                    }
                     if not await self.deliver(frame):
                         self._give_back(key, lines[start:])
-                        for later_key, later_lines in taken[index + 1:]:
+                        for later_key, later_lines in taken[index + 1 :]:
                             self._give_back(later_key, later_lines)
                         return False
             return True

@@ -72,8 +72,7 @@ class _Resolution(Enum):
     NEVER = "never"
 
 
-def _resolve(dependency: Dependency, target: ContainerState | None, now: float
-             ) -> tuple[_Resolution, str]:
+def _resolve(dependency: Dependency, target: ContainerState | None, now: float) -> tuple[_Resolution, str]:
     if target is None:
         return _Resolution.NEVER, f"dependency {dependency.container} is not in the task"
     known, condition = target.known, dependency.condition
@@ -91,8 +90,8 @@ def _resolve(dependency: Dependency, target: ContainerState | None, now: float
             if target.exit_code == 0:
                 return _Resolution.MET, ""
             return _Resolution.NEVER, (
-                f"dependency {target.name} exited with code {target.exit_code}, "
-                "condition SUCCESS needs 0")
+                f"dependency {target.name} exited with code {target.exit_code}, condition SUCCESS needs 0"
+            )
     elif condition is Condition.HEALTHY:
         if not target.has_health_check:
             return _Resolution.NEVER, f"dependency {target.name} has no health check"
@@ -104,12 +103,14 @@ def _resolve(dependency: Dependency, target: ContainerState | None, now: float
     since = target.running_since
     if timeout is not None and since is not None and now - since > timeout:
         return _Resolution.NEVER, (
-            f"dependency {target.name} did not reach {condition.value} within {timeout:g}s")
+            f"dependency {target.name} did not reach {condition.value} within {timeout:g}s"
+        )
     return _Resolution.PENDING, ""
 
 
-def dependencies_resolution(container: ContainerState, task: Mapping[str, ContainerState],
-                            now: float) -> Decision | None:
+def dependencies_resolution(
+    container: ContainerState, task: Mapping[str, ContainerState], now: float
+) -> Decision | None:
     """None when every dependency is met; else WAIT, or MARK_STOPPED if one never can be."""
     waiting: Decision | None = None
     for dependency in container.depends_on:
@@ -117,22 +118,25 @@ def dependencies_resolution(container: ContainerState, task: Mapping[str, Contai
         if outcome is _Resolution.NEVER:
             return Decision(Step.MARK_STOPPED, f"DependencyConditionNotMet: {why}")
         if outcome is _Resolution.PENDING and waiting is None:
-            waiting = Decision(Step.WAIT, f"waiting for {dependency.container} "
-                                          f"({dependency.condition.value})")
+            waiting = Decision(
+                Step.WAIT, f"waiting for {dependency.container} ({dependency.condition.value})"
+            )
     return waiting
 
 
 def dependents_running(name: str, task: Mapping[str, ContainerState]) -> list[str]:
     """Containers that depend on ``name`` and have not stopped yet (they stop first)."""
     return [
-        other.name for other in task.values()
+        other.name
+        for other in task.values()
         if any(dep.container == name for dep in other.depends_on)
         and ContainerStatus.NONE < other.known < ContainerStatus.STOPPED
     ]
 
 
-def next_step(container: ContainerState, desired: ContainerStatus,
-              task: Mapping[str, ContainerState], now: float) -> Decision:
+def next_step(
+    container: ContainerState, desired: ContainerStatus, task: Mapping[str, ContainerState], now: float
+) -> Decision:
     """The one next step that moves ``container`` from its known towards its desired status."""
     known = container.known
     if known is ContainerStatus.STOPPED:
@@ -154,8 +158,7 @@ def next_step(container: ContainerState, desired: ContainerStatus,
 
 
 def container_desired(task_desired_status: TaskStatus) -> ContainerStatus:
-    return (ContainerStatus.RUNNING if task_desired_status is TaskStatus.RUNNING
-            else ContainerStatus.STOPPED)
+    return ContainerStatus.RUNNING if task_desired_status is TaskStatus.RUNNING else ContainerStatus.STOPPED
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ def dependency_cycle(containers: Iterable[ContainerState]) -> list[str] | None:
 
     def visit(name: str) -> list[str] | None:
         if name in visiting:
-            return visiting[visiting.index(name):] + [name]
+            return visiting[visiting.index(name) :] + [name]
         if name in done or name not in graph:
             return None
         visiting.append(name)

@@ -43,11 +43,21 @@ def control_plane_port(endpoint: str) -> int | None:
     return None
 
 
-def registration_params(*, cluster: str, facts: HostFacts, driver: DriverInfo,
-                        instance_id: str, region: str, availability_zone: str,
-                        private_ip: str, endpoint: str, instance_arn: str | None = None,
-                        own_ports: Iterable[int] = (), account_id: str = "",
-                        fargate_capacity: bool = False) -> dict[str, Any]:
+def registration_params(
+    *,
+    cluster: str,
+    facts: HostFacts,
+    driver: DriverInfo,
+    instance_id: str,
+    region: str,
+    availability_zone: str,
+    private_ip: str,
+    endpoint: str,
+    instance_arn: str | None = None,
+    own_ports: Iterable[int] = (),
+    account_id: str = "",
+    fargate_capacity: bool = False,
+) -> dict[str, Any]:
     """The RegisterContainerInstance request for this host.
 
     ``own_ports`` are host ports our own containers hold: they are accounted to their tasks,
@@ -89,11 +99,13 @@ def registration_params(*, cluster: str, facts: HostFacts, driver: DriverInfo,
             {"name": "CPU", "type": "INTEGER", "integerValue": facts.cpu_units},
             {"name": "MEMORY", "type": "INTEGER", "integerValue": facts.memory_mib},
             {"name": "PORTS", "type": "STRINGSET", "stringSetValue": [str(p) for p in sorted(tcp)]},
-            {"name": "PORTS_UDP", "type": "STRINGSET",
-             "stringSetValue": [str(p) for p in sorted(udp)]},
+            {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": [str(p) for p in sorted(udp)]},
         ],
-        "versionInfo": {"agentVersion": agent_version(), "agentHash": AGENT_HASH,
-                        "dockerVersion": driver.version},
+        "versionInfo": {
+            "agentVersion": agent_version(),
+            "agentHash": AGENT_HASH,
+            "dockerVersion": driver.version,
+        },
         "attributes": [{"name": name, "value": value} for name, value in attributes.items()]
         + [{"name": capability} for capability in capabilities],
     }
@@ -123,8 +135,9 @@ def register(client: Any, params: dict[str, Any]) -> str:
     except ClientError as error:
         if "containerInstanceArn" not in params or not instance_gone(error):
             raise
-        log.warning("the control plane refused our container instance ARN (%s); "
-                    "registering as a new instance", error)
+        log.warning(
+            "the control plane refused our container instance ARN (%s); registering as a new instance", error
+        )
         params = {k: v for k, v in params.items() if k != "containerInstanceArn"}
         reply = client.register_container_instance(**params)
     return str(reply["containerInstance"]["containerInstanceArn"])

@@ -20,8 +20,14 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED = 10000
 RETRY_START, RETRY_MAX = 0.5, 10.0
-RETRIED_CODES = {"ServerException", "ThrottlingException", "ServiceUnavailableException",
-                 "InternalFailure", "RequestLimitExceeded", "Throttling"}
+RETRIED_CODES = {
+    "ServerException",
+    "ThrottlingException",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "RequestLimitExceeded",
+    "Throttling",
+}
 
 
 class Reporter:
@@ -70,8 +76,10 @@ class Reporter:
             await self.run_blocking(lambda: getattr(self.client, method)(**params))
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            if code in RETRIED_CODES or error.response.get("ResponseMetadata", {}).get(
-                    "HTTPStatusCode", 400) >= 500:
+            if (
+                code in RETRIED_CODES
+                or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) >= 500
+            ):
                 log.warning("%s for %s: %s; retrying", method, params.get("task"), code)
                 return False
             log.warning("%s for %s refused: %s", method, params.get("task"), error)

@@ -102,8 +102,7 @@ class TaskSpec:
         raise KeyError(name)
 
 
-def apply_overrides(definition: Mapping[str, Any], override: Mapping[str, Any] | None
-                    ) -> dict[str, Any]:
+def apply_overrides(definition: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
     """The container definition with one ``ContainerOverride`` applied, as RunTask promises:
     command, cpu, memory and memoryReservation replace; environment merges by name."""
     merged = dict(definition)

@@ -30,8 +30,9 @@ class SyncPlan:
     ignored: tuple[str, ...] = ()  # desired, but this agent already finished them
 
 
-def plan_sync(desired: Iterable[str], owned: Collection[str], on_host: Iterable[str],
-              finished: Collection[str] = ()) -> SyncPlan:
+def plan_sync(
+    desired: Iterable[str], owned: Collection[str], on_host: Iterable[str], finished: Collection[str] = ()
+) -> SyncPlan:
     """Split task ARNs into what to adopt, update, retire and clean up as orphans."""
     wanted = list(dict.fromkeys(desired))
     ignored = [arn for arn in wanted if arn in finished and arn not in owned]
@@ -41,7 +42,6 @@ def plan_sync(desired: Iterable[str], owned: Collection[str], on_host: Iterable[
         adopt=tuple(arn for arn in live if arn not in owned),
         update=tuple(arn for arn in live if arn in owned),
         retire=tuple(sorted(arn for arn in owned if arn not in wanted_set)),
-        orphans=tuple(sorted({arn for arn in on_host
-                              if arn not in wanted_set and arn not in owned})),
+        orphans=tuple(sorted({arn for arn in on_host if arn not in wanted_set and arn not in owned})),
         ignored=tuple(ignored),
     )

@@ -71,7 +71,8 @@ class ContainerRecord:
         self.runtime_id = observed.runtime_id
         self.known = max(self.known, observed.status)
         if observed.status >= ContainerStatus.RUNNING and (
-                observed.status is ContainerStatus.RUNNING or observed.started_at):
+            observed.status is ContainerStatus.RUNNING or observed.started_at
+        ):
             self.started = True
             if self.running_since is None:
                 self.running_since = observed.started_at or now
@@ -87,17 +88,22 @@ class ContainerRecord:
 
     def state(self) -> ContainerState:
         return ContainerState(
-            name=self.spec.name, known=self.known, essential=self.spec.essential,
-            depends_on=self.spec.depends_on, exit_code=self.exit_code, health=self.health,
-            has_health_check=self.spec.has_health_check, started=self.started,
-            running_since=self.running_since, start_timeout=self.spec.start_timeout,
+            name=self.spec.name,
+            known=self.known,
+            essential=self.spec.essential,
+            depends_on=self.spec.depends_on,
+            exit_code=self.exit_code,
+            health=self.health,
+            has_health_check=self.spec.has_health_check,
+            started=self.started,
+            running_since=self.running_since,
+            start_timeout=self.spec.start_timeout,
             reason=self.reason,
         )
 
     def report(self) -> dict[str, Any]:
         """This container in the ContainerStateChange shape (unset members left out)."""
-        report: dict[str, Any] = {"containerName": self.spec.name,
-                                  "status": self.known.report_name}
+        report: dict[str, Any] = {"containerName": self.spec.name, "status": self.known.report_name}
         if self.runtime_id:
             report["runtimeId"] = self.runtime_id
         if self.exit_code is not None and self.known is ContainerStatus.STOPPED:
@@ -112,10 +118,19 @@ class ContainerRecord:
 class TaskOwner:
     """Drives one task's containers to its desired status and reports every change."""
 
-    def __init__(self, spec: TaskSpec, *, driver: Driver, run_blocking: RunBlocking,
-                 reporter: Reporter, send: Callable[[dict[str, Any]], object],
-                 logs: LogShipper, labels_for: LabelsFor, adopted: Sequence[Observed] = (),
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        spec: TaskSpec,
+        *,
+        driver: Driver,
+        run_blocking: RunBlocking,
+        reporter: Reporter,
+        send: Callable[[dict[str, Any]], object],
+        logs: LogShipper,
+        labels_for: LabelsFor,
+        adopted: Sequence[Observed] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.spec = spec
         self.driver, self.run_blocking, self.reporter = driver, run_blocking, reporter
         self.send, self.logs, self.labels_for, self.clock = send, logs, labels_for, clock
@@ -137,8 +152,10 @@ class TaskOwner:
         self.retired = False
         self._wake = asyncio.Event()
         self._steps: dict[Step, Callable[[ContainerRecord], Awaitable[None]]] = {
-            Step.PULL: self._pull, Step.CREATE: self._create,
-            Step.START: self._start, Step.STOP: self._stop,
+            Step.PULL: self._pull,
+            Step.CREATE: self._create,
+            Step.START: self._start,
+            Step.STOP: self._stop,
         }
 
     @property
@@ -190,8 +207,7 @@ class TaskOwner:
         desired = container_desired(self.desire.desired)
         now = self.clock()
         decisions = {name: next_step(state, desired, states, now) for name, state in states.items()}
-        marked = [name for name, decision in decisions.items()
-                  if decision.step is Step.MARK_STOPPED]
+        marked = [name for name, decision in decisions.items() if decision.step is Step.MARK_STOPPED]
         for name in marked:
             self._mark_stopped(self.records[name], decisions[name])
         if marked:
@@ -200,11 +216,13 @@ class TaskOwner:
         await self._drain_logs()  # a STOPPED report never overtakes the container's output
         self._report()
         self._send_health()
-        actions = [(self.records[name], decision) for name, decision in decisions.items()
-                   if decision.step in self._steps]
+        actions = [
+            (self.records[name], decision)
+            for name, decision in decisions.items()
+            if decision.step in self._steps
+        ]
         for record, decision in actions:
-            log.info("task %s container %s: %s", self.spec.task_id, record.spec.name,
-                     decision.step.value)
+            log.info("task %s container %s: %s", self.spec.task_id, record.spec.name, decision.step.value)
         if actions:
             await asyncio.gather(*(self._steps[d.step](record) for record, d in actions))
             return False
@@ -235,8 +253,7 @@ class TaskOwner:
         record.known = ContainerStatus.STOPPED
         if decision.reason:
             record.reason = decision.reason
-            log.info("task %s container %s: %s", self.spec.task_id, record.spec.name,
-                     decision.reason)
+            log.info("task %s container %s: %s", self.spec.task_id, record.spec.name, decision.reason)
 
     # -- the step table's driver calls ------------------------------------------------------
     async def _pull(self, record: ContainerRecord) -> None:
@@ -274,11 +291,9 @@ class TaskOwner:
     async def _stop(self, record: ContainerRecord) -> None:
         assert record.runtime_id is not None
         try:
-            observed = await self.run_blocking(self.driver.stop, record.runtime_id,
-                                               record.spec.stop_timeout)
+            observed = await self.run_blocking(self.driver.stop, record.runtime_id, record.spec.stop_timeout)
         except DriverError as error:
-            log.warning("task %s container %s: %s", self.spec.task_id, record.spec.name,
-                        error.reason)
+            log.warning("task %s container %s: %s", self.spec.task_id, record.spec.name, error.reason)
             await asyncio.sleep(1.0)  # the next turn tries again
             return
         if observed is None:
@@ -297,14 +312,21 @@ class TaskOwner:
         the end; only then are all its lines with the shipper, and only once they are written
         to the socket may the container's STOPPED be reported or its output removed. If the
         channel is down the lines stay buffered and go up on the next connection."""
-        finished = [record for record in self.records.values()
-                    if record.known is ContainerStatus.STOPPED and not record.drained]
+        finished = [
+            record
+            for record in self.records.values()
+            if record.known is ContainerStatus.STOPPED and not record.drained
+        ]
         for record in finished:
             if record.follower is not None:
                 await self.run_blocking(record.follower.join, FOLLOWER_DRAIN_LIMIT)
                 if record.follower.is_alive():
-                    log.warning("task %s container %s: its output did not end within %gs",
-                                self.spec.task_id, record.spec.name, FOLLOWER_DRAIN_LIMIT)
+                    log.warning(
+                        "task %s container %s: its output did not end within %gs",
+                        self.spec.task_id,
+                        record.spec.name,
+                        FOLLOWER_DRAIN_LIMIT,
+                    )
             record.drained = True
         if finished:  # also waits for a batch of this task the periodic flush has under way
             await self.logs.ship(self.spec.arn)
@@ -322,14 +344,18 @@ class TaskOwner:
     def _report(self) -> None:
         if self.retired:
             return  # the control plane has let go of this task; nobody wants its news
-        self.known_status = max(self.known_status, task_status(
-            record.state() for record in self.records.values()))
+        self.known_status = max(
+            self.known_status, task_status(record.state() for record in self.records.values())
+        )
         reports = {name: record.report() for name, record in self.records.items()}
         cluster, task = self.spec.cluster_arn, self.spec.arn
         if self.known_status > self.reported_status:
-            params: dict[str, Any] = {"cluster": cluster, "task": task,
-                                      "status": self.known_status.name,
-                                      "containers": list(reports.values())}
+            params: dict[str, Any] = {
+                "cluster": cluster,
+                "task": task,
+                "status": self.known_status.name,
+                "containers": list(reports.values()),
+            }
             if self.known_status is TaskStatus.STOPPED:
                 if self.desire.reason:
                     params["reason"] = self.desire.reason[:REASON_LIMIT]
@@ -350,15 +376,19 @@ class TaskOwner:
 
     def health_frame(self) -> dict[str, Any] | None:
         """The task's current health frame, or None if no container has a health check."""
-        containers = [{"containerName": name, "healthStatus": record.health.value}
-                      for name, record in self.records.items() if record.spec.has_health_check]
+        containers = [
+            {"containerName": name, "healthStatus": record.health.value}
+            for name, record in self.records.items()
+            if record.spec.has_health_check
+        ]
         if not containers or self.retired:
             return None
         return {"type": "health", "taskArn": self.spec.arn, "containers": containers}
 
     def _send_health(self) -> None:
-        current = {name: record.health.value for name, record in self.records.items()
-                   if record.spec.has_health_check}
+        current = {
+            name: record.health.value for name, record in self.records.items() if record.spec.has_health_check
+        }
         if current and current != self.health_sent:
             frame = self.health_frame()
             if frame is not None:

@@ -28,13 +28,16 @@ class BlockingRunner:
     async def __call__(self, function: Callable[..., Any], *args: Any) -> Any:
         async with self._slots:
             future: asyncio.Future[Any] = self.loop.create_future()
-            thread = threading.Thread(target=self._work, args=(future, function, args),
-                                      name=getattr(function, "__name__", "blocking"), daemon=True)
+            thread = threading.Thread(
+                target=self._work,
+                args=(future, function, args),
+                name=getattr(function, "__name__", "blocking"),
+                daemon=True,
+            )
             thread.start()
             return await future
 
-    def _work(self, future: asyncio.Future[Any], function: Callable[..., Any],
-              args: tuple[Any, ...]) -> None:
+    def _work(self, future: asyncio.Future[Any], function: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
             result = function(*args)
         except BaseException as error:  # handed to the awaiting coroutine, whatever it is
@@ -42,8 +45,7 @@ class BlockingRunner:
         else:
             self._settle(future, result, None)
 
-    def _settle(self, future: asyncio.Future[Any], result: Any, error: BaseException | None
-                ) -> None:
+    def _settle(self, future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
         def settle() -> None:
             if future.done():
                 return  # the caller was cancelled meanwhile

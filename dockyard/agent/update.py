@@ -45,8 +45,10 @@ DOWNLOAD_TIMEOUT = 60.0
 VERIFY_TIMEOUT = 60.0
 VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
 # What the staged code must import, and print its version, before the agent hands over to it.
-VERIFY_SCRIPT = ("import dockyard.agent, dockyard.agent.cli, dockyard.agent.agent\n"
-                 "from dockyard.agent.version import AGENT_VERSION\nprint(AGENT_VERSION)")
+VERIFY_SCRIPT = (
+    "import dockyard.agent, dockyard.agent.cli, dockyard.agent.agent\n"
+    "from dockyard.agent.version import AGENT_VERSION\nprint(AGENT_VERSION)"
+)
 
 
 class UpdateError(Exception):
@@ -63,8 +65,9 @@ class Replacement:
     env: Mapping[str, str]
 
 
-def download(url: str, credentials: Any, region: str, timeout: float = DOWNLOAD_TIMEOUT
-             ) -> tuple[bytes, str | None]:
+def download(
+    url: str, credentials: Any, region: str, timeout: float = DOWNLOAD_TIMEOUT
+) -> tuple[bytes, str | None]:
     """The package at ``url`` (a signed GET) and the version its answer names, if any."""
     request = urllib.request.Request(url, headers=signed_headers(url, credentials, region))
     try:
@@ -86,8 +89,13 @@ def unpack(data: bytes, target: Path) -> None:
             members = archive.getmembers()
             for member in members:
                 path = PurePosixPath(member.name)
-                if (path.is_absolute() or ".." in path.parts or not path.parts
-                        or path.parts[0] != "dockyard" or not (member.isfile() or member.isdir())):
+                if (
+                    path.is_absolute()
+                    or ".." in path.parts
+                    or not path.parts
+                    or path.parts[0] != "dockyard"
+                    or not (member.isfile() or member.isdir())
+                ):
                     raise UpdateError(f"the package holds an unexpected member {member.name!r}")
             if not any(member.name == "dockyard/agent/__init__.py" for member in members):
                 raise UpdateError("the package holds no dockyard/agent")
@@ -102,8 +110,15 @@ def verify(code_dir: Path, version: str, executable: str = sys.executable) -> No
     """Check, in a fresh interpreter, that the code in ``code_dir`` imports and is ``version``."""
     env = replacement_env(os.environ, code_dir)
     try:
-        done = subprocess.run([executable, "-c", VERIFY_SCRIPT], env=env, cwd=code_dir,
-                              capture_output=True, text=True, timeout=VERIFY_TIMEOUT, check=False)
+        done = subprocess.run(
+            [executable, "-c", VERIFY_SCRIPT],
+            env=env,
+            cwd=code_dir,
+            capture_output=True,
+            text=True,
+            timeout=VERIFY_TIMEOUT,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise UpdateError(f"the staged agent cannot be checked: {error}") from error
     if done.returncode != 0:
@@ -121,8 +136,11 @@ def replacement_env(environ: Mapping[str, str], code_dir: Path) -> dict[str, str
     the offered version)."""
     env = {key: value for key, value in environ.items() if key != VERSION_OVERRIDE}
     versions = str(code_dir.parent)
-    kept = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep)
-            if entry and os.path.dirname(entry.rstrip("/")) != versions]
+    kept = [
+        entry
+        for entry in env.get("PYTHONPATH", "").split(os.pathsep)
+        if entry and os.path.dirname(entry.rstrip("/")) != versions
+    ]
     env["PYTHONPATH"] = os.pathsep.join([str(code_dir), *kept])
     env["PYTHONSAFEPATH"] = "1"
     return env
@@ -148,11 +166,19 @@ class AgentUpdater:
     ``report`` sends one progress frame and answers whether it was written; ``ready`` gets the
     :class:`Replacement` once the new code is staged (the agent then stops and execs it)."""
 
-    def __init__(self, *, state_dir: Path, endpoint: str, credentials: Callable[[], Any],
-                 region: str, argv: Sequence[str], run_blocking: Callable[..., Awaitable[Any]],
-                 report: Callable[[dict[str, Any]], Awaitable[bool]],
-                 ready: Callable[[Replacement], Awaitable[None]],
-                 failed: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        endpoint: str,
+        credentials: Callable[[], Any],
+        region: str,
+        argv: Sequence[str],
+        run_blocking: Callable[..., Awaitable[Any]],
+        report: Callable[[dict[str, Any]], Awaitable[bool]],
+        ready: Callable[[Replacement], Awaitable[None]],
+        failed: Sequence[str] = (),
+    ) -> None:
         self.versions_dir = state_dir / "versions"
         self.endpoint, self.credentials, self.region = endpoint.rstrip("/"), credentials, region
         self.argv, self.run_blocking, self.report, self.ready = tuple(argv), run_blocking, report, ready
@@ -183,7 +209,8 @@ class AgentUpdater:
             log.info("updating the agent from %s to %s", current, version)
             await self._status("STAGING")
             data, announced = await self.run_blocking(
-                download, self.endpoint + path, self.credentials(), self.region)
+                download, self.endpoint + path, self.credentials(), self.region
+            )
             if announced and announced != version:
                 raise UpdateError(f"the control plane now offers {announced}, not {version}")
             self.versions_dir.mkdir(parents=True, exist_ok=True)
@@ -191,9 +218,14 @@ class AgentUpdater:
             await self._status("STAGED")
             await self._status("UPDATING")
             log.info("agent %s staged in %s; restarting into it", version, code_dir)
-            await self.ready(Replacement(
-                version=version, executable=sys.executable, argv=self.argv,
-                env=replacement_env(os.environ, code_dir)))
+            await self.ready(
+                Replacement(
+                    version=version,
+                    executable=sys.executable,
+                    argv=self.argv,
+                    env=replacement_env(os.environ, code_dir),
+                )
+            )
         except UpdateError as error:
             log.error("agent update to %s failed: %s", version, error)
             await self._failed(version)

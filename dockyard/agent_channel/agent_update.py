@@ -36,8 +36,11 @@ def offer(instance: Any) -> dict[str, str] | None:
 def record(ctx: RequestContext, instance_id: int, status: str) -> None:
     """An agent's progress report (``{"type": "agentUpdate", "status": ...}``)."""
     if status in _REPORTABLE:
-        ctx.conn.execute(update(container_instances).where(container_instances.c.id == instance_id)
-                         .values(agent_update_status=status))
+        ctx.conn.execute(
+            update(container_instances)
+            .where(container_instances.c.id == instance_id)
+            .values(agent_update_status=status)
+        )
 
 
 def completed(instance: Any, reported_version: str) -> str | None:

@@ -15,8 +15,11 @@ from dockyard.store.schema import task_definitions as definitions_table
 
 def instance_version(ctx: RequestContext, instance_id: int) -> int | None:
     """The instance's desired-state version, or None once it is gone (deregistered)."""
-    row = ctx.conn.execute(select(container_instances.c.desired_version, container_instances.c.status)
-                           .where(container_instances.c.id == instance_id)).first()
+    row = ctx.conn.execute(
+        select(container_instances.c.desired_version, container_instances.c.status).where(
+            container_instances.c.id == instance_id
+        )
+    ).first()
     return None if row is None or row.status == "INACTIVE" else int(row.desired_version)
 
 
@@ -31,21 +34,30 @@ def state_frame(ctx: RequestContext, instance: Row[Any], cluster_arn: str) -> di
     frame_tasks = []
     for row in rows:
         mapping = row._mapping
-        task = {name: mapping[tasks.c[name]] for name in tasks.c.keys()}
+        task = {name: mapping[tasks.c[name]] for name in tasks.c.keys()}  # noqa: SIM118 (a column collection)
         definition = task_definitions.render(_DefinitionRow(mapping))  # type: ignore[arg-type]
-        frame_tasks.append({
-            "taskArn": task["arn"],
-            "desiredStatus": task["desired_status"],
-            "family": definition["family"],
-            "revision": definition["revision"],
-            "taskDefinition": {key: value for key, value in definition.items() if value is not None},
-            "overrides": task["overrides"],
-            "containers": [{"name": c["name"], "containerArn": c["containerArn"]} for c in task["containers"]],
-            "launchType": task["launch_type"],
-            "createdAt": task["created_at"],
-        })
-    frame = {"type": "state", "version": instance.desired_version, "clusterArn": cluster_arn,
-             "containerInstanceArn": instance.arn, "tasks": frame_tasks}
+        frame_tasks.append(
+            {
+                "taskArn": task["arn"],
+                "desiredStatus": task["desired_status"],
+                "family": definition["family"],
+                "revision": definition["revision"],
+                "taskDefinition": {key: value for key, value in definition.items() if value is not None},
+                "overrides": task["overrides"],
+                "containers": [
+                    {"name": c["name"], "containerArn": c["containerArn"]} for c in task["containers"]
+                ],
+                "launchType": task["launch_type"],
+                "createdAt": task["created_at"],
+            }
+        )
+    frame = {
+        "type": "state",
+        "version": instance.desired_version,
+        "clusterArn": cluster_arn,
+        "containerInstanceArn": instance.arn,
+        "tasks": frame_tasks,
+    }
     update_offer = agent_update.offer(instance)
     if update_offer is not None:
         frame["agentUpdate"] = update_offer

@@ -49,8 +49,11 @@ class AgentSocket:
             cluster_arn = query.get("clusterArn", [""])[0]
             instance_arn = query.get("containerInstanceArn", [""])[0]
             instance = await self.server.run_blocking(
-                self.server.in_transaction, identity, region,
-                lambda ctx: _instance(ctx, cluster_arn, instance_arn))
+                self.server.in_transaction,
+                identity,
+                region,
+                lambda ctx: _instance(ctx, cluster_arn, instance_arn),
+            )
         except ApiError as error:
             await websocket.send_denial_response(PlainTextResponse(error.message, status_code=error.status))
             return
@@ -70,14 +73,24 @@ class AgentSocket:
             if self._generation.get(instance.id) is token:
                 del self._generation[instance.id]
                 with contextlib.suppress(Exception):
-                    await self.server.run_blocking(self.server.in_transaction, identity, region,
-                                                   lambda ctx: _mark_seen(ctx, instance.id, None))
+                    await self.server.run_blocking(
+                        self.server.in_transaction,
+                        identity,
+                        region,
+                        lambda ctx: _mark_seen(ctx, instance.id, None),
+                    )
 
     def _authenticate(self, websocket: WebSocket) -> tuple[Identity, str]:
         scope = websocket.scope
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        return authenticate(self.server, method="GET", path=scope["path"],
-                            query=scope["query_string"].decode("latin-1"), headers=headers, body=b"")
+        return authenticate(
+            self.server,
+            method="GET",
+            path=scope["path"],
+            query=scope["query_string"].decode("latin-1"),
+            headers=headers,
+            body=b"",
+        )
 
 
 def _instance(ctx: RequestContext, cluster_arn: str, instance_arn: str) -> Any:
@@ -92,14 +105,24 @@ def _instance(ctx: RequestContext, cluster_arn: str, instance_arn: str) -> Any:
 
 
 def _mark_seen(ctx: RequestContext, instance_id: int, when: float | None) -> None:
-    ctx.conn.execute(update(instances_table).where(instances_table.c.id == instance_id).values(last_seen_at=when))
+    ctx.conn.execute(
+        update(instances_table).where(instances_table.c.id == instance_id).values(last_seen_at=when)
+    )
 
 
 class Connection:
     """One connected agent."""
 
-    def __init__(self, server: ServerState, websocket: WebSocket, identity: Identity, region: str,
-                 instance: Any, cluster_arn: str, wake: asyncio.Event) -> None:
+    def __init__(
+        self,
+        server: ServerState,
+        websocket: WebSocket,
+        identity: Identity,
+        region: str,
+        instance: Any,
+        cluster_arn: str,
+        wake: asyncio.Event,
+    ) -> None:
         self.server, self.websocket, self.identity, self.region = server, websocket, identity, region
         self.instance_id = instance.id
         self.cluster_arn = cluster_arn or instance.arn
@@ -139,7 +162,9 @@ class Connection:
         return True
 
     def _frame(self, ctx: RequestContext) -> dict[str, Any]:
-        instance = ctx.conn.execute(select(instances_table).where(instances_table.c.id == self.instance_id)).first()
+        instance = ctx.conn.execute(
+            select(instances_table).where(instances_table.c.id == self.instance_id)
+        ).first()
         assert instance is not None
         return desired_state.state_frame(ctx, instance, self.cluster_arn)
 
@@ -156,16 +181,23 @@ class Connection:
             elif kind == "logs":
                 await self._db(lambda ctx, m=message: logs.append(ctx, m))
             elif kind == "agentUpdate":
-                await self._db(lambda ctx, m=message: agent_update.record(ctx, self.instance_id, str(m.get("status"))))
+                await self._db(
+                    lambda ctx, m=message: agent_update.record(ctx, self.instance_id, str(m.get("status")))
+                )
 
     def _health(self, ctx: RequestContext, message: dict[str, Any]) -> None:
         task = _task_of(ctx, self.instance_id, str(message.get("taskArn", "")))
         if task is not None:
-            health = {c.get("containerName"): c.get("healthStatus", "UNKNOWN") for c in message.get("containers", [])}
+            health = {
+                c.get("containerName"): c.get("healthStatus", "UNKNOWN")
+                for c in message.get("containers", [])
+            }
             task_reports.record_health(ctx, task, health)
 
 
 def _task_of(ctx: RequestContext, instance_id: int, task_arn: str) -> Any:
-    return ctx.conn.execute(select(tasks_table).where(
-        tasks_table.c.arn == task_arn, tasks_table.c.container_instance_id == instance_id)).first()
-
+    return ctx.conn.execute(
+        select(tasks_table).where(
+            tasks_table.c.arn == task_arn, tasks_table.c.container_instance_id == instance_id
+        )
+    ).first()

@@ -15,21 +15,33 @@ from dockyard.server_state import ServerState
 
 def logs_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
+        }
         try:
-            identity, region = authenticate(server, method="GET", path=request.url.path,
-                                            query=request.scope["query_string"].decode("latin-1"),
-                                            headers=headers, body=b"")
+            identity, region = authenticate(
+                server,
+                method="GET",
+                path=request.url.path,
+                query=request.scope["query_string"].decode("latin-1"),
+                headers=headers,
+                body=b"",
+            )
         except ApiError as error:
             return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         task_id = request.path_params["task_id"].rsplit("/", 1)[-1]
         container = request.query_params.get("container")
-        lines = await server.run_blocking(server.in_transaction, identity, region,
-                                          lambda ctx: logs.read(ctx, task_id, container))
-        text = "".join(
-            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(at))} {name} {line}\n" for at, name, line in lines
-        ) if request.query_params.get("timestamps") else "".join(
-            (f"{name} | {line}\n" if not container else f"{line}\n") for _, name, line in lines)
+        lines = await server.run_blocking(
+            server.in_transaction, identity, region, lambda ctx: logs.read(ctx, task_id, container)
+        )
+        text = (
+            "".join(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(at))} {name} {line}\n"
+                for at, name, line in lines
+            )
+            if request.query_params.get("timestamps")
+            else "".join((f"{name} | {line}\n" if not container else f"{line}\n") for _, name, line in lines)
+        )
         return PlainTextResponse(text)
 
     return endpoint
@@ -39,13 +51,24 @@ def agent_package_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
     """``GET /_dockyard/agent/package``: the agent code this control plane offers (signed)."""
 
     async def endpoint(request: Request) -> Response:
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
+        }
         try:
-            authenticate(server, method="GET", path=request.url.path,
-                         query=request.scope["query_string"].decode("latin-1"), headers=headers, body=b"")
+            authenticate(
+                server,
+                method="GET",
+                path=request.url.path,
+                query=request.scope["query_string"].decode("latin-1"),
+                headers=headers,
+                body=b"",
+            )
         except ApiError as error:
             return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
-        return Response(agent_update.package(), media_type="application/gzip",
-                        headers={"x-dockyard-agent-version": agent_update.AGENT_VERSION})
+        return Response(
+            agent_update.package(),
+            media_type="application/gzip",
+            headers={"x-dockyard-agent-version": agent_update.AGENT_VERSION},
+        )
 
     return endpoint

@@ -28,16 +28,26 @@ def sweep(engine: Engine, now: float | None = None) -> int:
     cutoff = (time.time() if now is None else now) - STOPPED_TASK_RETENTION_SECONDS
     with transaction(engine) as connection:
         expired = connection.execute(
-            select(tasks.c.account_id, tasks.c.region, tasks.c.task_id).where(
-                tasks.c.last_status == "STOPPED", tasks.c.stopped_at < cutoff).limit(1000)
+            select(tasks.c.account_id, tasks.c.region, tasks.c.task_id)
+            .where(tasks.c.last_status == "STOPPED", tasks.c.stopped_at < cutoff)
+            .limit(1000)
         ).all()
         for row in expired:
-            connection.execute(delete(container_logs).where(
-                container_logs.c.account_id == row.account_id, container_logs.c.region == row.region,
-                container_logs.c.task_id == row.task_id))
+            connection.execute(
+                delete(container_logs).where(
+                    container_logs.c.account_id == row.account_id,
+                    container_logs.c.region == row.region,
+                    container_logs.c.task_id == row.task_id,
+                )
+            )
         if expired:
-            connection.execute(delete(tasks).where(tasks.c.last_status == "STOPPED", tasks.c.stopped_at < cutoff,
-                                                   tasks.c.task_id.in_([row.task_id for row in expired])))
+            connection.execute(
+                delete(tasks).where(
+                    tasks.c.last_status == "STOPPED",
+                    tasks.c.stopped_at < cutoff,
+                    tasks.c.task_id.in_([row.task_id for row in expired]),
+                )
+            )
     return len(expired)
 
 

@@ -18,5 +18,13 @@ def provider() -> list[ModuleType]:
         tasks,
     )
 
-    return [clusters, account_settings, attributes, tags, task_definitions, container_instances,
-            tasks, task_reports]
+    return [
+        clusters,
+        account_settings,
+        attributes,
+        tags,
+        task_definitions,
+        container_instances,
+        tasks,
+        task_reports,
+    ]

@@ -36,8 +36,15 @@ SETTINGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "fargateEventWindows": ("disabled", _ON_OFF),
 }
 # Settings only the account default may change.
-_ACCOUNT_ONLY = frozenset({"fargateFIPSMode", "fargateTaskRetirementWaitPeriod",
-                           "guardDutyActivate", "defaultLogDriverMode", "fargateEventWindows"})
+_ACCOUNT_ONLY = frozenset(
+    {
+        "fargateFIPSMode",
+        "fargateTaskRetirementWaitPeriod",
+        "guardDutyActivate",
+        "defaultLogDriverMode",
+        "fargateEventWindows",
+    }
+)
 
 
 def _root_arn(ctx: RequestContext) -> str:
@@ -58,7 +65,9 @@ def _principal(ctx: RequestContext, principal_arn: str | None) -> str:
     return ACCOUNT_DEFAULT if principal == _root_arn(ctx) else principal
 
 
-def _stored(ctx: RequestContext, principals: list[str], name: str | None = None) -> dict[tuple[str, str], str]:
+def _stored(
+    ctx: RequestContext, principals: list[str], name: str | None = None
+) -> dict[tuple[str, str], str]:
     query = select(account_settings).where(
         account_settings.c.account_id == ctx.account_id,
         account_settings.c.region == ctx.region,
@@ -179,4 +188,3 @@ def list_account_settings(
     if len(remaining) > limit:
         result["nextToken"] = ctx.tokens.seal([remaining[limit - 1]["name"]], scope)
     return result
-

@@ -105,9 +105,7 @@ def find_target(ctx: RequestContext, cluster: Row[Any], target_arn: str) -> str:
 def _lock(ctx: RequestContext, cluster: Row[Any]) -> None:
     # PutAttributes reads the count, then writes: serialize writers of one cluster on
     # PostgreSQL so two requests cannot both pass the limit (SQLite writers already queue).
-    ctx.conn.execute(
-        select(cluster_table.c.id).where(cluster_table.c.id == cluster.id).with_for_update()
-    )
+    ctx.conn.execute(select(cluster_table.c.id).where(cluster_table.c.id == cluster.id).with_for_update())
 
 
 def _render(target_arn: str, name: str, value: str | None) -> dict[str, Any]:
@@ -128,9 +126,7 @@ def _is_custom(name: str) -> bool:
 
 def _check_limit(ctx: RequestContext, cluster: Row[Any], target: str, names: Iterable[str]) -> None:
     new = {name for name in names if _is_custom(name)}
-    query = select(attribute_table.c.name).where(
-        *_scope(ctx, cluster), attribute_table.c.target_id == target
-    )
+    query = select(attribute_table.c.name).where(*_scope(ctx, cluster), attribute_table.c.target_id == target)
     existing = set(ctx.conn.execute(query).scalars())
     if len({name for name in existing if _is_custom(name)} | new) > MAX_CUSTOM_PER_TARGET:
         raise AttributeLimitExceededException(
@@ -138,9 +134,7 @@ def _check_limit(ctx: RequestContext, cluster: Row[Any], target: str, names: Ite
         )
 
 
-def _upsert(
-    ctx: RequestContext, cluster: Row[Any], target: str, name: str, value: str | None
-) -> None:
+def _upsert(ctx: RequestContext, cluster: Row[Any], target: str, name: str, value: str | None) -> None:
     dialect = postgresql if ctx.conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(attribute_table).values(
         account_id=ctx.account_id,
@@ -243,6 +237,13 @@ def list_attributes(
         query = query.where(columns.value == attribute_value)
     # (name, target) is unique in a cluster and indexed: each page is one range scan.
     keys = [columns.name, columns.target_id]
-    return list_page(ctx, member="attributes", query=query, keys=keys, scope=scope, next_token=next_token,
-                     max_results=max_results,
-                     item=lambda found: _render(found.target_id, found.name, found.value))
+    return list_page(
+        ctx,
+        member="attributes",
+        query=query,
+        keys=keys,
+        scope=scope,
+        next_token=next_token,
+        max_results=max_results,
+        item=lambda found: _render(found.target_id, found.name, found.value),
+    )

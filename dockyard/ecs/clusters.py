@@ -24,10 +24,18 @@ from dockyard.store.schema import clusters, container_instances, tasks
 DEFAULT_CLUSTER = "default"
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 _STATISTICS = (
-    "runningEC2TasksCount", "runningFargateTasksCount", "pendingEC2TasksCount",
-    "pendingFargateTasksCount", "runningExternalTasksCount", "pendingExternalTasksCount",
-    "activeEC2ServiceCount", "activeFargateServiceCount", "drainingEC2ServiceCount",
-    "drainingFargateServiceCount", "activeExternalServiceCount", "drainingExternalServiceCount",
+    "runningEC2TasksCount",
+    "runningFargateTasksCount",
+    "pendingEC2TasksCount",
+    "pendingFargateTasksCount",
+    "runningExternalTasksCount",
+    "pendingExternalTasksCount",
+    "activeEC2ServiceCount",
+    "activeFargateServiceCount",
+    "drainingEC2ServiceCount",
+    "drainingFargateServiceCount",
+    "activeExternalServiceCount",
+    "drainingExternalServiceCount",
 )
 
 
@@ -45,9 +53,7 @@ def _settings(ctx: RequestContext, given: list[dict[str, str]] | None) -> list[d
         if setting.get("name") != "containerInsights":
             raise InvalidParameterException(f"Unknown cluster setting: {setting.get('name')}")
         if setting.get("value") not in ("enabled", "disabled", "enhanced"):
-            raise InvalidParameterException(
-                "containerInsights must be one of enabled, disabled or enhanced."
-            )
+            raise InvalidParameterException("containerInsights must be one of enabled, disabled or enhanced.")
         value = setting["value"]
     return [{"name": "containerInsights", "value": value}]
 
@@ -71,18 +77,29 @@ _PENDING = ("PROVISIONING", "PENDING", "ACTIVATING")
 
 
 def _task_count(statuses: tuple[str, ...]) -> Any:
-    return (select(func.count()).select_from(tasks).where(
-        tasks.c.account_id == bindparam("account"), tasks.c.region == bindparam("region"),
-        tasks.c.cluster_name == bindparam("name"), tasks.c.last_status.in_(statuses)).scalar_subquery())
+    return (
+        select(func.count())
+        .select_from(tasks)
+        .where(
+            tasks.c.account_id == bindparam("account"),
+            tasks.c.region == bindparam("region"),
+            tasks.c.cluster_name == bindparam("name"),
+            tasks.c.last_status.in_(statuses),
+        )
+        .scalar_subquery()
+    )
 
 
 _COUNTS = select(
-    select(func.count()).select_from(container_instances).where(
+    select(func.count())
+    .select_from(container_instances)
+    .where(
         container_instances.c.account_id == bindparam("account"),
         container_instances.c.region == bindparam("region"),
         container_instances.c.cluster_name == bindparam("name"),
         container_instances.c.status.in_(("ACTIVE", "DRAINING")),
-    ).scalar_subquery(),
+    )
+    .scalar_subquery(),
     _task_count(("RUNNING",)),
     _task_count(_PENDING),
 )
@@ -101,7 +118,8 @@ def find(ctx: RequestContext, identifier: str) -> Row[Any] | None:
 def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
     """Live counts of a cluster's instances, tasks and services (one statement)."""
     instances, running, pending = ctx.conn.execute(
-        _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}).one()
+        _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}
+    ).one()
     return {
         "registeredContainerInstancesCount": instances,
         "runningTasksCount": running,
@@ -193,14 +211,24 @@ def refuse_delete_if_in_use(ctx: RequestContext, row: Row[Any]) -> None:
     live = counts(ctx, row)
     if live["registeredContainerInstancesCount"]:
         raise ClusterContainsContainerInstancesException(
-            "The Cluster cannot be deleted while Container Instances are active or draining.")
+            "The Cluster cannot be deleted while Container Instances are active or draining."
+        )
     if live["activeServicesCount"]:
-        raise ClusterContainsServicesException(
-            "The Cluster cannot be deleted while Services are active.")
-    if live["runningTasksCount"] or live["pendingTasksCount"] or ctx.conn.execute(
-        select(tasks.c.id).where(tasks.c.account_id == row.account_id, tasks.c.region == row.region,
-                                 tasks.c.cluster_name == row.name, tasks.c.last_status != "STOPPED").limit(1)
-    ).first():
+        raise ClusterContainsServicesException("The Cluster cannot be deleted while Services are active.")
+    if (
+        live["runningTasksCount"]
+        or live["pendingTasksCount"]
+        or ctx.conn.execute(
+            select(tasks.c.id)
+            .where(
+                tasks.c.account_id == row.account_id,
+                tasks.c.region == row.region,
+                tasks.c.cluster_name == row.name,
+                tasks.c.last_status != "STOPPED",
+            )
+            .limit(1)
+        ).first()
+    ):
         raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
 
 
@@ -227,9 +255,15 @@ def list_clusters(
         clusters.c.region == ctx.region,
         clusters.c.status == "ACTIVE",
     )
-    return list_page(ctx, member="clusterArns", query=query, keys=[clusters.c.name],
-                     scope=("ListClusters", ctx.account_id, ctx.region), next_token=next_token,
-                     max_results=max_results)
+    return list_page(
+        ctx,
+        member="clusterArns",
+        query=query,
+        keys=[clusters.c.name],
+        scope=("ListClusters", ctx.account_id, ctx.region),
+        next_token=next_token,
+        max_results=max_results,
+    )
 
 
 def update_cluster(

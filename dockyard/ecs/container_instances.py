@@ -33,8 +33,15 @@ from dockyard.store.schema import container_instances as instances_table
 
 # An agent that has said nothing for this long is disconnected (it heartbeats every 10 s).
 AGENT_TIMEOUT_SECONDS = 30.0
-ACTIVE_TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING",
-                        "STOPPING", "DEPROVISIONING")
+ACTIVE_TASK_STATUSES = (
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+)
 PENDING_TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING")
 LATEST_AGENT_VERSION = AGENT_VERSION  # what this control plane offers (agent_channel.agent_update)
 
@@ -75,8 +82,14 @@ def _integer(name: str, value: int) -> dict[str, Any]:
 
 
 def _string_set(name: str, values: list[str]) -> dict[str, Any]:
-    return {"name": name, "type": "STRINGSET", "doubleValue": 0.0, "longValue": 0, "integerValue": 0,
-            "stringSetValue": values}
+    return {
+        "name": name,
+        "type": "STRINGSET",
+        "doubleValue": 0.0,
+        "longValue": 0,
+        "integerValue": 0,
+        "stringSetValue": values,
+    }
 
 
 def _ports(entries: list[str], protocol: str) -> list[str]:
@@ -112,8 +125,9 @@ def _task_counts(ctx: RequestContext, ids: list[int]) -> dict[int, dict[str, int
     return counts
 
 
-def instance_attributes(ctx: RequestContext, arns_: list[str],
-                        cluster_names: set[str]) -> dict[str, list[dict[str, Any]]]:
+def instance_attributes(
+    ctx: RequestContext, arns_: list[str], cluster_names: set[str]
+) -> dict[str, list[dict[str, Any]]]:
     """Every attribute (built-in and custom) of each instance ARN (of these clusters)."""
     found: dict[str, list[dict[str, Any]]] = {arn: [] for arn in arns_}
     if not arns_:
@@ -121,8 +135,12 @@ def instance_attributes(ctx: RequestContext, arns_: list[str],
     query = (
         select(attributes.c.target_id, attributes.c.name, attributes.c.value)
         # The cluster keeps the lookup within the (cluster, target) index, not all the account's.
-        .where(attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
-               attributes.c.cluster_name.in_(sorted(cluster_names)), attributes.c.target_id.in_(arns_))
+        .where(
+            attributes.c.account_id == ctx.account_id,
+            attributes.c.region == ctx.region,
+            attributes.c.cluster_name.in_(sorted(cluster_names)),
+            attributes.c.target_id.in_(arns_),
+        )
         .order_by(attributes.c.target_id, attributes.c.name)
     )
     for target, name, value in ctx.conn.execute(query):
@@ -130,7 +148,9 @@ def instance_attributes(ctx: RequestContext, arns_: list[str],
     return found
 
 
-def render_many(ctx: RequestContext, rows: list[Row[Any]], include: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+def render_many(
+    ctx: RequestContext, rows: list[Row[Any]], include: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """The ContainerInstance shapes of ``rows`` (two queries for all of them)."""
     counts = _task_counts(ctx, [row.id for row in rows])
     attrs = instance_attributes(ctx, [row.arn for row in rows], {row.cluster_name for row in rows})
@@ -142,12 +162,14 @@ def render_many(ctx: RequestContext, rows: list[Row[Any]], include: frozenset[st
             "version": row.version,
             "versionInfo": row.version_info,
             "remainingResources": _resource_list(
-                row.total_cpu - row.used_cpu, row.total_memory - row.used_memory,
+                row.total_cpu - row.used_cpu,
+                row.total_memory - row.used_memory,
                 sorted(set(row.reserved_ports) | set(row.used_ports)),
                 [gpu for gpu in row.total_gpus if gpu not in set(row.used_gpus)],
             ),
-            "registeredResources": _resource_list(row.total_cpu, row.total_memory, row.reserved_ports,
-                                                  row.total_gpus),
+            "registeredResources": _resource_list(
+                row.total_cpu, row.total_memory, row.reserved_ports, row.total_gpus
+            ),
             "status": row.status,
             "agentConnected": agent_connected(row, ctx.now),
             "runningTasksCount": counts[row.id]["running"],
@@ -163,8 +185,10 @@ def render_many(ctx: RequestContext, rows: list[Row[Any]], include: frozenset[st
         if "TAGS" in include:
             instance["tags"] = row.tags
         if "CONTAINER_INSTANCE_HEALTH" in include:
-            instance["healthStatus"] = {"overallStatus": "OK" if agent_connected(row, ctx.now) else "IMPAIRED",
-                                        "details": []}
+            instance["healthStatus"] = {
+                "overallStatus": "OK" if agent_connected(row, ctx.now) else "IMPAIRED",
+                "details": [],
+            }
         rendered.append(instance)
     return rendered
 
@@ -201,29 +225,53 @@ def _placement_changed(ctx: RequestContext, cluster: Row[Any], ids: list[int]) -
     placement_cache.changed(ctx, cluster.name, ids)
 
 
-def _replace_builtin_attributes(ctx: RequestContext, cluster: Row[Any], arn: str,
-                                given: list[dict[str, Any]]) -> None:
+def _replace_builtin_attributes(
+    ctx: RequestContext, cluster: Row[Any], arn: str, given: list[dict[str, Any]]
+) -> None:
     # Attributes that come with registration replace the previous registration's; custom
     # ones (PutAttributes) stay.
     names = {item["name"] for item in given}
     if names:
-        ctx.conn.execute(delete(attributes).where(
-            attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
-            attributes.c.cluster_name == cluster.name, attributes.c.target_id == arn,
-            attributes.c.name.in_(names)))
-        ctx.conn.execute(insert(attributes), [
-            {"account_id": ctx.account_id, "region": ctx.region, "cluster_name": cluster.name,
-             "target_type": "container-instance", "target_id": arn, "name": item["name"],
-             "value": item.get("value")} for item in given])
+        ctx.conn.execute(
+            delete(attributes).where(
+                attributes.c.account_id == ctx.account_id,
+                attributes.c.region == ctx.region,
+                attributes.c.cluster_name == cluster.name,
+                attributes.c.target_id == arn,
+                attributes.c.name.in_(names),
+            )
+        )
+        ctx.conn.execute(
+            insert(attributes),
+            [
+                {
+                    "account_id": ctx.account_id,
+                    "region": ctx.region,
+                    "cluster_name": cluster.name,
+                    "target_type": "container-instance",
+                    "target_id": arn,
+                    "name": item["name"],
+                    "value": item.get("value"),
+                }
+                for item in given
+            ],
+        )
 
 
-def _registration_attributes(identity: dict[str, Any], given: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def _registration_attributes(
+    identity: dict[str, Any], given: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
     derived = {"ecs.os-type": "linux"}
-    for name, key in (("ecs.instance-type", "instanceType"), ("ecs.availability-zone", "availabilityZone"),
-                      ("ecs.ami-id", "imageId")):
+    for name, key in (
+        ("ecs.instance-type", "instanceType"),
+        ("ecs.availability-zone", "availabilityZone"),
+        ("ecs.ami-id", "imageId"),
+    ):
         if identity.get(key):
             derived[name] = str(identity[key])
-    merged: dict[str, dict[str, Any]] = {name: {"name": name, "value": value} for name, value in derived.items()}
+    merged: dict[str, dict[str, Any]] = {
+        name: {"name": name, "value": value} for name, value in derived.items()
+    }
     for item in given or []:
         if not item.get("name"):
             raise InvalidParameterException("Every attribute needs a name.")
@@ -257,45 +305,80 @@ def register_container_instance(
         "total_cpu": resources["CPU"],
         "total_memory": resources["MEMORY"],
         "total_gpus": gpus,
-        "reserved_ports": [f"tcp:{p}" for p in resources["PORTS"]] + [f"udp:{p}" for p in resources["PORTS_UDP"]],
+        "reserved_ports": [f"tcp:{p}" for p in resources["PORTS"]]
+        + [f"udp:{p}" for p in resources["PORTS_UDP"]],
         "last_seen_at": ctx.now,
     }
     existing = None
     if container_instance_arn:
         existing = find(ctx, cluster_row, container_instance_arn)
         if existing is None:
-            raise ClientException(f"The referenced container instance {container_instance_arn} was not found.")
+            raise ClientException(
+                f"The referenced container instance {container_instance_arn} was not found."
+            )
         if existing.status == "INACTIVE":
             raise ClientException(f"The container instance {container_instance_arn} is deregistered.")
     elif identity.get("instanceId"):
-        existing = ctx.conn.execute(select(instances_table).where(
-            instances_table.c.account_id == ctx.account_id,
-            instances_table.c.region == ctx.region,
-            instances_table.c.cluster_name == cluster_row.name,
-            instances_table.c.ec2_instance_id == str(identity["instanceId"]),
-            instances_table.c.status != "INACTIVE",
-        )).first()
+        existing = ctx.conn.execute(
+            select(instances_table).where(
+                instances_table.c.account_id == ctx.account_id,
+                instances_table.c.region == ctx.region,
+                instances_table.c.cluster_name == cluster_row.name,
+                instances_table.c.ec2_instance_id == str(identity["instanceId"]),
+                instances_table.c.status != "INACTIVE",
+            )
+        ).first()
     if existing is not None:
         # Re-registration (an agent restart): the same instance, its tasks and their holds kept.
         reported = str((version_info or {}).get("agentVersion", ""))
-        ctx.conn.execute(update(instances_table).where(instances_table.c.id == existing.id)
-                         .values(version=existing.version + 1, desired_version=existing.desired_version + 1,
-                                 agent_update_status=agent_update.completed(existing, reported), **values))
+        ctx.conn.execute(
+            update(instances_table)
+            .where(instances_table.c.id == existing.id)
+            .values(
+                version=existing.version + 1,
+                desired_version=existing.desired_version + 1,
+                agent_update_status=agent_update.completed(existing, reported),
+                **values,
+            )
+        )
         arn = existing.arn
         if tags:
-            ctx.conn.execute(update(instances_table).where(instances_table.c.id == existing.id)
-                             .values(tags=check_tags(tags)))
+            ctx.conn.execute(
+                update(instances_table)
+                .where(instances_table.c.id == existing.id)
+                .values(tags=check_tags(tags))
+            )
     else:
         instance_id = secrets.token_hex(16)
         long_form = account_settings.long_arn_format(ctx, "containerInstanceLongArnFormat")
-        resource = f"container-instance/{cluster_row.name}/{instance_id}" if long_form else f"container-instance/{instance_id}"
+        resource = (
+            f"container-instance/{cluster_row.name}/{instance_id}"
+            if long_form
+            else f"container-instance/{instance_id}"
+        )
         arn = arns.arn(ctx, resource)
         ec2_id = str(identity.get("instanceId") or "i-" + secrets.token_hex(9)[:17])
-        ctx.conn.execute(insert(instances_table).values(
-            account_id=ctx.account_id, region=ctx.region, cluster_name=cluster_row.name,
-            instance_id=instance_id, arn=arn, ec2_instance_id=ec2_id, external=ec2_id.startswith("mi-"),
-            used_cpu=0, used_memory=0, used_ports=[], used_gpus=[], version=1, desired_version=1,
-            tags=check_tags(tags), registered_at=ctx.now, agent_update_status=None, **values))
+        ctx.conn.execute(
+            insert(instances_table).values(
+                account_id=ctx.account_id,
+                region=ctx.region,
+                cluster_name=cluster_row.name,
+                instance_id=instance_id,
+                arn=arn,
+                ec2_instance_id=ec2_id,
+                external=ec2_id.startswith("mi-"),
+                used_cpu=0,
+                used_memory=0,
+                used_ports=[],
+                used_gpus=[],
+                version=1,
+                desired_version=1,
+                tags=check_tags(tags),
+                registered_at=ctx.now,
+                agent_update_status=None,
+                **values,
+            )
+        )
     _replace_builtin_attributes(ctx, cluster_row, arn, _registration_attributes(identity, attributes))
     row = find(ctx, cluster_row, arn)
     assert row is not None
@@ -308,8 +391,11 @@ def deregister_container_instance(
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
     row = lookup(ctx, cluster_row, container_instance)
-    live = ctx.conn.execute(select(tasks.c.id).where(
-        tasks.c.container_instance_id == row.id, tasks.c.last_status.in_(ACTIVE_TASK_STATUSES))).all()
+    live = ctx.conn.execute(
+        select(tasks.c.id).where(
+            tasks.c.container_instance_id == row.id, tasks.c.last_status.in_(ACTIVE_TASK_STATUSES)
+        )
+    ).all()
     if live and not force:
         raise InvalidParameterException("Found running tasks on the instance.")
     if live:
@@ -318,12 +404,26 @@ def deregister_container_instance(
         # ECS orphans them; Dockyard also stops them, so no container outlives its instance.
         task_lifecycle.abandon_tasks(ctx, [task.id for task in live], "Container instance deregistered")
     # A deregistered instance's attributes go with it.
-    ctx.conn.execute(delete(attributes).where(
-        attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
-        attributes.c.target_id == row.arn))
-    ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id).values(
-        status="INACTIVE", version=row.version + 1, desired_version=row.desired_version + 1,
-        used_cpu=0, used_memory=0, used_ports=[], used_gpus=[]))
+    ctx.conn.execute(
+        delete(attributes).where(
+            attributes.c.account_id == ctx.account_id,
+            attributes.c.region == ctx.region,
+            attributes.c.target_id == row.arn,
+        )
+    )
+    ctx.conn.execute(
+        update(instances_table)
+        .where(instances_table.c.id == row.id)
+        .values(
+            status="INACTIVE",
+            version=row.version + 1,
+            desired_version=row.desired_version + 1,
+            used_cpu=0,
+            used_memory=0,
+            used_ports=[],
+            used_gpus=[],
+        )
+    )
     _placement_changed(ctx, cluster_row, [row.id])
     refreshed = find(ctx, cluster_row, row.arn)
     assert refreshed is not None
@@ -331,7 +431,10 @@ def deregister_container_instance(
 
 
 def describe_container_instances(
-    ctx: RequestContext, *, container_instances: list[str], cluster: str | None = None,
+    ctx: RequestContext,
+    *,
+    container_instances: list[str],
+    cluster: str | None = None,
     include: list[str] | None = None,
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
@@ -341,8 +444,11 @@ def describe_container_instances(
     for identifier in container_instances:
         row = find(ctx, cluster_row, identifier)
         if row is None:
-            missing = identifier if arns.is_arn(identifier) else arns.arn(
-                ctx, f"container-instance/{cluster_row.name}/{identifier}")
+            missing = (
+                identifier
+                if arns.is_arn(identifier)
+                else arns.arn(ctx, f"container-instance/{cluster_row.name}/{identifier}")
+            )
             failures.append({"arn": missing, "reason": "MISSING"})
         else:
             rows.append(row)
@@ -350,8 +456,13 @@ def describe_container_instances(
 
 
 def list_container_instances(
-    ctx: RequestContext, *, cluster: str | None = None, filter: str | None = None,  # noqa: A002
-    next_token: str | None = None, max_results: int | None = None, status: str | None = None,
+    ctx: RequestContext,
+    *,
+    cluster: str | None = None,
+    filter: str | None = None,  # noqa: A002
+    next_token: str | None = None,
+    max_results: int | None = None,
+    status: str | None = None,
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
     limit = page_limit(max_results)
@@ -362,8 +473,11 @@ def list_container_instances(
         instances_table.c.region == ctx.region,
         instances_table.c.cluster_name == cluster_row.name,
     )
-    query = query.where(instances_table.c.status == status) if status else query.where(
-        instances_table.c.status != "INACTIVE")
+    query = (
+        query.where(instances_table.c.status == status)
+        if status
+        else query.where(instances_table.c.status != "INACTIVE")
+    )
     if filter:
         from dockyard.ecs import instance_filter
 
@@ -390,8 +504,11 @@ def update_container_instances_state(
             failures.append({"arn": row.arn if row else identifier, "reason": "MISSING"})
             continue
         if row.status != status:
-            ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id)
-                             .values(status=status, version=row.version + 1))
+            ctx.conn.execute(
+                update(instances_table)
+                .where(instances_table.c.id == row.id)
+                .values(status=status, version=row.version + 1)
+            )
             _placement_changed(ctx, cluster_row, [row.id])
         refreshed = find(ctx, cluster_row, row.arn)
         assert refreshed is not None
@@ -411,8 +528,13 @@ def update_container_agent(
         raise MissingVersionException("The container instance did not report its agent version.")
     if _version_key(current) >= _version_key(LATEST_AGENT_VERSION):
         raise NoUpdateAvailableException("There is no update available for your container agent.")
-    ctx.conn.execute(update(instances_table).where(instances_table.c.id == row.id).values(
-        agent_update_status="PENDING", version=row.version + 1, desired_version=row.desired_version + 1))
+    ctx.conn.execute(
+        update(instances_table)
+        .where(instances_table.c.id == row.id)
+        .values(
+            agent_update_status="PENDING", version=row.version + 1, desired_version=row.desired_version + 1
+        )
+    )
     _placement_changed(ctx, cluster_row, [row.id])
     refreshed = find(ctx, cluster_row, row.arn)
     assert refreshed is not None
@@ -424,8 +546,15 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 
 def discover_poll_endpoint(
-    ctx: RequestContext, *, container_instance: str | None = None, cluster: str | None = None,
+    ctx: RequestContext,
+    *,
+    container_instance: str | None = None,
+    cluster: str | None = None,
 ) -> dict[str, Any]:
     endpoint = ctx.server.public_url.rstrip("/") + "/"
-    return {"endpoint": endpoint, "telemetryEndpoint": endpoint, "serviceConnectEndpoint": endpoint,
-            "systemLogsEndpoint": endpoint}
+    return {
+        "endpoint": endpoint,
+        "telemetryEndpoint": endpoint,
+        "serviceConnectEndpoint": endpoint,
+        "systemLogsEndpoint": endpoint,
+    }

@@ -12,7 +12,11 @@ from dockyard.placement.query_language import parse
 
 
 def filtered_page(
-    ctx: RequestContext, cluster: Row[Any], query: Select[Any], expression: str, limit: int,
+    ctx: RequestContext,
+    cluster: Row[Any],
+    query: Select[Any],
+    expression: str,
+    limit: int,
     after: list[Any] | None,
 ) -> tuple[list[str], list[Any] | None]:
     """ARNs of the instances ``query`` selects that match ``expression``, one page of them.

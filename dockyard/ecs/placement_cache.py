@@ -62,19 +62,36 @@ MAX_CLUSTERS = 1024  # per process; the least recently used go first
 
 _instances = container_instances.c
 _SNAPSHOT_COLUMNS = (
-    _instances.id, _instances.arn, _instances.ec2_instance_id, _instances.status, _instances.external,
-    _instances.total_cpu, _instances.used_cpu, _instances.total_memory, _instances.used_memory,
-    _instances.used_ports, _instances.reserved_ports, _instances.total_gpus, _instances.used_gpus,
-    _instances.version, _instances.registered_at, _instances.last_seen_at, _instances.version_info,
+    _instances.id,
+    _instances.arn,
+    _instances.ec2_instance_id,
+    _instances.status,
+    _instances.external,
+    _instances.total_cpu,
+    _instances.used_cpu,
+    _instances.total_memory,
+    _instances.used_memory,
+    _instances.used_ports,
+    _instances.reserved_ports,
+    _instances.total_gpus,
+    _instances.used_gpus,
+    _instances.version,
+    _instances.registered_at,
+    _instances.last_seen_at,
+    _instances.version_info,
 )
 _IN_CLUSTER = (
-    (_instances.account_id == bindparam("in_account")) & (_instances.region == bindparam("in_region"))
+    (_instances.account_id == bindparam("in_account"))
+    & (_instances.region == bindparam("in_region"))
     & (_instances.cluster_name == bindparam("in_cluster"))
 )
 _BUMP = (
     update(clusters)
-    .where(clusters.c.account_id == bindparam("in_account"), clusters.c.region == bindparam("in_region"),
-           clusters.c.name == bindparam("in_cluster"))
+    .where(
+        clusters.c.account_id == bindparam("in_account"),
+        clusters.c.region == bindparam("in_region"),
+        clusters.c.name == bindparam("in_cluster"),
+    )
     .values(placement_version=clusters.c.placement_version + 1)
     .returning(clusters.c.placement_version)
 )
@@ -84,7 +101,8 @@ _STAMP = (
     .values(placement_version=bindparam("stamp"))
 )
 _LAST_SEEN = select(_instances.id, _instances.last_seen_at).where(
-    _IN_CLUSTER, _instances.status != "INACTIVE")
+    _IN_CLUSTER, _instances.status != "INACTIVE"
+)
 
 
 # -- reading snapshots from the store ----------------------------------------------------
@@ -102,8 +120,12 @@ class Read:
 
 
 def read_instances(
-    ctx: RequestContext, cluster_name: str, *, ids: Iterable[int] | None = None,
-    stamped_after: int | None = None, include_inactive: bool = False,
+    ctx: RequestContext,
+    cluster_name: str,
+    *,
+    ids: Iterable[int] | None = None,
+    stamped_after: int | None = None,
+    include_inactive: bool = False,
 ) -> Read:
     """The cluster's instances (all, ``ids`` only, or those stamped after a version), in id
     order, with their attributes and task groups: three queries."""
@@ -119,8 +141,10 @@ def read_instances(
     whole_cluster = ids is None and stamped_after is None
     attrs: dict[str, dict[str, str | None]] = defaultdict(dict)
     attribute_query = select(attributes.c.target_id, attributes.c.name, attributes.c.value).where(
-        attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
-        attributes.c.cluster_name == cluster_name)
+        attributes.c.account_id == ctx.account_id,
+        attributes.c.region == ctx.region,
+        attributes.c.cluster_name == cluster_name,
+    )
     if not whole_cluster:
         attribute_query = attribute_query.where(attributes.c.target_id.in_([row.arn for row in rows]))
     for target, name, value in ctx.conn.execute(attribute_query):
@@ -129,7 +153,8 @@ def read_instances(
     inactive = {row.id for row in rows if row.status == "INACTIVE"}
     snapshots = [
         _snapshot(row, attrs.get(row.arn, {}), running[row.id], groups.get(row.id, {}), ctx.now)
-        for row in rows if include_inactive or row.id not in inactive
+        for row in rows
+        if include_inactive or row.id not in inactive
     ]
     return Read(snapshots, {row.id: row.last_seen_at for row in rows}, inactive, ctx.now)
 
@@ -145,8 +170,12 @@ def _task_groups(
         .group_by(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status)
     )
     if ids is None:
-        query = query.where(tasks.c.account_id == ctx.account_id, tasks.c.region == ctx.region,
-                            tasks.c.cluster_name == cluster_name, tasks.c.container_instance_id.is_not(None))
+        query = query.where(
+            tasks.c.account_id == ctx.account_id,
+            tasks.c.region == ctx.region,
+            tasks.c.cluster_name == cluster_name,
+            tasks.c.container_instance_id.is_not(None),
+        )
     else:
         query = query.where(tasks.c.container_instance_id.in_(ids))
     groups: dict[int, dict[str, int]] = defaultdict(dict)
@@ -162,8 +191,9 @@ def _connected(last_seen: float | None, now: float) -> bool:
     return last_seen is not None and now - last_seen <= AGENT_TIMEOUT_SECONDS
 
 
-def _snapshot(row: Any, attrs: dict[str, str | None], running: int, groups: dict[str, int],
-              now: float) -> InstanceSnapshot:
+def _snapshot(
+    row: Any, attrs: dict[str, str | None], running: int, groups: dict[str, int], now: float
+) -> InstanceSnapshot:
     used_gpus = set(row.used_gpus)
     return InstanceSnapshot(
         id=row.id,
@@ -245,8 +275,11 @@ class ClusterCache:
         while timeouts and timeouts[0][0] < now:
             _, instance_id = heapq.heappop(timeouts)
             instance = self.instances.get(instance_id)
-            if instance is not None and instance.agent_connected and not _connected(
-                    self.last_seen.get(instance_id), now):
+            if (
+                instance is not None
+                and instance.agent_connected
+                and not _connected(self.last_seen.get(instance_id), now)
+            ):
                 self.instances[instance_id] = dataclasses.replace(instance, agent_connected=False)
                 self.ordered = None
 
@@ -340,8 +373,9 @@ class _Flush:
             ctx.after_commit.append(lambda: _write_through(registry, key, version, placed))
 
 
-def _write_through(registry: _Registry, key: tuple[str, str, str], version: int,
-                   placed: Mapping[int, InstanceSnapshot]) -> None:
+def _write_through(
+    registry: _Registry, key: tuple[str, str, str], version: int, placed: Mapping[int, InstanceSnapshot]
+) -> None:
     """After the commit of ``version``: if the cache holds the version just before it, it
     holds exactly the state this request changed, and moves to ``version`` with no read."""
     cache = registry.get(key, create=False)
@@ -361,8 +395,14 @@ def _pending(ctx: RequestContext) -> bool:
     return any(isinstance(hook, _Flush) for hook in ctx.before_commit)
 
 
-def changed(ctx: RequestContext, cluster_name: str, instance_ids: Iterable[int | None], *,
-            placed: Mapping[int, InstanceSnapshot] | None = None, lock: bool = False) -> None:
+def changed(
+    ctx: RequestContext,
+    cluster_name: str,
+    instance_ids: Iterable[int | None],
+    *,
+    placed: Mapping[int, InstanceSnapshot] | None = None,
+    lock: bool = False,
+) -> None:
     """Report that these instances changed in a way placement sees (stamped at commit).
 
     ``placed``: their state after a placement this request committed, to write through.
@@ -374,8 +414,14 @@ def changed(ctx: RequestContext, cluster_name: str, instance_ids: Iterable[int |
         return
     if lock:
         ctx.conn.execute(select(_instances.id).where(_instances.id.in_(sorted(ids))).with_for_update())
-    flush = next((hook for hook in ctx.before_commit
-                  if isinstance(hook, _Flush) and hook.cluster_name == cluster_name), None)
+    flush = next(
+        (
+            hook
+            for hook in ctx.before_commit
+            if isinstance(hook, _Flush) and hook.cluster_name == cluster_name
+        ),
+        None,
+    )
     if flush is None:
         flush = _Flush(ctx, cluster_name)
         ctx.before_commit.append(flush)

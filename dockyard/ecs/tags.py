@@ -51,16 +51,16 @@ TAGGABLE: dict[str, Taggable] = {
         task_definitions, re.compile(rf"{_NAME}:[1-9][0-9]{{0,9}}"), ResourceNotFoundException
     ),
     "container-instance": Taggable(
-        container_instances, re.compile(rf"({_NAME}/)?[a-f0-9]{{32}}"), InvalidParameterException,
+        container_instances,
+        re.compile(rf"({_NAME}/)?[a-f0-9]{{32}}"),
+        InvalidParameterException,
         ("ACTIVE", "DRAINING"),
     ),
     "task": Taggable(tasks, re.compile(rf"({_NAME}/)?[a-f0-9]{{32}}"), InvalidParameterException),
 }
 
 
-def _resolve(
-    ctx: RequestContext, resource_arn: str, *, lock: bool = False
-) -> tuple[Table, Row[Any]]:
+def _resolve(ctx: RequestContext, resource_arn: str, *, lock: bool = False) -> tuple[Table, Row[Any]]:
     """The table and row (its ``tags``) of the caller's resource named by ``resource_arn``."""
     parsed = arns.parse(resource_arn)
     if parsed is None:
@@ -91,9 +91,7 @@ def _resolve(
     return kind.table, row
 
 
-def _store(
-    ctx: RequestContext, table: Table, resource_arn: str, tags: list[dict[str, str]]
-) -> None:
+def _store(ctx: RequestContext, table: Table, resource_arn: str, tags: list[dict[str, str]]) -> None:
     ctx.conn.execute(
         update(table)
         .where(
@@ -105,9 +103,7 @@ def _store(
     )
 
 
-def tag_resource(
-    ctx: RequestContext, *, resource_arn: str, tags: list[dict[str, Any]]
-) -> dict[str, Any]:
+def tag_resource(ctx: RequestContext, *, resource_arn: str, tags: list[dict[str, Any]]) -> dict[str, Any]:
     """Add tags; a key the resource already has gets the new value. At most 50 in all."""
     given = check_tags(tags)
     table, row = _resolve(ctx, resource_arn, lock=True)
@@ -117,9 +113,7 @@ def tag_resource(
     return {}
 
 
-def untag_resource(
-    ctx: RequestContext, *, resource_arn: str, tag_keys: list[str]
-) -> dict[str, Any]:
+def untag_resource(ctx: RequestContext, *, resource_arn: str, tag_keys: list[str]) -> dict[str, Any]:
     """Remove tags by key; a key the resource does not have is no error."""
     for key in tag_keys:
         check_tag_key(key)

@@ -37,12 +37,16 @@ MIN_CONTAINER_MEMORY_MIB = 6  # Docker refuses smaller limits and reservations
 MAX_DOCUMENT_BYTES = 64 * 1024
 EPHEMERAL_STORAGE_GIB = (21, 200)
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
-_NAME_RULE = ("Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores "
-              "are allowed.")
+_NAME_RULE = "Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed."
 _HOST_PORT_MODES = frozenset({"host", "awsvpc"})
-_VOLUME_CONFIGURATIONS = ("host", "dockerVolumeConfiguration", "efsVolumeConfiguration",
-                          "fsxWindowsFileServerVolumeConfiguration", "s3filesVolumeConfiguration",
-                          "configuredAtLaunch")
+_VOLUME_CONFIGURATIONS = (
+    "host",
+    "dockerVolumeConfiguration",
+    "efsVolumeConfiguration",
+    "fsxWindowsFileServerVolumeConfiguration",
+    "s3filesVolumeConfiguration",
+    "configuredAtLaunch",
+)
 # Container list members ECS returns empty when not given.
 _EMPTY_LISTS = ("portMappings", "environment", "mountPoints", "volumesFrom", "systemControls")
 
@@ -89,8 +93,11 @@ def normalize(request: Document) -> Document:
     )
     containers = _containers(document["containerDefinitions"], task)
     _check_task_options(document, containers)
-    document.update(containerDefinitions=containers, volumes=volumes,
-                    placementConstraints=document.get("placementConstraints") or [])
+    document.update(
+        containerDefinitions=containers,
+        volumes=volumes,
+        placementConstraints=document.get("placementConstraints") or [],
+    )
     if cpu is not None:
         document["cpu"] = str(cpu)
     if memory is not None:
@@ -123,9 +130,7 @@ def _containers(given: list[Document], task: _Task) -> list[Document]:
     if not given:
         raise ClientException("Container list cannot be empty.")
     if len(given) > MAX_CONTAINERS:
-        raise ClientException(
-            f"Too many containers: a task definition can have at most {MAX_CONTAINERS}."
-        )
+        raise ClientException(f"Too many containers: a task definition can have at most {MAX_CONTAINERS}.")
     containers = [_container(container, task) for container in given]
     names = [container["name"] for container in containers]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -157,8 +162,9 @@ def _container(given: Document, task: _Task) -> Document:
     if container["cpu"] < 0:
         raise ClientException(f"Invalid 'cpu' setting for container '{name}'.")
     _check_memory(container, task)
-    container["portMappings"] = [_port_mapping(name, mapping, task.network_mode)
-                                 for mapping in container["portMappings"]]
+    container["portMappings"] = [
+        _port_mapping(name, mapping, task.network_mode) for mapping in container["portMappings"]
+    ]
     _check_network_options(container, task.network_mode)
     for mount in container["mountPoints"]:
         if mount.get("sourceVolume") not in task.volume_names:
@@ -225,9 +231,7 @@ def _check_network_options(container: Document, network_mode: str) -> None:
     if network_mode == "awsvpc":
         for member in ("hostname", "extraHosts"):
             if container.get(member):
-                raise ClientException(
-                    f"The '{member}' parameter is not supported when networkMode=awsvpc."
-                )
+                raise ClientException(f"The '{member}' parameter is not supported when networkMode=awsvpc.")
 
 
 def _check_references(container: Document, by_name: dict[str, Document]) -> None:
@@ -250,8 +254,7 @@ def _check_references(container: Document, by_name: dict[str, Document]) -> None
         condition = dependency.get("condition")
         if condition in ("SUCCESS", "COMPLETE") and target["essential"]:
             raise ClientException(
-                "A dependency container with SUCCESS or COMPLETE condition cannot be an "
-                "essential container."
+                "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container."
             )
         if condition == "HEALTHY" and target.get("healthCheck") is None:
             raise ClientException(
@@ -266,7 +269,7 @@ def _check_no_dependency_cycle(by_name: dict[str, Document]) -> None:
 
     def visit(name: str, path: list[str]) -> None:
         if name in path:
-            cycle = " -> ".join([*path[path.index(name):], name])
+            cycle = " -> ".join([*path[path.index(name) :], name])
             raise ClientException(f"Container dependencies contain a cycle: {cycle}.")
         if name in done:
             return
@@ -281,8 +284,7 @@ def _check_no_dependency_cycle(by_name: dict[str, Document]) -> None:
 def _check_totals(containers: list[Document], task: _Task) -> None:
     if task.memory is not None:
         reserved = sum(c.get("memoryReservation") or c.get("memory") or 0 for c in containers)
-        member = ("memoryReservation" if any("memoryReservation" in c for c in containers)
-                  else "memory")
+        member = "memoryReservation" if any("memoryReservation" in c for c in containers) else "memory"
         if reserved > task.memory:
             raise ClientException(
                 f"The sum of all container '{member}' values cannot be greater than the value "
@@ -290,8 +292,7 @@ def _check_totals(containers: list[Document], task: _Task) -> None:
             )
     if task.cpu is not None and sum(c["cpu"] for c in containers) > task.cpu:
         raise ClientException(
-            "The sum of all container 'cpu' values cannot be greater than the value of the "
-            "task 'cpu'."
+            "The sum of all container 'cpu' values cannot be greater than the value of the task 'cpu'."
         )
 
 
@@ -304,8 +305,7 @@ def _check_task_options(document: Document, containers: list[Document]) -> None:
     for constraint in constraints:
         if constraint.get("type") != "memberOf" or not constraint.get("expression"):
             raise ClientException(
-                "A task definition placement constraint must be of type 'memberOf' and have "
-                "an expression."
+                "A task definition placement constraint must be of type 'memberOf' and have an expression."
             )
     proxy = document.get("proxyConfiguration") or {}
     names = {container["name"] for container in containers}

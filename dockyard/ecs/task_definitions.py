@@ -31,8 +31,9 @@ MAX_DELETE = 10
 _REVISION = re.compile(r"^[0-9]{1,10}$")
 _MAX_REVISION = 2**31 - 1  # the column is a 32-bit integer
 _NOT_FOUND = "The specified task definition does not exist."
-_STILL_ACTIVE = ("The specified task definition is still in ACTIVE status. Please deregister "
-                 "the target and try again.")
+_STILL_ACTIVE = (
+    "The specified task definition is still in ACTIVE status. Please deregister the target and try again."
+)
 
 
 def _arn(ctx: RequestContext, family: str, revision: int) -> str:
@@ -58,9 +59,7 @@ def parse_identifier(ctx: RequestContext, identifier: str) -> tuple[str, int | N
     return family, int(revision)
 
 
-def find(
-    ctx: RequestContext, identifier: str, *, statuses: tuple[str, ...] | None = None
-) -> Row[Any] | None:
+def find(ctx: RequestContext, identifier: str, *, statuses: tuple[str, ...] | None = None) -> Row[Any] | None:
     """The caller's task definition named by ``identifier``, or None.
 
     A bare family names its latest ACTIVE revision; ``family:revision`` and ARNs name that
@@ -111,8 +110,12 @@ def _next_revision(ctx: RequestContext, family: str) -> int:
     """Bump the family's revision counter; the row stays locked until the request commits."""
     dialect = postgresql if ctx.conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(families).values(
-        account_id=ctx.account_id, region=ctx.region, family=family,
-        latest_revision=1, active_revisions=1, inactive_revisions=0,
+        account_id=ctx.account_id,
+        region=ctx.region,
+        family=family,
+        latest_revision=1,
+        active_revisions=1,
+        inactive_revisions=0,
     )
     statement = statement.on_conflict_do_update(
         index_elements=["account_id", "region", "family"],
@@ -128,8 +131,11 @@ def _count(ctx: RequestContext, family: str, **changes: int) -> None:
     """Move the family's revision counts (active_revisions, inactive_revisions) by ``changes``."""
     ctx.conn.execute(
         update(families)
-        .where(families.c.account_id == ctx.account_id, families.c.region == ctx.region,
-               families.c.family == family)
+        .where(
+            families.c.account_id == ctx.account_id,
+            families.c.region == ctx.region,
+            families.c.family == family,
+        )
         .values({name: families.c[name] + delta for name, delta in changes.items()})
     )
 
@@ -316,8 +322,16 @@ def list_task_definitions(
         # Within one family the position is the revision alone: a (family, revision) row
         # comparison after "family = ?" would not bound SQLite's index range.
         query, keys = query.where(revisions.c.family == family), [revisions.c.revision]
-    return list_page(ctx, member="taskDefinitionArns", query=query, keys=keys, scope=scope,
-                     next_token=next_token, max_results=max_results, descending=descending)
+    return list_page(
+        ctx,
+        member="taskDefinitionArns",
+        query=query,
+        keys=keys,
+        scope=scope,
+        next_token=next_token,
+        max_results=max_results,
+        descending=descending,
+    )
 
 
 def list_task_definition_families(
@@ -347,5 +361,13 @@ def list_task_definition_families(
         query = query.where(families.c.active_revisions > 0)
     elif status == "INACTIVE":
         query = query.where(families.c.active_revisions == 0)
-    return list_page(ctx, member="families", query=query, keys=[families.c.family], scope=scope,
-                     next_token=next_token, max_results=max_results, item=lambda row: row.family)
+    return list_page(
+        ctx,
+        member="families",
+        query=query,
+        keys=[families.c.family],
+        scope=scope,
+        next_token=next_token,
+        max_results=max_results,
+        item=lambda row: row.family,
+    )

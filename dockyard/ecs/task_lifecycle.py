@@ -16,8 +16,16 @@ from dockyard.context import RequestContext
 from dockyard.ecs import placement_cache
 from dockyard.store.schema import container_instances, tasks
 
-ORDER = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
-         "DEPROVISIONING", "STOPPED")
+ORDER = (
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+    "STOPPED",
+)
 _RANK = {status: index for index, status in enumerate(ORDER)}
 CONTAINER_ORDER = ("PENDING", "RUNNING", "STOPPED")
 _CONTAINER_RANK = {status: index for index, status in enumerate(CONTAINER_ORDER)}
@@ -57,25 +65,37 @@ def release(ctx: RequestContext, task: Row[Any]) -> None:
     if task.container_instance_id is None:
         return
     instance = ctx.conn.execute(
-        select(container_instances).where(container_instances.c.id == task.container_instance_id)
+        select(container_instances)
+        .where(container_instances.c.id == task.container_instance_id)
         .with_for_update()
     ).first()
     if instance is None:
         return
     held_ports = set(task.ports)
     held_gpus = set(task.gpus)
-    ctx.conn.execute(update(container_instances).where(container_instances.c.id == instance.id).values(
-        used_cpu=max(0, instance.used_cpu - task.cpu),
-        used_memory=max(0, instance.used_memory - task.memory),
-        used_ports=[port for port in instance.used_ports if port not in held_ports],
-        used_gpus=[gpu for gpu in instance.used_gpus if gpu not in held_gpus],
-        version=instance.version + 1,
-    ))
+    ctx.conn.execute(
+        update(container_instances)
+        .where(container_instances.c.id == instance.id)
+        .values(
+            used_cpu=max(0, instance.used_cpu - task.cpu),
+            used_memory=max(0, instance.used_memory - task.memory),
+            used_ports=[port for port in instance.used_ports if port not in held_ports],
+            used_gpus=[gpu for gpu in instance.used_gpus if gpu not in held_gpus],
+            version=instance.version + 1,
+        )
+    )
     placement_cache.changed(ctx, task.cluster_name, [instance.id])
 
 
-def mark_stopped(ctx: RequestContext, task: Row[Any], *, stop_code: str | None, reason: str | None,
-                 containers: list[dict[str, Any]] | None = None, **timestamps: float | None) -> None:
+def mark_stopped(
+    ctx: RequestContext,
+    task: Row[Any],
+    *,
+    stop_code: str | None,
+    reason: str | None,
+    containers: list[dict[str, Any]] | None = None,
+    **timestamps: float | None,
+) -> None:
     """Move a task to STOPPED now: record why, release what it held, tell its agent."""
     if task.last_status == "STOPPED":
         return
@@ -84,12 +104,15 @@ def mark_stopped(ctx: RequestContext, task: Row[Any], *, stop_code: str | None, 
         "desired_status": "STOPPED",
         "stopped_at": ctx.now,
         "stopping_at": task.stopping_at or ctx.now,
-        "execution_stopped_at": timestamps.get("execution_stopped_at") or task.execution_stopped_at or ctx.now,
+        "execution_stopped_at": timestamps.get("execution_stopped_at")
+        or task.execution_stopped_at
+        or ctx.now,
         "stop_code": task.stop_code or stop_code,
         "stopped_reason": task.stopped_reason or reason,
         "version": task.version + 1,
-        "containers": containers if containers is not None else [
-            {**c, "lastStatus": "STOPPED"} for c in task.containers],
+        "containers": containers
+        if containers is not None
+        else [{**c, "lastStatus": "STOPPED"} for c in task.containers],
     }
     for name in ("pull_started_at", "pull_stopped_at"):
         if timestamps.get(name) and getattr(task, name) is None:
@@ -114,8 +137,17 @@ def request_stop(ctx: RequestContext, task: Row[Any], *, reason: str, stop_code:
         mark_stopped(ctx, task, stop_code=stop_code, reason=reason)
         return
     status = later(task.last_status, "DEACTIVATING" if task.last_status == "RUNNING" else task.last_status)
-    ctx.conn.execute(update(tasks).where(tasks.c.id == task.id).values(
-        desired_status="STOPPED", last_status=status, stopping_at=ctx.now, stop_code=stop_code,
-        stopped_reason=reason, version=task.version + 1))
+    ctx.conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task.id)
+        .values(
+            desired_status="STOPPED",
+            last_status=status,
+            stopping_at=ctx.now,
+            stop_code=stop_code,
+            stopped_reason=reason,
+            version=task.version + 1,
+        )
+    )
     touch_instances(ctx, [task.container_instance_id])
     placement_cache.changed(ctx, task.cluster_name, [task.container_instance_id])  # its group count

@@ -41,8 +41,11 @@ _HELD = select(_instances.used_ports, _instances.used_gpus).where(_instances.id 
 _RESERVE = (
     update(container_instances)
     .where(_instances.id == bindparam("row_id"), _instances.version == bindparam("expected"))
-    .values(used_cpu=_instances.used_cpu + bindparam("cpu"),
-            used_memory=_instances.used_memory + bindparam("memory"), version=_instances.version + 1)
+    .values(
+        used_cpu=_instances.used_cpu + bindparam("cpu"),
+        used_memory=_instances.used_memory + bindparam("memory"),
+        version=_instances.version + 1,
+    )
 )
 _RESERVE_HELD = _RESERVE.values(used_ports=bindparam("ports"), used_gpus=bindparam("gpus"))
 
@@ -52,13 +55,17 @@ class Conflict(Exception):
 
 
 def load_snapshot(
-    ctx: RequestContext, cluster_name: str, only_ids: list[int] | None = None, *,
+    ctx: RequestContext,
+    cluster_name: str,
+    only_ids: list[int] | None = None,
+    *,
     include_inactive: bool = False,
 ) -> list[InstanceSnapshot]:
     """The cluster's registered (non-INACTIVE) instances as placement sees them now, read
     from the store."""
-    return placement_cache.read_instances(ctx, cluster_name, ids=only_ids,
-                                          include_inactive=include_inactive).snapshots
+    return placement_cache.read_instances(
+        ctx, cluster_name, ids=only_ids, include_inactive=include_inactive
+    ).snapshots
 
 
 def gpus_of(pick: InstanceSnapshot, request: PlacementRequest) -> list[str]:
@@ -78,8 +85,12 @@ def _commit(
     for instance_id in sorted(taken):
         picks = taken[instance_id]
         first, count = picks[0], len(picks)
-        params: dict[str, Any] = {"row_id": instance_id, "expected": first.version,
-                                  "cpu": demand.cpu * count, "memory": demand.memory * count}
+        params: dict[str, Any] = {
+            "row_id": instance_id,
+            "expected": first.version,
+            "cpu": demand.cpu * count,
+            "memory": demand.memory * count,
+        }
         statement = _RESERVE
         if demand.ports or demand.gpus:
             held = ctx.conn.execute(_HELD, {"row_id": instance_id}).first()
@@ -121,9 +132,13 @@ def place_and_reserve(
     raise ServerException("Placement kept conflicting with concurrent changes; try again.")
 
 
-def _reread(ctx: RequestContext, cluster_name: str, snapshot: list[InstanceSnapshot],
-            ids: set[int]) -> list[InstanceSnapshot]:
+def _reread(
+    ctx: RequestContext, cluster_name: str, snapshot: list[InstanceSnapshot], ids: set[int]
+) -> list[InstanceSnapshot]:
     """``snapshot`` with these instances as the store has them now (gone if deregistered)."""
     fresh = {instance.id: instance for instance in load_snapshot(ctx, cluster_name, sorted(ids))}
-    return [fresh.get(instance.id, instance) for instance in snapshot
-            if instance.id not in ids or instance.id in fresh]
+    return [
+        fresh.get(instance.id, instance)
+        for instance in snapshot
+        if instance.id not in ids or instance.id in fresh
+    ]

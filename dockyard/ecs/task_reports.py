@@ -52,8 +52,11 @@ def _merge_containers(current: list[dict[str, Any]], changes: list[dict[str, Any
 
 def _seen(ctx: RequestContext, task: Row[Any]) -> None:
     if task.container_instance_id is not None:
-        ctx.conn.execute(update(container_instances).where(container_instances.c.id == task.container_instance_id)
-                         .values(last_seen_at=ctx.now))
+        ctx.conn.execute(
+            update(container_instances)
+            .where(container_instances.c.id == task.container_instance_id)
+            .values(last_seen_at=ctx.now)
+        )
 
 
 def _stop_facts(task: Row[Any], containers: list[dict[str, Any]], reason: str | None) -> tuple[str, str]:
@@ -68,10 +71,17 @@ def _stop_facts(task: Row[Any], containers: list[dict[str, Any]], reason: str | 
 
 
 def submit_task_state_change(
-    ctx: RequestContext, *, cluster: str | None = None, task: str | None = None, status: str | None = None,
-    reason: str | None = None, containers: list[dict[str, Any]] | None = None,
-    attachments: list[dict[str, Any]] | None = None, managed_agents: list[dict[str, Any]] | None = None,
-    pull_started_at: float | None = None, pull_stopped_at: float | None = None,
+    ctx: RequestContext,
+    *,
+    cluster: str | None = None,
+    task: str | None = None,
+    status: str | None = None,
+    reason: str | None = None,
+    containers: list[dict[str, Any]] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    managed_agents: list[dict[str, Any]] | None = None,
+    pull_started_at: float | None = None,
+    pull_stopped_at: float | None = None,
     execution_stopped_at: float | None = None,
 ) -> dict[str, Any]:
     row = _task(ctx, cluster, task)
@@ -85,12 +95,21 @@ def submit_task_state_change(
         stop_code, stopped_reason = _stop_facts(row, merged, reason)
         if row.started_at is None and stop_code != "TaskFailedToStart":
             # It ran and ended between two reports: it started, even if RUNNING was never seen.
-            ctx.conn.execute(update(tasks).where(tasks.c.id == row.id).values(
-                started_at=pull_stopped_at or ctx.now, connectivity_at=pull_stopped_at or ctx.now))
-        mark_stopped(ctx, row, stop_code=stop_code, reason=stopped_reason,
-                     containers=[{**c, "lastStatus": "STOPPED"} for c in merged],
-                     execution_stopped_at=execution_stopped_at, pull_started_at=pull_started_at,
-                     pull_stopped_at=pull_stopped_at)
+            ctx.conn.execute(
+                update(tasks)
+                .where(tasks.c.id == row.id)
+                .values(started_at=pull_stopped_at or ctx.now, connectivity_at=pull_stopped_at or ctx.now)
+            )
+        mark_stopped(
+            ctx,
+            row,
+            stop_code=stop_code,
+            reason=stopped_reason,
+            containers=[{**c, "lastStatus": "STOPPED"} for c in merged],
+            execution_stopped_at=execution_stopped_at,
+            pull_started_at=pull_started_at,
+            pull_stopped_at=pull_stopped_at,
+        )
         return _ACK
     values: dict[str, Any] = {"containers": merged, "version": row.version + 1}
     if status is not None:
@@ -107,18 +126,33 @@ def submit_task_state_change(
 
 
 def submit_container_state_change(
-    ctx: RequestContext, *, cluster: str | None = None, task: str | None = None,
-    container_name: str | None = None, runtime_id: str | None = None, status: str | None = None,
-    exit_code: int | None = None, reason: str | None = None, network_bindings: list[dict[str, Any]] | None = None,
+    ctx: RequestContext,
+    *,
+    cluster: str | None = None,
+    task: str | None = None,
+    container_name: str | None = None,
+    runtime_id: str | None = None,
+    status: str | None = None,
+    exit_code: int | None = None,
+    reason: str | None = None,
+    network_bindings: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     row = _task(ctx, cluster, task)
     if container_name not in {c["name"] for c in row.containers}:
         raise InvalidParameterException(f"The task has no container named {container_name}.")
     _seen(ctx, row)
-    change = {"containerName": container_name, "runtimeId": runtime_id, "status": status,
-              "exitCode": exit_code, "reason": reason, "networkBindings": network_bindings}
+    change = {
+        "containerName": container_name,
+        "runtimeId": runtime_id,
+        "status": status,
+        "exitCode": exit_code,
+        "reason": reason,
+        "networkBindings": network_bindings,
+    }
     merged = _merge_containers(row.containers, [change])
-    ctx.conn.execute(update(tasks).where(tasks.c.id == row.id).values(containers=merged, version=row.version + 1))
+    ctx.conn.execute(
+        update(tasks).where(tasks.c.id == row.id).values(containers=merged, version=row.version + 1)
+    )
     return _ACK
 
 
@@ -131,10 +165,15 @@ def submit_attachment_state_changes(
 
 def record_health(ctx: RequestContext, task: Row[Any], health: dict[str, str]) -> None:
     """Container health from the agent channel; the task is as healthy as its essential parts."""
-    containers = [{**c, "healthStatus": health.get(c["name"], c.get("healthStatus", "UNKNOWN"))}
-                  for c in task.containers]
+    containers = [
+        {**c, "healthStatus": health.get(c["name"], c.get("healthStatus", "UNKNOWN"))}
+        for c in task.containers
+    ]
     # Containers without a health check stay UNKNOWN and do not decide the task's health.
     statuses = {c["healthStatus"] for c in containers}
     overall = "UNHEALTHY" if "UNHEALTHY" in statuses else "HEALTHY" if "HEALTHY" in statuses else "UNKNOWN"
-    ctx.conn.execute(update(tasks).where(tasks.c.id == task.id).values(
-        containers=containers, health_status=overall, version=task.version + 1))
+    ctx.conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task.id)
+        .values(containers=containers, health_status=overall, version=task.version + 1)
+    )

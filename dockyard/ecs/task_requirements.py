@@ -50,8 +50,10 @@ def _fargate_problems(document: Document) -> Iterator[str]:
     if memory is None:
         yield "Fargate requires that 'memory' be defined at the task level."
     if cpu is not None and memory is not None and not fargate_size_exists(cpu, memory):
-        yield (f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. "
-               "See the Amazon ECS documentation for the valid values.")
+        yield (
+            f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. "
+            "See the Amazon ECS documentation for the valid values."
+        )
     if document.get("placementConstraints"):
         yield "Task definition placement constraints are not supported on Fargate."
     if document.get("ipcMode") is not None:
@@ -68,8 +70,10 @@ def _fargate_problems(document: Document) -> Iterator[str]:
             yield f"Container '{container['name']}': privileged mode is not supported on Fargate."
         driver = (container.get("logConfiguration") or {}).get("logDriver")
         if driver is not None and driver not in _FARGATE_LOG_DRIVERS:
-            yield (f"Container '{container['name']}': log driver '{driver}' is not supported on "
-                   "Fargate (awslogs, splunk and awsfirelens are).")
+            yield (
+                f"Container '{container['name']}': log driver '{driver}' is not supported on "
+                "Fargate (awslogs, splunk and awsfirelens are)."
+            )
 
 
 def _external_problems(document: Document) -> Iterator[str]:
@@ -101,8 +105,11 @@ def compatibilities(document: Document) -> list[str]:
         reason = next(_PROBLEMS[launch_type](document), None)
         if reason is not None:
             raise ClientException(reason)
-    fits = {launch_type for launch_type in ("EC2", "EXTERNAL", "FARGATE")
-            if next(_PROBLEMS[launch_type](document), None) is None}
+    fits = {
+        launch_type
+        for launch_type in ("EC2", "EXTERNAL", "FARGATE")
+        if next(_PROBLEMS[launch_type](document), None) is None
+    }
     fits.update(required)
     return [launch_type for launch_type in _LAUNCH_TYPE_ORDER if launch_type in fits]
 
@@ -127,16 +134,18 @@ def _ecr_image(container: Document) -> bool:
 _DOCKER_API = "com.amazonaws.ecs.capability.docker-remote-api."
 # Attribute -> when a container needs it.
 CONTAINER_ATTRIBUTES: dict[str, Check] = {
-    _DOCKER_API + "1.18": lambda c: any(c.get(k) is not None
-                                        for k in ("dockerLabels", "logConfiguration", "ulimits")),
+    _DOCKER_API + "1.18": lambda c: any(
+        c.get(k) is not None for k in ("dockerLabels", "logConfiguration", "ulimits")
+    ),
     _DOCKER_API + "1.19": lambda c: _log_driver(c) == "awslogs",
     _DOCKER_API + "1.21": lambda c: c.get("memoryReservation") is not None,
     _DOCKER_API + "1.24": lambda c: c.get("healthCheck") is not None,
     "ecs.capability.container-health-check": lambda c: c.get("healthCheck") is not None,
     "ecs.capability.container-ordering": lambda c: bool(c.get("dependsOn")),
     "com.amazonaws.ecs.capability.ecr-auth": _ecr_image,
-    "com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager":
-        lambda c: c.get("repositoryCredentials") is not None,
+    "com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager": lambda c: (
+        c.get("repositoryCredentials") is not None
+    ),
     "ecs.capability.secrets.ssm.environment-variables": lambda c: "ssm" in _secret_sources(c),
     "ecs.capability.secrets.asm.environment-variables": lambda c: "asm" in _secret_sources(c),
 }
@@ -144,10 +153,12 @@ CONTAINER_ATTRIBUTES: dict[str, Check] = {
 TASK_ATTRIBUTES: dict[str, Check] = {
     "com.amazonaws.ecs.capability.task-iam-role": lambda d: d.get("taskRoleArn") is not None,
     "ecs.capability.task-eni": lambda d: d.get("networkMode") == "awsvpc",
-    "ecs.capability.execution-role-awslogs": lambda d: d.get("executionRoleArn") is not None
-        and any(_log_driver(c) == "awslogs" for c in _containers(d)),
-    "ecs.capability.execution-role-ecr-pull": lambda d: d.get("executionRoleArn") is not None
-        and any(_ecr_image(c) for c in _containers(d)),
+    "ecs.capability.execution-role-awslogs": lambda d: (
+        d.get("executionRoleArn") is not None and any(_log_driver(c) == "awslogs" for c in _containers(d))
+    ),
+    "ecs.capability.execution-role-ecr-pull": lambda d: (
+        d.get("executionRoleArn") is not None and any(_ecr_image(c) for c in _containers(d))
+    ),
 }
 
 

@@ -11,9 +11,14 @@ from dockyard.context import RequestContext
 from dockyard.store.schema import clusters, container_instances
 
 _TIMESTAMPS = {
-    "createdAt": "created_at", "pullStartedAt": "pull_started_at", "pullStoppedAt": "pull_stopped_at",
-    "startedAt": "started_at", "stoppingAt": "stopping_at", "stoppedAt": "stopped_at",
-    "executionStoppedAt": "execution_stopped_at", "connectivityAt": "connectivity_at",
+    "createdAt": "created_at",
+    "pullStartedAt": "pull_started_at",
+    "pullStoppedAt": "pull_stopped_at",
+    "startedAt": "started_at",
+    "stoppingAt": "stopping_at",
+    "stoppedAt": "stopped_at",
+    "executionStoppedAt": "execution_stopped_at",
+    "connectivityAt": "connectivity_at",
 }
 
 
@@ -22,19 +27,45 @@ def render_tasks(
 ) -> list[dict[str, Any]]:
     """The Task shapes of ``rows``, with their cluster and instance ARNs (one query each)."""
     instance_ids = {row.container_instance_id for row in rows if row.container_instance_id is not None}
-    instance_arns = dict(ctx.conn.execute(
-        select(container_instances.c.id, container_instances.c.arn)
-        .where(container_instances.c.id.in_(instance_ids))).all()) if instance_ids else {}
+    instance_arns = (
+        dict(
+            ctx.conn.execute(
+                select(container_instances.c.id, container_instances.c.arn).where(
+                    container_instances.c.id.in_(instance_ids)
+                )
+            ).all()
+        )
+        if instance_ids
+        else {}
+    )
     cluster_names = {row.cluster_name for row in rows}
-    cluster_arns = dict(ctx.conn.execute(
-        select(clusters.c.name, clusters.c.arn).where(
-            clusters.c.account_id == ctx.account_id, clusters.c.region == ctx.region,
-            clusters.c.name.in_(cluster_names))).all()) if cluster_names else {}
-    return [_render(row, cluster_arns.get(row.cluster_name), instance_arns.get(row.container_instance_id),
-                    include_tags) for row in rows]
+    cluster_arns = (
+        dict(
+            ctx.conn.execute(
+                select(clusters.c.name, clusters.c.arn).where(
+                    clusters.c.account_id == ctx.account_id,
+                    clusters.c.region == ctx.region,
+                    clusters.c.name.in_(cluster_names),
+                )
+            ).all()
+        )
+        if cluster_names
+        else {}
+    )
+    return [
+        _render(
+            row,
+            cluster_arns.get(row.cluster_name),
+            instance_arns.get(row.container_instance_id),
+            include_tags,
+        )
+        for row in rows
+    ]
 
 
-def _render(row: Row[Any], cluster_arn: str | None, instance_arn: str | None, include_tags: bool) -> dict[str, Any]:
+def _render(
+    row: Row[Any], cluster_arn: str | None, instance_arn: str | None, include_tags: bool
+) -> dict[str, Any]:
     extra = row.attributes or {}
     task: dict[str, Any] = {
         "taskArn": row.arn,

@@ -44,27 +44,40 @@ def _check_overrides(definition: dict[str, Any], overrides: dict[str, Any] | Non
 
 def _launch_type(cluster: Row[Any], launch_type: str | None, strategy: list[dict[str, Any]] | None) -> str:
     if launch_type and strategy:
-        raise InvalidParameterException("Specify either a launchType or a capacityProviderStrategy, not both.")
+        raise InvalidParameterException(
+            "Specify either a launchType or a capacityProviderStrategy, not both."
+        )
     if strategy or (not launch_type and cluster.default_capacity_provider_strategy):
         provider = (strategy or cluster.default_capacity_provider_strategy)[0].get("capacityProvider", "")
         return "FARGATE" if provider.startswith("FARGATE") else "EC2"
     return launch_type or "EC2"
 
 
-def _check_compatibility(definition: dict[str, Any], launch_type: str,
-                         network_configuration: dict[str, Any] | None) -> None:
+def _check_compatibility(
+    definition: dict[str, Any], launch_type: str, network_configuration: dict[str, Any] | None
+) -> None:
     compatible = definition.get("compatibilities", ["EC2"])
     if launch_type not in compatible:
         raise InvalidParameterException(f"Task definition does not support launch_type {launch_type}.")
     if definition.get("networkMode") == "awsvpc" and not network_configuration:
         raise InvalidParameterException(
-            "Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+        )
 
 
 def _new_task_rows(
-    ctx: RequestContext, cluster: Row[Any], definition: dict[str, Any], result: PlacementResult,
-    request: PlacementRequest, *, launch_type: str, overrides: dict[str, Any], group: str,
-    started_by: str | None, tags: list[dict[str, str]], extra: dict[str, Any],
+    ctx: RequestContext,
+    cluster: Row[Any],
+    definition: dict[str, Any],
+    result: PlacementResult,
+    request: PlacementRequest,
+    *,
+    launch_type: str,
+    overrides: dict[str, Any],
+    group: str,
+    started_by: str | None,
+    tags: list[dict[str, str]],
+    extra: dict[str, Any],
 ) -> list[Any]:
     """Insert a task per placed pick (one statement for all); their rows as inserted."""
     demand = request.demand
@@ -74,33 +87,61 @@ def _new_task_rows(
     for pick in result.chosen:
         task_id = secrets.token_hex(16)
         task_arn = arns.arn(ctx, f"task/{cluster.name}/{task_id}" if long_form else f"task/{task_id}")
-        containers = [{
-            "containerArn": arns.arn(ctx, f"container/{cluster.name}/{task_id}/{secrets.token_hex(16)}"
-                                     if long_form else f"container/{secrets.token_hex(16)}"),
-            "taskArn": task_arn,
-            "name": container["name"],
-            "image": container.get("image", ""),
-            "lastStatus": "PENDING",
-            "networkBindings": [],
-            "networkInterfaces": [],
-            "healthStatus": "UNKNOWN",
-            "cpu": str(container.get("cpu", 0)),
-            **({"memory": str(container["memory"])} if container.get("memory") else {}),
-            **({"memoryReservation": str(container["memoryReservation"])}
-               if container.get("memoryReservation") else {}),
-        } for container in definition["containerDefinitions"]]
-        values.append({
-            "account_id": ctx.account_id, "region": ctx.region, "cluster_name": cluster.name,
-            "task_id": task_id, "arn": task_arn, "container_instance_id": pick.id,
-            "task_definition_arn": definition["taskDefinitionArn"], "family": definition["family"],
-            "launch_type": launch_type, "last_status": "PROVISIONING", "desired_status": "RUNNING",
-            "group_name": group, "started_by": started_by, "service_name": service_name,
-            "cpu": demand.cpu, "memory": demand.memory, "ports": sorted(demand.ports),
-            "gpus": gpus_of(pick, request), "overrides": overrides, "containers": containers,
-            "attributes": {**extra, "availabilityZone": pick.attributes.get("ecs.availability-zone")},
-            "tags": tags, "health_status": "UNKNOWN", "created_at": ctx.now, "version": 1,
-            "client_token": extra.get("clientToken"),
-        })
+        containers = [
+            {
+                "containerArn": arns.arn(
+                    ctx,
+                    f"container/{cluster.name}/{task_id}/{secrets.token_hex(16)}"
+                    if long_form
+                    else f"container/{secrets.token_hex(16)}",
+                ),
+                "taskArn": task_arn,
+                "name": container["name"],
+                "image": container.get("image", ""),
+                "lastStatus": "PENDING",
+                "networkBindings": [],
+                "networkInterfaces": [],
+                "healthStatus": "UNKNOWN",
+                "cpu": str(container.get("cpu", 0)),
+                **({"memory": str(container["memory"])} if container.get("memory") else {}),
+                **(
+                    {"memoryReservation": str(container["memoryReservation"])}
+                    if container.get("memoryReservation")
+                    else {}
+                ),
+            }
+            for container in definition["containerDefinitions"]
+        ]
+        values.append(
+            {
+                "account_id": ctx.account_id,
+                "region": ctx.region,
+                "cluster_name": cluster.name,
+                "task_id": task_id,
+                "arn": task_arn,
+                "container_instance_id": pick.id,
+                "task_definition_arn": definition["taskDefinitionArn"],
+                "family": definition["family"],
+                "launch_type": launch_type,
+                "last_status": "PROVISIONING",
+                "desired_status": "RUNNING",
+                "group_name": group,
+                "started_by": started_by,
+                "service_name": service_name,
+                "cpu": demand.cpu,
+                "memory": demand.memory,
+                "ports": sorted(demand.ports),
+                "gpus": gpus_of(pick, request),
+                "overrides": overrides,
+                "containers": containers,
+                "attributes": {**extra, "availabilityZone": pick.attributes.get("ecs.availability-zone")},
+                "tags": tags,
+                "health_status": "UNKNOWN",
+                "created_at": ctx.now,
+                "version": 1,
+                "client_token": extra.get("clientToken"),
+            }
+        )
     if values:
         ctx.conn.execute(insert(tasks), values)  # one executemany; nothing to read back
     # The rows as inserted (render_tasks reads attributes), without a round trip to read them.
@@ -108,18 +149,30 @@ def _new_task_rows(
 
 
 def _failures(result: PlacementResult) -> list[dict[str, str]]:
-    return [{"arn": failure.arn, "reason": failure.reason} if failure.arn else {"reason": failure.reason}
-            for failure in result.failures]
+    return [
+        {"arn": failure.arn, "reason": failure.reason} if failure.arn else {"reason": failure.reason}
+        for failure in result.failures
+    ]
 
 
 def _start(
-    ctx: RequestContext, *, cluster: str | None, task_definition: str, count: int,
-    launch_type: str | None = None, capacity_provider_strategy: list[dict[str, Any]] | None = None,
-    overrides: dict[str, Any] | None, group: str | None, started_by: str | None,
-    tags: list[dict[str, str]] | None, propagate_tags: str | None, enable_ecs_managed_tags: bool | None,
+    ctx: RequestContext,
+    *,
+    cluster: str | None,
+    task_definition: str,
+    count: int,
+    launch_type: str | None = None,
+    capacity_provider_strategy: list[dict[str, Any]] | None = None,
+    overrides: dict[str, Any] | None,
+    group: str | None,
+    started_by: str | None,
+    tags: list[dict[str, str]] | None,
+    propagate_tags: str | None,
+    enable_ecs_managed_tags: bool | None,
     placement_constraints: list[dict[str, Any]] | None = None,
     placement_strategy: list[dict[str, Any]] | None = None,
-    network_configuration: dict[str, Any] | None = None, only_instances: list[str] | None = None,
+    network_configuration: dict[str, Any] | None = None,
+    only_instances: list[str] | None = None,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
@@ -136,14 +189,17 @@ def _start(
     group = group or f"family:{definition['family']}"
     request = PlacementRequest(
         demand=task_demand(definition, checked_overrides, launch_type=resolved_launch, group=group),
-        count=count, constraints=constraints, strategies=tuple(placement_strategy or ()),
+        count=count,
+        constraints=constraints,
+        strategies=tuple(placement_strategy or ()),
     )
     instance_ids = None
     if only_instances is not None:
         instance_ids = [container_instances.lookup(ctx, cluster_row, name).id for name in only_instances]
     elif resolved_launch == "FARGATE" and not _has_fargate_capacity(ctx, cluster_row):
         raise UnsupportedFeatureException(
-            "FARGATE is not available: no managed local capacity is configured for this cluster.")
+            "FARGATE is not available: no managed local capacity is configured for this cluster."
+        )
     elif not _has_instances(ctx, cluster_row):
         raise InvalidParameterException("No Container Instances were found in your cluster.")
     result = place_and_reserve(ctx, cluster_row, request, instance_ids)
@@ -152,48 +208,95 @@ def _start(
         task_tags = check_tags([*row.tags, *task_tags])
     if enable_ecs_managed_tags:
         task_tags = [*task_tags, {"key": "aws:ecs:clusterName", "value": cluster_row.name}]
-    rows = _new_task_rows(ctx, cluster_row, definition, result, request, launch_type=resolved_launch,
-                          overrides=checked_overrides, group=group, started_by=started_by, tags=task_tags,
-                          extra=extra)
+    rows = _new_task_rows(
+        ctx,
+        cluster_row,
+        definition,
+        result,
+        request,
+        launch_type=resolved_launch,
+        overrides=checked_overrides,
+        group=group,
+        started_by=started_by,
+        tags=task_tags,
+        extra=extra,
+    )
     touch_instances(ctx, [pick.id for pick in result.chosen])
     return {"tasks": render_tasks(ctx, rows, include_tags=True), "failures": _failures(result)}
 
 
 def _has_instances(ctx: RequestContext, cluster: Row[Any]) -> bool:
-    return ctx.conn.execute(select(instances_table.c.id).where(
-        instances_table.c.account_id == ctx.account_id, instances_table.c.region == ctx.region,
-        instances_table.c.cluster_name == cluster.name, instances_table.c.status != "INACTIVE",
-    ).limit(1)).first() is not None
+    return (
+        ctx.conn.execute(
+            select(instances_table.c.id)
+            .where(
+                instances_table.c.account_id == ctx.account_id,
+                instances_table.c.region == ctx.region,
+                instances_table.c.cluster_name == cluster.name,
+                instances_table.c.status != "INACTIVE",
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def _has_fargate_capacity(ctx: RequestContext, cluster: Row[Any]) -> bool:
     from dockyard.store.schema import attributes
 
-    return ctx.conn.execute(select(attributes.c.target_id).where(
-        attributes.c.account_id == ctx.account_id, attributes.c.region == ctx.region,
-        attributes.c.cluster_name == cluster.name, attributes.c.name == "dockyard.capacity.fargate",
-        attributes.c.value == "true").limit(1)).first() is not None
+    return (
+        ctx.conn.execute(
+            select(attributes.c.target_id)
+            .where(
+                attributes.c.account_id == ctx.account_id,
+                attributes.c.region == ctx.region,
+                attributes.c.cluster_name == cluster.name,
+                attributes.c.name == "dockyard.capacity.fargate",
+                attributes.c.value == "true",
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def _by_client_token(ctx: RequestContext, token: str | None) -> dict[str, Any] | None:
     """A RunTask retried with the same clientToken returns the tasks of the first call."""
     if not token:
         return None
-    rows = ctx.conn.execute(select(tasks).where(
-        tasks.c.account_id == ctx.account_id, tasks.c.region == ctx.region, tasks.c.client_token == token,
-    ).order_by(tasks.c.id)).all()
+    rows = ctx.conn.execute(
+        select(tasks)
+        .where(
+            tasks.c.account_id == ctx.account_id,
+            tasks.c.region == ctx.region,
+            tasks.c.client_token == token,
+        )
+        .order_by(tasks.c.id)
+    ).all()
     return {"tasks": render_tasks(ctx, rows, include_tags=True), "failures": []} if rows else None
 
 
 def run_task(
-    ctx: RequestContext, *, task_definition: str, capacity_provider_strategy: list[dict[str, Any]] | None = None,
-    cluster: str | None = None, count: int | None = None, enable_ecs_managed_tags: bool | None = None,
-    enable_execute_command: bool | None = None, group: str | None = None, launch_type: str | None = None,
-    network_configuration: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+    ctx: RequestContext,
+    *,
+    task_definition: str,
+    capacity_provider_strategy: list[dict[str, Any]] | None = None,
+    cluster: str | None = None,
+    count: int | None = None,
+    enable_ecs_managed_tags: bool | None = None,
+    enable_execute_command: bool | None = None,
+    group: str | None = None,
+    launch_type: str | None = None,
+    network_configuration: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
     placement_constraints: list[dict[str, Any]] | None = None,
-    placement_strategy: list[dict[str, Any]] | None = None, platform_version: str | None = None,
-    propagate_tags: str | None = None, reference_id: str | None = None, started_by: str | None = None,
-    tags: list[dict[str, str]] | None = None, client_token: str | None = None,
+    placement_strategy: list[dict[str, Any]] | None = None,
+    platform_version: str | None = None,
+    propagate_tags: str | None = None,
+    reference_id: str | None = None,
+    started_by: str | None = None,
+    tags: list[dict[str, str]] | None = None,
+    client_token: str | None = None,
     volume_configurations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     if count is not None and not 1 <= count <= 10:
@@ -203,37 +306,73 @@ def run_task(
     previous = _by_client_token(ctx, client_token)
     if previous is not None:
         return previous
-    extra = {"enableExecuteCommand": bool(enable_execute_command), "platformVersion": platform_version,
-             "referenceId": reference_id, "clientToken": client_token,
-             "networkConfiguration": network_configuration}
+    extra = {
+        "enableExecuteCommand": bool(enable_execute_command),
+        "platformVersion": platform_version,
+        "referenceId": reference_id,
+        "clientToken": client_token,
+        "networkConfiguration": network_configuration,
+    }
     return _start(
-        ctx, cluster=cluster, task_definition=task_definition, count=count or 1, launch_type=launch_type,
-        capacity_provider_strategy=capacity_provider_strategy, overrides=overrides, group=group,
-        started_by=started_by, tags=tags, propagate_tags=propagate_tags,
-        enable_ecs_managed_tags=enable_ecs_managed_tags, placement_constraints=placement_constraints,
-        placement_strategy=placement_strategy, network_configuration=network_configuration, extra=extra,
+        ctx,
+        cluster=cluster,
+        task_definition=task_definition,
+        count=count or 1,
+        launch_type=launch_type,
+        capacity_provider_strategy=capacity_provider_strategy,
+        overrides=overrides,
+        group=group,
+        started_by=started_by,
+        tags=tags,
+        propagate_tags=propagate_tags,
+        enable_ecs_managed_tags=enable_ecs_managed_tags,
+        placement_constraints=placement_constraints,
+        placement_strategy=placement_strategy,
+        network_configuration=network_configuration,
+        extra=extra,
     )
 
 
 def start_task(
-    ctx: RequestContext, *, container_instances: list[str], task_definition: str, cluster: str | None = None,
-    enable_ecs_managed_tags: bool | None = None, enable_execute_command: bool | None = None,
-    group: str | None = None, network_configuration: dict[str, Any] | None = None,
-    overrides: dict[str, Any] | None = None, propagate_tags: str | None = None,
-    reference_id: str | None = None, started_by: str | None = None, tags: list[dict[str, str]] | None = None,
+    ctx: RequestContext,
+    *,
+    container_instances: list[str],
+    task_definition: str,
+    cluster: str | None = None,
+    enable_ecs_managed_tags: bool | None = None,
+    enable_execute_command: bool | None = None,
+    group: str | None = None,
+    network_configuration: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    propagate_tags: str | None = None,
+    reference_id: str | None = None,
+    started_by: str | None = None,
+    tags: list[dict[str, str]] | None = None,
     volume_configurations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     if not 1 <= len(container_instances) <= 10:
         raise InvalidParameterException("containerInstances must name between 1 and 10 instances.")
     placed: dict[str, Any] = {"tasks": [], "failures": []}
     for instance in container_instances:
-        extra = {"enableExecuteCommand": bool(enable_execute_command), "referenceId": reference_id,
-                 "networkConfiguration": network_configuration}
+        extra = {
+            "enableExecuteCommand": bool(enable_execute_command),
+            "referenceId": reference_id,
+            "networkConfiguration": network_configuration,
+        }
         one = _start(
-            ctx, cluster=cluster, task_definition=task_definition, count=1, overrides=overrides, group=group,
-            started_by=started_by, tags=tags, propagate_tags=propagate_tags,
-            enable_ecs_managed_tags=enable_ecs_managed_tags, network_configuration=network_configuration,
-            only_instances=[instance], extra=extra,
+            ctx,
+            cluster=cluster,
+            task_definition=task_definition,
+            count=1,
+            overrides=overrides,
+            group=group,
+            started_by=started_by,
+            tags=tags,
+            propagate_tags=propagate_tags,
+            enable_ecs_managed_tags=enable_ecs_managed_tags,
+            network_configuration=network_configuration,
+            only_instances=[instance],
+            extra=extra,
         )
         placed["tasks"] += one["tasks"]
         placed["failures"] += one["failures"]
@@ -248,13 +387,19 @@ def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | 
         task_id = resource.rsplit("/", 1)[-1] if resource else None
     if not task_id:
         return None
-    return ctx.conn.execute(select(tasks).where(
-        tasks.c.account_id == ctx.account_id, tasks.c.region == ctx.region,
-        tasks.c.cluster_name == cluster.name, tasks.c.task_id == task_id,
-    )).first()
+    return ctx.conn.execute(
+        select(tasks).where(
+            tasks.c.account_id == ctx.account_id,
+            tasks.c.region == ctx.region,
+            tasks.c.cluster_name == cluster.name,
+            tasks.c.task_id == task_id,
+        )
+    ).first()
 
 
-def stop_task(ctx: RequestContext, *, task: str, cluster: str | None = None, reason: str | None = None) -> dict[str, Any]:
+def stop_task(
+    ctx: RequestContext, *, task: str, cluster: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
     row = find(ctx, cluster_row, task)
     if row is None:
@@ -267,8 +412,9 @@ def stop_task(ctx: RequestContext, *, task: str, cluster: str | None = None, rea
     return {"task": render_tasks(ctx, [refreshed], include_tags=True)[0]}
 
 
-def describe_tasks(ctx: RequestContext, *, tasks: list[str], cluster: str | None = None,
-                   include: list[str] | None = None) -> dict[str, Any]:
+def describe_tasks(
+    ctx: RequestContext, *, tasks: list[str], cluster: str | None = None, include: list[str] | None = None
+) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
     if len(tasks) > 100:
         raise InvalidParameterException("At most 100 tasks can be described at once.")
@@ -276,7 +422,11 @@ def describe_tasks(ctx: RequestContext, *, tasks: list[str], cluster: str | None
     for identifier in tasks:
         row = find(ctx, cluster_row, identifier)
         if row is None:
-            missing = identifier if arns.is_arn(identifier) else arns.arn(ctx, f"task/{cluster_row.name}/{identifier}")
+            missing = (
+                identifier
+                if arns.is_arn(identifier)
+                else arns.arn(ctx, f"task/{cluster_row.name}/{identifier}")
+            )
             failures.append({"arn": missing, "reason": "MISSING"})
         else:
             rows.append(row)
@@ -284,10 +434,18 @@ def describe_tasks(ctx: RequestContext, *, tasks: list[str], cluster: str | None
 
 
 def list_tasks(
-    ctx: RequestContext, *, cluster: str | None = None, container_instance: str | None = None,
-    family: str | None = None, next_token: str | None = None, max_results: int | None = None,
-    started_by: str | None = None, service_name: str | None = None, desired_status: str | None = None,
-    launch_type: str | None = None, daemon_name: str | None = None,
+    ctx: RequestContext,
+    *,
+    cluster: str | None = None,
+    container_instance: str | None = None,
+    family: str | None = None,
+    next_token: str | None = None,
+    max_results: int | None = None,
+    started_by: str | None = None,
+    service_name: str | None = None,
+    desired_status: str | None = None,
+    launch_type: str | None = None,
+    daemon_name: str | None = None,
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
     limit = page_limit(max_results)
@@ -297,8 +455,10 @@ def list_tasks(
         raise InvalidParameterException("When you specify startedBy, it must be the only filter.")
     status = desired_status or "RUNNING"
     query = select(tasks.c.id, tasks.c.arn).where(
-        tasks.c.account_id == ctx.account_id, tasks.c.region == ctx.region,
-        tasks.c.cluster_name == cluster_row.name, tasks.c.desired_status == status,
+        tasks.c.account_id == ctx.account_id,
+        tasks.c.region == ctx.region,
+        tasks.c.cluster_name == cluster_row.name,
+        tasks.c.desired_status == status,
     )
     if container_instance:
         instance = container_instances.find(ctx, cluster_row, container_instance)
@@ -313,8 +473,18 @@ def list_tasks(
         query = query.where(tasks.c.service_name == service_name)
     if launch_type:
         query = query.where(tasks.c.launch_type == launch_type)
-    scope = ("ListTasks", ctx.account_id, ctx.region, cluster_row.name, container_instance, family,
-             started_by, service_name, status, launch_type)
+    scope = (
+        "ListTasks",
+        ctx.account_id,
+        ctx.region,
+        cluster_row.name,
+        container_instance,
+        family,
+        started_by,
+        service_name,
+        status,
+        launch_type,
+    )
     after = ctx.tokens.open(next_token, scope) if next_token else None
     rows, last = fetch_page(ctx.conn, query, [tasks.c.id], limit=limit, after=after)
     result: dict[str, Any] = {"taskArns": [row.arn for row in rows]}

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
 
 
 def authenticate(
-    server: ServerState, *, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
+    server: ServerState,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
     now: float | None = None,
 ) -> tuple[Identity, str]:
     """The signer's identity and the region of the credential scope; raises the AWS error."""
@@ -22,6 +28,7 @@ def authenticate(
     signed = parse_authorization(headers)
     check_clock(signed, time.time() if now is None else now)
     key = server.access_key(signed.access_key_id)
-    verify_signature(signed, key.secret_access_key, method=method, path=path, query=query,
-                     headers=headers, body=body)
+    verify_signature(
+        signed, key.secret_access_key, method=method, path=path, query=query, headers=headers, body=body
+    )
     return Identity(key.access_key_id, key.account_id, key.user_name), signed.region

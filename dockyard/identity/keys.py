@@ -56,9 +56,7 @@ def _as_row(key: AccessKey) -> dict[str, object]:
 
 def find_key(connection: Connection, access_key_id: str) -> AccessKey | None:
     """The key with this id, active or not."""
-    row = connection.execute(
-        select(access_keys).where(access_keys.c.access_key_id == access_key_id)
-    ).first()
+    row = connection.execute(select(access_keys).where(access_keys.c.access_key_id == access_key_id)).first()
     return AccessKey(**row._mapping) if row else None
 
 
@@ -70,9 +68,7 @@ def list_keys(connection: Connection) -> list[AccessKey]:
 def revoke_key(connection: Connection, access_key_id: str) -> bool:
     """Mark a key Inactive; requests signed with it are refused from then on."""
     result = connection.execute(
-        update(access_keys)
-        .where(access_keys.c.access_key_id == access_key_id)
-        .values(status="Inactive")
+        update(access_keys).where(access_keys.c.access_key_id == access_key_id).values(status="Inactive")
     )
     return result.rowcount > 0
 

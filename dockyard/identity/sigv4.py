@@ -55,9 +55,7 @@ def parse_authorization(headers: dict[str, str]) -> SignedRequest:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
     algorithm, _, rest = header.partition(" ")
     if algorithm != ALGORITHM:
-        raise IncompleteSignatureException(
-            f"Unsupported AWS 'algorithm': '{algorithm}'"
-        )
+        raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'")
     fields: dict[str, str] = {}
     for part in rest.split(","):
         name, sep, value = part.strip().partition("=")

@@ -22,6 +22,11 @@ from dockyard.placement.model import (
 from dockyard.placement.ranking import FixedOrder
 
 __all__ = [
-    "Demand", "Failure", "FixedOrder", "InstanceSnapshot", "PlacementRequest",
-    "PlacementResult", "place",
+    "Demand",
+    "Failure",
+    "FixedOrder",
+    "InstanceSnapshot",
+    "PlacementRequest",
+    "PlacementResult",
+    "place",
 ]

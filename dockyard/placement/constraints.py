@@ -52,9 +52,7 @@ class MemberOf:
         return None if self._matches(instance) else MEMBER_OF
 
 
-def check_constraints(
-    constraints: Iterable[Mapping[str, str]], *, in_task_definition: bool = False
-) -> None:
+def check_constraints(constraints: Iterable[Mapping[str, str]], *, in_task_definition: bool = False) -> None:
     """Raise InvalidParameterException unless these constraints are valid ECS constraints.
 
     Pass the task definition's and the request's together: the limit counts both.
@@ -79,8 +77,7 @@ def constraint_filters(
         if kind == "distinctInstance":
             if in_task_definition:
                 raise InvalidParameterException(
-                    "The distinctInstance placement constraint is not supported in task "
-                    "definitions."
+                    "The distinctInstance placement constraint is not supported in task definitions."
                 )
             if expression:
                 raise InvalidParameterException(
@@ -89,9 +86,7 @@ def constraint_filters(
             distinct[:] = [DistinctInstance()]
         elif kind == "memberOf":
             if not expression:
-                raise InvalidParameterException(
-                    "A memberOf placement constraint needs an expression."
-                )
+                raise InvalidParameterException("A memberOf placement constraint needs an expression.")
             member_of.setdefault(expression, MemberOf(parse(expression)))
         else:
             raise InvalidParameterException(

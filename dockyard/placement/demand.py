@@ -37,14 +37,10 @@ def task_demand(
         hard = override.get("memory", container.get("memory"))
         memory += int(reservation or hard or 0)
         for mapping in container.get("portMappings", []):
-            host_port = mapping.get("hostPort") or (
-                mapping.get("containerPort") if host_network else 0
-            )
+            host_port = mapping.get("hostPort") or (mapping.get("containerPort") if host_network else 0)
             if host_port:
                 ports.add(f"{mapping.get('protocol', 'tcp')}:{host_port}")
-        requirements = override.get(
-            "resourceRequirements", container.get("resourceRequirements", [])
-        )
+        requirements = override.get("resourceRequirements", container.get("resourceRequirements", []))
         for requirement in requirements:
             if requirement.get("type") == "GPU":
                 gpus += int(requirement["value"])
@@ -55,5 +51,12 @@ def task_demand(
     required = tuple(
         (item["name"], item.get("value")) for item in task_definition.get("requiresAttributes", [])
     )
-    return Demand(cpu=cpu, memory=memory, ports=frozenset(ports), gpus=gpus,
-                  launch_type=launch_type, required_attributes=required, group=group)
+    return Demand(
+        cpu=cpu,
+        memory=memory,
+        ports=frozenset(ports),
+        gpus=gpus,
+        launch_type=launch_type,
+        required_attributes=required,
+        group=group,
+    )

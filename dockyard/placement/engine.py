@@ -69,18 +69,14 @@ class Pipeline:
         return None
 
 
-def build_pipeline(
-    request: PlacementRequest, filters: Sequence[Filter] = DEFAULT_FILTERS
-) -> Pipeline:
+def build_pipeline(request: PlacementRequest, filters: Sequence[Filter] = DEFAULT_FILTERS) -> Pipeline:
     """Check the request's constraints and strategies and line up its stages.
 
     Raises InvalidParameterException for an invalid constraint, expression or strategy.
     """
     return Pipeline(
         filters=tuple(
-            stage
-            for stage in (*filters, *constraint_filters(request.constraints))
-            if stage.applies(request)
+            stage for stage in (*filters, *constraint_filters(request.constraints)) if stage.applies(request)
         ),
         scorers=scorers(request.strategies),
     )

@@ -115,6 +115,12 @@ class RequiredAttributes:
 
 
 DEFAULT_FILTERS: tuple[Filter, ...] = (
-    Active(), AgentConnected(), LaunchType(), Memory(), Cpu(), Gpus(), Ports(),
+    Active(),
+    AgentConnected(),
+    LaunchType(),
+    Memory(),
+    Cpu(),
+    Gpus(),
+    Ports(),
     RequiredAttributes(),
 )

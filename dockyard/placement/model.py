@@ -50,7 +50,7 @@ class InstanceSnapshot:
             free_cpu=self.free_cpu - demand.cpu,
             free_memory=self.free_memory - demand.memory,
             used_ports=self.used_ports | demand.ports,
-            free_gpus=self.free_gpus[demand.gpus:],
+            free_gpus=self.free_gpus[demand.gpus :],
             running_tasks_count=self.running_tasks_count + 1,
             task_groups=groups,
         )

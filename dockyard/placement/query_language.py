@@ -80,13 +80,34 @@ _COMMA: ","
 
 # What each terminal is called in an error message.
 _DESCRIPTIONS = {
-    "SUBJECT": "a subject", "BARE": "a value", "DOUBLE_QUOTED": "a value",
-    "SINGLE_QUOTED": "a value", "_LSQB": "'['", "_LPAR": "'('", "_RPAR": "')'",
-    "_RSQB": "']'", "_COMMA": "','", "_OR": "'or'", "_AND": "'and'", "_NOT": "'not'",
+    "SUBJECT": "a subject",
+    "BARE": "a value",
+    "DOUBLE_QUOTED": "a value",
+    "SINGLE_QUOTED": "a value",
+    "_LSQB": "'['",
+    "_LPAR": "'('",
+    "_RPAR": "')'",
+    "_RSQB": "']'",
+    "_COMMA": "','",
+    "_OR": "'or'",
+    "_AND": "'and'",
+    "_NOT": "'not'",
     "$END": "the end of the expression",
 }
-_OPERATORS = {"EQ", "NE", "GT", "GE", "LT", "LE", "MATCHES", "NOT_MATCHES", "IN", "NOT_IN",
-              "EXISTS", "NOT_EXISTS"}
+_OPERATORS = {
+    "EQ",
+    "NE",
+    "GT",
+    "GE",
+    "LT",
+    "LE",
+    "MATCHES",
+    "NOT_MATCHES",
+    "IN",
+    "NOT_IN",
+    "EXISTS",
+    "NOT_EXISTS",
+}
 
 
 @functools.cache
@@ -135,33 +156,33 @@ def parse(expression: str) -> Expression:
 
 
 def _fail(expression: str, column: int, message: str) -> ClientError:
-    return InvalidParameterException(
-        f"Invalid expression '{expression}' at column {column}: {message}."
-    )
+    return InvalidParameterException(f"Invalid expression '{expression}' at column {column}: {message}.")
 
 
 def _expected(names: set[str]) -> str:
-    described = sorted({"an operator" if name in _OPERATORS else _DESCRIPTIONS.get(name, name)
-                        for name in names})
-    return described[0] if len(described) == 1 else (
-        ", ".join(described[:-1]) + " or " + described[-1]
+    described = sorted(
+        {"an operator" if name in _OPERATORS else _DESCRIPTIONS.get(name, name) for name in names}
     )
+    return described[0] if len(described) == 1 else (", ".join(described[:-1]) + " or " + described[-1])
 
 
 def _syntax_error(expression: str, error: UnexpectedInput) -> ClientError:
     if isinstance(error, UnexpectedEOF):
-        return _fail(expression, len(expression) + 1,
-                     f"the expression ends early; expected {_expected(set(error.expected))}")
+        return _fail(
+            expression,
+            len(expression) + 1,
+            f"the expression ends early; expected {_expected(set(error.expected))}",
+        )
     if isinstance(error, UnexpectedToken):
         token = error.token
         # LALR merges lookaheads of shared states; asking the parser is exact.
         parser = error.interactive_parser
         expected = set(parser.accepts() if parser else error.expected)  # type: ignore[no-untyped-call]
         if token.type == "$END":
-            return _fail(expression, len(expression) + 1,
-                         f"the expression ends early; expected {_expected(expected)}")
-        return _fail(expression, token.column or 1,
-                     f"unexpected '{token}'; expected {_expected(expected)}")
+            return _fail(
+                expression, len(expression) + 1, f"the expression ends early; expected {_expected(expected)}"
+            )
+        return _fail(expression, token.column or 1, f"unexpected '{token}'; expected {_expected(expected)}")
     assert isinstance(error, UnexpectedCharacters)
     found = expression[error.pos_in_stream or 0]
     what = "an unclosed quote" if found in "'\"" else f"unexpected '{found}'"

@@ -42,8 +42,17 @@ LIST_OPERATORS = frozenset({"in", "not_in"})
 # A negative operator holds when the subject exists and its positive twin does not.
 POSITIVE = {"ne": "eq", "not_in": "in", "not_matches": "matches", "not_exists": "exists"}
 SPELLING = {
-    "eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=", "in": "in",
-    "not_in": "not_in", "matches": "=~", "not_matches": "!~", "exists": "exists",
+    "eq": "==",
+    "ne": "!=",
+    "gt": ">",
+    "ge": ">=",
+    "lt": "<",
+    "le": "<=",
+    "in": "in",
+    "not_in": "not_in",
+    "matches": "=~",
+    "not_matches": "!~",
+    "exists": "exists",
     "not_exists": "!exists",
 }
 
@@ -91,8 +100,7 @@ SUBJECTS: dict[str, Subject] = {
         Subject("ec2InstanceId", "string", MEMBERSHIP, lambda i: i.ec2_instance_id or None),
         Subject("registeredAt", "date", ORDERING, lambda i: i.registered_at),
         Subject("runningTasksCount", "int", ORDERING, lambda i: i.running_tasks_count),
-        Subject("agentConnected", "bool", MEMBERSHIP,
-                lambda i: "true" if i.agent_connected else "false"),
+        Subject("agentConnected", "bool", MEMBERSHIP, lambda i: "true" if i.agent_connected else "false"),
         Subject("agentVersion", "version", ORDERING, _version_of),
         Subject("task:group", "groups", MEMBERSHIP | {"exists", "not_exists"}, _groups),
     )
@@ -180,14 +188,19 @@ def _ordering(op: str, kind: str, argument: Any) -> Callable[[Any], bool]:
     if kind == "date":
         start, end = argument
         return {
-            "eq": lambda v: start <= v < end, "gt": lambda v: v >= end,
-            "ge": lambda v: v >= start, "lt": lambda v: v < start, "le": lambda v: v < end,
+            "eq": lambda v: start <= v < end,
+            "gt": lambda v: v >= end,
+            "ge": lambda v: v >= start,
+            "lt": lambda v: v < start,
+            "le": lambda v: v < end,
         }[op]
     if kind == "string":  # attribute values: numerically when both are numbers
         return _string_ordering(op, argument)
     return {
-        "eq": lambda v: v == argument, "gt": lambda v: v > argument,
-        "ge": lambda v: v >= argument, "lt": lambda v: v < argument,
+        "eq": lambda v: v == argument,
+        "gt": lambda v: v > argument,
+        "ge": lambda v: v >= argument,
+        "lt": lambda v: v < argument,
         "le": lambda v: v <= argument,
     }[op]
 
@@ -248,8 +261,7 @@ def check_operator(subject: Subject, op: str) -> None:
     """Raise ArgumentError unless ECS allows ``op`` on ``subject``."""
     if op not in subject.operators:
         allowed = ", ".join(sorted(SPELLING[o] for o in subject.operators))
-        raise ArgumentError(f"{subject.name} can't be used with {SPELLING[op]} "
-                            f"(valid operators: {allowed})")
+        raise ArgumentError(f"{subject.name} can't be used with {SPELLING[op]} (valid operators: {allowed})")
 
 
 def check_argument(subject: Subject, op: str, value: str) -> None:
@@ -284,9 +296,11 @@ def comparison(subject: Subject, op: str, arguments: list[str]) -> Test:
 
 def _attribute_test(name: str, test: Callable[[Any], object], negated: bool) -> Test:
     if negated:
+
         def negative(instance: InstanceSnapshot) -> bool:
             value = instance.attributes.get(name, _MISSING)
             return value is not _MISSING and not test(value or "")
+
         return negative
 
     def positive(instance: InstanceSnapshot) -> bool:
@@ -296,9 +310,7 @@ def _attribute_test(name: str, test: Callable[[Any], object], negated: bool) -> 
     return positive
 
 
-def _group_test(
-    test: Callable[[Any], object], negated: bool, names: tuple[str, ...] | None
-) -> Test:
+def _group_test(test: Callable[[Any], object], negated: bool, names: tuple[str, ...] | None) -> Test:
     if names is not None and not negated:  # look the named groups up, don't scan them all
         if len(names) == 1:
             name = names[0]

@@ -176,8 +176,9 @@ class Ranking:
                 tied.append((group, key))
         if best_score is None:
             return None
-        group, key = self._draw(tied) if self.random_tail else min(
-            tied, key=lambda item: item[0].cells[item[1]][0])
+        group, key = (
+            self._draw(tied) if self.random_tail else min(tied, key=lambda item: item[0].cells[item[1]][0])
+        )
         cell = group.cells[key]
         if self.random_tail:
             rank, instance_id = cell.pop(self.order.randrange(len(cell)) if len(cell) > 1 else 0)

@@ -50,8 +50,7 @@ class Binpack:
     def score(self, instance: InstanceSnapshot, request: PlacementRequest) -> int:
         return self.scores((instance,), request)[0]
 
-    def scores(self, instances: Sequence[InstanceSnapshot], request: PlacementRequest
-               ) -> list[int]:
+    def scores(self, instances: Sequence[InstanceSnapshot], request: PlacementRequest) -> list[int]:
         if self.field == "cpu":
             cpu = request.demand.cpu
             return [instance.free_cpu - cpu for instance in instances]
@@ -68,8 +67,7 @@ class SpreadInstances:
     def score(self, instance: InstanceSnapshot, request: PlacementRequest) -> int:
         return instance.task_groups.get(request.demand.group or "", 0)
 
-    def scores(self, instances: Sequence[InstanceSnapshot], request: PlacementRequest
-               ) -> list[int]:
+    def scores(self, instances: Sequence[InstanceSnapshot], request: PlacementRequest) -> list[int]:
         group = request.demand.group or ""
         return [instance.task_groups.get(group, 0) for instance in instances]
 
@@ -96,9 +94,7 @@ class SpreadAttribute:
         attribute = self.attribute
         return [instance.attributes.get(attribute, MISSING) for instance in instances]
 
-    def tally(
-        self, instances: Iterable[InstanceSnapshot], request: PlacementRequest
-    ) -> dict[Hashable, int]:
+    def tally(self, instances: Iterable[InstanceSnapshot], request: PlacementRequest) -> dict[Hashable, int]:
         """The group's tasks per value of the attribute, over all ``instances``."""
         group = request.demand.group or ""
         counts: dict[Hashable, int] = {}

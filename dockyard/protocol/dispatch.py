@@ -37,8 +37,9 @@ class Action:
 
     def __call__(self, ctx: RequestContext) -> Any:
         keywords = self.keywords
-        return self.function(ctx, **{keywords[name]: value for name, value in ctx.params.items()
-                                     if name in keywords})
+        return self.function(
+            ctx, **{keywords[name]: value for name, value in ctx.params.items() if name in keywords}
+        )
 
 
 def build_actions(model: ServiceModel, modules: Iterable[ModuleType]) -> dict[str, Action]:
@@ -62,6 +63,4 @@ def build_actions(model: ServiceModel, modules: Iterable[ModuleType]) -> dict[st
 
 
 def not_implemented(operation_name: str) -> UnsupportedFeatureException:
-    return UnsupportedFeatureException(
-        f"{operation_name} is not supported by Dockyard yet."
-    )
+    return UnsupportedFeatureException(f"{operation_name} is not supported by Dockyard yet.")

@@ -47,8 +47,11 @@ def serialize_error(error: ApiError) -> bytes:
 def _without_none(value: Any) -> Any:
     # Scalars are copied without a call each: a page of 100 ARNs is one list comprehension.
     if isinstance(value, dict):
-        return {key: _without_none(item) if isinstance(item, _CONTAINERS) else item
-                for key, item in value.items() if item is not None}
+        return {
+            key: _without_none(item) if isinstance(item, _CONTAINERS) else item
+            for key, item in value.items()
+            if item is not None
+        }
     if isinstance(value, list):
         return [_without_none(item) if isinstance(item, _CONTAINERS) else item for item in value]
     return value

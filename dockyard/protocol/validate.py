@@ -18,8 +18,14 @@ from dockyard.errors import InvalidParameterException, SerializationException
 
 Checker = Callable[[Any, str, list[str]], None]
 
-_JSON_KIND = {dict: "Start of structure or map", list: "Start of list", str: "STRING_VALUE",
-              bool: "Boolean", int: "NUMBER_VALUE", float: "NUMBER_VALUE"}
+_JSON_KIND = {
+    dict: "Start of structure or map",
+    list: "Start of list",
+    str: "STRING_VALUE",
+    bool: "Boolean",
+    int: "NUMBER_VALUE",
+    float: "NUMBER_VALUE",
+}
 
 
 def _type_error(value: Any, wanted: str, path: str) -> SerializationException:
@@ -55,18 +61,14 @@ class ShapeValidator:
         if problems:
             count = len(problems)
             noun = "error" if count == 1 else "errors"
-            raise InvalidParameterException(
-                f"{count} validation {noun} detected: " + "; ".join(problems)
-            )
+            raise InvalidParameterException(f"{count} validation {noun} detected: " + "; ".join(problems))
 
     def _checker(self, shape: Shape) -> Checker:
         key = shape.name
         found = self._compiled.get(key)
         if found is None:
             # A forward reference first, so recursive shapes compile.
-            self._compiled[key] = lambda value, path, problems: self._compiled[key](
-                value, path, problems
-            )
+            self._compiled[key] = lambda value, path, problems: self._compiled[key](value, path, problems)
             found = self._compiled[key] = self._compile(shape)
         return found
 

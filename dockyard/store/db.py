@@ -33,7 +33,9 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``, tuned for its backend."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8,
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
             json_deserializer=_json_loads,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -108,8 +110,12 @@ def _parked_transaction(engine: Engine, parked: list[Connection], write: bool) -
         with connection.begin():
             yield connection
         # Parked only as it came: no open transaction, no options a caller set on it.
-        reusable = not (connection.closed or connection.invalidated or connection.in_transaction()
-                        or connection.get_execution_options())
+        reusable = not (
+            connection.closed
+            or connection.invalidated
+            or connection.in_transaction()
+            or connection.get_execution_options()
+        )
     finally:
         if reusable and len(parked) < _PARK_AT_MOST:
             parked.append(connection)

@@ -117,9 +117,7 @@ attributes = Table(
     Column("target_id", String(512), nullable=False),
     Column("name", String(128), nullable=False),
     Column("value", String(128)),
-    UniqueConstraint(
-        "account_id", "region", "cluster_name", "target_id", "name", name="uq_attributes"
-    ),
+    UniqueConstraint("account_id", "region", "cluster_name", "target_id", "name", name="uq_attributes"),
     Index("ix_attributes_name", "account_id", "region", "cluster_name", "name", "target_id"),
 )
 

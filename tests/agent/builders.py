@@ -22,19 +22,33 @@ def container(name: str = "app", **fields: Any) -> dict[str, Any]:
     return {"name": name, "image": IMAGE, "essential": True, **fields}
 
 
-def task_frame(*containers: dict[str, Any], arn: str | None = None, desired: str = "RUNNING",
-               family: str = "test", revision: int = 1, overrides: dict[str, Any] | None = None,
-               **definition: Any) -> dict[str, Any]:
+def task_frame(
+    *containers: dict[str, Any],
+    arn: str | None = None,
+    desired: str = "RUNNING",
+    family: str = "test",
+    revision: int = 1,
+    overrides: dict[str, Any] | None = None,
+    **definition: Any,
+) -> dict[str, Any]:
     """One task entry of a state frame."""
     containers = containers or (container(),)
     arn = arn or task_arn()
     return {
-        "taskArn": arn, "desiredStatus": desired, "family": family, "revision": revision,
-        "taskDefinition": {"family": family, "revision": revision,
-                           "containerDefinitions": list(containers), **definition},
+        "taskArn": arn,
+        "desiredStatus": desired,
+        "family": family,
+        "revision": revision,
+        "taskDefinition": {
+            "family": family,
+            "revision": revision,
+            "containerDefinitions": list(containers),
+            **definition,
+        },
         "overrides": overrides or {},
-        "containers": [{"name": c["name"], "containerArn": f"{arn}/container/{c['name']}"}
-                       for c in containers],
+        "containers": [
+            {"name": c["name"], "containerArn": f"{arn}/container/{c['name']}"} for c in containers
+        ],
         "clusterArn": CLUSTER_ARN,
         "launchType": "EC2",
     }
@@ -44,17 +58,25 @@ def task_spec(*containers: dict[str, Any], **options: Any) -> TaskSpec:
     return task_from_frame(task_frame(*containers, **options), CLUSTER_ARN)
 
 
-def state_frame(*tasks: dict[str, Any], version: int = 1,
-                instance_arn: str = "") -> dict[str, Any]:
-    return {"type": "state", "version": version, "clusterArn": CLUSTER_ARN,
-            "containerInstanceArn": instance_arn, "tasks": list(tasks)}
+def state_frame(*tasks: dict[str, Any], version: int = 1, instance_arn: str = "") -> dict[str, Any]:
+    return {
+        "type": "state",
+        "version": version,
+        "clusterArn": CLUSTER_ARN,
+        "containerInstanceArn": instance_arn,
+        "tasks": list(tasks),
+    }
 
 
-def state(name: str, known: ContainerStatus = ContainerStatus.NONE, *,
-          deps: dict[str, str] | None = None, **fields: Any) -> ContainerState:
+def state(
+    name: str,
+    known: ContainerStatus = ContainerStatus.NONE,
+    *,
+    deps: dict[str, str] | None = None,
+    **fields: Any,
+) -> ContainerState:
     """A ContainerState; ``deps`` maps dependency name to condition."""
-    depends_on = tuple(Dependency(target, Condition(condition))
-                       for target, condition in (deps or {}).items())
+    depends_on = tuple(Dependency(target, Condition(condition)) for target, condition in (deps or {}).items())
     if "health" in fields and isinstance(fields["health"], str):
         fields["health"] = HealthStatus(fields["health"])
     return ContainerState(name=name, known=known, depends_on=depends_on, **fields)

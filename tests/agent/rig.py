@@ -78,13 +78,17 @@ class Rig:
         run_blocking = BlockingRunner(loop)
         self.reporter = Reporter(self.ecs, run_blocking)
         self.logs = LogShipper(self.deliver, lambda: True, interval=0.1)
-        self.engine = TaskEngine(driver=self.driver, run_blocking=run_blocking,
-                                 reporter=self.reporter, send=self.send, logs=self.logs,
-                                 instance_id=self.instance_id)
+        self.engine = TaskEngine(
+            driver=self.driver,
+            run_blocking=run_blocking,
+            reporter=self.reporter,
+            send=self.send,
+            logs=self.logs,
+            instance_id=self.instance_id,
+        )
         self.engine.bind(INSTANCE_ARN)
         self.driver.watch(lambda arn: loop.call_soon_threadsafe(self.engine.poke, arn))
-        self.background = [asyncio.create_task(self.reporter.run()),
-                           asyncio.create_task(self.logs.run())]
+        self.background = [asyncio.create_task(self.reporter.run()), asyncio.create_task(self.logs.run())]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -103,8 +107,7 @@ class Rig:
 
     async def apply(self, *tasks: dict[str, Any]) -> None:
         self.version += 1
-        await self.engine.apply_state(state_frame(*tasks, version=self.version,
-                                                  instance_arn=INSTANCE_ARN))
+        await self.engine.apply_state(state_frame(*tasks, version=self.version, instance_arn=INSTANCE_ARN))
 
     async def until(self, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
         deadline = time.monotonic() + timeout
@@ -119,8 +122,9 @@ class Rig:
     async def stopped(self, task_arn: str, timeout: float = 30.0) -> dict[str, Any]:
         """The task's STOPPED report, once it came."""
         report: dict[str, Any] = await self.until(
-            lambda: next((p for p in self.ecs.task_reports(task_arn)
-                          if p["status"] == "STOPPED"), None), timeout)
+            lambda: next((p for p in self.ecs.task_reports(task_arn) if p["status"] == "STOPPED"), None),
+            timeout,
+        )
         return report
 
     def lines_before_stopped(self, task_arn: str) -> list[str]:
@@ -134,6 +138,11 @@ class Rig:
         raise AssertionError(f"task {task_arn} was never reported STOPPED")
 
     def log_lines(self, task_arn: str, container: str) -> list[str]:
-        return [text for frame in self.frames if frame["type"] == "logs"
-                and frame["taskArn"] == task_arn and frame["containerName"] == container
-                for _, text in frame["lines"]]
+        return [
+            text
+            for frame in self.frames
+            if frame["type"] == "logs"
+            and frame["taskArn"] == task_arn
+            and frame["containerName"] == container
+            for _, text in frame["lines"]
+        ]

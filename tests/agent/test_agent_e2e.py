@@ -44,16 +44,17 @@ class Host:
 
     def connected(self) -> bool:
         arns = self.instances()
-        return bool(arns) and all(i["agentConnected"] for i in self.ecs.describe_container_instances(
-            containerInstances=arns)["containerInstances"])
+        return bool(arns) and all(
+            i["agentConnected"]
+            for i in self.ecs.describe_container_instances(containerInstances=arns)["containerInstances"]
+        )
 
     @property
     def instance_id(self) -> str:
         return str(json.loads((self.state_dir / "agent.json").read_text())["instanceId"])
 
     def run(self, family: str, *containers: dict[str, Any], **extra: Any) -> str:
-        self.ecs.register_task_definition(family=family, containerDefinitions=list(containers),
-                                          **extra)
+        self.ecs.register_task_definition(family=family, containerDefinitions=list(containers), **extra)
         result = self.ecs.run_task(taskDefinition=family)
         assert result["failures"] == [], result["failures"]
         return str(result["tasks"][0]["taskArn"])
@@ -62,14 +63,20 @@ class Host:
         return dict(self.ecs.describe_tasks(tasks=[arn])["tasks"][0])
 
     def wait_status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
-        return dict(wait_for(lambda: (t := self.task(arn))["lastStatus"] == status and t, timeout,
-                             message=f"for {status}: {self.agent.log()[-3000:]}"))
+        return dict(
+            wait_for(
+                lambda: (t := self.task(arn))["lastStatus"] == status and t,
+                timeout,
+                message=f"for {status}: {self.agent.log()[-3000:]}",
+            )
+        )
 
     def logs(self, arn: str) -> str:
         url = f"{self.server.endpoint}/_dockyard/logs/{arn.rsplit('/', 1)[-1]}"
         request = AWSRequest(method="GET", url=url)
-        SigV4Auth(BotoCredentials(self.account.access_key_id, self.account.secret_access_key),
-                  "ecs", "us-east-1").add_auth(request)
+        SigV4Auth(
+            BotoCredentials(self.account.access_key_id, self.account.secret_access_key), "ecs", "us-east-1"
+        ).add_auth(request)
         outgoing = urllib.request.Request(url, headers=dict(request.prepare().headers))
         with urllib.request.urlopen(outgoing, timeout=10) as response:
             return str(response.read().decode())
@@ -138,10 +145,19 @@ def test_a_task_stopped_while_its_agent_was_away_is_stopped_on_return(process_ho
 
 
 def test_health_reaches_describe_tasks(process_host: Host) -> None:
-    arn = process_host.run("healthy", app(["sleep", "600"], stopTimeout=1, healthCheck={
-        "command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1}))
-    wait_for(lambda: process_host.task(arn).get("healthStatus") == "HEALTHY", 30,
-             message=process_host.agent.log()[-2000:])
+    arn = process_host.run(
+        "healthy",
+        app(
+            ["sleep", "600"],
+            stopTimeout=1,
+            healthCheck={"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1},
+        ),
+    )
+    wait_for(
+        lambda: process_host.task(arn).get("healthStatus") == "HEALTHY",
+        30,
+        message=process_host.agent.log()[-2000:],
+    )
     assert process_host.task(arn)["containers"][0]["healthStatus"] == "HEALTHY"
     process_host.ecs.stop_task(task=arn)
     process_host.wait_status(arn, "STOPPED")
@@ -158,21 +174,25 @@ def test_an_image_that_cannot_be_pulled_fails_the_task(docker_host: Host) -> Non
 
 @pytest.mark.docker
 def test_a_deregistered_instance_registers_again_and_drops_its_orphans(docker_host: Host) -> None:
-    arn = docker_host.run("orphaned", app(["sleep", "600"], image="dockyard/busybox:latest",
-                                          stopTimeout=1))
+    arn = docker_host.run("orphaned", app(["sleep", "600"], image="dockyard/busybox:latest", stopTimeout=1))
     docker_host.wait_status(arn, "RUNNING")
     [old] = docker_host.instances()
     docker_host.ecs.deregister_container_instance(containerInstance=old, force=True)
-    new = wait_for(lambda: [a for a in docker_host.instances() if a != old], 30,
-                   message=docker_host.agent.log()[-3000:])
+    new = wait_for(
+        lambda: [a for a in docker_host.instances() if a != old], 30, message=docker_host.agent.log()[-3000:]
+    )
     assert len(new) == 1
     import docker
 
     client = docker.from_env()
     try:
-        wait_for(lambda: not client.api.containers(
-            all=True, filters={"label": f"com.amazonaws.ecs.task-arn={arn}"}), 30,
-            message=docker_host.agent.log()[-3000:])
+        wait_for(
+            lambda: (
+                not client.api.containers(all=True, filters={"label": f"com.amazonaws.ecs.task-arn={arn}"})
+            ),
+            30,
+            message=docker_host.agent.log()[-3000:],
+        )
     finally:
         client.close()
 
@@ -182,13 +202,30 @@ def test_sigterm_ends_an_agent_waiting_on_an_unanswering_control_plane(tmp_path:
     nothing) must not hold a stopping agent: it exits cleanly in seconds, not after timeouts."""
     with socket.create_server(("127.0.0.1", 0)) as silent:
         port = silent.getsockname()[1]
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDSILENT", AWS_SECRET_ACCESS_KEY="silent",
-                   AWS_DEFAULT_REGION="us-east-1")
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID="AKIDSILENT",
+            AWS_SECRET_ACCESS_KEY="silent",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
         with (tmp_path / "agent.log").open("ab") as log:
             agent = subprocess.Popen(
-                [sys.executable, "-m", "dockyard", "agent", "--endpoint", f"http://127.0.0.1:{port}",
-                 "--state-dir", str(tmp_path), "--driver", "process"],
-                stdout=log, stderr=subprocess.STDOUT, env=env)
+                [
+                    sys.executable,
+                    "-m",
+                    "dockyard",
+                    "agent",
+                    "--endpoint",
+                    f"http://127.0.0.1:{port}",
+                    "--state-dir",
+                    str(tmp_path),
+                    "--driver",
+                    "process",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         try:
             silent.settimeout(60)
             connection, _ = silent.accept()  # RegisterContainerInstance is on its way: no answer

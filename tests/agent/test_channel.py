@@ -31,8 +31,15 @@ def verified(request: Request) -> str | None:
     try:
         signed = parse_authorization(headers)
         check_clock(signed)
-        verify_signature(signed, KEY.secret_key, method="GET", path=parts.path, query=parts.query,
-                         headers=headers, body=b"")
+        verify_signature(
+            signed,
+            KEY.secret_key,
+            method="GET",
+            path=parts.path,
+            query=parts.query,
+            headers=headers,
+            body=b"",
+        )
     except ApiError as error:
         return error.message
     if (signed.service, signed.region) != ("ecs", "us-east-1"):
@@ -152,8 +159,7 @@ def test_a_dropped_connection_is_reopened_with_a_fresh_state() -> None:
     plane, states = FakeControlPlane(), list[dict[str, Any]]()
 
     async def push_then_drop(connection: ServerConnection) -> None:
-        await connection.send(json.dumps({"type": "state", "version": plane.connections,
-                                          "tasks": []}))
+        await connection.send(json.dumps({"type": "state", "version": plane.connections, "tasks": []}))
         if plane.connections == 1:
             await connection.close()
 
@@ -192,6 +198,7 @@ def test_a_forgotten_instance_is_announced(how: str) -> None:
     if how.startswith("404"):
         plane.refuse_with = 404
     else:
+
         async def close(connection: ServerConnection) -> None:
             await connection.close(4404, "instance deregistered")
 
@@ -240,8 +247,10 @@ def test_delivery_is_confirmed_once_written_and_refused_while_down() -> None:
 
 def test_frames_queued_at_a_stop_still_go_out() -> None:
     plane, states = FakeControlPlane(), list[dict[str, Any]]()
-    last = [{"type": "logs", "taskArn": "t", "containerName": "c", "lines": [[float(n), str(n)]]}
-            for n in range(50)]
+    last = [
+        {"type": "logs", "taskArn": "t", "containerName": "c", "lines": [[float(n), str(n)]]}
+        for n in range(50)
+    ]
 
     async def scenario(url: str) -> None:
         stop = asyncio.Event()

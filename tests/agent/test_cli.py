@@ -21,10 +21,15 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    args = parse("--endpoint", "http://plane:5566", "--cluster", "prod", "--state-dir", "/tmp/x",
-                 "--driver", "process")
+    args = parse(
+        "--endpoint", "http://plane:5566", "--cluster", "prod", "--state-dir", "/tmp/x", "--driver", "process"
+    )
     assert (args.endpoint, args.cluster, args.driver, args.region) == (
-        "http://plane:5566", "prod", "process", "eu-west-1")
+        "http://plane:5566",
+        "prod",
+        "process",
+        "eu-west-1",
+    )
     assert Path(args.state_dir) == Path("/tmp/x")
     defaults = parse()
     assert defaults.cluster == "default" and defaults.driver is None
@@ -34,8 +39,14 @@ def test_options(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def agent(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dockyard.agent", *argv], capture_output=True,
-                          text=True, timeout=60, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "dockyard.agent", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
 
 
 def test_an_endpoint_is_required(tmp_path: Path) -> None:
@@ -47,8 +58,7 @@ def test_a_busy_state_dir_is_refused(tmp_path: Path) -> None:
     holder = StateDir(tmp_path)
     holder.lock()
     try:
-        done = agent("--endpoint", "http://127.0.0.1:9", "--state-dir", str(tmp_path),
-                     "--driver", "process")
+        done = agent("--endpoint", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--driver", "process")
     finally:
         holder.unlock()
     assert done.returncode != 0 and "another agent is using" in done.stderr

@@ -25,10 +25,18 @@ def translate(*containers: dict[str, Any], name: str = "app", **definition: Any)
 
 
 def test_command_entry_point_environment_and_process_fields() -> None:
-    request = translate(container(
-        command=["echo", "hi"], entryPoint=["/bin/sh", "-c"], workingDirectory="/tmp",
-        user="nobody", hostname="box", environment=[{"name": "A", "value": "1"}],
-        interactive=True, pseudoTerminal=True))
+    request = translate(
+        container(
+            command=["echo", "hi"],
+            entryPoint=["/bin/sh", "-c"],
+            workingDirectory="/tmp",
+            user="nobody",
+            hostname="box",
+            environment=[{"name": "A", "value": "1"}],
+            interactive=True,
+            pseudoTerminal=True,
+        )
+    )
     assert request.image == "dockyard/busybox:latest"
     assert request.config["command"] == ["echo", "hi"]
     assert request.config["entrypoint"] == ["/bin/sh", "-c"]
@@ -44,8 +52,7 @@ def test_cpu_and_memory_limits() -> None:
     request = translate(container(cpu=256, memory=64, memoryReservation=32))
     host = request.host_config
     assert host["cpu_shares"] == 256
-    assert (host["mem_limit"], host["memswap_limit"], host["mem_reservation"]) == (
-        "64m", "64m", "32m")
+    assert (host["mem_limit"], host["memswap_limit"], host["mem_reservation"]) == ("64m", "64m", "32m")
 
 
 def test_swap_only_when_asked() -> None:
@@ -59,17 +66,26 @@ def test_a_container_without_cpu_gets_the_minimum_share() -> None:
 
 
 def test_static_and_dynamic_ports_in_bridge_mode() -> None:
-    request = translate(container(portMappings=[
-        {"containerPort": 80, "hostPort": 8080}, {"containerPort": 53, "protocol": "udp"},
-        {"containerPortRange": "9000-9001"}]))
+    request = translate(
+        container(
+            portMappings=[
+                {"containerPort": 80, "hostPort": 8080},
+                {"containerPort": 53, "protocol": "udp"},
+                {"containerPortRange": "9000-9001"},
+            ]
+        )
+    )
     assert request.host_config["port_bindings"] == {
-        "80/tcp": 8080, "53/udp": None, "9000/tcp": None, "9001/tcp": None}
+        "80/tcp": 8080,
+        "53/udp": None,
+        "9000/tcp": None,
+        "9001/tcp": None,
+    }
     assert (53, "udp") in request.config["ports"]
 
 
 def test_host_network_exposes_without_publishing() -> None:
-    request = translate(container(portMappings=[{"containerPort": 80}], hostname="x"),
-                        networkMode="host")
+    request = translate(container(portMappings=[{"containerPort": 80}], hostname="x"), networkMode="host")
     assert request.host_config["network_mode"] == "host"
     assert "port_bindings" not in request.host_config
     assert request.config["ports"] == [(80, "tcp")]
@@ -84,22 +100,31 @@ def test_awsvpc_falls_back_to_bridge_with_a_warning() -> None:
 
 def test_volumes_bind_mounts_and_named_volumes() -> None:
     spec = task_spec(
-        container(mountPoints=[
-            {"sourceVolume": "host", "containerPath": "/h", "readOnly": True},
-            {"sourceVolume": "scratch", "containerPath": "/s"},
-            {"sourceVolume": "shared", "containerPath": "/d"},
-            {"sourceVolume": "empty", "containerPath": "/e"}]),
+        container(
+            mountPoints=[
+                {"sourceVolume": "host", "containerPath": "/h", "readOnly": True},
+                {"sourceVolume": "scratch", "containerPath": "/s"},
+                {"sourceVolume": "shared", "containerPath": "/d"},
+                {"sourceVolume": "empty", "containerPath": "/e"},
+            ]
+        ),
         volumes=[
             {"name": "host", "host": {"sourcePath": "/srv/data"}},
-            {"name": "scratch", "dockerVolumeConfiguration": {"scope": "task",
-                                                               "driverOpts": {"type": "tmpfs"}}},
-            {"name": "shared", "dockerVolumeConfiguration": {"scope": "shared",
-                                                              "autoprovision": True}},
-            {"name": "empty"}])
+            {
+                "name": "scratch",
+                "dockerVolumeConfiguration": {"scope": "task", "driverOpts": {"type": "tmpfs"}},
+            },
+            {"name": "shared", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": True}},
+            {"name": "empty"},
+        ],
+    )
     request = docker_create(spec, spec.container("app"), LABELS)
     assert request.host_config["binds"] == [
-        "/srv/data:/h:ro", f"{task_volume_name(spec, 'scratch')}:/s:rw", "shared:/d:rw",
-        f"{task_volume_name(spec, 'empty')}:/e:rw"]
+        "/srv/data:/h:ro",
+        f"{task_volume_name(spec, 'scratch')}:/s:rw",
+        "shared:/d:rw",
+        f"{task_volume_name(spec, 'empty')}:/e:rw",
+    ]
     by_name = {volume.name: volume for volume in request.volumes}
     scratch = by_name[task_volume_name(spec, "scratch")]
     assert scratch.driver_opts == {"type": "tmpfs"}
@@ -113,26 +138,35 @@ def test_an_unknown_source_volume_cannot_be_created() -> None:
 
 
 def test_volumes_from_and_links_name_the_task_own_containers() -> None:
-    spec = task_spec(container("data"), container("db"), container(
-        "app", volumesFrom=[{"sourceContainer": "data", "readOnly": True}], links=["db:database"]))
+    spec = task_spec(
+        container("data"),
+        container("db"),
+        container("app", volumesFrom=[{"sourceContainer": "data", "readOnly": True}], links=["db:database"]),
+    )
     request = docker_create(spec, spec.container("app"), LABELS)
     assert request.host_config["volumes_from"] == [docker_name(spec, "data") + ":ro"]
     assert request.host_config["links"] == {docker_name(spec, "db"): "database"}
 
 
 def test_linux_parameters_ulimits_and_security() -> None:
-    request = translate(container(
-        linuxParameters={"initProcessEnabled": True,
-                         "capabilities": {"add": ["NET_ADMIN"], "drop": ["MKNOD"]},
-                         "tmpfs": [{"containerPath": "/run", "size": 64,
-                                    "mountOptions": ["noexec"]}],
-                         "sharedMemorySize": 128},
-        ulimits=[{"name": "nofile", "softLimit": 1024, "hardLimit": 2048}],
-        readonlyRootFilesystem=True, privileged=True,
-        extraHosts=[{"hostname": "db.local", "ipAddress": "10.0.0.9"}],
-        dnsServers=["1.1.1.1"], dnsSearchDomains=["corp"],
-        dockerSecurityOptions=["no-new-privileges"],
-        systemControls=[{"namespace": "net.core.somaxconn", "value": "1024"}]))
+    request = translate(
+        container(
+            linuxParameters={
+                "initProcessEnabled": True,
+                "capabilities": {"add": ["NET_ADMIN"], "drop": ["MKNOD"]},
+                "tmpfs": [{"containerPath": "/run", "size": 64, "mountOptions": ["noexec"]}],
+                "sharedMemorySize": 128,
+            },
+            ulimits=[{"name": "nofile", "softLimit": 1024, "hardLimit": 2048}],
+            readonlyRootFilesystem=True,
+            privileged=True,
+            extraHosts=[{"hostname": "db.local", "ipAddress": "10.0.0.9"}],
+            dnsServers=["1.1.1.1"],
+            dnsSearchDomains=["corp"],
+            dockerSecurityOptions=["no-new-privileges"],
+            systemControls=[{"namespace": "net.core.somaxconn", "value": "1024"}],
+        )
+    )
     host = request.host_config
     assert host["init"] is True
     assert (host["cap_add"], host["cap_drop"]) == (["NET_ADMIN"], ["MKNOD"])
@@ -147,19 +181,25 @@ def test_linux_parameters_ulimits_and_security() -> None:
 
 
 def test_health_check_and_stop_timeout() -> None:
-    request = translate(container(
-        healthCheck={"command": ["CMD-SHELL", "true"], "interval": 5, "retries": 2},
-        stopTimeout=7))
+    request = translate(
+        container(healthCheck={"command": ["CMD-SHELL", "true"], "interval": 5, "retries": 2}, stopTimeout=7)
+    )
     assert request.config["healthcheck"] == {
-        "test": ["CMD-SHELL", "true"], "interval": 5 * NANOSECONDS, "timeout": 5 * NANOSECONDS,
-        "retries": 2, "start_period": 0}
+        "test": ["CMD-SHELL", "true"],
+        "interval": 5 * NANOSECONDS,
+        "timeout": 5 * NANOSECONDS,
+        "retries": 2,
+        "start_period": 0,
+    }
     assert request.config["stop_timeout"] == 7
 
 
 def test_docker_labels_do_not_override_ours() -> None:
     request = docker_create(
         spec := task_spec(container(dockerLabels={"team": "a", "dockyard.instance-id": "evil"})),
-        spec.container("app"), {"team": "a", "dockyard.instance-id": "i-mine"})
+        spec.container("app"),
+        {"team": "a", "dockyard.instance-id": "i-mine"},
+    )
     assert request.config["labels"]["dockyard.instance-id"] == "i-mine"
 
 

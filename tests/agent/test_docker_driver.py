@@ -21,8 +21,9 @@ pytestmark = pytest.mark.docker
 
 
 def run(driver: DockerDriver, spec: TaskSpec, name: str = "app") -> Observed:
-    labels = names.container_labels(spec, spec.container(name), instance_arn="arn:instance",
-                                    instance_id=driver.instance_id)
+    labels = names.container_labels(
+        spec, spec.container(name), instance_arn="arn:instance", instance_id=driver.instance_id
+    )
     driver.pull(spec, spec.container(name))
     created = driver.create(spec, spec.container(name), labels)
     assert created.status is ContainerStatus.CREATED
@@ -48,10 +49,12 @@ def test_a_container_prints_and_exits_3(docker_driver: DockerDriver) -> None:
 
 
 def test_dynamic_host_port_web_server(docker_driver: DockerDriver) -> None:
-    spec = task_spec(container(
-        command=["sh", "-c", "echo served-by-dockyard > /www/index.html; "
-                             "exec httpd -f -p 8080 -h /www"],
-        portMappings=[{"containerPort": 8080}]))
+    spec = task_spec(
+        container(
+            command=["sh", "-c", "echo served-by-dockyard > /www/index.html; exec httpd -f -p 8080 -h /www"],
+            portMappings=[{"containerPort": 8080}],
+        )
+    )
     started = run(docker_driver, spec)
     [binding] = started.network_bindings
     assert binding.container_port == 8080 and binding.host_port > 0
@@ -68,8 +71,9 @@ def test_dynamic_host_port_web_server(docker_driver: DockerDriver) -> None:
 
 
 def test_memory_hard_limit_is_enforced(docker_driver: DockerDriver) -> None:
-    spec = task_spec(container(memory=16, command=[
-        "sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"]))
+    spec = task_spec(
+        container(memory=16, command=["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"])
+    )
     started = run(docker_driver, spec)
     final = wait_for(lambda: stopped(docker_driver, started.runtime_id), timeout=60)
     assert final.exit_code == 137
@@ -89,16 +93,16 @@ def test_stop_waits_stop_timeout_then_kills(docker_driver: DockerDriver) -> None
 
 
 def test_a_container_that_handles_sigterm_stops_at_once(docker_driver: DockerDriver) -> None:
-    spec = task_spec(container(command=["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"],
-                               stopTimeout=30))
+    spec = task_spec(container(command=["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"], stopTimeout=30))
     started = run(docker_driver, spec)
     final = docker_driver.stop(started.runtime_id, 30)
     assert final is not None and final.exit_code == 0
 
 
 def test_labels_tie_the_container_to_task_and_agent(docker_driver: DockerDriver) -> None:
-    spec = task_spec(container(command=["sleep", "600"], dockerLabels={"team": "blue"}),
-                     family="web", revision=4)
+    spec = task_spec(
+        container(command=["sleep", "600"], dockerLabels={"team": "blue"}), family="web", revision=4
+    )
     started = run(docker_driver, spec)
     labels = started.labels
     assert labels[names.TASK_ARN] == spec.arn
@@ -118,8 +122,9 @@ def test_a_new_driver_adopts_and_never_duplicates(docker_driver: DockerDriver) -
     try:
         [found] = again.list_containers()
         assert (found.runtime_id, found.status) == (started.runtime_id, ContainerStatus.RUNNING)
-        labels = names.container_labels(spec, spec.container("app"), instance_arn="arn:instance",
-                                        instance_id=again.instance_id)
+        labels = names.container_labels(
+            spec, spec.container("app"), instance_arn="arn:instance", instance_id=again.instance_id
+        )
         assert again.create(spec, spec.container("app"), labels).runtime_id == started.runtime_id
         assert len(again.list_containers()) == 1
     finally:
@@ -139,20 +144,29 @@ def test_a_missing_image_is_a_pull_error(docker_driver: DockerDriver) -> None:
 
 def test_an_unknown_command_cannot_start(docker_driver: DockerDriver) -> None:
     spec = task_spec(container(command=["/no/such/binary"]))
-    labels = names.container_labels(spec, spec.container("app"), instance_arn="a",
-                                    instance_id=docker_driver.instance_id)
+    labels = names.container_labels(
+        spec, spec.container("app"), instance_arn="a", instance_id=docker_driver.instance_id
+    )
     created = docker_driver.create(spec, spec.container("app"), labels)
     with pytest.raises(DriverError, match=r"^CannotStartContainerError: "):
         docker_driver.start(created.runtime_id)
 
 
 def test_health_check_is_reported(docker_driver: DockerDriver) -> None:
-    spec = task_spec(container(command=["sleep", "600"], healthCheck={
-        "command": ["CMD-SHELL", "test -e /tmp"], "interval": 1, "timeout": 1, "retries": 1}))
+    spec = task_spec(
+        container(
+            command=["sleep", "600"],
+            healthCheck={"command": ["CMD-SHELL", "test -e /tmp"], "interval": 1, "timeout": 1, "retries": 1},
+        )
+    )
     started = run(docker_driver, spec)
     assert started.health is HealthStatus.UNKNOWN
-    wait_for(lambda: docker_driver.inspect(started.runtime_id).health  # type: ignore[union-attr]
-             is HealthStatus.HEALTHY)
+    wait_for(
+        lambda: (
+            docker_driver.inspect(started.runtime_id).health  # type: ignore[union-attr]
+            is HealthStatus.HEALTHY
+        )
+    )
 
 
 def test_events_announce_an_exit(docker_driver: DockerDriver) -> None:
@@ -171,9 +185,13 @@ def test_events_announce_an_exit(docker_driver: DockerDriver) -> None:
 
 
 def test_task_volumes_are_made_and_cleaned_up(docker_driver: DockerDriver) -> None:
-    spec = task_spec(container(command=["sh", "-c", "echo kept > /data/f; cat /data/f"],
-                               mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}]),
-                     volumes=[{"name": "data", "dockerVolumeConfiguration": {"scope": "task"}}])
+    spec = task_spec(
+        container(
+            command=["sh", "-c", "echo kept > /data/f; cat /data/f"],
+            mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}],
+        ),
+        volumes=[{"name": "data", "dockerVolumeConfiguration": {"scope": "task"}}],
+    )
     started = run(docker_driver, spec)
     wait_for(lambda: stopped(docker_driver, started.runtime_id))
     api: Any = docker_driver.api

@@ -47,14 +47,18 @@ def driver(kind: str, instance_id: str, tmp_path: Path) -> Iterator[Driver]:
 
 
 def running_ids(driver: Driver, task_arn: str) -> list[str]:
-    return sorted(c.runtime_id for c in driver.list_containers()
-                  if c.task_arn == task_arn and c.status.name == "RUNNING")
+    return sorted(
+        c.runtime_id
+        for c in driver.list_containers()
+        if c.task_arn == task_arn and c.status.name == "RUNNING"
+    )
 
 
 def test_an_essential_exit_stops_the_task_and_reports_it(driver: Driver, instance_id: str) -> None:
     task = task_frame(
         container("app", command=["sh", "-c", "echo starting; sleep 0.5; exit 3"]),
-        container("side", essential=False, command=["sleep", "600"], stopTimeout=1))
+        container("side", essential=False, command=["sleep", "600"], stopTimeout=1),
+    )
 
     async def scenario() -> dict[str, Any]:
         async with Rig(driver, instance_id) as rig:
@@ -79,15 +83,18 @@ def test_an_essential_exit_stops_the_task_and_reports_it(driver: Driver, instanc
 def test_dependencies_order_the_start(driver: Driver, instance_id: str, tmp_path: Path) -> None:
     task = task_frame(
         container("init", essential=False, command=["sh", "-c", "sleep 0.3; echo init-done"]),
-        container("app", command=["sh", "-c", "echo app-started; sleep 600"],
-                  dependsOn=[{"containerName": "init", "condition": "SUCCESS"}]))
+        container(
+            "app",
+            command=["sh", "-c", "echo app-started; sleep 600"],
+            dependsOn=[{"containerName": "init", "condition": "SUCCESS"}],
+        ),
+    )
 
     async def scenario() -> None:
         async with Rig(driver, instance_id) as rig:
             await rig.apply(task)
             await rig.until(lambda: "RUNNING" in rig.ecs.task_statuses(task["taskArn"]))
-            init = [r for r in rig.ecs.container_reports(task["taskArn"], "init")
-                    if r["status"] == "STOPPED"]
+            init = [r for r in rig.ecs.container_reports(task["taskArn"], "init") if r["status"] == "STOPPED"]
             assert init and init[0]["exitCode"] == 0
             await rig.until(lambda: "app-started" in rig.log_lines(task["taskArn"], "app"))
 
@@ -97,8 +104,10 @@ def test_dependencies_order_the_start(driver: Driver, instance_id: str, tmp_path
 def test_an_unmet_dependency_fails_the_task(driver: Driver, instance_id: str) -> None:
     task = task_frame(
         container("init", essential=False, command=["sh", "-c", "exit 1"]),
-        container("app", command=["sleep", "600"],
-                  dependsOn=[{"containerName": "init", "condition": "SUCCESS"}]))
+        container(
+            "app", command=["sleep", "600"], dependsOn=[{"containerName": "init", "condition": "SUCCESS"}]
+        ),
+    )
 
     async def scenario() -> dict[str, Any]:
         async with Rig(driver, instance_id) as rig:
@@ -111,8 +120,7 @@ def test_an_unmet_dependency_fails_the_task(driver: Driver, instance_id: str) ->
     assert "exitCode" not in app and app["reason"].startswith("DependencyConditionNotMet")
 
 
-def test_desired_stopped_stops_and_leaving_the_frame_removes(driver: Driver,
-                                                              instance_id: str) -> None:
+def test_desired_stopped_stops_and_leaving_the_frame_removes(driver: Driver, instance_id: str) -> None:
     task = task_frame(container(command=["sleep", "600"], stopTimeout=2))
 
     async def scenario() -> None:
@@ -132,8 +140,7 @@ def test_desired_stopped_stops_and_leaving_the_frame_removes(driver: Driver,
     asyncio.run(scenario())
 
 
-def test_a_restarted_agent_adopts_without_duplicates(kind: str, instance_id: str,
-                                                     tmp_path: Path) -> None:
+def test_a_restarted_agent_adopts_without_duplicates(kind: str, instance_id: str, tmp_path: Path) -> None:
     task = task_frame(container(command=["sleep", "600"], stopTimeout=1))
     first = make_driver(kind, instance_id, tmp_path)
 
@@ -178,8 +185,7 @@ def test_orphans_are_stopped_and_removed(kind: str, instance_id: str, tmp_path: 
             await rig.until(lambda: running_ids(driver, task["taskArn"]))
         async with Rig(driver, instance_id) as rig:  # a restart that lost the task
             await rig.apply(task_frame(container(command=["true"])))
-            await rig.until(lambda: not any(c.task_arn == task["taskArn"]
-                                            for c in driver.list_containers()))
+            await rig.until(lambda: not any(c.task_arn == task["taskArn"] for c in driver.list_containers()))
             assert rig.ecs.task_reports(task["taskArn"]) == []
 
     try:
@@ -193,29 +199,48 @@ def test_orphans_are_stopped_and_removed(kind: str, instance_id: str, tmp_path: 
 
 
 def test_health_goes_up_the_socket(driver: Driver, instance_id: str, tmp_path: Path) -> None:
-    task = task_frame(container(command=["sleep", "600"], stopTimeout=1, healthCheck={
-        "command": ["CMD-SHELL", "true"], "interval": 1, "timeout": 2, "retries": 1}))
+    task = task_frame(
+        container(
+            command=["sleep", "600"],
+            stopTimeout=1,
+            healthCheck={"command": ["CMD-SHELL", "true"], "interval": 1, "timeout": 2, "retries": 1},
+        )
+    )
 
     async def scenario() -> None:
         async with Rig(driver, instance_id) as rig:
             await rig.apply(task)
-            frame = await rig.until(lambda: next(
-                (f for f in rig.frames if f["type"] == "health"
-                 and f["containers"][0]["healthStatus"] == "HEALTHY"), None))
+            frame = await rig.until(
+                lambda: next(
+                    (
+                        f
+                        for f in rig.frames
+                        if f["type"] == "health" and f["containers"][0]["healthStatus"] == "HEALTHY"
+                    ),
+                    None,
+                )
+            )
             assert frame["taskArn"] == task["taskArn"]
             assert rig.engine.health_frames()[0]["containers"] == [
-                {"containerName": "app", "healthStatus": "HEALTHY"}]
+                {"containerName": "app", "healthStatus": "HEALTHY"}
+            ]
 
     asyncio.run(scenario())
 
 
 def test_overrides_reach_the_container(driver: Driver, instance_id: str) -> None:
     task = task_frame(
-        container(command=["sh", "-c", "echo default"],
-                  environment=[{"name": "WHO", "value": "definition"}]),
-        overrides={"containerOverrides": [{"name": "app", "command": ["sh", "-c", "echo $WHO"],
-                                           "environment": [{"name": "WHO",
-                                                            "value": "override"}]}]})
+        container(command=["sh", "-c", "echo default"], environment=[{"name": "WHO", "value": "definition"}]),
+        overrides={
+            "containerOverrides": [
+                {
+                    "name": "app",
+                    "command": ["sh", "-c", "echo $WHO"],
+                    "environment": [{"name": "WHO", "value": "override"}],
+                }
+            ]
+        },
+    )
 
     async def scenario() -> None:
         async with Rig(driver, instance_id) as rig:
@@ -242,7 +267,8 @@ def test_output_is_kept_when_the_task_goes_at_once(driver: Driver, instance_id: 
 
 
 def test_every_line_of_many_short_tasks_goes_up_before_their_stopped_report(
-        driver: Driver, instance_id: str) -> None:
+    driver: Driver, instance_id: str
+) -> None:
     script = "echo line-{n}-a; echo line-{n}-b; printf line-{n}-end"  # the last line has no newline
     tasks = [task_frame(container(command=["sh", "-c", script.format(n=n)])) for n in range(20)]
 
@@ -255,17 +281,25 @@ def test_every_line_of_many_short_tasks_goes_up_before_their_stopped_report(
             await rig.until(lambda: not driver.list_containers(), timeout=120)
             for n, task in enumerate(tasks):
                 assert rig.lines_before_stopped(task["taskArn"]) == [
-                    f"line-{n}-a", f"line-{n}-b", f"line-{n}-end"]
+                    f"line-{n}-a",
+                    f"line-{n}-b",
+                    f"line-{n}-end",
+                ]
 
     asyncio.run(scenario())
 
 
 def test_a_container_that_exits_before_its_sibling_starts_keeps_its_output(
-        driver: Driver, instance_id: str) -> None:
+    driver: Driver, instance_id: str
+) -> None:
     task = task_frame(
         container("first", essential=False, command=["sh", "-c", "echo first-line"]),
-        container("second", command=["sh", "-c", "echo second-line"],
-                  dependsOn=[{"containerName": "first", "condition": "SUCCESS"}]))
+        container(
+            "second",
+            command=["sh", "-c", "echo second-line"],
+            dependsOn=[{"containerName": "first", "condition": "SUCCESS"}],
+        ),
+    )
 
     async def scenario() -> None:
         async with Rig(driver, instance_id) as rig:

@@ -31,8 +31,11 @@ def test_the_host_is_measured() -> None:
     assert facts.os_type == "linux" and facts.architecture in ("x86_64", "arm64")
 
 
-@pytest.mark.parametrize(("total", "reserve"), [(24000, 256), (1000, 100)],
-                         ids=["a big host keeps 256 MiB back", "a small one keeps 10 %"])
+@pytest.mark.parametrize(
+    ("total", "reserve"),
+    [(24000, 256), (1000, 100)],
+    ids=["a big host keeps 256 MiB back", "a small one keeps 10 %"],
+)
 def test_memory_reserve(total: int, reserve: int) -> None:
     assert memory_reserve_mib(total) == reserve
 
@@ -44,7 +47,8 @@ def test_the_process_driver_can_be_forced(tmp_path: Path) -> None:
 
 
 def test_no_engine_falls_back_to_processes_with_a_warning(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     with caplog.at_level(logging.WARNING):
         driver = pick_driver(None, "i-0123456789abcdef0", tmp_path)

@@ -37,7 +37,8 @@ def test_lines_are_batched_per_container() -> None:
     assert asyncio.run(logs.ship()) is True
     assert socket.sent == [
         {"type": "logs", "taskArn": "t1", "containerName": "web", "lines": [[1.0, "a"], [2.0, "b"]]},
-        {"type": "logs", "taskArn": "t1", "containerName": "db", "lines": [[3.0, "c"]]}]
+        {"type": "logs", "taskArn": "t1", "containerName": "db", "lines": [[3.0, "c"]]},
+    ]
     asyncio.run(logs.ship())
     assert len(socket.sent) == 2  # nothing new, nothing sent
 
@@ -76,7 +77,8 @@ def test_lines_a_lost_connection_did_not_write_are_shipped_again_in_order() -> N
     logs.add("t", "c", 9999.0, "newer")
     socket.fail_after = None
     assert asyncio.run(logs.ship()) is True
-    by_container = [text for frame in socket.sent if frame["containerName"] == "c"
-                    for _, text in frame["lines"]]
+    by_container = [
+        text for frame in socket.sent if frame["containerName"] == "c" for _, text in frame["lines"]
+    ]
     assert by_container == [str(n) for n in range(MAX_LINES_PER_FRAME * 2 + 5)] + ["newer"]
     assert "other container" in socket.lines()

@@ -21,8 +21,9 @@ from tests.agent.conftest import wait_for
 
 
 def run(driver: ProcessDriver, spec: TaskSpec, name: str = "app") -> Observed:
-    labels = names.container_labels(spec, spec.container(name), instance_arn="arn:instance",
-                                    instance_id=driver.instance_id)
+    labels = names.container_labels(
+        spec, spec.container(name), instance_arn="arn:instance", instance_id=driver.instance_id
+    )
     driver.pull(spec, spec.container(name))
     created = driver.create(spec, spec.container(name), labels)
     assert created.status is ContainerStatus.CREATED
@@ -35,26 +36,36 @@ def stopped(driver: ProcessDriver, runtime_id: str) -> Observed | None:
 
 
 COMMANDS = [
-    ("entryPoint and command are joined", {"entryPoint": ["echo"], "command": ["a", "b"]},
-     ["echo", "a", "b"]),
-    ("a single string with spaces goes through sh -c", {"command": ["echo hi && exit 2"]},
-     ["/bin/sh", "-c", "echo hi && exit 2"]),
-    ("an explicit sh -c form is exec'd as is", {"command": ["sh", "-c", "echo hi"]},
-     ["sh", "-c", "echo hi"]),
+    (
+        "entryPoint and command are joined",
+        {"entryPoint": ["echo"], "command": ["a", "b"]},
+        ["echo", "a", "b"],
+    ),
+    (
+        "a single string with spaces goes through sh -c",
+        {"command": ["echo hi && exit 2"]},
+        ["/bin/sh", "-c", "echo hi && exit 2"],
+    ),
+    ("an explicit sh -c form is exec'd as is", {"command": ["sh", "-c", "echo hi"]}, ["sh", "-c", "echo hi"]),
     ("a single word is exec'd as is", {"command": ["true"]}, ["true"]),
 ]
 
 
-@pytest.mark.parametrize(("definition", "argv"), [row[1:] for row in COMMANDS],
-                         ids=[row[0] for row in COMMANDS])
+@pytest.mark.parametrize(
+    ("definition", "argv"), [row[1:] for row in COMMANDS], ids=[row[0] for row in COMMANDS]
+)
 def test_command_line(definition: dict[str, list[str]], argv: list[str]) -> None:
     assert command_line(definition) == argv
 
 
 def test_exit_code_output_and_environment(process_driver: ProcessDriver, tmp_path: Path) -> None:
-    spec = task_spec(container(
-        command=["sh", "-c", "echo $GREETING from $(pwd); echo err >&2; exit 3"],
-        environment=[{"name": "GREETING", "value": "hello"}], workingDirectory=str(tmp_path)))
+    spec = task_spec(
+        container(
+            command=["sh", "-c", "echo $GREETING from $(pwd); echo err >&2; exit 3"],
+            environment=[{"name": "GREETING", "value": "hello"}],
+            workingDirectory=str(tmp_path),
+        )
+    )
     started = run(process_driver, spec)
     lines: list[str] = []
     process_driver.follow_logs(started.runtime_id, None, lambda at, text: lines.append(text))
@@ -64,10 +75,11 @@ def test_exit_code_output_and_environment(process_driver: ProcessDriver, tmp_pat
     assert lines == [f"hello from {tmp_path}", "err"]
 
 
-def test_the_agent_secrets_do_not_leak_into_the_process(process_driver: ProcessDriver,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_agent_secrets_do_not_leak_into_the_process(
+    process_driver: ProcessDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
-    spec = task_spec(container(command=["sh", "-c", "test -z \"$AWS_SECRET_ACCESS_KEY\""]))
+    spec = task_spec(container(command=["sh", "-c", 'test -z "$AWS_SECRET_ACCESS_KEY"']))
     started = run(process_driver, spec)
     assert wait_for(lambda: stopped(process_driver, started.runtime_id)).exit_code == 0
 
@@ -82,8 +94,9 @@ def test_stop_sends_sigterm_first(process_driver: ProcessDriver) -> None:
 
 
 def test_stop_kills_after_stop_timeout(process_driver: ProcessDriver) -> None:
-    spec = task_spec(container(command=["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"],
-                               stopTimeout=1))
+    spec = task_spec(
+        container(command=["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"], stopTimeout=1)
+    )
     started = run(process_driver, spec)
     time.sleep(0.3)
     began = time.monotonic()
@@ -100,8 +113,9 @@ def test_a_restarted_driver_adopts_the_running_process(instance_id: str, tmp_pat
     try:
         [found] = second.list_containers()
         assert (found.runtime_id, found.status) == (started.runtime_id, ContainerStatus.RUNNING)
-        labels = names.container_labels(spec, spec.container("app"), instance_arn="arn:instance",
-                                        instance_id=instance_id)
+        labels = names.container_labels(
+            spec, spec.container("app"), instance_arn="arn:instance", instance_id=instance_id
+        )
         assert second.create(spec, spec.container("app"), labels).status is ContainerStatus.RUNNING
         assert second.start(started.runtime_id).runtime_id == started.runtime_id
         assert len(second.list_containers()) == 1  # no duplicate
@@ -147,7 +161,8 @@ def test_a_recycled_pid_is_not_taken_for_the_container(process_driver: ProcessDr
 
 
 def test_a_process_gone_before_the_agent_looks_is_still_seen_to_exit(
-        process_driver: ProcessDriver, monkeypatch: pytest.MonkeyPatch) -> None:
+    process_driver: ProcessDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     launch = ProcessDriver._launch
 
     def slow_agent(*args: Any) -> tuple[int, int]:
@@ -165,8 +180,7 @@ def test_a_process_gone_before_the_agent_looks_is_still_seen_to_exit(
     assert final.exit_code == 7
 
 
-def test_a_follower_started_after_the_exit_reads_everything_and_ends(
-        process_driver: ProcessDriver) -> None:
+def test_a_follower_started_after_the_exit_reads_everything_and_ends(process_driver: ProcessDriver) -> None:
     spec = task_spec(container(command=["sh", "-c", "echo one; echo two; printf three"]))
     started = run(process_driver, spec)
     wait_for(lambda: stopped(process_driver, started.runtime_id))
@@ -189,8 +203,9 @@ def test_a_removed_container_is_not_brought_back(process_driver: ProcessDriver) 
 
 def test_a_missing_executable_cannot_start(process_driver: ProcessDriver) -> None:
     spec = task_spec(container(command=["/no/such/binary"]))
-    labels = names.container_labels(spec, spec.container("app"), instance_arn="a",
-                                    instance_id=process_driver.instance_id)
+    labels = names.container_labels(
+        spec, spec.container("app"), instance_arn="a", instance_id=process_driver.instance_id
+    )
     created = process_driver.create(spec, spec.container("app"), labels)
     with pytest.raises(DriverError, match=r"^CannotStartContainerError: "):
         process_driver.start(created.runtime_id)
@@ -204,16 +219,28 @@ def test_a_container_without_a_command_cannot_be_created(process_driver: Process
 
 def test_health_checks_run_on_the_host(process_driver: ProcessDriver, tmp_path: Path) -> None:
     flag = tmp_path / "healthy"
-    spec = task_spec(container(command=["sleep", "600"], healthCheck={
-        "command": ["CMD-SHELL", f"test -e {flag}"], "interval": 0.2, "retries": 1}))
+    spec = task_spec(
+        container(
+            command=["sleep", "600"],
+            healthCheck={"command": ["CMD-SHELL", f"test -e {flag}"], "interval": 0.2, "retries": 1},
+        )
+    )
     changed: list[str] = []
     process_driver.watch(changed.append)
     started = run(process_driver, spec)
-    wait_for(lambda: process_driver.inspect(started.runtime_id).health  # type: ignore[union-attr]
-             is HealthStatus.UNHEALTHY)
+    wait_for(
+        lambda: (
+            process_driver.inspect(started.runtime_id).health  # type: ignore[union-attr]
+            is HealthStatus.UNHEALTHY
+        )
+    )
     flag.touch()
-    wait_for(lambda: process_driver.inspect(started.runtime_id).health  # type: ignore[union-attr]
-             is HealthStatus.HEALTHY)
+    wait_for(
+        lambda: (
+            process_driver.inspect(started.runtime_id).health  # type: ignore[union-attr]
+            is HealthStatus.HEALTHY
+        )
+    )
     assert spec.arn in changed
 
 

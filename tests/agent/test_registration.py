@@ -22,17 +22,29 @@ from dockyard.agent.registration import (
 from dockyard.agent.version import AGENT_VERSION
 from tests.harness import DockyardServer
 
-FACTS = HostFacts(cpu_units=2048, memory_mib=3840, tcp_ports=frozenset({22, 8080, 32768}),
-                  udp_ports=frozenset({53}), os_type="linux", architecture="x86_64",
-                  hostname="box")
+FACTS = HostFacts(
+    cpu_units=2048,
+    memory_mib=3840,
+    tcp_ports=frozenset({22, 8080, 32768}),
+    udp_ports=frozenset({53}),
+    os_type="linux",
+    architecture="x86_64",
+    hostname="box",
+)
 DOCKER = DriverInfo("docker", "DockerVersion: 24.0.7", ("ecs.capability.container-ordering",))
 
 
 def params(**overrides: Any) -> dict[str, Any]:
     options: dict[str, Any] = {
-        "cluster": "default", "facts": FACTS, "driver": DOCKER, "instance_id": "i-0123456789abcdef0",
-        "region": "us-east-1", "availability_zone": "us-east-1a", "private_ip": "10.0.0.5",
-        "endpoint": "http://127.0.0.1:5566"}
+        "cluster": "default",
+        "facts": FACTS,
+        "driver": DOCKER,
+        "instance_id": "i-0123456789abcdef0",
+        "region": "us-east-1",
+        "availability_zone": "us-east-1a",
+        "private_ip": "10.0.0.5",
+        "endpoint": "http://127.0.0.1:5566",
+    }
     return registration_params(**{**options, **overrides})
 
 
@@ -66,8 +78,11 @@ def test_identity_version_and_attributes() -> None:
     assert document["instanceId"] == "i-0123456789abcdef0"
     assert (document["region"], document["availabilityZone"]) == ("us-east-1", "us-east-1a")
     assert document["privateIp"] == "10.0.0.5"
-    assert request["versionInfo"] == {"agentVersion": AGENT_VERSION, "agentHash": "dev",
-                                      "dockerVersion": "DockerVersion: 24.0.7"}
+    assert request["versionInfo"] == {
+        "agentVersion": AGENT_VERSION,
+        "agentHash": "dev",
+        "dockerVersion": "DockerVersion: 24.0.7",
+    }
     attributes = {a["name"]: a.get("value") for a in request["attributes"]}
     assert attributes["ecs.os-type"] == "linux"
     assert attributes["ecs.cpu-architecture"] == "x86_64"
@@ -90,10 +105,14 @@ def test_an_overridden_version_is_reported(monkeypatch: pytest.MonkeyPatch) -> N
     assert params()["versionInfo"]["agentVersion"] == "0.0.1"
 
 
-@pytest.mark.parametrize(("instance_arn", "expected"), [
-    ("arn:aws:ecs:us-east-1:123:container-instance/prod/abc", "arn:aws:ecs:us-east-1:123:cluster/prod"),
-    ("arn:aws:ecs:us-east-1:123:container-instance/abc", "prod"),
-], ids=["the long ARN names its cluster", "the short ARN falls back to the given name"])
+@pytest.mark.parametrize(
+    ("instance_arn", "expected"),
+    [
+        ("arn:aws:ecs:us-east-1:123:container-instance/prod/abc", "arn:aws:ecs:us-east-1:123:cluster/prod"),
+        ("arn:aws:ecs:us-east-1:123:container-instance/abc", "prod"),
+    ],
+    ids=["the long ARN names its cluster", "the short ARN falls back to the given name"],
+)
 def test_cluster_arn_of(instance_arn: str, expected: str) -> None:
     assert cluster_arn_of(instance_arn, "prod") == expected
 

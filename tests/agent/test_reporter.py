@@ -32,8 +32,10 @@ class FlakyEcs:
 
 
 def client_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "x"},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, "SubmitTaskStateChange")
+    return ClientError(
+        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "SubmitTaskStateChange",
+    )
 
 
 def run(ecs: FlakyEcs, *reports: dict[str, Any]) -> bool:

@@ -8,32 +8,58 @@ from tests.agent.builders import container, task_spec
 
 
 def test_overrides_replace_command_and_limits_and_merge_environment() -> None:
-    definition = container(command=["a"], cpu=10, memory=64,
-                           environment=[{"name": "KEEP", "value": "1"},
-                                        {"name": "CHANGE", "value": "old"}])
-    merged = apply_overrides(definition, {
-        "name": "app", "command": ["b", "c"], "cpu": 20, "memory": 128, "memoryReservation": 32,
-        "environment": [{"name": "CHANGE", "value": "new"}, {"name": "ADD", "value": "2"}]})
+    definition = container(
+        command=["a"],
+        cpu=10,
+        memory=64,
+        environment=[{"name": "KEEP", "value": "1"}, {"name": "CHANGE", "value": "old"}],
+    )
+    merged = apply_overrides(
+        definition,
+        {
+            "name": "app",
+            "command": ["b", "c"],
+            "cpu": 20,
+            "memory": 128,
+            "memoryReservation": 32,
+            "environment": [{"name": "CHANGE", "value": "new"}, {"name": "ADD", "value": "2"}],
+        },
+    )
     assert merged["command"] == ["b", "c"]
     assert (merged["cpu"], merged["memory"], merged["memoryReservation"]) == (20, 128, 32)
     assert {e["name"]: e["value"] for e in merged["environment"]} == {
-        "KEEP": "1", "CHANGE": "new", "ADD": "2"}
+        "KEEP": "1",
+        "CHANGE": "new",
+        "ADD": "2",
+    }
     assert definition["command"] == ["a"]  # the task definition itself is untouched
 
 
 def test_task_overrides_reach_the_named_container_only() -> None:
-    spec = task_spec(container("a", command=["x"]), container("b", command=["y"]),
-                     overrides={"containerOverrides": [{"name": "b", "command": ["z"]}]})
+    spec = task_spec(
+        container("a", command=["x"]),
+        container("b", command=["y"]),
+        overrides={"containerOverrides": [{"name": "b", "command": ["z"]}]},
+    )
     assert spec.container("a").definition["command"] == ["x"]
     assert spec.container("b").definition["command"] == ["z"]
 
 
 def test_links_and_volumes_from_imply_start_dependencies() -> None:
-    spec = task_spec(container("db"), container("data"), container(
-        "app", links=["db:database"], volumesFrom=[{"sourceContainer": "data"}],
-        dependsOn=[{"containerName": "db", "condition": "HEALTHY"}]))
+    spec = task_spec(
+        container("db"),
+        container("data"),
+        container(
+            "app",
+            links=["db:database"],
+            volumesFrom=[{"sourceContainer": "data"}],
+            dependsOn=[{"containerName": "db", "condition": "HEALTHY"}],
+        ),
+    )
     assert spec.container("app").depends_on == (
-        Dependency("db", Condition.HEALTHY), Dependency("data", Condition.START))
+        Dependency("db", Condition.HEALTHY),
+        Dependency("data", Condition.START),
+    )
 
 
 def test_defaults() -> None:

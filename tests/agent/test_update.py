@@ -69,8 +69,10 @@ def test_a_package_that_does_not_import_is_refused(tmp_path: Path) -> None:
 
 def test_the_new_code_comes_first_and_the_override_goes(tmp_path: Path) -> None:
     versions = tmp_path / "versions"
-    env = replacement_env({"DOCKYARD_AGENT_VERSION": "0.0.1", "PATH": "/bin",
-                           "PYTHONPATH": f"{versions / '0.0.9'}:/opt/lib"}, versions / "1.0.0")
+    env = replacement_env(
+        {"DOCKYARD_AGENT_VERSION": "0.0.1", "PATH": "/bin", "PYTHONPATH": f"{versions / '0.0.9'}:/opt/lib"},
+        versions / "1.0.0",
+    )
     assert env["PYTHONPATH"] == f"{versions / '1.0.0'}:/opt/lib"  # an older staged version goes
     assert env["PYTHONSAFEPATH"] == "1" and env["PATH"] == "/bin"
     assert "DOCKYARD_AGENT_VERSION" not in env
@@ -99,9 +101,15 @@ class Offer:
             self.replacements.append(replacement)
 
         updater = AgentUpdater(
-            state_dir=self.tmp_path, endpoint="http://plane:5566/", credentials=lambda: None,
-            region="us-east-1", argv=["python", "-m", "dockyard", "agent"],
-            run_blocking=BlockingRunner(asyncio.get_running_loop()), report=report, ready=ready)
+            state_dir=self.tmp_path,
+            endpoint="http://plane:5566/",
+            credentials=lambda: None,
+            region="us-east-1",
+            argv=["python", "-m", "dockyard", "agent"],
+            run_blocking=BlockingRunner(asyncio.get_running_loop()),
+            report=report,
+            ready=ready,
+        )
         updater.offer(offer)
         updater.offer(offer)  # a second frame while the first offer is under way changes nothing
         assert updater.task is not None
@@ -112,7 +120,8 @@ OFFER = {"version": AGENT_VERSION, "packagePath": "/_dockyard/agent/package"}
 
 
 def test_an_older_agent_stages_the_offer_and_asks_to_be_replaced(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKYARD_AGENT_VERSION", "0.0.1")
     offer = Offer(tmp_path, package())
     monkeypatch.setattr(update, "download", offer.fake_download)
@@ -134,8 +143,8 @@ FAILURES = [
 
 @pytest.mark.parametrize(("change", "error"), [row[1:] for row in FAILURES], ids=[row[0] for row in FAILURES])
 def test_a_failed_update_reports_failed_and_carries_on(
-        change: dict[str, str], error: Exception | None, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    change: dict[str, str], error: Exception | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKYARD_AGENT_VERSION", "0.0.1")
     offer = Offer(tmp_path, error or package())
     monkeypatch.setattr(update, "download", offer.fake_download)
@@ -149,8 +158,15 @@ def test_an_agent_already_on_the_offered_version_does_nothing(tmp_path: Path) ->
             raise AssertionError("nothing should be reported or replaced")
 
         updater = AgentUpdater(
-            state_dir=tmp_path, endpoint="http://plane", credentials=lambda: None, region="r",
-            argv=[], run_blocking=never, report=never, ready=never)
+            state_dir=tmp_path,
+            endpoint="http://plane",
+            credentials=lambda: None,
+            region="r",
+            argv=[],
+            run_blocking=never,
+            report=never,
+            ready=never,
+        )
         updater.offer(OFFER)
         return updater
 

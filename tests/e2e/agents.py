@@ -18,12 +18,28 @@ class ConfiguredAgent(DockyardAgent):
     environment: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> ConfiguredAgent:
-        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.credentials.access_key_id,
-                   AWS_SECRET_ACCESS_KEY=self.credentials.secret_access_key, AWS_DEFAULT_REGION="us-east-1",
-                   **self.environment)
-        command = [sys.executable, "-m", "dockyard", "agent", "--endpoint", self.server.endpoint,
-                   "--cluster", self.cluster, "--state-dir", str(self.state_dir), "--log-level", "info",
-                   *self.options]
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID=self.credentials.access_key_id,
+            AWS_SECRET_ACCESS_KEY=self.credentials.secret_access_key,
+            AWS_DEFAULT_REGION="us-east-1",
+            **self.environment,
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "agent",
+            "--endpoint",
+            self.server.endpoint,
+            "--cluster",
+            self.cluster,
+            "--state-dir",
+            str(self.state_dir),
+            "--log-level",
+            "info",
+            *self.options,
+        ]
         if self.driver:
             command += ["--driver", self.driver]
         self.state_dir.mkdir(parents=True, exist_ok=True)

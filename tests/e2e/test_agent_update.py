@@ -36,8 +36,13 @@ def old_agent(server: DockyardServer, driver: str, tmp_path: Path) -> Iterator[t
     account = server.new_account()
     ecs = server.client(account)
     ecs.create_cluster()
-    agent = ConfiguredAgent(server, account, tmp_path / "agent", driver=driver,
-                            environment={"DOCKYARD_AGENT_VERSION": OLD_VERSION}).start()
+    agent = ConfiguredAgent(
+        server,
+        account,
+        tmp_path / "agent",
+        driver=driver,
+        environment={"DOCKYARD_AGENT_VERSION": OLD_VERSION},
+    ).start()
     yield ecs, agent
     if agent.process is not None:
         agent.stop()
@@ -52,8 +57,12 @@ def host_identity(driver: str, state_dir: Path, task: dict[str, Any]) -> tuple[s
     its pid and start time in clock ticks."""
     runtime_id = str(task["containers"][0]["runtimeId"])
     if driver == "docker":
-        started = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}",
-                                  runtime_id], capture_output=True, text=True, check=True).stdout.strip()
+        started = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", runtime_id],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         assert started.startswith("true ")
         return runtime_id, started
     record = json.loads((state_dir / "processes" / f"{runtime_id}.json").read_text())
@@ -67,19 +76,25 @@ def test_an_old_agent_updates_itself_in_place(old_agent: tuple[Any, ConfiguredAg
     describe = lambda: ecs.describe_container_instances(containerInstances=[arn])["containerInstances"][0]  # noqa: E731
     wait_for(lambda: describe()["agentConnected"], 60, message=agent.log())
     assert describe()["versionInfo"]["agentVersion"] == OLD_VERSION
-    ecs.register_task_definition(family="steady", containerDefinitions=[
-        container("s", memory=32, command=["sleep", "600"], stopTimeout=2)])
+    ecs.register_task_definition(
+        family="steady",
+        containerDefinitions=[container("s", memory=32, command=["sleep", "600"], stopTimeout=2)],
+    )
     task_arn = ecs.run_task(taskDefinition="steady")["tasks"][0]["taskArn"]
-    task = wait_for(lambda: (t := ecs.describe_tasks(tasks=[task_arn])["tasks"][0])["lastStatus"] == "RUNNING"
-                    and t, 60, message=agent.log())
+    task = wait_for(
+        lambda: (t := ecs.describe_tasks(tasks=[task_arn])["tasks"][0])["lastStatus"] == "RUNNING" and t,
+        60,
+        message=agent.log(),
+    )
     before = host_identity(driver, agent.state_dir, task)
     assert agent.process is not None
     pid = agent.process.pid
 
     updating = ecs.update_container_agent(containerInstance=arn)["containerInstance"]
     assert updating["agentUpdateStatus"] == "PENDING"
-    updated = wait_for(lambda: (i := describe())["agentUpdateStatus"] == "UPDATED" and i, 120,
-                       message=agent.log()[-4000:])
+    updated = wait_for(
+        lambda: (i := describe())["agentUpdateStatus"] == "UPDATED" and i, 120, message=agent.log()[-4000:]
+    )
 
     assert updated["versionInfo"]["agentVersion"] == AGENT_VERSION
     assert ecs.list_container_instances()["containerInstanceArns"] == [arn]  # the same instance
@@ -91,7 +106,10 @@ def test_an_old_agent_updates_itself_in_place(old_agent: tuple[Any, ConfiguredAg
     assert task["lastStatus"] == "RUNNING"
     assert host_identity(driver, agent.state_dir, task) == before  # the container was left alone
     ecs.stop_task(task=task_arn)
-    wait_for(lambda: ecs.describe_tasks(tasks=[task_arn])["tasks"][0]["lastStatus"] == "STOPPED", 60,
-             message=agent.log()[-3000:])
+    wait_for(
+        lambda: ecs.describe_tasks(tasks=[task_arn])["tasks"][0]["lastStatus"] == "STOPPED",
+        60,
+        message=agent.log()[-3000:],
+    )
     assert agent.stop() == 0
     assert os.path.isdir(agent.state_dir / "versions" / AGENT_VERSION / "dockyard" / "agent")

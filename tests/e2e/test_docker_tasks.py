@@ -31,15 +31,20 @@ def _fleet(server: DockyardServer, state_dir: Path, driver: str) -> Iterator[Fle
 
 
 @pytest.fixture(scope="module", params=["docker", "process"])
-def fleet(request: pytest.FixtureRequest, server: DockyardServer, docker_engine: None,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet(
+    request: pytest.FixtureRequest,
+    server: DockyardServer,
+    docker_engine: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Fleet]:
     """An account with a cluster and one agent of each driver, shared by this module's tests."""
     yield from _fleet(server, Path(tmp_path_factory.mktemp("agent")), request.param)
 
 
 @pytest.fixture(scope="module")
-def docker_fleet(server: DockyardServer, docker_engine: None,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def docker_fleet(
+    server: DockyardServer, docker_engine: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fleet]:
     """For what only a container engine does (port mappings, memory limits)."""
     yield from _fleet(server, Path(tmp_path_factory.mktemp("agent")), "docker")
 
@@ -58,41 +63,74 @@ class Fleet:
         return dict(self.ecs.describe_tasks(tasks=[arn])["tasks"][0])
 
     def wait_status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
-        return dict(wait_for(lambda: (t := self.task(arn))["lastStatus"] == status and t, timeout,
-                             message=f"for {status}: {self.agent.log()[-3000:]}"))
+        return dict(
+            wait_for(
+                lambda: (t := self.task(arn))["lastStatus"] == status and t,
+                timeout,
+                message=f"for {status}: {self.agent.log()[-3000:]}",
+            )
+        )
 
     def logs(self, arn: str) -> str:
         done = subprocess.run(
             [".venv/bin/dockyard", "logs", arn, "--endpoint", self.server.endpoint],
-            capture_output=True, text=True, timeout=30, check=True,
-            env={"AWS_ACCESS_KEY_ID": self.account.access_key_id, "PATH": "/usr/bin:/bin",
-                 "AWS_SECRET_ACCESS_KEY": self.account.secret_access_key, "AWS_DEFAULT_REGION": "us-east-1"})
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={
+                "AWS_ACCESS_KEY_ID": self.account.access_key_id,
+                "PATH": "/usr/bin:/bin",
+                "AWS_SECRET_ACCESS_KEY": self.account.secret_access_key,
+                "AWS_DEFAULT_REGION": "us-east-1",
+            },
+        )
         return done.stdout
 
     def containers_of(self, arn: str) -> list[str]:
         """The runtime ids the host has for the task's containers (docker ids or process pids)."""
         if self.agent.driver == "docker":
-            out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={arn}"],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                ["docker", "ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={arn}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             return out.split()
         return sorted(c.get("runtimeId", "") for c in self.task(arn)["containers"])
 
 
 def test_a_container_that_exits_3_stops_the_task_with_its_output_kept(fleet: Fleet) -> None:
-    arn = fleet.run("exit3", [container("main", memory=64, command=["sh", "-c", "echo hello from a task; exit 3"])])
+    arn = fleet.run(
+        "exit3", [container("main", memory=64, command=["sh", "-c", "echo hello from a task; exit 3"])]
+    )
     task = fleet.wait_status(arn, "STOPPED")
     assert task["containers"][0]["exitCode"] == 3
     assert task["stopCode"] == "EssentialContainerExited"
-    assert {"pullStartedAt", "startedAt", "stoppingAt", "stoppedAt", "executionStoppedAt"} <= set(task) or \
-        {"startedAt", "stoppedAt"} <= set(task)
+    assert {"pullStartedAt", "startedAt", "stoppingAt", "stoppedAt", "executionStoppedAt"} <= set(task) or {
+        "startedAt",
+        "stoppedAt",
+    } <= set(task)
     wait_for(lambda: "hello from a task" in fleet.logs(arn), 15)
 
 
 def test_a_web_server_answers_on_its_dynamic_host_port(docker_fleet: Fleet) -> None:
     fleet = docker_fleet
-    arn = fleet.run("web", [container("web", memory=64, command=[
-        "sh", "-c", "mkdir -p /www && echo served-by-dockyard > /www/index.html && httpd -f -p 8080 -h /www"],
-        portMappings=[{"containerPort": 8080, "hostPort": 0}])])
+    arn = fleet.run(
+        "web",
+        [
+            container(
+                "web",
+                memory=64,
+                command=[
+                    "sh",
+                    "-c",
+                    "mkdir -p /www && echo served-by-dockyard > /www/index.html && httpd -f -p 8080 -h /www",
+                ],
+                portMappings=[{"containerPort": 8080, "hostPort": 0}],
+            )
+        ],
+    )
     task = fleet.wait_status(arn, "RUNNING")
     bindings = wait_for(lambda: fleet.task(arn)["containers"][0].get("networkBindings"), 20)
     host_port = bindings[0]["hostPort"]
@@ -122,10 +160,13 @@ def test_stop_task_stops_a_long_task_within_its_stop_timeout(fleet: Fleet) -> No
 
 
 def test_an_essential_containers_exit_stops_its_sibling(fleet: Fleet) -> None:
-    arn = fleet.run("pair", [
-        container("short", memory=32, command=["sh", "-c", "sleep 1; exit 0"]),
-        container("long", memory=32, command=["sleep", "600"], essential=False, stopTimeout=2),
-    ])
+    arn = fleet.run(
+        "pair",
+        [
+            container("short", memory=32, command=["sh", "-c", "sleep 1; exit 0"]),
+            container("long", memory=32, command=["sleep", "600"], essential=False, stopTimeout=2),
+        ],
+    )
     task = fleet.wait_status(arn, "STOPPED", timeout=45)
     by_name = {c["name"]: c for c in task["containers"]}
     assert by_name["short"]["exitCode"] == 0
@@ -133,22 +174,32 @@ def test_an_essential_containers_exit_stops_its_sibling(fleet: Fleet) -> None:
 
 
 def test_depends_on_orders_the_containers(fleet: Fleet) -> None:
-    arn = fleet.run("ordered", [
-        container("setup", memory=32, essential=False, command=["sh", "-c", "date +%s; sleep 2"]),
-        container("main", memory=32, command=["sh", "-c", "date +%s"],
-                  dependsOn=[{"containerName": "setup", "condition": "SUCCESS"}]),
-    ])
+    arn = fleet.run(
+        "ordered",
+        [
+            container("setup", memory=32, essential=False, command=["sh", "-c", "date +%s; sleep 2"]),
+            container(
+                "main",
+                memory=32,
+                command=["sh", "-c", "date +%s"],
+                dependsOn=[{"containerName": "setup", "condition": "SUCCESS"}],
+            ),
+        ],
+    )
     task = fleet.wait_status(arn, "STOPPED", timeout=45)
     assert {c["name"]: c.get("exitCode") for c in task["containers"]} == {"setup": 0, "main": 0}
     output = wait_for(lambda: (text := fleet.logs(arn)).count("|") >= 2 and text, 15)
-    stamps = {line.split(" | ")[0]: int(line.split(" | ")[1]) for line in output.splitlines() if " | " in line}
+    stamps = {
+        line.split(" | ")[0]: int(line.split(" | ")[1]) for line in output.splitlines() if " | " in line
+    }
     assert stamps["main"] - stamps["setup"] >= 2  # main began after setup finished
 
 
 def test_the_engine_enforces_the_memory_limit(docker_fleet: Fleet) -> None:
     fleet = docker_fleet
-    arn = fleet.run("hog", [container("hog", memory=16, command=[
-        "sh", "-c", "x=a; while true; do x=$x$x; done"])])
+    arn = fleet.run(
+        "hog", [container("hog", memory=16, command=["sh", "-c", "x=a; while true; do x=$x$x; done"])]
+    )
     task = fleet.wait_status(arn, "STOPPED", timeout=60)
     hog = task["containers"][0]
     assert hog["exitCode"] == 137
@@ -164,8 +215,12 @@ def test_a_killed_agent_adopts_its_containers_when_it_comes_back(fleet: Fleet) -
     fleet.agent.start()
     instance = fleet.ecs.list_container_instances()["containerInstanceArns"]
     assert len(instance) == 1  # the restarted agent is the same instance
-    wait_for(lambda: fleet.ecs.describe_container_instances(containerInstances=instance)
-             ["containerInstances"][0]["agentConnected"], 30)
+    wait_for(
+        lambda: fleet.ecs.describe_container_instances(containerInstances=instance)["containerInstances"][0][
+            "agentConnected"
+        ],
+        30,
+    )
     time.sleep(3)  # give a wrongly restarting agent the time to create a duplicate
     assert fleet.containers_of(arn) == before
     assert fleet.task(arn)["lastStatus"] == "RUNNING"
@@ -186,13 +241,19 @@ def test_a_control_plane_restart_changes_nothing_for_running_tasks(fleet: Fleet)
     fleet.wait_status(arn, "STOPPED")
 
 
-def test_a_stopped_agent_reads_disconnected(server: DockyardServer, docker_engine: None, tmp_path: Path) -> None:
+def test_a_stopped_agent_reads_disconnected(
+    server: DockyardServer, docker_engine: None, tmp_path: Path
+) -> None:
     account = server.new_account()
     ecs = server.client(account)
     ecs.create_cluster()
     agent = DockyardAgent(server, account, tmp_path / "agent").start()
     arns = wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"])
-    connected = lambda: ecs.describe_container_instances(containerInstances=arns)["containerInstances"][0]["agentConnected"]  # noqa: E731
+
+    def connected() -> bool:
+        described = ecs.describe_container_instances(containerInstances=arns)
+        return bool(described["containerInstances"][0]["agentConnected"])
+
     wait_for(connected, 20)
     assert agent.stop() == 0
     wait_for(lambda: not connected(), 20)

@@ -20,22 +20,28 @@ NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"], "ass
 
 def register_fargate_definition(ecs: Any) -> None:
     ecs.register_task_definition(
-        family="serverless", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
-        memory="512", containerDefinitions=[container("app", memory=None, command=["sleep", "600"],
-                                                      stopTimeout=2)])
+        family="serverless",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[container("app", memory=None, command=["sleep", "600"], stopTimeout=2)],
+    )
 
 
 @pytest.fixture(params=[pytest.param("docker", marks=pytest.mark.docker), "process"])
-def fargate_host(request: pytest.FixtureRequest, server: DockyardServer,
-                 tmp_path: Path) -> Iterator[tuple[Any, ConfiguredAgent]]:
+def fargate_host(
+    request: pytest.FixtureRequest, server: DockyardServer, tmp_path: Path
+) -> Iterator[tuple[Any, ConfiguredAgent]]:
     """A cluster whose one agent offers Fargate capacity."""
     if request.param == "docker":
         request.getfixturevalue("docker_engine")
     account = server.new_account()
     ecs = server.client(account)
     ecs.create_cluster()
-    agent = ConfiguredAgent(server, account, tmp_path / "agent", driver=str(request.param),
-                            options=("--fargate-capacity",)).start()
+    agent = ConfiguredAgent(
+        server, account, tmp_path / "agent", driver=str(request.param), options=("--fargate-capacity",)
+    ).start()
     yield ecs, agent
     if agent.process is not None:
         agent.stop()
@@ -44,7 +50,8 @@ def fargate_host(request: pytest.FixtureRequest, server: DockyardServer,
 
 
 def test_a_fargate_task_runs_on_an_agent_offering_fargate_capacity(
-        fargate_host: tuple[Any, ConfiguredAgent]) -> None:
+    fargate_host: tuple[Any, ConfiguredAgent],
+) -> None:
     ecs, agent = fargate_host
     [arn] = wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], 60, message=agent.log())
     instance = ecs.describe_container_instances(containerInstances=[arn])["containerInstances"][0]
@@ -54,13 +61,19 @@ def test_a_fargate_task_runs_on_an_agent_offering_fargate_capacity(
     result = ecs.run_task(taskDefinition="serverless", launchType="FARGATE", networkConfiguration=NETWORK)
     assert result["failures"] == [], result["failures"]
     task_arn = result["tasks"][0]["taskArn"]
-    task = wait_for(lambda: (t := ecs.describe_tasks(tasks=[task_arn])["tasks"][0])["lastStatus"] == "RUNNING"
-                    and t, 60, message=agent.log()[-3000:])
+    task = wait_for(
+        lambda: (t := ecs.describe_tasks(tasks=[task_arn])["tasks"][0])["lastStatus"] == "RUNNING" and t,
+        60,
+        message=agent.log()[-3000:],
+    )
     assert task["launchType"] == "FARGATE" and task["containerInstanceArn"] == arn
     assert (task["cpu"], task["memory"]) == ("256", "512")
     ecs.stop_task(task=task_arn)
-    wait_for(lambda: ecs.describe_tasks(tasks=[task_arn])["tasks"][0]["lastStatus"] == "STOPPED", 60,
-             message=agent.log()[-3000:])
+    wait_for(
+        lambda: ecs.describe_tasks(tasks=[task_arn])["tasks"][0]["lastStatus"] == "STOPPED",
+        60,
+        message=agent.log()[-3000:],
+    )
 
 
 def test_without_fargate_capacity_run_task_is_unsupported(ecs: Any) -> None:

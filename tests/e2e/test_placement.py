@@ -35,11 +35,30 @@ DISTINCT_INSTANCE = "DistinctInstance placement constraint unsatisfied."
 def _start_agent(server: DockyardServer, account: Credentials, state_dir: Path, zone: str) -> DockyardAgent:
     """``dockyard agent --driver process --availability-zone ZONE``."""
     agent = DockyardAgent(server, account, state_dir, driver="process")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=account.access_key_id,
-               AWS_SECRET_ACCESS_KEY=account.secret_access_key, AWS_DEFAULT_REGION="us-east-1")
-    command = [sys.executable, "-m", "dockyard", "agent", "--endpoint", server.endpoint, "--cluster",
-               agent.cluster, "--state-dir", str(state_dir), "--log-level", "info", "--driver", "process",
-               "--availability-zone", zone]
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=account.access_key_id,
+        AWS_SECRET_ACCESS_KEY=account.secret_access_key,
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "dockyard",
+        "agent",
+        "--endpoint",
+        server.endpoint,
+        "--cluster",
+        agent.cluster,
+        "--state-dir",
+        str(state_dir),
+        "--log-level",
+        "info",
+        "--driver",
+        "process",
+        "--availability-zone",
+        zone,
+    ]
     state_dir.mkdir(parents=True, exist_ok=True)
     with (state_dir / "agent.log").open("ab") as log:
         agent.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -64,9 +83,13 @@ class Fleet:
 
     def wait_running(self, tasks: list[dict[str, Any]]) -> None:
         arns = [task["taskArn"] for task in tasks]
-        wait_for(lambda: all(task["lastStatus"] == "RUNNING"
-                             for task in self.ecs.describe_tasks(tasks=arns)["tasks"]),
-                 60, message=self.logs())
+        wait_for(
+            lambda: all(
+                task["lastStatus"] == "RUNNING" for task in self.ecs.describe_tasks(tasks=arns)["tasks"]
+            ),
+            60,
+            message=self.logs(),
+        )
 
     def stop_all(self, tasks: list[dict[str, Any]]) -> None:
         """Stop these tasks and wait until their agents report them stopped."""
@@ -74,9 +97,13 @@ class Fleet:
         for arn in arns:
             self.ecs.stop_task(task=arn, reason="test over")
         if arns:
-            wait_for(lambda: all(task["lastStatus"] == "STOPPED"
-                                 for task in self.ecs.describe_tasks(tasks=arns)["tasks"]),
-                     60, message=self.logs())
+            wait_for(
+                lambda: all(
+                    task["lastStatus"] == "STOPPED" for task in self.ecs.describe_tasks(tasks=arns)["tasks"]
+                ),
+                60,
+                message=self.logs(),
+            )
 
 
 def _attribute(instance: dict[str, Any], name: str) -> str | None:
@@ -91,6 +118,7 @@ def fleet(server: DockyardServer, tmp_path_factory: pytest.TempPathFactory) -> I
     root = Path(tmp_path_factory.mktemp("placement-agents"))
     agents = [_start_agent(server, account, root / f"agent-{n}", zone) for n, zone in enumerate(ZONES)]
     try:
+
         def all_connected() -> bool:
             arns = ecs.list_container_instances()["containerInstanceArns"]
             if len(arns) != len(ZONES):
@@ -107,8 +135,9 @@ def fleet(server: DockyardServer, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def _sleeper(fleet: Fleet, family: str, **extra: Any) -> None:
-    register_task_definition(fleet.ecs, family, [container("sleep", memory=64, command=["sleep", "600"],
-                                                           stopTimeout=2)], **extra)
+    register_task_definition(
+        fleet.ecs, family, [container("sleep", memory=64, command=["sleep", "600"], stopTimeout=2)], **extra
+    )
 
 
 def test_spread_over_zones_places_evenly_across_them(fleet: Fleet) -> None:
@@ -147,15 +176,21 @@ def test_member_of_places_only_on_matching_instances(fleet: Fleet) -> None:
     _sleeper(fleet, "prod-only")
     tasks: list[dict[str, Any]] = []
     try:
-        result = fleet.run("prod-only", 5, placementConstraints=[
-            {"type": "memberOf", "expression": "attribute:stack == prod"}])
+        result = fleet.run(
+            "prod-only",
+            5,
+            placementConstraints=[{"type": "memberOf", "expression": "attribute:stack == prod"}],
+        )
         tasks = result["tasks"]
         assert result["failures"] == [] and len(tasks) == 5
         assert {task["containerInstanceArn"] for task in tasks} <= set(prod)
         fleet.wait_running(tasks)
         # No instance matches: every instance refuses with ECS's reason, nothing is placed.
-        none = fleet.run("prod-only", 1, placementConstraints=[
-            {"type": "memberOf", "expression": "attribute:stack == staging"}])
+        none = fleet.run(
+            "prod-only",
+            1,
+            placementConstraints=[{"type": "memberOf", "expression": "attribute:stack == staging"}],
+        )
         assert none["tasks"] == []
         assert sorted((f["arn"], f["reason"]) for f in none["failures"]) == [(arn, MEMBER_OF) for arn in arns]
     finally:
@@ -165,8 +200,13 @@ def test_member_of_places_only_on_matching_instances(fleet: Fleet) -> None:
 
 def test_member_of_a_zone_places_only_in_that_zone(fleet: Fleet) -> None:
     _sleeper(fleet, "zone-b")
-    result = fleet.run("zone-b", 3, placementConstraints=[
-        {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1b"}])
+    result = fleet.run(
+        "zone-b",
+        3,
+        placementConstraints=[
+            {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1b"}
+        ],
+    )
     tasks = result["tasks"]
     try:
         assert result["failures"] == [] and len(tasks) == 3
@@ -192,16 +232,26 @@ def test_distinct_instance_never_puts_two_tasks_of_a_request_on_one_instance(fle
 
 
 def test_the_task_definitions_constraints_apply_too(fleet: Fleet) -> None:
-    _sleeper(fleet, "defined-zone", placementConstraints=[
-        {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1c"}])
+    _sleeper(
+        fleet,
+        "defined-zone",
+        placementConstraints=[
+            {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1c"}
+        ],
+    )
     result = fleet.run("defined-zone", 2, placementStrategy=[SPREAD_ZONES])
     tasks = result["tasks"]
     try:
         assert result["failures"] == [] and len(tasks) == 2
         assert {fleet.zone_of[task["containerInstanceArn"]] for task in tasks} == {"us-east-1c"}
         # ... together with the request's: no instance is in both zones.
-        none = fleet.run("defined-zone", 1, placementConstraints=[
-            {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1a"}])
+        none = fleet.run(
+            "defined-zone",
+            1,
+            placementConstraints=[
+                {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1a"}
+            ],
+        )
         assert none["tasks"] == [] and {f["reason"] for f in none["failures"]} == {MEMBER_OF}
     finally:
         fleet.stop_all(tasks)
@@ -249,10 +299,17 @@ def _storm(clients: list[Any], cluster: str) -> list[dict[str, Any]]:
         for _ in range(STORM_CALLS):
             family = chooser.choice(["storm-web", "storm-worker", "storm-worker"])
             strategy = chooser.choice([[BINPACK_MEMORY], [SPREAD_ZONES, BINPACK_MEMORY], []])
-            result = ecs.run_task(cluster=cluster, taskDefinition=family, count=chooser.randint(1, 10),
-                                  placementStrategy=strategy)
+            result = ecs.run_task(
+                cluster=cluster,
+                taskDefinition=family,
+                count=chooser.randint(1, 10),
+                placementStrategy=strategy,
+            )
             assert {f["reason"] for f in result["failures"]} <= {
-                "RESOURCE:CPU", "RESOURCE:MEMORY", "RESOURCE:PORTS"}, result["failures"]
+                "RESOURCE:CPU",
+                "RESOURCE:MEMORY",
+                "RESOURCE:PORTS",
+            }, result["failures"]
             with lock:
                 placed.extend(result["tasks"])
 
@@ -264,11 +321,16 @@ def _storm(clients: list[Any], cluster: str) -> list[dict[str, Any]]:
 def _storm_cluster(ecs: Any, cluster: str) -> list[dict[str, Any]]:
     ecs.create_cluster(clusterName=cluster)
     zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
-    instances = [register_instance(ecs, cluster=cluster, cpu=1024, memory=2048, zone=zones[n % 3],
-                                   ports=("22",)) for n in range(STORM_INSTANCES)]
+    instances = [
+        register_instance(ecs, cluster=cluster, cpu=1024, memory=2048, zone=zones[n % 3], ports=("22",))
+        for n in range(STORM_INSTANCES)
+    ]
     # One static host port: at most one of these per instance.
-    register_task_definition(ecs, "storm-web", [container(
-        "web", memory=256, cpu=128, portMappings=[{"containerPort": 80, "hostPort": 8080}])])
+    register_task_definition(
+        ecs,
+        "storm-web",
+        [container("web", memory=256, cpu=128, portMappings=[{"containerPort": 80, "hostPort": 8080}])],
+    )
     register_task_definition(ecs, "storm-worker", [container("worker", memory=96, cpu=64)])
     return instances
 
@@ -278,7 +340,7 @@ def _check_books(ecs: Any, cluster: str, placed: list[dict[str, Any]]) -> None:
     live: list[dict[str, Any]] = []
     arns = _all_task_arns(ecs, cluster)
     for start in range(0, len(arns), 100):
-        live += ecs.describe_tasks(cluster=cluster, tasks=arns[start:start + 100])["tasks"]
+        live += ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100])["tasks"]
     assert {task["taskArn"] for task in live} == {task["taskArn"] for task in placed}
     by_instance: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for task in live:
@@ -353,8 +415,10 @@ def test_what_one_control_plane_changes_the_other_places_by(
 ) -> None:
     first, second = server.client(account), second_server.client(account)
     first.create_cluster(clusterName="shared")
-    arns = [register_instance(first, cluster="shared", cpu=1024, memory=1024, zone=zone)
-            ["containerInstanceArn"] for zone in ("us-east-1a", "us-east-1b")]
+    arns = [
+        register_instance(first, cluster="shared", cpu=1024, memory=1024, zone=zone)["containerInstanceArn"]
+        for zone in ("us-east-1a", "us-east-1b")
+    ]
     register_task_definition(first, "half", [container("half", memory=512)])
 
     def run(ecs: Any, count: int = 1, **extra: Any) -> dict[str, Any]:
@@ -377,8 +441,9 @@ def test_what_one_control_plane_changes_the_other_places_by(
         stopped(task)
     assert len(run(first)["tasks"]) == 1  # the first control plane's cache is current again
     # Attributes put through the second decide memberOf on the first.
-    second.put_attributes(cluster="shared",
-                          attributes=[{"name": "tier", "value": "gold", "targetId": arns[1]}])
+    second.put_attributes(
+        cluster="shared", attributes=[{"name": "tier", "value": "gold", "targetId": arns[1]}]
+    )
     gold = run(first, 1, placementConstraints=[{"type": "memberOf", "expression": "attribute:tier == gold"}])
     assert [task["containerInstanceArn"] for task in gold["tasks"]] == [arns[1]]
     # Drained through the second: the first places elsewhere.
@@ -389,8 +454,13 @@ def test_what_one_control_plane_changes_the_other_places_by(
     # registered there: the first places on the new one.
     second.deregister_container_instance(cluster="shared", containerInstance=arns[1], force=True)
     third = register_instance(second, cluster="shared", cpu=1024, memory=1024, zone="us-east-1c")
-    last = run(first, 2, placementConstraints=[
-        {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1c"}])
+    last = run(
+        first,
+        2,
+        placementConstraints=[
+            {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1c"}
+        ],
+    )
     assert [task["containerInstanceArn"] for task in last["tasks"]] == [third["containerInstanceArn"]] * 2
 
 
@@ -401,8 +471,14 @@ def test_a_task_asked_to_stop_no_longer_counts_for_distinct_instance(ecs: Any) -
     register_task_definition(ecs, "single")
 
     def run(count: int = 1) -> list[dict[str, Any]]:
-        return list(ecs.run_task(cluster="distinct", taskDefinition="single", count=count,
-                                 placementConstraints=[{"type": "distinctInstance"}])["tasks"])
+        return list(
+            ecs.run_task(
+                cluster="distinct",
+                taskDefinition="single",
+                count=count,
+                placementConstraints=[{"type": "distinctInstance"}],
+            )["tasks"]
+        )
 
     first = run(2)
     assert len(first) == 2 and run() == []
@@ -420,7 +496,8 @@ def test_an_agent_silent_for_30_seconds_gets_no_tasks(server: DockyardServer, ec
     # The agent's last sign of life moves 31 s into the past, as the agent channel records it.
     _set_last_seen(server, arn, seconds_ago=31)
     refused = wait_for(
-        lambda: (reply := ecs.run_task(cluster="silent", taskDefinition="quiet"))["failures"] and reply, 5)
+        lambda: (reply := ecs.run_task(cluster="silent", taskDefinition="quiet"))["failures"] and reply, 5
+    )
     assert refused["tasks"] == [] and refused["failures"] == [{"arn": arn, "reason": "AGENT"}]
     # Alive again (a re-registration is a sign of life): it takes tasks again.
     register_instance(ecs, cluster="silent", instance_id=_ec2_id(ecs, "silent", arn))
@@ -441,8 +518,11 @@ def _set_last_seen(server: DockyardServer, arn: str, *, seconds_ago: float) -> N
     engine = make_engine(server.store_url)
     try:
         with transaction(engine) as connection:
-            connection.execute(update(container_instances).where(container_instances.c.arn == arn)
-                               .values(last_seen_at=time.time() - seconds_ago))
+            connection.execute(
+                update(container_instances)
+                .where(container_instances.c.arn == arn)
+                .values(last_seen_at=time.time() - seconds_ago)
+            )
     finally:
         engine.dispose()
 
@@ -470,8 +550,13 @@ def _take_memory(server: DockyardServer, arn: str, mib: int) -> None:
     engine = make_engine(server.store_url)
     try:
         with transaction(engine) as connection:
-            connection.execute(update(container_instances).where(container_instances.c.arn == arn).values(
-                used_memory=container_instances.c.used_memory + mib,
-                version=container_instances.c.version + 1))
+            connection.execute(
+                update(container_instances)
+                .where(container_instances.c.arn == arn)
+                .values(
+                    used_memory=container_instances.c.used_memory + mib,
+                    version=container_instances.c.version + 1,
+                )
+            )
     finally:
         engine.dispose()

@@ -25,8 +25,14 @@ from tests.harness import (
 
 
 def dockyard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dockyard", *args], capture_output=True, text=True,
-                          timeout=60, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "dockyard", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -74,8 +80,21 @@ def test_first_start_prints_a_new_admin_key_once(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_ADMIN")}
     log = tmp_path / "out.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "dockyard", "server", "--port", str(server.port),
-                                    "--data-dir", str(server.data_dir)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dockyard",
+                "server",
+                "--port",
+                str(server.port),
+                "--data-dir",
+                str(server.data_dir),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
         server.process = process
         _wait_for(log, "AWS_SECRET_ACCESS_KEY=")
@@ -135,10 +154,22 @@ def test_verification_can_be_turned_off_explicitly(tmp_path: Path) -> None:
 
 
 def test_the_aws_cli_works_end_to_end(server: DockyardServer, account: Credentials, tmp_path: Path) -> None:
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=account.access_key_id,
-               AWS_SECRET_ACCESS_KEY=account.secret_access_key, AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
-    aws = [str(Path(sys.executable).parent / "aws"), "ecs", "--endpoint-url", server.endpoint, "--output", "json"]
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=account.access_key_id,
+        AWS_SECRET_ACCESS_KEY=account.secret_access_key,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+    )
+    aws = [
+        str(Path(sys.executable).parent / "aws"),
+        "ecs",
+        "--endpoint-url",
+        server.endpoint,
+        "--output",
+        "json",
+    ]
 
     def run(*args: str) -> Any:
         done = subprocess.run([*aws, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
@@ -150,8 +181,14 @@ def test_the_aws_cli_works_end_to_end(server: DockyardServer, account: Credentia
     assert run("list-clusters")["clusterArns"] == [created["cluster"]["clusterArn"]]
     described = run("describe-clusters", "--clusters", "cli", "--include", "TAGS")
     assert described["clusters"][0]["tags"] == [{"key": "via", "value": "cli"}]
-    failed = subprocess.run([*aws, "delete-cluster", "--cluster", "nope"], capture_output=True, text=True,
-                            env=env, timeout=60, check=False)
+    failed = subprocess.run(
+        [*aws, "delete-cluster", "--cluster", "nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert failed.returncode != 0 and "ClusterNotFoundException" in failed.stderr
 
 
@@ -165,4 +202,5 @@ def test_signed_by_a_known_key_of_another_account_sees_nothing(server: DockyardS
     server.client(first).create_cluster(clusterName="mine")
     with pytest.raises(ClientError):
         server.client(second).update_cluster_settings(
-            cluster="mine", settings=[{"name": "containerInsights", "value": "enabled"}])
+            cluster="mine", settings=[{"name": "containerInsights", "value": "enabled"}]
+        )

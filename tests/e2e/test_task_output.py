@@ -29,14 +29,23 @@ class Fleet:
     def logs(self, arn: str) -> str:
         done = subprocess.run(
             [".venv/bin/dockyard", "logs", arn, "--endpoint", self.server.endpoint],
-            capture_output=True, text=True, timeout=30, check=True,
-            env={"AWS_ACCESS_KEY_ID": self.account.access_key_id, "PATH": "/usr/bin:/bin",
-                 "AWS_SECRET_ACCESS_KEY": self.account.secret_access_key, "AWS_DEFAULT_REGION": "us-east-1"})
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={
+                "AWS_ACCESS_KEY_ID": self.account.access_key_id,
+                "PATH": "/usr/bin:/bin",
+                "AWS_SECRET_ACCESS_KEY": self.account.secret_access_key,
+                "AWS_DEFAULT_REGION": "us-east-1",
+            },
+        )
         return done.stdout
 
     def wait_output(self, arn: str, expected: list[str], ordered: bool = True) -> None:
         """``dockyard logs`` shows exactly ``expected`` (soon: the server stores log frames
         as they arrive, beside the STOPPED report that raced them there)."""
+
         def matches() -> bool:
             lines = self.logs(arn).splitlines()
             return (lines if ordered else sorted(lines)) == (expected if ordered else sorted(expected))
@@ -44,11 +53,13 @@ class Fleet:
         try:
             wait_for(matches, 30)
         except AssertionError:
-            raise AssertionError(f"task {arn}: {self.logs(arn)!r} is not {expected!r}\n"
-                                 f"{self.agent.log()[-3000:]}") from None
+            raise AssertionError(
+                f"task {arn}: {self.logs(arn)!r} is not {expected!r}\n{self.agent.log()[-3000:]}"
+            ) from None
 
     def stopped(self, arns: list[str]) -> list[dict[str, Any]]:
         """The tasks, once every one of them is STOPPED (DescribeTasks takes 100 at a time)."""
+
         def all_stopped() -> list[dict[str, Any]] | None:
             tasks = self.ecs.describe_tasks(tasks=arns)["tasks"]
             return tasks if all(t["lastStatus"] == "STOPPED" for t in tasks) else None
@@ -57,8 +68,9 @@ class Fleet:
 
 
 @pytest.fixture(scope="module", params=[pytest.param("docker", marks=pytest.mark.docker), "process"])
-def fleet(request: pytest.FixtureRequest, server: DockyardServer,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet(
+    request: pytest.FixtureRequest, server: DockyardServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fleet]:
     if request.param == "docker":
         request.getfixturevalue("docker_engine")
     account = server.new_account()
@@ -73,12 +85,17 @@ def fleet(request: pytest.FixtureRequest, server: DockyardServer,
 
 def test_every_line_of_many_short_tasks_reaches_the_control_plane(fleet: Fleet) -> None:
     script = "echo line-$N-a; echo line-$N-b; printf line-$N-end"  # the last line has no newline
-    fleet.ecs.register_task_definition(family="burst", containerDefinitions=[
-        container("main", memory=16, command=["sh", "-c", script])])
+    fleet.ecs.register_task_definition(
+        family="burst", containerDefinitions=[container("main", memory=16, command=["sh", "-c", script])]
+    )
     arns = []
     for n in range(TASKS):
-        result = fleet.ecs.run_task(taskDefinition="burst", overrides={"containerOverrides": [
-            {"name": "main", "environment": [{"name": "N", "value": str(n)}]}]})
+        result = fleet.ecs.run_task(
+            taskDefinition="burst",
+            overrides={
+                "containerOverrides": [{"name": "main", "environment": [{"name": "N", "value": str(n)}]}]
+            },
+        )
         assert result["failures"] == [], result["failures"]
         arns.append(result["tasks"][0]["taskArn"])
     for task in fleet.stopped(arns):
@@ -88,10 +105,18 @@ def test_every_line_of_many_short_tasks_reaches_the_control_plane(fleet: Fleet) 
 
 
 def test_two_short_containers_of_one_task_both_keep_their_output(fleet: Fleet) -> None:
-    fleet.ecs.register_task_definition(family="pair-output", containerDefinitions=[
-        container("first", memory=16, essential=False, command=["sh", "-c", "echo first-line"]),
-        container("second", memory=16, command=["sh", "-c", "echo second-line"],
-                  dependsOn=[{"containerName": "first", "condition": "COMPLETE"}])])
+    fleet.ecs.register_task_definition(
+        family="pair-output",
+        containerDefinitions=[
+            container("first", memory=16, essential=False, command=["sh", "-c", "echo first-line"]),
+            container(
+                "second",
+                memory=16,
+                command=["sh", "-c", "echo second-line"],
+                dependsOn=[{"containerName": "first", "condition": "COMPLETE"}],
+            ),
+        ],
+    )
     arns = [fleet.ecs.run_task(taskDefinition="pair-output")["tasks"][0]["taskArn"] for _ in range(5)]
     fleet.stopped(arns)
     for arn in arns:

@@ -10,8 +10,12 @@ from botocore.exceptions import ClientError
 
 def test_put_account_setting_applies_to_the_caller(ecs: Any, account: Any) -> None:
     setting = ecs.put_account_setting(name="serviceLongArnFormat", value="disabled")["setting"]
-    assert setting == {"name": "serviceLongArnFormat", "value": "disabled",
-                       "principalArn": f"arn:aws:iam::{account.account_id}:user/tester", "type": "user"}
+    assert setting == {
+        "name": "serviceLongArnFormat",
+        "value": "disabled",
+        "principalArn": f"arn:aws:iam::{account.account_id}:user/tester",
+        "type": "user",
+    }
     listed = ecs.list_account_settings()["settings"]
     assert [(s["name"], s["value"]) for s in listed] == [("serviceLongArnFormat", "disabled")]
 

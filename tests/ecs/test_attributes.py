@@ -73,9 +73,7 @@ def is_built_in(name: str) -> bool:
     return name.startswith("ecs.")
 
 
-def listed(
-    ecs: Any, *, built_in: bool = False, **filters: Any
-) -> list[tuple[str, str, str | None]]:
+def listed(ecs: Any, *, built_in: bool = False, **filters: Any) -> list[tuple[str, str, str | None]]:
     """ListAttributes as (target, name, value); the ``ecs.*`` attributes every registered
     instance has are left out unless ``built_in`` (or an attributeName asks for one)."""
     attributes = ecs.list_attributes(targetType=INSTANCE, **filters)["attributes"]
@@ -107,17 +105,13 @@ def instance(ecs: Any, cluster: str) -> Register:
     return register
 
 
-def test_put_attributes_stores_the_target_as_its_full_arn(
-    ecs: Any, account: Any, cluster: str
-) -> None:
+def test_put_attributes_stores_the_target_as_its_full_arn(ecs: Any, account: Any, cluster: str) -> None:
     registered = register_instance(ecs, cluster=cluster)
     short = short_id(registered)
     arn = instance_arn(account.account_id, cluster, short)
     assert registered["containerInstanceArn"] == arn
     put = ecs.put_attributes(cluster=cluster, attributes=[attribute(short, "stack", "prod")])
-    assert put["attributes"] == [
-        {"name": "stack", "value": "prod", "targetType": INSTANCE, "targetId": arn}
-    ]
+    assert put["attributes"] == [{"name": "stack", "value": "prod", "targetType": INSTANCE, "targetId": arn}]
     assert listed(ecs, cluster=cluster) == [(arn, "stack", "prod")]
 
 
@@ -195,9 +189,7 @@ def test_an_unknown_or_deleted_cluster_is_cluster_not_found(
         pytest.param({"name": "a", "value": "1"}, id="no target at all"),
         pytest.param({"name": "a", "targetType": INSTANCE}, id="targetType but no targetId"),
         pytest.param({"name": "a", "targetId": "0123abcd"}, id="short id without targetType"),
-        pytest.param(
-            {"name": "a", "targetId": "bad id!", "targetType": INSTANCE}, id="malformed id"
-        ),
+        pytest.param({"name": "a", "targetId": "bad id!", "targetType": INSTANCE}, id="malformed id"),
         pytest.param(
             {"name": "a", "targetId": "arn:aws:ecs:us-east-1:123456789012:cluster/attrs"},
             id="ARN of a cluster",
@@ -243,9 +235,7 @@ def test_an_instance_that_was_never_registered_is_target_not_found(
     assert listed(ecs, cluster=cluster) == []
 
 
-def test_one_unknown_target_fails_the_whole_request(
-    ecs: Any, cluster: str, instance: Register
-) -> None:
+def test_one_unknown_target_fails_the_whole_request(ecs: Any, cluster: str, instance: Register) -> None:
     short = instance()
     with pytest.raises(ClientError) as excinfo:
         ecs.put_attributes(
@@ -312,9 +302,7 @@ def test_the_id_of_another_clusters_instance_is_target_not_found(
     assert listed(ecs, cluster="other") == []
 
 
-@pytest.mark.parametrize(
-    "name", ["", "x" * 129, "has space", "semi;colon", "colon:name", "at@sign", "é"]
-)
+@pytest.mark.parametrize("name", ["", "x" * 129, "has space", "semi;colon", "colon:name", "at@sign", "é"])
 def test_put_attributes_refuses_bad_names(
     server: Any, account: Any, cluster: str, instance: Register, name: str
 ) -> None:
@@ -328,18 +316,14 @@ def test_put_attributes_refuses_bad_names(
 @pytest.mark.parametrize(
     "value", ["", "x" * 129, " leading", "trailing ", "semi;colon", "tab\there", "plus+", "é"]
 )
-def test_put_attributes_refuses_bad_values(
-    ecs: Any, cluster: str, instance: Register, value: str
-) -> None:
+def test_put_attributes_refuses_bad_values(ecs: Any, cluster: str, instance: Register, value: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         ecs.put_attributes(cluster=cluster, attributes=[attribute(instance(), "a", value)])
     assert error_code(excinfo) == "InvalidParameterException"
     assert listed(ecs, cluster=cluster) == []
 
 
-def test_put_attributes_accepts_every_allowed_character(
-    ecs: Any, cluster: str, instance: Register
-) -> None:
+def test_put_attributes_accepts_every_allowed_character(ecs: Any, cluster: str, instance: Register) -> None:
     name = "Az09-_./\\" + "n" * 119
     value = "Az09-_./\\@: x" + "v" * 115
     assert len(name) == len(value) == 128
@@ -363,9 +347,7 @@ def test_at_most_ten_attributes_per_request(
     assert len(listed(ecs, cluster=cluster)) == 10
 
 
-def test_at_most_ten_custom_attributes_per_target(
-    ecs: Any, cluster: str, instance: Register
-) -> None:
+def test_at_most_ten_custom_attributes_per_target(ecs: Any, cluster: str, instance: Register) -> None:
     full, other = instance(), instance()
     for start in (0, 5):
         ecs.put_attributes(
@@ -383,9 +365,7 @@ def test_at_most_ten_custom_attributes_per_target(
     assert listed(ecs, cluster=cluster, attributeName="a0")[0][2] == "v"
     # Updating names the target already has stays within the limit; other targets are apart.
     ecs.put_attributes(cluster=cluster, attributes=[attribute(full, "a0", "changed")])
-    ecs.put_attributes(
-        cluster=cluster, attributes=[attribute(other, f"b{i}", "v") for i in range(10)]
-    )
+    ecs.put_attributes(cluster=cluster, attributes=[attribute(other, f"b{i}", "v") for i in range(10)])
     ecs.delete_attributes(cluster=cluster, attributes=[attribute(full, "a9")])
     ecs.put_attributes(cluster=cluster, attributes=[attribute(full, "new", "v")])
     assert len(listed(ecs, cluster=cluster)) == 20
@@ -410,16 +390,16 @@ def test_built_in_attributes_of_registration_are_listed(
             (second_arn, "ecs.instance-type", "m5.large"),
         ]
     )
-    assert listed(
-        ecs, cluster=cluster, attributeName="ecs.instance-type", attributeValue="c5.xlarge"
-    ) == [(first_arn, "ecs.instance-type", "c5.xlarge")]
+    assert listed(ecs, cluster=cluster, attributeName="ecs.instance-type", attributeValue="c5.xlarge") == [
+        (first_arn, "ecs.instance-type", "c5.xlarge")
+    ]
     # Attributes given at registration are listed like those put later.
     assert listed(ecs, cluster=cluster) == [(second_arn, "stack", "prod")]
     # And they are the same attributes DescribeContainerInstances shows.
     described = ecs.describe_container_instances(cluster=cluster, containerInstances=[first])
-    assert {
-        (a["name"], a.get("value")) for a in described["containerInstances"][0]["attributes"]
-    } == {(name, value) for target, name, value in everything if target == first_arn}
+    assert {(a["name"], a.get("value")) for a in described["containerInstances"][0]["attributes"]} == {
+        (name, value) for target, name, value in everything if target == first_arn
+    }
 
 
 def test_built_in_attributes_do_not_count_towards_the_limit(
@@ -427,9 +407,7 @@ def test_built_in_attributes_do_not_count_towards_the_limit(
 ) -> None:
     capability = "com.amazonaws.ecs.capability.docker-remote-api.1.44"
     short = instance(attributes=[{"name": capability}])
-    ecs.put_attributes(
-        cluster=cluster, attributes=[attribute(short, f"a{i}", "v") for i in range(10)]
-    )
+    ecs.put_attributes(cluster=cluster, attributes=[attribute(short, f"a{i}", "v") for i in range(10)])
     with pytest.raises(ClientError) as excinfo:
         ecs.put_attributes(cluster=cluster, attributes=[attribute(short, "a10", "v")])
     assert error_code(excinfo) == "AttributeLimitExceededException"
@@ -445,13 +423,9 @@ def test_custom_attributes_given_at_registration_count_towards_the_limit(
 ) -> None:
     short = instance(attributes=[{"name": "team", "value": "core"}])
     with pytest.raises(ClientError) as excinfo:
-        ecs.put_attributes(
-            cluster=cluster, attributes=[attribute(short, f"a{i}", "v") for i in range(10)]
-        )
+        ecs.put_attributes(cluster=cluster, attributes=[attribute(short, f"a{i}", "v") for i in range(10)])
     assert error_code(excinfo) == "AttributeLimitExceededException"
-    ecs.put_attributes(
-        cluster=cluster, attributes=[attribute(short, f"a{i}", "v") for i in range(9)]
-    )
+    ecs.put_attributes(cluster=cluster, attributes=[attribute(short, f"a{i}", "v") for i in range(9)])
     assert len(listed(ecs, cluster=cluster)) == 10
 
 
@@ -492,18 +466,13 @@ def test_delete_attributes_returns_what_it_deleted(
 ) -> None:
     short = instance()
     arn = instance_arn(account.account_id, cluster, short)
-    ecs.put_attributes(
-        cluster=cluster, attributes=[attribute(short, "a", "1"), attribute(short, "b", "2")]
-    )
+    ecs.put_attributes(cluster=cluster, attributes=[attribute(short, "a", "1"), attribute(short, "b", "2")])
     deleted = ecs.delete_attributes(
         cluster=cluster, attributes=[attribute(arn, "a"), attribute(short, "absent")]
     )["attributes"]
     assert deleted == [{"name": "a", "value": "1", "targetType": INSTANCE, "targetId": arn}]
     assert listed(ecs, cluster=cluster) == [(arn, "b", "2")]
-    assert (
-        ecs.delete_attributes(cluster=cluster, attributes=[attribute(short, "a")])["attributes"]
-        == []
-    )
+    assert ecs.delete_attributes(cluster=cluster, attributes=[attribute(short, "a")])["attributes"] == []
 
 
 def test_list_attributes_filters_by_name_and_value(
@@ -519,8 +488,7 @@ def test_list_attributes_filters_by_name_and_value(
         ],
     )
     assert [
-        short.rsplit("/", 1)[1]
-        for short, _, _ in listed(ecs, cluster=cluster, attributeName="stack")
+        short.rsplit("/", 1)[1] for short, _, _ in listed(ecs, cluster=cluster, attributeName="stack")
     ] == [first, second]
     assert listed(ecs, cluster=cluster, attributeName="stack", attributeValue="dev") == [
         (instance_arn(account.account_id, cluster, second), "stack", "dev")
@@ -534,9 +502,7 @@ def test_list_attributes_value_needs_a_name(ecs: Any, cluster: str) -> None:
     assert error_code(excinfo) == "InvalidParameterException"
 
 
-def test_list_attributes_requires_a_known_target_type(
-    server: Any, account: Any, cluster: str
-) -> None:
+def test_list_attributes_requires_a_known_target_type(server: Any, account: Any, cluster: str) -> None:
     client = unvalidated(server, account)
     for params in ({}, {"targetType": "task"}):
         with pytest.raises(ClientError) as excinfo:
@@ -544,9 +510,7 @@ def test_list_attributes_requires_a_known_target_type(
         assert error_code(excinfo) == "InvalidParameterException"
 
 
-def test_list_attributes_only_shows_the_clusters_own(
-    ecs: Any, cluster: str, instance: Register
-) -> None:
+def test_list_attributes_only_shows_the_clusters_own(ecs: Any, cluster: str, instance: Register) -> None:
     ecs.create_cluster(clusterName="other")
     mine, theirs = instance(), instance("other")
     ecs.put_attributes(cluster=cluster, attributes=[attribute(mine, "mine", "1")])
@@ -554,19 +518,13 @@ def test_list_attributes_only_shows_the_clusters_own(
     assert [name for _, name, _ in listed(ecs, cluster=cluster)] == ["mine"]
     assert [name for _, name, _ in listed(ecs, cluster="other")] == ["theirs"]
     # Built-in attributes too belong to the instance's own cluster.
-    assert {t.rsplit("/", 1)[1] for t, _, _ in listed(ecs, cluster=cluster, built_in=True)} == {
-        mine
-    }
+    assert {t.rsplit("/", 1)[1] for t, _, _ in listed(ecs, cluster=cluster, built_in=True)} == {mine}
 
 
-def test_list_attributes_pages_through_everything_once(
-    ecs: Any, cluster: str, instance: Register
-) -> None:
+def test_list_attributes_pages_through_everything_once(ecs: Any, cluster: str, instance: Register) -> None:
     targets = [instance() for _ in range(5)]
     for target in targets:
-        ecs.put_attributes(
-            cluster=cluster, attributes=[attribute(target, f"n{i}", "v") for i in range(5)]
-        )
+        ecs.put_attributes(cluster=cluster, attributes=[attribute(target, f"n{i}", "v") for i in range(5)])
     total = 5 * (5 + len(BUILT_IN))
     seen: list[tuple[str, str, str | None]] = []
     token = None
@@ -593,9 +551,7 @@ def test_a_page_token_only_works_for_its_own_query(
     server: Any, ecs: Any, cluster: str, instance: Register
 ) -> None:
     ecs.create_cluster(clusterName="other")
-    ecs.put_attributes(
-        cluster=cluster, attributes=[attribute(instance(), f"n{i}", "v") for i in range(3)]
-    )
+    ecs.put_attributes(cluster=cluster, attributes=[attribute(instance(), f"n{i}", "v") for i in range(3)])
     token = ecs.list_attributes(cluster=cluster, targetType=INSTANCE, maxResults=1)["nextToken"]
     stranger = server.client(server.new_account())
     stranger.create_cluster(clusterName=cluster)
@@ -605,9 +561,7 @@ def test_a_page_token_only_works_for_its_own_query(
             cluster=cluster, targetType=INSTANCE, attributeName="n1", nextToken=token
         ),
         lambda: stranger.list_attributes(cluster=cluster, targetType=INSTANCE, nextToken=token),
-        lambda: ecs.list_attributes(
-            cluster=cluster, targetType=INSTANCE, nextToken="bm90LWEtdG9rZW4"
-        ),
+        lambda: ecs.list_attributes(cluster=cluster, targetType=INSTANCE, nextToken="bm90LWEtdG9rZW4"),
     ]
     for call in elsewhere:
         with pytest.raises(ClientError) as excinfo:
@@ -616,9 +570,7 @@ def test_a_page_token_only_works_for_its_own_query(
 
 
 @pytest.mark.parametrize("size", [0, 101])
-def test_list_attributes_refuses_page_sizes_outside_1_to_100(
-    ecs: Any, cluster: str, size: int
-) -> None:
+def test_list_attributes_refuses_page_sizes_outside_1_to_100(ecs: Any, cluster: str, size: int) -> None:
     with pytest.raises(ClientError) as excinfo:
         ecs.list_attributes(cluster=cluster, targetType=INSTANCE, maxResults=size)
     assert error_code(excinfo) == "InvalidParameterException"

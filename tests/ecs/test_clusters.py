@@ -130,7 +130,9 @@ def test_update_cluster_stores_the_configuration(ecs: Any) -> None:
 
 def test_update_unknown_cluster_is_cluster_not_found(ecs: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
-        ecs.update_cluster_settings(cluster="nope", settings=[{"name": "containerInsights", "value": "enabled"}])
+        ecs.update_cluster_settings(
+            cluster="nope", settings=[{"name": "containerInsights", "value": "enabled"}]
+        )
     assert error_code(excinfo) == "ClusterNotFoundException"
 
 

@@ -15,8 +15,10 @@ def code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 def resources(instance: dict[str, Any], which: str = "remainingResources") -> dict[str, Any]:
-    return {r["name"]: r.get("integerValue") if r["type"] == "INTEGER" else sorted(r["stringSetValue"], key=int)
-            for r in instance[which]}
+    return {
+        r["name"]: r.get("integerValue") if r["type"] == "INTEGER" else sorted(r["stringSetValue"], key=int)
+        for r in instance[which]
+    }
 
 
 @pytest.fixture
@@ -26,19 +28,29 @@ def cluster(ecs: Any) -> str:
 
 
 def test_register_takes_facts_from_the_identity_document(ecs: Any, cluster: str, account: Any) -> None:
-    instance = register_instance(ecs, instance_type="c5.xlarge", zone="eu-west-1b", instance_id="i-0abc0abc0abc0abc0")
+    instance = register_instance(
+        ecs, instance_type="c5.xlarge", zone="eu-west-1b", instance_id="i-0abc0abc0abc0abc0"
+    )
     assert instance["ec2InstanceId"] == "i-0abc0abc0abc0abc0"
     assert instance["containerInstanceArn"].startswith(
-        f"arn:aws:ecs:us-east-1:{account.account_id}:container-instance/default/")
+        f"arn:aws:ecs:us-east-1:{account.account_id}:container-instance/default/"
+    )
     attributes = {a["name"]: a.get("value") for a in instance["attributes"]}
     assert attributes["ecs.instance-type"] == "c5.xlarge"
     assert attributes["ecs.availability-zone"] == "eu-west-1b"
     assert attributes["ecs.os-type"] == "linux"
     assert instance["status"] == "ACTIVE" and instance["agentConnected"] is True
-    assert resources(instance, "registeredResources") == {"CPU": 2048, "MEMORY": 4096, "PORTS": ["22"], "PORTS_UDP": []}
+    assert resources(instance, "registeredResources") == {
+        "CPU": 2048,
+        "MEMORY": 4096,
+        "PORTS": ["22"],
+        "PORTS_UDP": [],
+    }
 
 
-def test_registering_the_same_ec2_instance_again_is_the_same_container_instance(ecs: Any, cluster: str) -> None:
+def test_registering_the_same_ec2_instance_again_is_the_same_container_instance(
+    ecs: Any, cluster: str
+) -> None:
     first = register_instance(ecs, instance_id="i-0000000000000aaaa")
     again = register_instance(ecs, instance_id="i-0000000000000aaaa", memory=8192)
     assert again["containerInstanceArn"] == first["containerInstanceArn"]
@@ -54,8 +66,11 @@ def test_short_arn_format_when_the_account_opts_out(ecs: Any, cluster: str) -> N
 
 def test_remaining_resources_follow_tasks(ecs: Any, cluster: str) -> None:
     instance = register_instance(ecs, cpu=1024, memory=1000)
-    register_task_definition(ecs, "web", [container("web", memory=300, cpu=100,
-                                                    portMappings=[{"containerPort": 80, "hostPort": 8080}])])
+    register_task_definition(
+        ecs,
+        "web",
+        [container("web", memory=300, cpu=100, portMappings=[{"containerPort": 80, "hostPort": 8080}])],
+    )
     task = ecs.run_task(taskDefinition="web")["tasks"][0]
     described = ecs.describe_container_instances(containerInstances=[instance["containerInstanceArn"]])
     remaining = resources(described["containerInstances"][0])
@@ -64,7 +79,12 @@ def test_remaining_resources_follow_tasks(ecs: Any, cluster: str) -> None:
     ecs.stop_task(task=task["taskArn"])
     ecs.submit_task_state_change(task=task["taskArn"], status="STOPPED")
     described = ecs.describe_container_instances(containerInstances=[instance["containerInstanceArn"]])
-    assert resources(described["containerInstances"][0]) == {"CPU": 1024, "MEMORY": 1000, "PORTS": ["22"], "PORTS_UDP": []}
+    assert resources(described["containerInstances"][0]) == {
+        "CPU": 1024,
+        "MEMORY": 1000,
+        "PORTS": ["22"],
+        "PORTS_UDP": [],
+    }
 
 
 def test_describe_reports_unknown_instances_as_missing(ecs: Any, cluster: str) -> None:
@@ -75,7 +95,9 @@ def test_describe_reports_unknown_instances_as_missing(ecs: Any, cluster: str) -
 def test_list_filters_by_status_and_pages(ecs: Any, cluster: str) -> None:
     arns = [register_instance(ecs)["containerInstanceArn"] for _ in range(5)]
     ecs.update_container_instances_state(containerInstances=arns[:2], status="DRAINING")
-    assert sorted(ecs.list_container_instances(status="DRAINING")["containerInstanceArns"]) == sorted(arns[:2])
+    assert sorted(ecs.list_container_instances(status="DRAINING")["containerInstanceArns"]) == sorted(
+        arns[:2]
+    )
     assert sorted(ecs.list_container_instances(status="ACTIVE")["containerInstanceArns"]) == sorted(arns[2:])
     first = ecs.list_container_instances(maxResults=3)
     rest = ecs.list_container_instances(maxResults=3, nextToken=first["nextToken"])
@@ -85,12 +107,16 @@ def test_list_filters_by_status_and_pages(ecs: Any, cluster: str) -> None:
 
 def test_a_draining_instance_takes_no_new_tasks(ecs: Any, cluster: str) -> None:
     instance = register_instance(ecs)
-    ecs.update_container_instances_state(containerInstances=[instance["containerInstanceArn"]], status="DRAINING")
+    ecs.update_container_instances_state(
+        containerInstances=[instance["containerInstanceArn"]], status="DRAINING"
+    )
     register_task_definition(ecs, "app")
     result = ecs.run_task(taskDefinition="app")
     assert result["tasks"] == []
-    assert result["failures"] == [{"arn": instance["containerInstanceArn"], "reason": "INACTIVE"}] or \
-        result["failures"][0]["arn"] == instance["containerInstanceArn"]
+    assert (
+        result["failures"] == [{"arn": instance["containerInstanceArn"], "reason": "INACTIVE"}]
+        or result["failures"][0]["arn"] == instance["containerInstanceArn"]
+    )
 
 
 def test_deregister_refuses_an_instance_with_tasks_unless_forced(ecs: Any, cluster: str) -> None:
@@ -124,7 +150,9 @@ def test_update_container_agent_without_a_newer_version_is_refused(ecs: Any, clu
 
 def test_update_container_agent_marks_an_old_agent_pending(ecs: Any, cluster: str) -> None:
     instance = register_instance(ecs, agent_version="0.0.1")
-    updated = ecs.update_container_agent(containerInstance=instance["containerInstanceArn"])["containerInstance"]
+    updated = ecs.update_container_agent(containerInstance=instance["containerInstanceArn"])[
+        "containerInstance"
+    ]
     assert updated["agentUpdateStatus"] == "PENDING"
     with pytest.raises(ClientError) as excinfo:
         ecs.update_container_agent(containerInstance=instance["containerInstanceArn"])
@@ -154,15 +182,19 @@ def test_another_account_cannot_see_the_instances(server: Any, ecs: Any, cluster
 
 def test_list_filters_with_the_cluster_query_language(ecs: Any, cluster: str) -> None:
     small = register_instance(ecs, instance_type="t2.micro", zone="us-east-1a")
-    large = register_instance(ecs, instance_type="m5.large", zone="us-east-1b",
-                              attributes=[{"name": "stack", "value": "prod"}])
+    large = register_instance(
+        ecs, instance_type="m5.large", zone="us-east-1b", attributes=[{"name": "stack", "value": "prod"}]
+    )
+
     def listed(expression: str) -> list[str]:
         return ecs.list_container_instances(filter=expression)["containerInstanceArns"]
+
     assert listed("attribute:ecs.instance-type == t2.micro") == [small["containerInstanceArn"]]
     assert listed("attribute:ecs.instance-type =~ t2.*") == [small["containerInstanceArn"]]
     assert listed("attribute:stack exists") == [large["containerInstanceArn"]]
     assert sorted(listed("attribute:ecs.availability-zone in [us-east-1a, us-east-1b]")) == sorted(
-        [small["containerInstanceArn"], large["containerInstanceArn"]])
+        [small["containerInstanceArn"], large["containerInstanceArn"]]
+    )
     assert listed("attribute:ecs.instance-type == t2.micro and attribute:stack exists") == []
     with pytest.raises(ClientError) as excinfo:
         listed("attribute:ecs.instance-type ==")
@@ -173,12 +205,15 @@ def test_a_filtered_list_pages(ecs: Any, cluster: str) -> None:
     arns = [register_instance(ecs, instance_type="t2.micro")["containerInstanceArn"] for _ in range(4)]
     register_instance(ecs, instance_type="m5.large")
     first = ecs.list_container_instances(filter="attribute:ecs.instance-type == t2.micro", maxResults=3)
-    rest = ecs.list_container_instances(filter="attribute:ecs.instance-type == t2.micro", maxResults=3,
-                                        nextToken=first["nextToken"])
+    rest = ecs.list_container_instances(
+        filter="attribute:ecs.instance-type == t2.micro", maxResults=3, nextToken=first["nextToken"]
+    )
     assert sorted(first["containerInstanceArns"] + rest["containerInstanceArns"]) == sorted(arns)
 
 
-def test_an_agent_that_re_registers_with_the_offered_version_completes_the_update(ecs: Any, cluster: str) -> None:
+def test_an_agent_that_re_registers_with_the_offered_version_completes_the_update(
+    ecs: Any, cluster: str
+) -> None:
     from dockyard.agent.version import AGENT_VERSION
 
     instance = register_instance(ecs, agent_version="0.0.1", instance_id="i-0000000000000bbbb")
@@ -204,7 +239,14 @@ def test_the_agent_package_is_served_to_signed_requests_only(server: Any, accoun
     assert refused.value.code == 403
     refused.value.close()
     request = AWSRequest(method="GET", url=url)
-    SigV4Auth(BotoCredentials(account.access_key_id, account.secret_access_key), "ecs", "us-east-1").add_auth(request)
-    with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.prepare().headers)), timeout=10) as reply:
-        archive = tarfile.open(fileobj=io.BytesIO(reply.read()), mode="r:gz")
-    assert "dockyard/agent/version.py" in archive.getnames()
+    SigV4Auth(BotoCredentials(account.access_key_id, account.secret_access_key), "ecs", "us-east-1").add_auth(
+        request
+    )
+    with (
+        urllib.request.urlopen(
+            urllib.request.Request(url, headers=dict(request.prepare().headers)), timeout=10
+        ) as reply,
+        tarfile.open(fileobj=io.BytesIO(reply.read()), mode="r:gz") as archive,
+    ):
+        names = archive.getnames()
+    assert "dockyard/agent/version.py" in names

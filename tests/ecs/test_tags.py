@@ -40,22 +40,16 @@ def listed(ecs: Any, arn: str) -> list[dict[str, str]]:
 
 @pytest.fixture
 def cluster_arn(ecs: Any) -> str:
-    return str(
-        ecs.create_cluster(clusterName="tagged", tags=tags(team="a"))["cluster"]["clusterArn"]
-    )
+    return str(ecs.create_cluster(clusterName="tagged", tags=tags(team="a"))["cluster"]["clusterArn"])
 
 
-def test_list_tags_for_resource_shows_the_tags_given_at_creation(
-    ecs: Any, cluster_arn: str
-) -> None:
+def test_list_tags_for_resource_shows_the_tags_given_at_creation(ecs: Any, cluster_arn: str) -> None:
     assert listed(ecs, cluster_arn) == tags(team="a")
     untagged = ecs.create_cluster(clusterName="plain")["cluster"]["clusterArn"]
     assert listed(ecs, untagged) == []
 
 
-def test_tag_resource_adds_tags_and_replaces_values_of_existing_keys(
-    ecs: Any, cluster_arn: str
-) -> None:
+def test_tag_resource_adds_tags_and_replaces_values_of_existing_keys(ecs: Any, cluster_arn: str) -> None:
     ecs.tag_resource(resourceArn=cluster_arn, tags=tags(env="prod", team="b"))
     assert listed(ecs, cluster_arn) == tags(team="b", env="prod")
     described = ecs.describe_clusters(clusters=[cluster_arn], include=["TAGS"])["clusters"][0]
@@ -82,9 +76,7 @@ def test_untag_resource_removes_keys_and_ignores_absent_ones(ecs: Any, cluster_a
 
 
 def test_a_resource_holds_at_most_fifty_tags(ecs: Any, cluster_arn: str) -> None:
-    ecs.tag_resource(
-        resourceArn=cluster_arn, tags=[{"key": f"k{i}", "value": "v"} for i in range(49)]
-    )
+    ecs.tag_resource(resourceArn=cluster_arn, tags=[{"key": f"k{i}", "value": "v"} for i in range(49)])
     assert len(listed(ecs, cluster_arn)) == 50
     # Replacing values of keys it already has is fine at the limit; one more key is not.
     ecs.tag_resource(resourceArn=cluster_arn, tags=tags(team="b", k0="w"))
@@ -136,9 +128,7 @@ MALFORMED = [
     pytest.param("arn:aws:ecs:us-east-1:123456789012:nonsense/x", id="unknown type"),
     pytest.param("arn:aws:ecs:us-east-1:123456789012:task-definition/web", id="no revision"),
     pytest.param("arn:aws:ecs:us-east-1:123456789012:task-definition/web:0", id="revision 0"),
-    pytest.param(
-        "arn:aws:ecs:us-east-1:123456789012:task-definition/web:x", id="revision not a number"
-    ),
+    pytest.param("arn:aws:ecs:us-east-1:123456789012:task-definition/web:x", id="revision not a number"),
 ]
 
 
@@ -170,9 +160,7 @@ def test_a_cluster_that_does_not_exist_is_cluster_not_found(ecs: Any, account: A
             assert error_code(excinfo) == "ClusterNotFoundException"
 
 
-def test_a_task_definition_that_does_not_exist_is_resource_not_found(
-    ecs: Any, account: Any
-) -> None:
+def test_a_task_definition_that_does_not_exist_is_resource_not_found(ecs: Any, account: Any) -> None:
     arn = f"arn:aws:ecs:us-east-1:{account.account_id}:task-definition/never:1"
     for call in calls(ecs, arn):
         with pytest.raises(ClientError) as excinfo:
@@ -180,9 +168,7 @@ def test_a_task_definition_that_does_not_exist_is_resource_not_found(
         assert error_code(excinfo) == "ResourceNotFoundException"
 
 
-def test_one_account_cannot_see_or_tag_anothers_cluster(
-    server: Any, ecs: Any, cluster_arn: str
-) -> None:
+def test_one_account_cannot_see_or_tag_anothers_cluster(server: Any, ecs: Any, cluster_arn: str) -> None:
     other = server.client(server.new_account())
     # Even a cluster of the same name in their account is a different resource.
     other.create_cluster(clusterName="tagged")

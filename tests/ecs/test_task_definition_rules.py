@@ -124,9 +124,7 @@ def test_task_cpu_and_memory_are_returned_in_units() -> None:
         "a port range has no host port",
     ],
 )
-def test_port_mapping_defaults(
-    mode: str | None, mapping: dict[str, Any], returned: dict[str, Any]
-) -> None:
+def test_port_mapping_defaults(mode: str | None, mapping: dict[str, Any], returned: dict[str, Any]) -> None:
     members = {"networkMode": mode} if mode else {}
     document = normalize(request(container(portMappings=[mapping]), **members))
     assert document["containerDefinitions"][0]["portMappings"] == [returned]
@@ -168,9 +166,7 @@ SAME_PORTS = "the host ports and container ports in port mappings must match."
 INVALID = {
     "family with a dot": refused(request(family="a.b"), "Invalid family name"),
     "family too long": refused(request(family="f" * 256), "Invalid family name"),
-    "no containers": refused(
-        request() | {"containerDefinitions": []}, "Container list cannot be empty."
-    ),
+    "no containers": refused(request() | {"containerDefinitions": []}, "Container list cannot be empty."),
     "eleven containers": refused(containers_over_limit(), "at most 10"),
     "container without a name": refused(
         request({"image": "nginx", "memory": 128}), "Container.name should not be null or empty."
@@ -212,15 +208,11 @@ INVALID = {
         request(container("a", cpu=200), container("b", cpu=200), cpu="256"),
         "The sum of all container 'cpu' values cannot be greater than the value of the task 'cpu'.",
     ),
-    "negative container cpu": refused(
-        request(container(cpu=-1)), "Invalid 'cpu' setting for container"
-    ),
+    "negative container cpu": refused(request(container(cpu=-1)), "Invalid 'cpu' setting for container"),
     "task cpu unreadable": refused(
         request(cpu="lots"), "Invalid 'cpu' setting for task.", InvalidParameterException
     ),
-    "task cpu empty": refused(
-        request(cpu=""), "Invalid 'cpu' setting for task.", InvalidParameterException
-    ),
+    "task cpu empty": refused(request(cpu=""), "Invalid 'cpu' setting for task.", InvalidParameterException),
     "task memory unreadable": refused(
         request(memory="1 TB"), "Invalid 'memory' setting for task.", InvalidParameterException
     ),
@@ -286,9 +278,7 @@ INVALID = {
     "waiting for health without a health check": refused(
         request(depends("a", "b", "HEALTHY"), container("b")), "has no healthCheck"
     ),
-    "dependency cycle": refused(
-        request(depends("a", "b"), depends("b", "a")), "cycle: a -> b -> a"
-    ),
+    "dependency cycle": refused(request(depends("a", "b"), depends("b", "a")), "cycle: a -> b -> a"),
     "eleven placement constraints": refused(
         request(placementConstraints=[{"type": "memberOf", "expression": "attribute:x == y"}] * 11),
         "Too many placement constraints",
@@ -318,9 +308,7 @@ def test_invalid_task_definitions_are_refused(
 
 
 def test_links_are_fine_in_bridge_mode() -> None:
-    document = normalize(
-        request(container("a", links=["b:db"]), container("b"), networkMode="bridge")
-    )
+    document = normalize(request(container("a", links=["b:db"]), container("b"), networkMode="bridge"))
     assert document["containerDefinitions"][0]["links"] == ["b:db"]
 
 
@@ -337,9 +325,7 @@ def test_a_fargate_task_definition_is_also_ec2_compatible() -> None:
 
 
 def test_a_fargate_sized_awsvpc_task_definition_fits_fargate_without_asking() -> None:
-    document = normalize(
-        request(container(memory=None), networkMode="awsvpc", cpu="256", memory="512")
-    )
+    document = normalize(request(container(memory=None), networkMode="awsvpc", cpu="256", memory="512"))
     assert document["compatibilities"] == ["EC2", "FARGATE"]
     assert "requiresCompatibilities" not in document
 

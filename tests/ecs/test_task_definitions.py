@@ -33,9 +33,7 @@ def container(name: str = "app", **members: Any) -> ContainerDefinition:
     return {key: value for key, value in given.items() if value is not None}
 
 
-def register(
-    ecs: Any, family: str = "web", *containers: ContainerDefinition, **members: Any
-) -> Any:
+def register(ecs: Any, family: str = "web", *containers: ContainerDefinition, **members: Any) -> Any:
     definitions = list(containers) or [container()]
     return ecs.register_task_definition(family=family, containerDefinitions=definitions, **members)
 
@@ -203,9 +201,7 @@ def test_revisions_are_never_reused_even_after_delete(ecs: Any) -> None:
     assert register(ecs, "web")["taskDefinition"]["revision"] == 3
 
 
-def test_concurrent_registrations_get_distinct_revisions(
-    server: DockyardServer, account: Any
-) -> None:
+def test_concurrent_registrations_get_distinct_revisions(server: DockyardServer, account: Any) -> None:
     clients = [server.client(account) for _ in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         revisions = list(
@@ -220,9 +216,7 @@ def test_concurrent_registrations_get_distinct_revisions(
 
 
 def test_task_cpu_and_memory_are_normalized_to_units(ecs: Any) -> None:
-    definition = register(ecs, "sized", container(memory=None), cpu="1 vCPU", memory="2 GB")[
-        "taskDefinition"
-    ]
+    definition = register(ecs, "sized", container(memory=None), cpu="1 vCPU", memory="2 GB")["taskDefinition"]
     assert (definition["cpu"], definition["memory"]) == ("1024", "2048")
     described = ecs.describe_task_definition(taskDefinition="sized")["taskDefinition"]
     assert (described["cpu"], described["memory"]) == ("1024", "2048")
@@ -268,9 +262,7 @@ def test_fargate_task_definition(ecs: Any) -> None:
     ],
     ids=["bridge mode", "no task cpu", "no such size"],
 )
-def test_fargate_refuses_what_it_cannot_run(
-    ecs: Any, members: dict[str, Any], message: str
-) -> None:
+def test_fargate_refuses_what_it_cannot_run(ecs: Any, members: dict[str, Any], message: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         register(
             ecs,
@@ -333,8 +325,7 @@ INVALID = [
             "memory": "512",
         },
         "ClientException",
-        "The sum of all container 'memory' values cannot be greater than the value of the "
-        "task 'memory'.",
+        "The sum of all container 'memory' values cannot be greater than the value of the task 'memory'.",
         id="containers above task memory",
     ),
     pytest.param(
@@ -358,9 +349,7 @@ INVALID = [
     pytest.param(
         {
             "networkMode": "awsvpc",
-            "containerDefinitions": [
-                container(portMappings=[{"containerPort": 80, "hostPort": 81}])
-            ],
+            "containerDefinitions": [container(portMappings=[{"containerPort": 80, "hostPort": 81}])],
         },
         "ClientException",
         "When networkMode=awsvpc, the host ports and container ports in port mappings must match.",
@@ -369,9 +358,7 @@ INVALID = [
     pytest.param(
         {
             "networkMode": "host",
-            "containerDefinitions": [
-                container(portMappings=[{"containerPort": 80, "hostPort": 81}])
-            ],
+            "containerDefinitions": [container(portMappings=[{"containerPort": 80, "hostPort": 81}])],
         },
         "ClientException",
         "When networkMode=host,",
@@ -387,21 +374,13 @@ INVALID = [
         id="links",
     ),
     pytest.param(
-        {
-            "containerDefinitions": [
-                container(dependsOn=[{"containerName": "db", "condition": "START"}])
-            ]
-        },
+        {"containerDefinitions": [container(dependsOn=[{"containerName": "db", "condition": "START"}])]},
         "ClientException",
         "Unknown container 'db'.",
         id="dependsOn",
     ),
     pytest.param(
-        {
-            "containerDefinitions": [
-                container(mountPoints=[{"sourceVolume": "data", "containerPath": "/d"}])
-            ]
-        },
+        {"containerDefinitions": [container(mountPoints=[{"sourceVolume": "data", "containerPath": "/d"}])]},
         "ClientException",
         "Unknown volume 'data'.",
         id="mount point",
@@ -445,9 +424,7 @@ def test_invalid_registrations_are_refused_and_leave_nothing(
 
 def test_a_shape_violation_is_refused_before_the_rules_run(ecs: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
-        ecs.register_task_definition(
-            family="web", containerDefinitions=[container()], networkMode="overlay"
-        )
+        ecs.register_task_definition(family="web", containerDefinitions=[container()], networkMode="overlay")
     assert error_of(excinfo)[0] == "InvalidParameterException"
 
 
@@ -496,9 +473,7 @@ def test_describe_of_a_family_without_active_revisions_finds_nothing(ecs: Any) -
 
 def test_an_arn_of_another_kind_is_an_invalid_parameter(ecs: Any, account: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
-        ecs.describe_task_definition(
-            taskDefinition=f"arn:aws:ecs:us-east-1:{account.account_id}:cluster/web"
-        )
+        ecs.describe_task_definition(taskDefinition=f"arn:aws:ecs:us-east-1:{account.account_id}:cluster/web")
     assert error_of(excinfo)[0] == "InvalidParameterException"
 
 
@@ -508,15 +483,11 @@ def test_an_arn_of_another_kind_is_an_invalid_parameter(ecs: Any, account: Any) 
 def test_deregister_makes_a_revision_inactive(ecs: Any, account: Any) -> None:
     register(ecs, "web")
     register(ecs, "web")
-    definition = ecs.deregister_task_definition(taskDefinition=arn_of(account, "web", 1))[
-        "taskDefinition"
-    ]
+    definition = ecs.deregister_task_definition(taskDefinition=arn_of(account, "web", 1))["taskDefinition"]
     assert definition["status"] == "INACTIVE"
     assert isinstance(definition["deregisteredAt"], datetime.datetime)
     assert ecs.list_task_definitions()["taskDefinitionArns"] == [arn_of(account, "web", 2)]
-    assert ecs.list_task_definitions(status="INACTIVE")["taskDefinitionArns"] == [
-        arn_of(account, "web", 1)
-    ]
+    assert ecs.list_task_definitions(status="INACTIVE")["taskDefinitionArns"] == [arn_of(account, "web", 1)]
     again = ecs.deregister_task_definition(taskDefinition="web:1")["taskDefinition"]
     assert (again["status"], again["deregisteredAt"]) == ("INACTIVE", definition["deregisteredAt"])
 
@@ -527,9 +498,7 @@ def test_deregister_needs_an_existing_revision(ecs: Any, identifier: str) -> Non
     with pytest.raises(ClientError) as excinfo:
         ecs.deregister_task_definition(taskDefinition=identifier)
     assert error_of(excinfo)[0] == "ClientException"
-    assert (
-        ecs.describe_task_definition(taskDefinition="web:1")["taskDefinition"]["status"] == "ACTIVE"
-    )
+    assert ecs.describe_task_definition(taskDefinition="web:1")["taskDefinition"]["status"] == "ACTIVE"
 
 
 # --- DeleteTaskDefinitions ------------------------------------------------------------------
@@ -549,8 +518,7 @@ def test_delete_takes_only_inactive_revisions(ecs: Any, account: Any) -> None:
     assert all(isinstance(d["deleteRequestedAt"], datetime.datetime) for d in deleted)
     failures = {failure["arn"]: failure["reason"] for failure in result["failures"]}
     assert failures[arn_of(account, "web", 3)] == (
-        "The specified task definition is still in ACTIVE status. Please deregister the target "
-        "and try again."
+        "The specified task definition is still in ACTIVE status. Please deregister the target and try again."
     )
     assert failures[arn_of(account, "web", 9)] == "The specified task definition does not exist."
     assert "web" in failures
@@ -602,9 +570,7 @@ def test_list_pages_through_everything_once(ecs: Any, sort: str, family_prefix: 
             register(ecs, family)
     extra = {"familyPrefix": family_prefix} if family_prefix else {}
     whole = ecs.list_task_definitions(sort=sort, **extra)["taskDefinitionArns"]
-    pages = all_pages(
-        ecs.list_task_definitions, "taskDefinitionArns", maxResults=5, sort=sort, **extra
-    )
+    pages = all_pages(ecs.list_task_definitions, "taskDefinitionArns", maxResults=5, sort=sort, **extra)
     assert all(len(page) <= 5 for page in pages)
     assert sum(pages, []) == whole
     assert len(whole) == (4 if family_prefix else 12)
@@ -664,9 +630,7 @@ def test_list_families_pages(ecs: Any) -> None:
     names = [f"family-{i:02d}" for i in range(7)]
     for name in names:
         register(ecs, name)
-    pages = all_pages(
-        ecs.list_task_definition_families, "families", maxResults=3, familyPrefix="fam"
-    )
+    pages = all_pages(ecs.list_task_definition_families, "families", maxResults=3, familyPrefix="fam")
     assert [len(page) for page in pages] == [3, 3, 1]
     assert sum(pages, []) == names
 
@@ -683,9 +647,7 @@ def test_deleted_revisions_keep_their_family_listed(ecs: Any) -> None:
 # --- Isolation ------------------------------------------------------------------------------
 
 
-def test_another_account_sees_and_touches_nothing(
-    server: DockyardServer, ecs: Any, account: Any
-) -> None:
+def test_another_account_sees_and_touches_nothing(server: DockyardServer, ecs: Any, account: Any) -> None:
     register(ecs, "private", tags=[{"key": "k", "value": "v"}])
     arn = arn_of(account, "private", 1)
     other = server.client(server.new_account())
@@ -706,9 +668,7 @@ def test_another_account_sees_and_touches_nothing(
     assert ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] == "ACTIVE"
 
 
-def test_another_region_of_the_same_account_is_apart(
-    server: DockyardServer, ecs: Any, account: Any
-) -> None:
+def test_another_region_of_the_same_account_is_apart(server: DockyardServer, ecs: Any, account: Any) -> None:
     register(ecs, "web")
     west = server.client(account, region="eu-west-1")
     assert west.list_task_definitions()["taskDefinitionArns"] == []
@@ -772,7 +732,5 @@ def test_render_gives_the_task_definition_shape(store_ctx: RequestContext) -> No
     rendered = task_definitions.render(task_definitions.resolve(store_ctx, "web:1"))
     present = {key for key, value in rendered.items() if value is not None}
     assert present <= set(shape.members)
-    assert (
-        rendered["taskDefinitionArn"] == "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
-    )
+    assert rendered["taskDefinitionArn"] == "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
     assert (rendered["networkMode"], rendered["registeredAt"]) == ("host", 1_700_000_000.0)

@@ -76,15 +76,19 @@ def test_the_lifecycle_follows_the_agents_reports(ecs: Any, cluster: str) -> Non
     arn = ecs.run_task(taskDefinition="x")["tasks"][0]["taskArn"]
     ecs.submit_task_state_change(task=arn, status="PENDING", pullStartedAt=1764000000.0)
     assert ecs.describe_tasks(tasks=[arn])["tasks"][0]["lastStatus"] == "PENDING"
-    ecs.submit_task_state_change(task=arn, status="RUNNING", containers=[
-        {"containerName": "app", "status": "RUNNING", "runtimeId": "abc123"}])
+    ecs.submit_task_state_change(
+        task=arn,
+        status="RUNNING",
+        containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "abc123"}],
+    )
     task = ecs.describe_tasks(tasks=[arn])["tasks"][0]
     assert task["lastStatus"] == "RUNNING" and "startedAt" in task and "pullStartedAt" in task
     assert task["containers"][0]["runtimeId"] == "abc123"
     ecs.submit_task_state_change(task=arn, status="PENDING")  # a late report never moves it back
     assert ecs.describe_tasks(tasks=[arn])["tasks"][0]["lastStatus"] == "RUNNING"
-    ecs.submit_task_state_change(task=arn, status="STOPPED", containers=[
-        {"containerName": "app", "status": "STOPPED", "exitCode": 3}])
+    ecs.submit_task_state_change(
+        task=arn, status="STOPPED", containers=[{"containerName": "app", "status": "STOPPED", "exitCode": 3}]
+    )
     task = ecs.describe_tasks(tasks=[arn])["tasks"][0]
     assert task["lastStatus"] == "STOPPED" and task["desiredStatus"] == "STOPPED"
     assert task["stopCode"] == "EssentialContainerExited"
@@ -101,7 +105,11 @@ def test_stop_task_asks_the_agent_then_records_user_initiated(ecs: Any, cluster:
     assert stopping["lastStatus"] == "DEACTIVATING"
     ecs.submit_task_state_change(task=arn, status="STOPPED")
     task = ecs.describe_tasks(tasks=[arn])["tasks"][0]
-    assert (task["lastStatus"], task["stopCode"], task["stoppedReason"]) == ("STOPPED", "UserInitiated", "enough")
+    assert (task["lastStatus"], task["stopCode"], task["stoppedReason"]) == (
+        "STOPPED",
+        "UserInitiated",
+        "enough",
+    )
 
 
 def test_a_task_that_never_started_failed_to_start(ecs: Any, cluster: str) -> None:
@@ -123,7 +131,9 @@ def test_list_tasks_filters_as_the_seeds_describe(ecs: Any, cluster: str) -> Non
     assert sorted(ecs.list_tasks()["taskArns"]) == sorted([a, b])
     assert ecs.list_tasks(family="a")["taskArns"] == [a]
     assert ecs.list_tasks(startedBy="alice")["taskArns"] == [a]
-    assert sorted(ecs.list_tasks(containerInstance=first["containerInstanceArn"])["taskArns"]) == sorted([a, b])
+    assert sorted(ecs.list_tasks(containerInstance=first["containerInstanceArn"])["taskArns"]) == sorted(
+        [a, b]
+    )
     assert ecs.list_tasks(launchType="EXTERNAL")["taskArns"] == []
     assert ecs.list_tasks(desiredStatus="PENDING")["taskArns"] == []
     ecs.stop_task(task=b)
@@ -169,7 +179,9 @@ def test_overrides_must_name_containers_of_the_task(ecs: Any, cluster: str) -> N
 def test_overrides_change_what_a_task_holds(ecs: Any, cluster: str) -> None:
     register_instance(ecs)
     register_task_definition(ecs, "x")
-    task = ecs.run_task(taskDefinition="x", overrides={"containerOverrides": [{"name": "app", "memory": 512}]})["tasks"][0]
+    task = ecs.run_task(
+        taskDefinition="x", overrides={"containerOverrides": [{"name": "app", "memory": 512}]}
+    )["tasks"][0]
     assert task["memory"] == "512"
 
 
@@ -183,11 +195,21 @@ def test_an_inactive_task_definition_cannot_run(ecs: Any, cluster: str) -> None:
 
 def test_fargate_without_local_capacity_is_refused(ecs: Any, cluster: str) -> None:
     register_instance(ecs)
-    register_task_definition(ecs, "f", [container(memory=None)], requiresCompatibilities=["FARGATE"],
-                             networkMode="awsvpc", cpu="256", memory="512")
+    register_task_definition(
+        ecs,
+        "f",
+        [container(memory=None)],
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+    )
     with pytest.raises(ClientError) as excinfo:
-        ecs.run_task(taskDefinition="f", launchType="FARGATE", networkConfiguration={
-            "awsvpcConfiguration": {"subnets": ["subnet-1"]}})
+        ecs.run_task(
+            taskDefinition="f",
+            launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}},
+        )
     assert code(excinfo) == "UnsupportedFeatureException"
 
 
@@ -222,4 +244,8 @@ def test_cluster_counts_follow_tasks(ecs: Any, cluster: str) -> None:
     arns = [t["taskArn"] for t in ecs.run_task(taskDefinition="x", count=2)["tasks"]]
     ecs.submit_task_state_change(task=arns[0], status="RUNNING")
     counts = ecs.describe_clusters()["clusters"][0]
-    assert (counts["registeredContainerInstancesCount"], counts["runningTasksCount"], counts["pendingTasksCount"]) == (1, 1, 1)
+    assert (
+        counts["registeredContainerInstancesCount"],
+        counts["runningTasksCount"],
+        counts["pendingTasksCount"],
+    ) == (1, 1, 1)

@@ -30,21 +30,26 @@ def test_an_unknown_key_is_refused(server: Any) -> None:
 
 
 def test_a_body_changed_after_signing_is_refused(server: Any, account: Credentials) -> None:
-    reply = raw_call(server.endpoint, "CreateCluster", b'{"clusterName": "a"}', account,
-                     tamper=lambda body: body.replace(b'"a"', b'"b"'))
+    reply = raw_call(
+        server.endpoint,
+        "CreateCluster",
+        b'{"clusterName": "a"}',
+        account,
+        tamper=lambda body: body.replace(b'"a"', b'"b"'),
+    )
     assert reply.error_code == "InvalidSignatureException"
 
 
 @pytest.mark.parametrize("minutes", [-20, 20], ids=["signed 20 minutes ago", "signed 20 minutes ahead"])
 def test_a_signature_outside_15_minutes_is_refused(server: Any, account: Credentials, minutes: int) -> None:
-    at = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(minutes=minutes)
+    at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(minutes=minutes)
     reply = raw_call(server.endpoint, "ListClusters", b"{}", account, signed_at=at)
     assert reply.error_code == "InvalidSignatureException"
     assert "Signature expired" in reply.body["message"] or "not yet current" in reply.body["message"]
 
 
 def test_a_signature_within_the_skew_is_accepted(server: Any, account: Credentials) -> None:
-    at = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=10)
+    at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=10)
     assert raw_call(server.endpoint, "ListClusters", b"{}", account, signed_at=at).status == 200
 
 

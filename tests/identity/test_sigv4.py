@@ -14,8 +14,10 @@ from dockyard.errors import (
 )
 from dockyard.identity.sigv4 import check_clock, parse_authorization
 
-GOOD = ("AWS4-HMAC-SHA256 Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request, "
-        "SignedHeaders=host;x-amz-date;x-amz-target, Signature=abc123")
+GOOD = (
+    "AWS4-HMAC-SHA256 Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request, "
+    "SignedHeaders=host;x-amz-date;x-amz-target, Signature=abc123"
+)
 
 
 def test_a_good_header_names_key_scope_and_signed_headers() -> None:
@@ -30,10 +32,17 @@ def test_a_good_header_names_key_scope_and_signed_headers() -> None:
     [
         ({}, MissingAuthenticationTokenException),
         ({"authorization": "Basic dXNlcjpwYXNz"}, IncompleteSignatureException),
-        ({"authorization": "AWS4-HMAC-SHA256 Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request",
-          "x-amz-date": "20261126T120000Z"}, IncompleteSignatureException),
-        ({"authorization": GOOD.replace("/aws4_request", ""), "x-amz-date": "20261126T120000Z"},
-         IncompleteSignatureException),
+        (
+            {
+                "authorization": "AWS4-HMAC-SHA256 Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request",
+                "x-amz-date": "20261126T120000Z",
+            },
+            IncompleteSignatureException,
+        ),
+        (
+            {"authorization": GOOD.replace("/aws4_request", ""), "x-amz-date": "20261126T120000Z"},
+            IncompleteSignatureException,
+        ),
         ({"authorization": GOOD}, IncompleteSignatureException),
     ],
     ids=["no header", "another scheme", "no signature", "a short scope", "no date"],
@@ -44,7 +53,9 @@ def test_broken_headers_are_refused(headers: dict[str, str], error: type[Excepti
 
 
 def _signed(amz_date: str) -> object:
-    return parse_authorization({"authorization": GOOD.replace("20261126", amz_date[:8]), "x-amz-date": amz_date})
+    return parse_authorization(
+        {"authorization": GOOD.replace("20261126", amz_date[:8]), "x-amz-date": amz_date}
+    )
 
 
 def test_the_clock_allows_15_minutes_either_way() -> None:

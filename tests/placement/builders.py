@@ -28,10 +28,19 @@ def instance(
     if zone is not None:
         built_in["ecs.availability-zone"] = zone
     values: dict[str, Any] = dict(
-        id=id, arn=f"arn:aws:ecs:us-east-1:000000000000:container-instance/c/{id}",
-        ec2_instance_id=f"i-{id:08x}", status="ACTIVE", agent_connected=True, external=False,
-        free_cpu=cpu, free_memory=memory, used_ports=ports, free_gpus=gpus,
-        attributes={**built_in, **(attributes or {})}, version=1, task_groups=dict(groups or {}),
+        id=id,
+        arn=f"arn:aws:ecs:us-east-1:000000000000:container-instance/c/{id}",
+        ec2_instance_id=f"i-{id:08x}",
+        status="ACTIVE",
+        agent_connected=True,
+        external=False,
+        free_cpu=cpu,
+        free_memory=memory,
+        used_ports=ports,
+        free_gpus=gpus,
+        attributes={**built_in, **(attributes or {})},
+        version=1,
+        task_groups=dict(groups or {}),
     )
     values.update(fields)
     return InstanceSnapshot(**values)

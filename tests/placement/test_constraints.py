@@ -52,8 +52,7 @@ def test_distinct_instance_counts_a_request_without_group_too() -> None:
 
 def test_member_of_keeps_only_matching_instances() -> None:
     cluster = [instance(n, zone=ZONES[n % 3]) for n in range(6)]
-    ids = placed_ids(cluster, 4, constraints=(member_of("attribute:ecs.availability-zone == "
-                                                        "us-east-1b"),))
+    ids = placed_ids(cluster, 4, constraints=(member_of("attribute:ecs.availability-zone == us-east-1b"),))
     assert set(ids) <= {1, 4}
 
 
@@ -83,14 +82,16 @@ def test_task_group_anti_affinity_sees_the_tasks_of_the_request() -> None:
 
 def test_running_tasks_count_sees_the_tasks_of_the_request() -> None:
     constraint = member_of("runningTasksCount < 2")
-    result = place([instance(1, running_tasks_count=1)], request(3, constraints=(constraint,)),
-                   FixedOrder())
+    result = place([instance(1, running_tasks_count=1)], request(3, constraints=(constraint,)), FixedOrder())
     assert [c.id for c in result.chosen] == [1]
 
 
 def test_resources_are_checked_before_constraints() -> None:
-    result = place([instance(1, memory=100)],
-                   request(constraints=(member_of("attribute:x exists"), DISTINCT)), FixedOrder())
+    result = place(
+        [instance(1, memory=100)],
+        request(constraints=(member_of("attribute:x exists"), DISTINCT)),
+        FixedOrder(),
+    )
     assert [f.reason for f in result.failures] == ["RESOURCE:MEMORY"]
 
 
@@ -98,16 +99,16 @@ INVALID = {
     "eleven constraints": ((member_of("attribute:a exists"),) * 11, "at most 10"),
     "memberOf without expression": (({"type": "memberOf"},), "needs an expression"),
     "distinctInstance with an expression": (
-        ({"type": "distinctInstance", "expression": "attribute:a exists"},), "can't be given"),
+        ({"type": "distinctInstance", "expression": "attribute:a exists"},),
+        "can't be given",
+    ),
     "an unknown type": (({"type": "sameZone"},), "Invalid placement constraint type"),
     "a bad expression": ((member_of("attribute:a =="),), "at column 15"),
 }
 
 
 @pytest.mark.parametrize(("constraints", "words"), INVALID.values(), ids=INVALID.keys())
-def test_invalid_constraints_are_rejected(
-    constraints: tuple[Mapping[str, str], ...], words: str
-) -> None:
+def test_invalid_constraints_are_rejected(constraints: tuple[Mapping[str, str], ...], words: str) -> None:
     with pytest.raises(InvalidParameterException, match=words):
         check_constraints(constraints)
     with pytest.raises(InvalidParameterException, match=words):

@@ -15,20 +15,30 @@ def container(name: str = "app", **fields: Any) -> dict[str, Any]:
 
 CASES = {
     "containers add up": (
-        {"containerDefinitions": [container("a", cpu=128, memory=256),
-                                  container("b", cpu=64, memory=128)]}, None, (192, 384)),
+        {"containerDefinitions": [container("a", cpu=128, memory=256), container("b", cpu=64, memory=128)]},
+        None,
+        (192, 384),
+    ),
     "a soft limit is what ECS reserves": (
-        {"containerDefinitions": [container(memory=1024, memoryReservation=256)]}, None,
-        (0, 256)),
+        {"containerDefinitions": [container(memory=1024, memoryReservation=256)]},
+        None,
+        (0, 256),
+    ),
     "task-level sizes win": (
-        {"cpu": "1024", "memory": "2048",
-         "containerDefinitions": [container(cpu=128, memory=256)]}, None, (1024, 2048)),
+        {"cpu": "1024", "memory": "2048", "containerDefinitions": [container(cpu=128, memory=256)]},
+        None,
+        (1024, 2048),
+    ),
     "overrides win over the definition": (
         {"cpu": "1024", "memory": "2048", "containerDefinitions": [container(memory=256)]},
-        {"cpu": "512", "memory": "1024"}, (512, 1024)),
+        {"cpu": "512", "memory": "1024"},
+        (512, 1024),
+    ),
     "a container override": (
         {"containerDefinitions": [container(cpu=128, memory=256)]},
-        {"containerOverrides": [{"name": "app", "cpu": 64, "memory": 64}]}, (64, 64)),
+        {"containerOverrides": [{"name": "app", "cpu": 64, "memory": 64}]},
+        (64, 64),
+    ),
 }
 
 
@@ -41,24 +51,32 @@ def test_cpu_and_memory(
 
 
 def test_static_host_ports_are_held_dynamic_ones_are_not() -> None:
-    definition = {"containerDefinitions": [container(memory=64, portMappings=[
-        {"containerPort": 80, "hostPort": 8080}, {"containerPort": 53, "hostPort": 53,
-                                                  "protocol": "udp"},
-        {"containerPort": 9000},
-    ])]}
+    definition = {
+        "containerDefinitions": [
+            container(
+                memory=64,
+                portMappings=[
+                    {"containerPort": 80, "hostPort": 8080},
+                    {"containerPort": 53, "hostPort": 53, "protocol": "udp"},
+                    {"containerPort": 9000},
+                ],
+            )
+        ]
+    }
     assert task_demand(definition).ports == frozenset({"tcp:8080", "udp:53"})
 
 
 def test_in_host_mode_the_container_port_is_the_host_port() -> None:
-    definition = {"networkMode": "host", "containerDefinitions": [
-        container(memory=64, portMappings=[{"containerPort": 80}])]}
+    definition = {
+        "networkMode": "host",
+        "containerDefinitions": [container(memory=64, portMappings=[{"containerPort": 80}])],
+    }
     assert task_demand(definition).ports == frozenset({"tcp:80"})
 
 
 def test_gpus_group_and_required_attributes() -> None:
     definition = {
-        "containerDefinitions": [container(memory=64, resourceRequirements=[
-            {"type": "GPU", "value": "2"}])],
+        "containerDefinitions": [container(memory=64, resourceRequirements=[{"type": "GPU", "value": "2"}])],
         "requiresAttributes": [{"name": "ecs.capability.docker-remote-api.1.19"}],
     }
     demand = task_demand(definition, group="family:web", launch_type="EXTERNAL")

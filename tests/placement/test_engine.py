@@ -11,23 +11,33 @@ from tests.placement.builders import DISTINCT, binpack, instance, member_of, req
 
 
 def test_the_pipeline_runs_cheap_filters_then_constraints_in_that_order() -> None:
-    pipeline = build_pipeline(request(
-        constraints=(member_of("attribute:a exists"), DISTINCT),
-        strategies=(spread("instanceId"), binpack("memory")),
-        ports=frozenset({"tcp:80"}),
-    ))
+    pipeline = build_pipeline(
+        request(
+            constraints=(member_of("attribute:a exists"), DISTINCT),
+            strategies=(spread("instanceId"), binpack("memory")),
+            ports=frozenset({"tcp:80"}),
+        )
+    )
     assert [stage.name for stage in pipeline.filters] == [
-        "status", "agentConnected", "launchType", "memory", "cpu", "ports",
-        "distinctInstance", "memberOf(attribute:a exists)",
+        "status",
+        "agentConnected",
+        "launchType",
+        "memory",
+        "cpu",
+        "ports",
+        "distinctInstance",
+        "memberOf(attribute:a exists)",
     ]
     assert [scorer.name for scorer in pipeline.scorers] == [
-        "spread(instanceId)", "binpack(memory)",
+        "spread(instanceId)",
+        "binpack(memory)",
     ]
 
 
 def test_a_failure_names_every_instance_with_the_first_reason_that_applies() -> None:
     cluster = [
-        instance(3, memory=100), instance(1, status="DRAINING"),
+        instance(3, memory=100),
+        instance(1, status="DRAINING"),
         instance(2, agent_connected=False, memory=100),
     ]
     result = place(cluster, request(), FixedOrder())
@@ -81,8 +91,7 @@ def test_the_leads_first_call_still_works() -> None:
 
 
 def test_ports_make_one_instance_take_one_task() -> None:
-    result = place([instance(1), instance(2)], request(3, ports=frozenset({"tcp:80"})),
-                   FixedOrder())
+    result = place([instance(1), instance(2)], request(3, ports=frozenset({"tcp:80"})), FixedOrder())
     assert sorted(c.id for c in result.chosen) == [1, 2]
     assert [f.reason for f in result.failures] == ["RESOURCE:PORTS"] * 2
 

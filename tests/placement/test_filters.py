@@ -19,12 +19,13 @@ REJECTIONS = {
     "too little memory": ({"memory": 511}, {"memory": 512}, "RESOURCE:MEMORY"),
     "too little CPU": ({"cpu": 255}, {"cpu": 256}, "RESOURCE:CPU"),
     "too few GPUs": ({"gpus": ("gpu-0",)}, {"gpus": 2}, "RESOURCE:GPU"),
-    "a port in use": ({"ports": frozenset({"tcp:80"})}, {"ports": frozenset({"tcp:80"})},
-                      "RESOURCE:PORTS"),
-    "a missing required attribute": ({}, {"required_attributes": (("ecs.capability.x", None),)},
-                                     "ATTRIBUTE"),
+    "a port in use": ({"ports": frozenset({"tcp:80"})}, {"ports": frozenset({"tcp:80"})}, "RESOURCE:PORTS"),
+    "a missing required attribute": ({}, {"required_attributes": (("ecs.capability.x", None),)}, "ATTRIBUTE"),
     "a required attribute with another value": (
-        {}, {"required_attributes": (("ecs.os-type", "windows"),)}, "ATTRIBUTE"),
+        {},
+        {"required_attributes": (("ecs.os-type", "windows"),)},
+        "ATTRIBUTE",
+    ),
 }
 
 
@@ -38,8 +39,9 @@ def first_rejection(instance_fields: dict[str, Any], demand_fields: dict[str, An
     return None
 
 
-@pytest.mark.parametrize(("instance_fields", "demand_fields", "reason"), REJECTIONS.values(),
-                         ids=REJECTIONS.keys())
+@pytest.mark.parametrize(
+    ("instance_fields", "demand_fields", "reason"), REJECTIONS.values(), ids=REJECTIONS.keys()
+)
 def test_each_filter_rejects_with_its_ecs_reason(
     instance_fields: dict[str, Any], demand_fields: dict[str, Any], reason: str
 ) -> None:
@@ -52,17 +54,14 @@ ACCEPTED = {
     "enough GPUs": ({"gpus": ("gpu-0", "gpu-1")}, {"gpus": 2}),
     "a required attribute without value": (
         {"attributes": {"ecs.capability.x": None}},
-        {"required_attributes": (("ecs.capability.x", None),)}),
-    "an external instance for an EXTERNAL task": ({"external": True},
-                                                  {"launch_type": "EXTERNAL"}),
+        {"required_attributes": (("ecs.capability.x", None),)},
+    ),
+    "an external instance for an EXTERNAL task": ({"external": True}, {"launch_type": "EXTERNAL"}),
 }
 
 
-@pytest.mark.parametrize(("instance_fields", "demand_fields"), ACCEPTED.values(),
-                         ids=ACCEPTED.keys())
-def test_filters_accept_what_fits(
-    instance_fields: dict[str, Any], demand_fields: dict[str, Any]
-) -> None:
+@pytest.mark.parametrize(("instance_fields", "demand_fields"), ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_filters_accept_what_fits(instance_fields: dict[str, Any], demand_fields: dict[str, Any]) -> None:
     assert first_rejection(instance_fields, demand_fields) is None
 
 

@@ -31,8 +31,14 @@ EXPRESSIONS = (
     "runningTasksCount < 4",
     "task:group !exists or attribute:ecs.instance-type == m5.large",
 )
-STRATEGIES = (binpack("memory"), binpack("cpu"), spread("instanceId"),
-              spread("attribute:ecs.availability-zone"), spread("attribute:rack"), RANDOM)
+STRATEGIES = (
+    binpack("memory"),
+    binpack("cpu"),
+    spread("instanceId"),
+    spread("attribute:ecs.availability-zone"),
+    spread("attribute:rack"),
+    RANDOM,
+)
 
 
 @st.composite
@@ -46,15 +52,22 @@ def instances(draw: st.DrawFn, id: int) -> InstanceSnapshot:
     if draw(st.booleans()):
         attributes["rack"] = draw(st.sampled_from(["r1", "r2"]))
     return InstanceSnapshot(
-        id=id, arn=f"arn:ci/{id}", ec2_instance_id=f"i-{id}",
+        id=id,
+        arn=f"arn:ci/{id}",
+        ec2_instance_id=f"i-{id}",
         status=draw(st.sampled_from(["ACTIVE"] * 5 + ["DRAINING"])),
-        agent_connected=draw(st.sampled_from([True] * 5 + [False])), external=False,
-        free_cpu=draw(st.integers(0, 8192)), free_memory=draw(st.integers(0, 8192)),
+        agent_connected=draw(st.sampled_from([True] * 5 + [False])),
+        external=False,
+        free_cpu=draw(st.integers(0, 8192)),
+        free_memory=draw(st.integers(0, 8192)),
         used_ports=frozenset(draw(st.sets(st.sampled_from(PORTS), max_size=1))),
         free_gpus=tuple(f"g{n}" for n in range(draw(st.integers(0, 3)))),
-        attributes=attributes, version=1, running_tasks_count=draw(st.integers(0, 5)),
-        task_groups=draw(st.dictionaries(st.sampled_from([GROUP, "family:db"]),
-                                         st.integers(0, 2), max_size=2)),
+        attributes=attributes,
+        version=1,
+        running_tasks_count=draw(st.integers(0, 5)),
+        task_groups=draw(
+            st.dictionaries(st.sampled_from([GROUP, "family:db"]), st.integers(0, 2), max_size=2)
+        ),
     )
 
 
@@ -69,14 +82,16 @@ def requests(draw: st.DrawFn) -> PlacementRequest:
     constraints: list[Mapping[str, str]] = []
     if draw(st.booleans()):
         constraints.append(DISTINCT)
-    constraints += [member_of(e) for e in draw(st.lists(st.sampled_from(EXPRESSIONS),
-                                                        max_size=1))]
+    constraints += [member_of(e) for e in draw(st.lists(st.sampled_from(EXPRESSIONS), max_size=1))]
     ports = draw(st.sampled_from([(), (), (), (PORTS[0],)]))
-    wanted = demand(draw(st.integers(0, 1024)), draw(st.integers(0, 1024)),
-                    ports=frozenset(ports), gpus=draw(st.sampled_from([0, 0, 0, 1])))
+    wanted = demand(
+        draw(st.integers(0, 1024)),
+        draw(st.integers(0, 1024)),
+        ports=frozenset(ports),
+        gpus=draw(st.sampled_from([0, 0, 0, 1])),
+    )
     strategies = draw(st.lists(st.sampled_from(STRATEGIES), max_size=3))
-    return PlacementRequest(wanted, draw(st.integers(1, 10)), tuple(constraints),
-                            tuple(strategies))
+    return PlacementRequest(wanted, draw(st.integers(1, 10)), tuple(constraints), tuple(strategies))
 
 
 def fits(instance: InstanceSnapshot, request: PlacementRequest) -> bool:
@@ -84,12 +99,17 @@ def fits(instance: InstanceSnapshot, request: PlacementRequest) -> bool:
     need = request.demand
     distinct = any(c["type"] == "distinctInstance" for c in request.constraints)
     return (
-        instance.status == "ACTIVE" and instance.agent_connected and not instance.external
-        and need.cpu <= instance.free_cpu and need.memory <= instance.free_memory
-        and need.gpus <= len(instance.free_gpus) and not need.ports & instance.used_ports
+        instance.status == "ACTIVE"
+        and instance.agent_connected
+        and not instance.external
+        and need.cpu <= instance.free_cpu
+        and need.memory <= instance.free_memory
+        and need.gpus <= len(instance.free_gpus)
+        and not need.ports & instance.used_ports
         and not (distinct and instance.task_groups.get(GROUP, 0) > 0)
-        and all(parse(c["expression"]).matches(instance)
-                for c in request.constraints if c["type"] == "memberOf")
+        and all(
+            parse(c["expression"]).matches(instance) for c in request.constraints if c["type"] == "memberOf"
+        )
     )
 
 
@@ -112,8 +132,13 @@ def reference_keys(
                 key.append(scorer.score(instance, request))
             elif isinstance(scorer, SpreadAttribute):
                 mine = scorer.bucket(instance)
-                key.append(sum(other.task_groups.get(GROUP, 0) for other in state.values()
-                               if scorer.bucket(other) == mine))
+                key.append(
+                    sum(
+                        other.task_groups.get(GROUP, 0)
+                        for other in state.values()
+                        if scorer.bucket(other) == mine
+                    )
+                )
             else:
                 key.append(instance.task_groups.get(GROUP, 0))
         keys[instance.id] = tuple(key)
@@ -188,4 +213,5 @@ def test_the_same_seed_gives_the_same_placement(
     cluster: list[InstanceSnapshot], request: PlacementRequest, seed: int
 ) -> None:
     assert place(cluster, request, random.Random(seed)) == place(
-        list(reversed(cluster)), request, random.Random(seed))
+        list(reversed(cluster)), request, random.Random(seed)
+    )

@@ -13,8 +13,9 @@ from tests.placement.builders import instance
 VALID = {
     "the ECS guide's string equality": "attribute:ecs.instance-type == t2.small",
     "the ECS guide's argument list": "attribute:ecs.availability-zone in [us-east-1a, us-east-1b]",
-    "the ECS guide's compound expression":
-        "attribute:ecs.instance-type =~ g2.* and attribute:ecs.availability-zone != us-east-1d",
+    "the ECS guide's compound expression": (
+        "attribute:ecs.instance-type =~ g2.* and attribute:ecs.availability-zone != us-east-1d"
+    ),
     "the ECS guide's task affinity": "task:group == service:production",
     "the ECS guide's task anti-affinity": "not(task:group == database)",
     "the ECS guide's running task count": "runningTasksCount == 1",
@@ -104,19 +105,19 @@ def test_parsing_is_cached() -> None:
 
 PRECEDENCE = {
     # and binds tighter than or; not tighter than and; parentheses override
-    "a or b and c is a or (b and c)": ("attribute:a exists or attribute:b exists and "
-                                       "attribute:c exists", {"a"}, True),
-    "(a or b) and c": ("(attribute:a exists or attribute:b exists) and attribute:c exists",
-                       {"a"}, False),
-    "not a and b is (not a) and b": ("not attribute:a exists and attribute:b exists",
-                                     {"b"}, True),
+    "a or b and c is a or (b and c)": (
+        "attribute:a exists or attribute:b exists and attribute:c exists",
+        {"a"},
+        True,
+    ),
+    "(a or b) and c": ("(attribute:a exists or attribute:b exists) and attribute:c exists", {"a"}, False),
+    "not a and b is (not a) and b": ("not attribute:a exists and attribute:b exists", {"b"}, True),
     "not (a and b)": ("not(attribute:a exists and attribute:b exists)", {"a", "b"}, False),
     "double negation": ("!!attribute:a exists", {"a"}, True),
 }
 
 
-@pytest.mark.parametrize(("text", "present", "expected"), PRECEDENCE.values(),
-                         ids=PRECEDENCE.keys())
+@pytest.mark.parametrize(("text", "present", "expected"), PRECEDENCE.values(), ids=PRECEDENCE.keys())
 def test_boolean_precedence(text: str, present: set[str], expected: bool) -> None:
     subject = instance(attributes=dict.fromkeys(present, "1"))
     assert parse(text).matches(subject) is expected

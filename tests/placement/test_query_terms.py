@@ -15,8 +15,7 @@ def epoch(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-T2_SMALL = instance(instance_type="t2.small", attributes={"stack": "prod", "cores": "8",
-                                                          "flag": None})
+T2_SMALL = instance(instance_type="t2.small", attributes={"stack": "prod", "cores": "8", "flag": None})
 M5_LARGE = instance(2, instance_type="m5.large", zone="us-east-1b")
 
 ATTRIBUTES = {
@@ -92,8 +91,7 @@ NUMBERS_AND_VERSIONS = {
 }
 
 
-@pytest.mark.parametrize(("text", "expected"), NUMBERS_AND_VERSIONS.values(),
-                         ids=NUMBERS_AND_VERSIONS.keys())
+@pytest.mark.parametrize(("text", "expected"), NUMBERS_AND_VERSIONS.values(), ids=NUMBERS_AND_VERSIONS.keys())
 def test_counts_and_versions(text: str, expected: bool) -> None:
     subject = instance(running_tasks_count=3, agent_version="1.14.5")
     assert parse(text).matches(subject) is expected
@@ -144,8 +142,7 @@ TASK_GROUPS = {
 }
 
 
-@pytest.mark.parametrize(("text", "both", "web", "empty"), TASK_GROUPS.values(),
-                         ids=TASK_GROUPS.keys())
+@pytest.mark.parametrize(("text", "both", "web", "empty"), TASK_GROUPS.values(), ids=TASK_GROUPS.keys())
 def test_task_group(text: str, both: bool, web: bool, empty: bool) -> None:
     expression = parse(text)
     results = [expression.matches(i) for i in (hosting("web", "db"), hosting("web"), hosting())]

@@ -26,7 +26,9 @@ from tests.placement.builders import RANDOM, ZONES, binpack, instance, request, 
 
 
 def placed(
-    cluster: list[InstanceSnapshot], count: int, *strategies: Mapping[str, str],
+    cluster: list[InstanceSnapshot],
+    count: int,
+    *strategies: Mapping[str, str],
     order: random.Random | FixedOrder | None = None,
 ) -> list[int]:
     result = place(cluster, request(count, strategies=strategies), order or FixedOrder())
@@ -65,7 +67,9 @@ def test_spread_zone_balances_counting_the_groups_tasks_already_running() -> Non
     # zone a already runs 2 tasks of the group on a full instance; b and c run none
     cluster = [
         instance(1, zone=ZONES[0], memory=0, groups={"family:web": 2}),
-        instance(2, zone=ZONES[0]), instance(3, zone=ZONES[1]), instance(4, zone=ZONES[2]),
+        instance(2, zone=ZONES[0]),
+        instance(3, zone=ZONES[1]),
+        instance(4, zone=ZONES[2]),
     ]
     ids = placed(cluster, 4, spread("attribute:ecs.availability-zone"))
     zones = Counter(cluster[i - 1].attributes["ecs.availability-zone"] for i in ids)
@@ -80,8 +84,10 @@ def test_spread_over_an_attribute_some_instances_lack_treats_them_as_one_value()
 
 def test_spread_zone_then_binpack_memory_packs_within_the_emptiest_zone() -> None:
     cluster = [
-        instance(1, zone=ZONES[0], memory=1024), instance(2, zone=ZONES[0], memory=4096),
-        instance(3, zone=ZONES[1], memory=2048), instance(4, zone=ZONES[1], memory=8192),
+        instance(1, zone=ZONES[0], memory=1024),
+        instance(2, zone=ZONES[0], memory=4096),
+        instance(3, zone=ZONES[1], memory=2048),
+        instance(4, zone=ZONES[1], memory=8192),
         instance(5, zone=ZONES[2], memory=600, groups={"family:web": 1}),
     ]
     ids = placed(cluster, 4, spread("attribute:ecs.availability-zone"), binpack("memory"))
@@ -105,8 +111,7 @@ def test_spread_zone_then_spread_instance_balances_both() -> None:
 def test_ties_go_to_the_candidate_order() -> None:
     cluster = [instance(n) for n in range(1, 6)]
     assert placed(cluster, 1, binpack("memory")) == [1]  # fixed order: lowest id
-    seen = {placed(cluster, 1, binpack("memory"), order=random.Random(seed))[0]
-            for seed in range(40)}
+    seen = {placed(cluster, 1, binpack("memory"), order=random.Random(seed))[0] for seed in range(40)}
     assert seen == {1, 2, 3, 4, 5}
 
 
@@ -131,8 +136,7 @@ def test_strategies_after_random_never_matter() -> None:
 
 def test_random_after_a_strategy_draws_among_its_ties() -> None:
     cluster = [instance(1, memory=1024), instance(2, memory=1024), instance(3, memory=8192)]
-    ids = {placed(cluster, 1, binpack("memory"), RANDOM, order=random.Random(s))[0]
-           for s in range(30)}
+    ids = {placed(cluster, 1, binpack("memory"), RANDOM, order=random.Random(s))[0] for s in range(30)}
     assert ids == {1, 2}
 
 
@@ -144,8 +148,10 @@ def test_without_strategies_run_task_places_at_random() -> None:
 
 
 def test_every_placement_says_how_each_strategy_scored_it() -> None:
-    cluster = [instance(1, zone=ZONES[0], memory=2048, groups={"family:web": 1}),
-               instance(2, zone=ZONES[1], memory=4096)]
+    cluster = [
+        instance(1, zone=ZONES[0], memory=2048, groups={"family:web": 1}),
+        instance(2, zone=ZONES[1], memory=4096),
+    ]
     strategies = (spread("attribute:ecs.availability-zone"), binpack("memory"))
     result = place(cluster, request(2, strategies=strategies), FixedOrder())
     assert result.scores == (

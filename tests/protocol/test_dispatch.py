@@ -22,22 +22,54 @@ def test_the_domain_method_accepts_every_member_of_the_input_shape(name: str) ->
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("registerTaskDefinition", "register_task_definition"), ("PIDMode", "pid_mode"),
-     ("enableECSManagedTags", "enable_ecs_managed_tags"), ("maxResults", "max_results")],
+    [
+        ("registerTaskDefinition", "register_task_definition"),
+        ("PIDMode", "pid_mode"),
+        ("enableECSManagedTags", "enable_ecs_managed_tags"),
+        ("maxResults", "max_results"),
+    ],
 )
 def test_snake_case(name: str, expected: str) -> None:
     assert snake_case(name) == expected
 
 
 def test_the_foundation_actions_are_all_implemented() -> None:
-    wanted = {"CreateCluster", "DeleteCluster", "DescribeClusters", "ListClusters", "UpdateCluster",
-              "UpdateClusterSettings", "RegisterTaskDefinition", "DeregisterTaskDefinition",
-              "DeleteTaskDefinitions", "DescribeTaskDefinition", "ListTaskDefinitions",
-              "ListTaskDefinitionFamilies", "PutAttributes", "DeleteAttributes", "ListAttributes",
-              "PutAccountSetting", "PutAccountSettingDefault", "DeleteAccountSetting", "ListAccountSettings",
-              "TagResource", "UntagResource", "ListTagsForResource", "RegisterContainerInstance",
-              "DeregisterContainerInstance", "DescribeContainerInstances", "ListContainerInstances",
-              "UpdateContainerInstancesState", "UpdateContainerAgent", "DiscoverPollEndpoint", "RunTask",
-              "StartTask", "StopTask", "DescribeTasks", "ListTasks", "SubmitTaskStateChange",
-              "SubmitContainerStateChange"}
+    wanted = {
+        "CreateCluster",
+        "DeleteCluster",
+        "DescribeClusters",
+        "ListClusters",
+        "UpdateCluster",
+        "UpdateClusterSettings",
+        "RegisterTaskDefinition",
+        "DeregisterTaskDefinition",
+        "DeleteTaskDefinitions",
+        "DescribeTaskDefinition",
+        "ListTaskDefinitions",
+        "ListTaskDefinitionFamilies",
+        "PutAttributes",
+        "DeleteAttributes",
+        "ListAttributes",
+        "PutAccountSetting",
+        "PutAccountSettingDefault",
+        "DeleteAccountSetting",
+        "ListAccountSettings",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+        "RegisterContainerInstance",
+        "DeregisterContainerInstance",
+        "DescribeContainerInstances",
+        "ListContainerInstances",
+        "UpdateContainerInstancesState",
+        "UpdateContainerAgent",
+        "DiscoverPollEndpoint",
+        "RunTask",
+        "StartTask",
+        "StopTask",
+        "DescribeTasks",
+        "ListTasks",
+        "SubmitTaskStateChange",
+        "SubmitContainerStateChange",
+    }
     assert wanted <= set(ACTIONS)

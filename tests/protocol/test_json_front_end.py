@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.harness import raw_call
 
@@ -25,9 +26,17 @@ from tests.harness import raw_call
         ("PutAccountSetting", b'{"name": "taskLongArnFormat"}', 400, "InvalidParameterException"),
     ],
     ids=[
-        "an unknown action", "malformed JSON", "a body that is not an object", "a number for a string",
-        "a map for a list", "a string for a list", "a string for an integer", "a boolean for an integer",
-        "a missing required member", "a value outside the enum", "a missing value",
+        "an unknown action",
+        "malformed JSON",
+        "a body that is not an object",
+        "a number for a string",
+        "a map for a list",
+        "a string for a list",
+        "a string for an integer",
+        "a boolean for an integer",
+        "a missing required member",
+        "a value outside the enum",
+        "a missing value",
     ],
 )
 def test_bad_requests_get_the_aws_error(
@@ -56,13 +65,17 @@ def test_an_empty_body_is_an_empty_request(server: Any, account: Any) -> None:
 
 
 def test_a_failed_request_leaves_nothing_behind(ecs: Any) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(ClientError):
         ecs.create_cluster(clusterName="bad", tags=[{"key": "aws:reserved", "value": "x"}])
     assert ecs.list_clusters()["clusterArns"] == []
 
 
 def test_timestamps_are_epoch_seconds(server: Any, account: Any) -> None:
-    reply = raw_call(server.endpoint, "PutAccountSettingDefault",
-                     b'{"name": "containerInsights", "value": "enabled"}', account)
+    reply = raw_call(
+        server.endpoint,
+        "PutAccountSettingDefault",
+        b'{"name": "containerInsights", "value": "enabled"}',
+        account,
+    )
     assert reply.status == 200
     assert reply.body["setting"]["value"] == "enabled"

@@ -11,7 +11,7 @@ from dockyard.protocol.json_protocol import parse_body, serialize_result
 
 
 def test_results_carry_timestamps_as_epoch_seconds() -> None:
-    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     assert serialize_result({"at": moment, "gone": None}) == b'{"at":1767225600.0}'
 
 

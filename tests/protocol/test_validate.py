@@ -23,8 +23,15 @@ def validate(action: str, params: Any) -> None:
         ("CreateCluster", {}),
         ("CreateCluster", {"clusterName": "a", "tags": [{"key": "k", "value": "v"}]}),
         ("ListClusters", {"maxResults": 100}),
-        ("RegisterTaskDefinition", {"family": "f", "containerDefinitions": [
-            {"name": "c", "image": "busybox", "memory": 64, "portMappings": [{"containerPort": 80}]}]}),
+        (
+            "RegisterTaskDefinition",
+            {
+                "family": "f",
+                "containerDefinitions": [
+                    {"name": "c", "image": "busybox", "memory": 64, "portMappings": [{"containerPort": 80}]}
+                ],
+            },
+        ),
         ("CreateCluster", {"clusterName": "a", "somethingNew": {"x": 1}}),
     ],
     ids=["nothing", "a name and tags", "the largest page", "a task definition", "unknown members ignored"],
@@ -40,11 +47,13 @@ def test_valid_requests_pass(action: str, params: Any) -> None:
         ("DescribeClusters", {"include": ["NOPE"]}, "enum value set"),
         ("CreateCluster", {"tags": [{"key": ""}]}, "length greater than or equal to 1"),
         ("CreateCluster", {"tags": [{"key": "k"}] * 51}, "length less than or equal to 50"),
-        ("RegisterTaskDefinition", {"family": "f", "containerDefinitions": [{"name": "c", "portMappings": [
-            {"protocol": "sctp"}]}]}, "containerDefinitions.1.member.portMappings.1.member.protocol"),
+        (
+            "RegisterTaskDefinition",
+            {"family": "f", "containerDefinitions": [{"name": "c", "portMappings": [{"protocol": "sctp"}]}]},
+            "containerDefinitions.1.member.portMappings.1.member.protocol",
+        ),
     ],
-    ids=["a missing member", "outside the enum", "too short", "too many",
-         "deep inside a list"],
+    ids=["a missing member", "outside the enum", "too short", "too many", "deep inside a list"],
 )
 def test_constraint_violations_are_invalid_parameters(action: str, params: Any, fragment: str) -> None:
     with pytest.raises(InvalidParameterException) as excinfo:
@@ -61,10 +70,14 @@ def test_constraint_violations_are_invalid_parameters(action: str, params: Any, 
         ("CreateCluster", {"tags": ["k"]}),
         ("RegisterTaskDefinition", {"family": "f", "containerDefinitions": [{"essential": "yes"}]}),
     ],
-    ids=["a number for a string", "a fraction for an integer", "a string for a list",
-         "a string for a structure", "a string for a boolean"],
+    ids=[
+        "a number for a string",
+        "a fraction for an integer",
+        "a string for a list",
+        "a string for a structure",
+        "a string for a boolean",
+    ],
 )
 def test_wrong_types_are_serialization_errors(action: str, params: Any) -> None:
     with pytest.raises(SerializationException):
         validate(action, params)
-

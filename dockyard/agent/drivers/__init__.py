@@ -33,8 +33,12 @@ class NetworkBinding:
     bind_ip: str = "0.0.0.0"
 
     def to_report(self) -> dict[str, object]:
-        return {"bindIP": self.bind_ip, "containerPort": self.container_port,
-                "hostPort": self.host_port, "protocol": self.protocol}
+        return {
+            "bindIP": self.bind_ip,
+            "containerPort": self.container_port,
+            "hostPort": self.host_port,
+            "protocol": self.protocol,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,7 @@ class Driver(Protocol):
 
     def pull(self, task: TaskSpec, container: ContainerSpec) -> None: ...
 
-    def create(self, task: TaskSpec, container: ContainerSpec, labels: dict[str, str]
-               ) -> Observed:
+    def create(self, task: TaskSpec, container: ContainerSpec, labels: dict[str, str]) -> Observed:
         """Create (not start) the container; an existing one of the same task and name is
         returned instead of a second one."""
         ...

@@ -86,15 +86,16 @@ def network_bindings(data: dict[str, Any]) -> tuple[NetworkBinding, ...]:
     """The host ports the container actually got (IPv4 preferred; one binding per port)."""
     found: dict[tuple[int, str], NetworkBinding] = {}
     if data.get("HostConfig", {}).get("NetworkMode") == "host":
-        for key in (data.get("Config", {}).get("ExposedPorts") or {}):
+        for key in data.get("Config", {}).get("ExposedPorts") or {}:
             port, _, protocol = key.partition("/")
             found[(int(port), protocol)] = NetworkBinding(int(port), int(port), protocol or "tcp")
         return tuple(found.values())
     for key, targets in (data.get("NetworkSettings", {}).get("Ports") or {}).items():
         port, _, protocol = key.partition("/")
         for target in targets or ():
-            binding = NetworkBinding(int(port), int(target["HostPort"]), protocol or "tcp",
-                                     target.get("HostIp") or "0.0.0.0")
+            binding = NetworkBinding(
+                int(port), int(target["HostPort"]), protocol or "tcp", target.get("HostIp") or "0.0.0.0"
+            )
             current = found.get((binding.container_port, binding.protocol))
             if current is None or (":" in current.bind_ip and ":" not in binding.bind_ip):
                 found[(binding.container_port, binding.protocol)] = binding
@@ -130,8 +131,9 @@ def remote_api_capabilities(api_version: str) -> list[str]:
     """``docker-remote-api.1.N`` attributes for every API version the engine speaks."""
     major, _, minor = api_version.partition(".")
     top = int(minor) if major == "1" and minor.isdigit() else MIN_REMOTE_API[1]
-    return [f"com.amazonaws.ecs.capability.docker-remote-api.1.{n}"
-            for n in range(MIN_REMOTE_API[1], top + 1)]
+    return [
+        f"com.amazonaws.ecs.capability.docker-remote-api.1.{n}" for n in range(MIN_REMOTE_API[1], top + 1)
+    ]
 
 
 class DockerLogFollower(threading.Thread):
@@ -223,12 +225,14 @@ class DockerDriver:
     def info(self) -> DriverInfo:
         version = self.api.version()
         capabilities = remote_api_capabilities(str(version.get("ApiVersion", "1.17")))
-        return DriverInfo("docker", f"DockerVersion: {version.get('Version', 'unknown')}",
-                          tuple(capabilities) + CAPABILITIES)
+        return DriverInfo(
+            "docker",
+            f"DockerVersion: {version.get('Version', 'unknown')}",
+            tuple(capabilities) + CAPABILITIES,
+        )
 
     def list_containers(self) -> list[Observed]:
-        rows = self.api.containers(all=True, filters={
-            "label": f"{names.INSTANCE_ID}={self.instance_id}"})
+        rows = self.api.containers(all=True, filters={"label": f"{names.INSTANCE_ID}={self.instance_id}"})
         found = (self.inspect(row["Id"]) for row in rows)
         return [observed for observed in found if observed is not None]
 
@@ -260,27 +264,31 @@ class DockerDriver:
                 continue
             except NotFound:
                 if not volume.create:
-                    raise DriverError(f"CannotCreateContainerError: volume {volume.name} "
-                                      "does not exist and autoprovision is off") from None
-            self.api.create_volume(volume.name, driver=volume.driver,
-                                   driver_opts=dict(volume.driver_opts) or None,
-                                   labels=dict(volume.labels) or None)
+                    raise DriverError(
+                        f"CannotCreateContainerError: volume {volume.name} "
+                        "does not exist and autoprovision is off"
+                    ) from None
+            self.api.create_volume(
+                volume.name,
+                driver=volume.driver,
+                driver_opts=dict(volume.driver_opts) or None,
+                labels=dict(volume.labels) or None,
+            )
 
-    def create(self, task: TaskSpec, container: ContainerSpec, labels: dict[str, str]
-               ) -> Observed:
+    def create(self, task: TaskSpec, container: ContainerSpec, labels: dict[str, str]) -> Observed:
         request = docker_create(task, container, labels)
         for warning in request.warnings:
             log.warning("task %s container %s: %s", task.task_id, container.name, warning)
         try:
             self._ensure_volumes(request.volumes)
             host_config = self.api.create_host_config(**request.host_config)
-            created = self.api.create_container(request.image, name=request.name,
-                                                host_config=host_config, **request.config)
+            created = self.api.create_container(
+                request.image, name=request.name, host_config=host_config, **request.config
+            )
         except APIError as error:
             if error.status_code == 409:  # the name is taken: this very container exists
                 existing = self.inspect(request.name)
-                if existing and (existing.task_arn, existing.container_name) == (
-                        task.arn, container.name):
+                if existing and (existing.task_arn, existing.container_name) == (task.arn, container.name):
                     return existing
             raise DriverError(f"CannotCreateContainerError: {explain(error)}") from error
         except (DockerException, OSError, ValueError, TypeError) as error:
@@ -321,16 +329,16 @@ class DockerDriver:
                 raise DriverError(f"CannotRemoveContainerError: {explain(error)}") from error
 
     def cleanup_task(self, task_arn: str) -> None:
-        volumes = self.api.volumes(filters={"label": [
-            f"{names.TASK_ARN}={task_arn}", f"{names.INSTANCE_ID}={self.instance_id}"]})
+        volumes = self.api.volumes(
+            filters={"label": [f"{names.TASK_ARN}={task_arn}", f"{names.INSTANCE_ID}={self.instance_id}"]}
+        )
         for volume in (volumes or {}).get("Volumes") or ():
             try:
                 self.api.remove_volume(volume["Name"], force=True)
             except APIError as error:
                 log.warning("could not remove volume %s: %s", volume["Name"], explain(error))
 
-    def follow_logs(self, runtime_id: str, since: float | None, sink: LogSink
-                    ) -> DockerLogFollower:
+    def follow_logs(self, runtime_id: str, since: float | None, sink: LogSink) -> DockerLogFollower:
         follower = DockerLogFollower(self.api, runtime_id, since, sink)
         follower.start()
         return follower

@@ -91,8 +91,9 @@ def _task_volume_labels(task: TaskSpec, labels: Mapping[str, str]) -> dict[str, 
     return {names.TASK_ARN: task.arn, names.INSTANCE_ID: labels.get(names.INSTANCE_ID, "")}
 
 
-def _volume_binds(task: TaskSpec, container: ContainerSpec, labels: Mapping[str, str]
-                  ) -> tuple[list[str], list[VolumeRequest]]:
+def _volume_binds(
+    task: TaskSpec, container: ContainerSpec, labels: Mapping[str, str]
+) -> tuple[list[str], list[VolumeRequest]]:
     by_name = {str(volume.get("name")): volume for volume in task.volumes}
     binds: list[str] = []
     requests: list[VolumeRequest] = []
@@ -101,8 +102,9 @@ def _volume_binds(task: TaskSpec, container: ContainerSpec, labels: Mapping[str,
         mode = "ro" if mount.get("readOnly") else "rw"
         volume = by_name.get(source_name)
         if volume is None:
-            raise DriverError(f"CannotCreateContainerError: volume {source_name} "
-                              "is not defined in the task definition")
+            raise DriverError(
+                f"CannotCreateContainerError: volume {source_name} is not defined in the task definition"
+            )
         source_path = (volume.get("host") or {}).get("sourcePath")
         docker_volume = volume.get("dockerVolumeConfiguration")
         if source_path:
@@ -111,17 +113,22 @@ def _volume_binds(task: TaskSpec, container: ContainerSpec, labels: Mapping[str,
             shared = docker_volume.get("scope") == "shared"
             source = source_name if shared else task_volume_name(task, source_name)
             own = {} if shared else _task_volume_labels(task, labels)
-            requests.append(VolumeRequest(
-                name=source,
-                driver=str(docker_volume.get("driver") or "local"),
-                driver_opts=dict(docker_volume.get("driverOpts") or {}),
-                labels={**(docker_volume.get("labels") or {}), **own},
-                create=not shared or bool(docker_volume.get("autoprovision")),
-            ))
-        elif any(key in volume for key in ("efsVolumeConfiguration",
-                                           "fsxWindowsFileServerVolumeConfiguration")):
-            raise DriverError(f"CannotCreateContainerError: volume {source_name}: "
-                              "EFS and FSx volumes are not supported by Dockyard")
+            requests.append(
+                VolumeRequest(
+                    name=source,
+                    driver=str(docker_volume.get("driver") or "local"),
+                    driver_opts=dict(docker_volume.get("driverOpts") or {}),
+                    labels={**(docker_volume.get("labels") or {}), **own},
+                    create=not shared or bool(docker_volume.get("autoprovision")),
+                )
+            )
+        elif any(
+            key in volume for key in ("efsVolumeConfiguration", "fsxWindowsFileServerVolumeConfiguration")
+        ):
+            raise DriverError(
+                f"CannotCreateContainerError: volume {source_name}: "
+                "EFS and FSx volumes are not supported by Dockyard"
+            )
         else:  # no source: an empty volume that lives as long as the task, as on ECS
             source = task_volume_name(task, source_name)
             requests.append(VolumeRequest(name=source, labels=_task_volume_labels(task, labels)))
@@ -153,8 +160,7 @@ def _linux_parameters(definition: Mapping[str, Any], host: dict[str, Any]) -> No
         host["cap_drop"] = list(capabilities["drop"])
     if linux.get("tmpfs"):
         host["tmpfs"] = {
-            item["containerPath"]: ",".join([f"size={int(item['size'])}m",
-                                             *(item.get("mountOptions") or ())])
+            item["containerPath"]: ",".join([f"size={int(item['size'])}m", *(item.get("mountOptions") or ())])
             for item in linux["tmpfs"]
         }
     if linux.get("devices"):
@@ -180,21 +186,23 @@ def _memory(definition: Mapping[str, Any], host: dict[str, Any]) -> None:
         host["mem_reservation"] = _mebibytes(definition["memoryReservation"])
 
 
-def docker_create(task: TaskSpec, container: ContainerSpec, labels: Mapping[str, str]
-                  ) -> DockerCreate:
+def docker_create(task: TaskSpec, container: ContainerSpec, labels: Mapping[str, str]) -> DockerCreate:
     """The create request for ``container`` of ``task``; DriverError if it cannot be made."""
     definition = container.definition
     warnings: list[str] = []
     mode = network_mode(task, warnings)
     config: dict[str, Any] = {"labels": dict(labels), "stop_timeout": int(container.stop_timeout)}
-    host: dict[str, Any] = {"network_mode": mode, "cpu_shares": max(int(definition.get("cpu") or 0),
-                                                                    MIN_CPU_SHARES)}
+    host: dict[str, Any] = {
+        "network_mode": mode,
+        "cpu_shares": max(int(definition.get("cpu") or 0), MIN_CPU_SHARES),
+    }
     if definition.get("command"):
         config["command"] = list(definition["command"])
     if definition.get("entryPoint"):
         config["entrypoint"] = list(definition["entryPoint"])
-    environment = {str(item["name"]): str(item.get("value", ""))
-                   for item in definition.get("environment") or ()}
+    environment = {
+        str(item["name"]): str(item.get("value", "")) for item in definition.get("environment") or ()
+    }
     if environment:
         config["environment"] = environment
     for source, target in (("workingDirectory", "working_dir"), ("user", "user")):
@@ -217,8 +225,7 @@ def docker_create(task: TaskSpec, container: ContainerSpec, labels: Mapping[str,
     if ports and mode != "none":
         config["ports"] = [(port, protocol) for port, protocol, _ in ports]
         if mode == "bridge":
-            host["port_bindings"] = {f"{port}/{protocol}": host_port
-                                     for port, protocol, host_port in ports}
+            host["port_bindings"] = {f"{port}/{protocol}": host_port for port, protocol, host_port in ports}
     _memory(definition, host)
     _linux_parameters(definition, host)
     binds, volumes = _volume_binds(task, container, labels)
@@ -238,21 +245,24 @@ def docker_create(task: TaskSpec, container: ContainerSpec, labels: Mapping[str,
                 for name, _, alias in (str(link).partition(":") for link in definition["links"])
             }
     if definition.get("ulimits"):
-        host["ulimits"] = [{"name": u["name"], "soft": int(u["softLimit"]),
-                            "hard": int(u["hardLimit"])} for u in definition["ulimits"]]
+        host["ulimits"] = [
+            {"name": u["name"], "soft": int(u["softLimit"]), "hard": int(u["hardLimit"])}
+            for u in definition["ulimits"]
+        ]
     for source, target in (("readonlyRootFilesystem", "read_only"), ("privileged", "privileged")):
         if definition.get(source):
             host[target] = True
     if definition.get("extraHosts"):
-        host["extra_hosts"] = {item["hostname"]: item["ipAddress"]
-                               for item in definition["extraHosts"]}
-    for source, target in (("dnsServers", "dns"), ("dnsSearchDomains", "dns_search"),
-                           ("dockerSecurityOptions", "security_opt")):
+        host["extra_hosts"] = {item["hostname"]: item["ipAddress"] for item in definition["extraHosts"]}
+    for source, target in (
+        ("dnsServers", "dns"),
+        ("dnsSearchDomains", "dns_search"),
+        ("dockerSecurityOptions", "security_opt"),
+    ):
         if definition.get(source):
             host[target] = list(definition[source])
     if definition.get("systemControls"):
-        host["sysctls"] = {item["namespace"]: item["value"]
-                           for item in definition["systemControls"]}
+        host["sysctls"] = {item["namespace"]: item["value"] for item in definition["systemControls"]}
     for source, target in (("pidMode", "pid_mode"), ("ipcMode", "ipc_mode")):
         value = task.task_definition.get(source)
         if value == "host":
@@ -264,9 +274,16 @@ def docker_create(task: TaskSpec, container: ContainerSpec, labels: Mapping[str,
     if driver == "none":
         host["log_config"] = {"type": "none", "config": {}}
     elif driver and driver != "json-file":
-        warnings.append(f"logDriver {driver} is not supported; output goes to json-file "
-                        "and to the control plane")
+        warnings.append(
+            f"logDriver {driver} is not supported; output goes to json-file and to the control plane"
+        )
     elif driver == "json-file" and log.get("options"):
         host["log_config"] = {"type": "json-file", "config": dict(log["options"])}
-    return DockerCreate(name=docker_name(task, container.name), image=container.image,
-                        config=config, host_config=host, volumes=volumes, warnings=warnings)
+    return DockerCreate(
+        name=docker_name(task, container.name),
+        image=container.image,
+        config=config,
+        host_config=host,
+        volumes=volumes,
+        warnings=warnings,
+    )

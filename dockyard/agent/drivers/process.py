@@ -64,7 +64,7 @@ def process_start_ticks(pid: int) -> int | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
     return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
@@ -128,8 +128,9 @@ class ProcessDriver:
         if pid is None:
             return False
         if ticks is None:  # a record written before the shim reported its start time
-            return (process_start_ticks(int(pid)) is not None
-                    and not self._paths(record["runtimeId"])[2].exists())
+            return (
+                process_start_ticks(int(pid)) is not None and not self._paths(record["runtimeId"])[2].exists()
+            )
         return process_start_ticks(int(pid)) == int(ticks)
 
     def _finalize(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -205,11 +206,9 @@ class ProcessDriver:
     def pull(self, task: TaskSpec, container: ContainerSpec) -> None:
         if container.image and container.image not in self._warned_images:
             self._warned_images.add(container.image)
-            log.info("process driver: image %s is not used; the command runs on the host",
-                     container.image)
+            log.info("process driver: image %s is not used; the command runs on the host", container.image)
 
-    def create(self, task: TaskSpec, container: ContainerSpec, labels: dict[str, str]
-               ) -> Observed:
+    def create(self, task: TaskSpec, container: ContainerSpec, labels: dict[str, str]) -> Observed:
         runtime_id = f"{task.task_id}/{container.name}"
         with self._lock:
             existing = self._load(runtime_id)
@@ -218,26 +217,45 @@ class ProcessDriver:
             definition = dict(container.definition)
             argv = command_line(definition)
             if not argv:
-                raise DriverError("CannotCreateContainerError: the process driver needs "
-                                  "a command or entryPoint")
+                raise DriverError(
+                    "CannotCreateContainerError: the process driver needs a command or entryPoint"
+                )
             (self.root / task.task_id).mkdir(parents=True, exist_ok=True)
-            environment = {"PATH": os.environ.get("PATH", DEFAULT_PATH),
-                           "HOME": str(self.root / task.task_id)}
-            environment.update({str(item["name"]): str(item.get("value", ""))
-                                for item in definition.get("environment") or ()})
+            environment = {
+                "PATH": os.environ.get("PATH", DEFAULT_PATH),
+                "HOME": str(self.root / task.task_id),
+            }
+            environment.update(
+                {
+                    str(item["name"]): str(item.get("value", ""))
+                    for item in definition.get("environment") or ()
+                }
+            )
             bindings = [
-                {"container_port": int(m["containerPort"]),
-                 "host_port": int(m.get("hostPort") or m["containerPort"]),
-                 "protocol": str(m.get("protocol") or "tcp")}
-                for m in definition.get("portMappings") or () if m.get("containerPort")
+                {
+                    "container_port": int(m["containerPort"]),
+                    "host_port": int(m.get("hostPort") or m["containerPort"]),
+                    "protocol": str(m.get("protocol") or "tcp"),
+                }
+                for m in definition.get("portMappings") or ()
+                if m.get("containerPort")
             ]
             record = {
-                "runtimeId": runtime_id, "taskArn": task.arn, "containerName": container.name,
-                "labels": labels, "argv": argv, "environment": environment,
+                "runtimeId": runtime_id,
+                "taskArn": task.arn,
+                "containerName": container.name,
+                "labels": labels,
+                "argv": argv,
+                "environment": environment,
                 "cwd": str(definition.get("workingDirectory") or self.root / task.task_id),
-                "user": definition.get("user"), "bindings": bindings,
-                "healthCheck": definition.get("healthCheck"), "createdAt": time.time(),
-                "pid": None, "pidStartTicks": None, "exitCode": None, "reason": "",
+                "user": definition.get("user"),
+                "bindings": bindings,
+                "healthCheck": definition.get("healthCheck"),
+                "createdAt": time.time(),
+                "pid": None,
+                "pidStartTicks": None,
+                "exitCode": None,
+                "reason": "",
             }
             self._save(record)
             return self._observe(record)
@@ -253,11 +271,11 @@ class ProcessDriver:
             exit_path.unlink(missing_ok=True)
             argv, environment = record["argv"], record["environment"]
             if shutil.which(argv[0], path=environment.get("PATH")) is None:
-                raise DriverError(f"CannotStartContainerError: {argv[0]}: executable file "
-                                  "not found in $PATH")
+                raise DriverError(f"CannotStartContainerError: {argv[0]}: executable file not found in $PATH")
             if not Path(record["cwd"]).is_dir():
-                raise DriverError(f"CannotStartContainerError: working directory "
-                                  f"{record['cwd']} does not exist")
+                raise DriverError(
+                    f"CannotStartContainerError: working directory {record['cwd']} does not exist"
+                )
             user, _, group = str(record.get("user") or "").partition(":")
             identity: dict[str, Any] = {}
             if user and os.geteuid() == 0:
@@ -276,16 +294,22 @@ class ProcessDriver:
             return self._observe(record)
 
     @staticmethod
-    def _launch(argv: list[str], record: dict[str, Any], log_path: Path, exit_path: Path,
-                identity: dict[str, Any]) -> tuple[int, int]:
+    def _launch(
+        argv: list[str], record: dict[str, Any], log_path: Path, exit_path: Path, identity: dict[str, Any]
+    ) -> tuple[int, int]:
         """Start the detached shim; returns its pid and start time (as the shim read them)
         once its signal handlers are in place."""
         log_path.touch()
         with log_path.open("ab") as errors:
             launcher = subprocess.Popen(
                 [sys.executable, "-S", SHIM, str(exit_path), str(log_path), "--", *argv],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
-                cwd=record["cwd"], env=record["environment"], **identity)
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                cwd=record["cwd"],
+                env=record["environment"],
+                **identity,
+            )
             assert launcher.stdout is not None
             line = launcher.stdout.readline()
             launcher.stdout.close()
@@ -343,8 +367,7 @@ class ProcessDriver:
         if task_dir.is_dir() and not any(task_dir.glob("*.json")):
             shutil.rmtree(task_dir, ignore_errors=True)
 
-    def follow_logs(self, runtime_id: str, since: float | None, sink: LogSink
-                    ) -> ProcessLogFollower:
+    def follow_logs(self, runtime_id: str, since: float | None, sink: LogSink) -> ProcessLogFollower:
         def ended() -> bool:
             observed = self.inspect(runtime_id)
             return observed is None or observed.status is ContainerStatus.STOPPED
@@ -358,9 +381,13 @@ class ProcessDriver:
         self._watched[record["runtimeId"]] = record
         command = health_command(record.get("healthCheck"))
         if command and record["runtimeId"] not in self._health:
-            checker = HealthChecker(command, record.get("healthCheck") or {},
-                                    cwd=record["cwd"], env=record["environment"],
-                                    on_change=functools.partial(self._notify, record["taskArn"]))
+            checker = HealthChecker(
+                command,
+                record.get("healthCheck") or {},
+                cwd=record["cwd"],
+                env=record["environment"],
+                on_change=functools.partial(self._notify, record["taskArn"]),
+            )
             self._health[record["runtimeId"]] = checker
             checker.start()
 

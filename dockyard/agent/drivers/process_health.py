@@ -35,8 +35,15 @@ def health_command(check: Mapping[str, Any] | None) -> list[str] | None:
 class HealthChecker(threading.Thread):
     """Runs one container's health check until stopped; ``status`` is the latest verdict."""
 
-    def __init__(self, command: list[str], check: Mapping[str, Any], *, cwd: str,
-                 env: Mapping[str, str], on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        check: Mapping[str, Any],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        on_change: Callable[[], None],
+    ) -> None:
         super().__init__(name="health-check", daemon=True)
         self.command, self.cwd, self.env, self.on_change = command, cwd, dict(env), on_change
         self.interval = float(check.get("interval", 30))
@@ -48,9 +55,16 @@ class HealthChecker(threading.Thread):
 
     def probe(self) -> bool:
         try:
-            done = subprocess.run(self.command, cwd=self.cwd, env=self.env, timeout=self.timeout,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, check=False)
+            done = subprocess.run(
+                self.command,
+                cwd=self.cwd,
+                env=self.env,
+                timeout=self.timeout,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as error:
             log.debug("health check %s failed: %s", self.command, error)
             return False
@@ -63,8 +77,7 @@ class HealthChecker(threading.Thread):
             if self.probe():
                 failures, verdict = 0, HealthStatus.HEALTHY
             else:
-                grace = (self.status is HealthStatus.UNKNOWN
-                         and time.monotonic() - started < self.start_period)
+                grace = self.status is HealthStatus.UNKNOWN and time.monotonic() - started < self.start_period
                 failures += 0 if grace else 1
                 verdict = HealthStatus.UNHEALTHY if failures >= self.retries else self.status
             if verdict is not self.status and not self._stopped.is_set():

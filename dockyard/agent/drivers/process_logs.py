@@ -22,8 +22,7 @@ class ProcessLogFollower(threading.Thread):
     so joining it is how an owner knows every line is in the sink (``stop`` drops the rest,
     for an agent that is going away)."""
 
-    def __init__(self, path: Path, since: float | None, sink: LogSink,
-                 ended: Callable[[], bool]) -> None:
+    def __init__(self, path: Path, since: float | None, sink: LogSink, ended: Callable[[], bool]) -> None:
         super().__init__(name=f"logs-{path.stem}", daemon=True)
         self.path, self.since, self.sink, self.ended = path, since, sink, ended
         self._stopped = threading.Event()

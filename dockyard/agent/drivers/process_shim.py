@@ -23,7 +23,7 @@ def start_ticks() -> str:
     """This process's start time in clock ticks since boot (field 22 of /proc/self/stat)."""
     with open("/proc/self/stat") as handle:
         stat = handle.read()
-    return stat[stat.rindex(")") + 2:].split()[19]  # the command name may hold spaces
+    return stat[stat.rindex(")") + 2 :].split()[19]  # the command name may hold spaces
 
 
 def main(argv: list[str]) -> int:
