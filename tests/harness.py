@@ -209,6 +209,8 @@ class DockyardAgent:
     cluster: str = "default"
     driver: str | None = None
     process: subprocess.Popen[bytes] | None = None
+    options: tuple[str, ...] = ()  # more command-line options
+    environment: dict[str, str] = field(default_factory=dict)  # more environment variables
 
     def start(self) -> DockyardAgent:
         env = dict(
@@ -216,6 +218,7 @@ class DockyardAgent:
             AWS_ACCESS_KEY_ID=self.credentials.access_key_id,
             AWS_SECRET_ACCESS_KEY=self.credentials.secret_access_key,
             AWS_DEFAULT_REGION="us-east-1",
+            **self.environment,
         )
         command = [
             sys.executable,
@@ -230,6 +233,7 @@ class DockyardAgent:
             str(self.state_dir),
             "--log-level",
             "info",
+            *self.options,
         ]
         if self.driver:
             command += ["--driver", self.driver]

@@ -17,8 +17,7 @@ from dockyard.agent.drivers.process import process_start_ticks
 from dockyard.agent.version import AGENT_VERSION
 from tests.agent.conftest import remove_docker_leftovers
 from tests.builders import container
-from tests.e2e.agents import ConfiguredAgent
-from tests.harness import DockyardServer, wait_for
+from tests.harness import DockyardAgent, DockyardServer, wait_for
 
 OLD_VERSION = "0.0.1"
 
@@ -31,12 +30,12 @@ def driver(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def old_agent(server: DockyardServer, driver: str, tmp_path: Path) -> Iterator[tuple[Any, ConfiguredAgent]]:
+def old_agent(server: DockyardServer, driver: str, tmp_path: Path) -> Iterator[tuple[Any, DockyardAgent]]:
     """A cluster with one agent that pretends to be version 0.0.1."""
     account = server.new_account()
     ecs = server.client(account)
     ecs.create_cluster()
-    agent = ConfiguredAgent(
+    agent = DockyardAgent(
         server,
         account,
         tmp_path / "agent",
@@ -70,7 +69,7 @@ def host_identity(driver: str, state_dir: Path, task: dict[str, Any]) -> tuple[s
     return f"{runtime_id} pid {record['pid']}", str(record["pidStartTicks"])
 
 
-def test_an_old_agent_updates_itself_in_place(old_agent: tuple[Any, ConfiguredAgent], driver: str) -> None:
+def test_an_old_agent_updates_itself_in_place(old_agent: tuple[Any, DockyardAgent], driver: str) -> None:
     ecs, agent = old_agent
     [arn] = wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], 60, message=agent.log())
     describe = lambda: ecs.describe_container_instances(containerInstances=[arn])["containerInstances"][0]  # noqa: E731

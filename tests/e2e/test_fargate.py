@@ -12,8 +12,7 @@ import pytest
 
 from tests.agent.conftest import remove_docker_leftovers
 from tests.builders import container, register_instance
-from tests.e2e.agents import ConfiguredAgent
-from tests.harness import DockyardServer, wait_for
+from tests.harness import DockyardAgent, DockyardServer, wait_for
 
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"], "assignPublicIp": "DISABLED"}}
 
@@ -32,14 +31,14 @@ def register_fargate_definition(ecs: Any) -> None:
 @pytest.fixture(params=[pytest.param("docker", marks=pytest.mark.docker), "process"])
 def fargate_host(
     request: pytest.FixtureRequest, server: DockyardServer, tmp_path: Path
-) -> Iterator[tuple[Any, ConfiguredAgent]]:
+) -> Iterator[tuple[Any, DockyardAgent]]:
     """A cluster whose one agent offers Fargate capacity."""
     if request.param == "docker":
         request.getfixturevalue("docker_engine")
     account = server.new_account()
     ecs = server.client(account)
     ecs.create_cluster()
-    agent = ConfiguredAgent(
+    agent = DockyardAgent(
         server, account, tmp_path / "agent", driver=str(request.param), options=("--fargate-capacity",)
     ).start()
     yield ecs, agent
@@ -50,7 +49,7 @@ def fargate_host(
 
 
 def test_a_fargate_task_runs_on_an_agent_offering_fargate_capacity(
-    fargate_host: tuple[Any, ConfiguredAgent],
+    fargate_host: tuple[Any, DockyardAgent],
 ) -> None:
     ecs, agent = fargate_host
     [arn] = wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], 60, message=agent.log())
