@@ -99,11 +99,17 @@ def serve(args: argparse.Namespace) -> None:
         http="httptools",
         loop="uvloop",
     )
-    # uvicorn re-raises the stop signal once it has shut down; a no-op handler lets a SIGTERM
-    # stop end with status 0, as service managers and scripts expect of a clean stop.
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    signal.signal(signal.SIGINT, lambda *_: None)
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+
+    # A stop signal that lands before uvicorn installs its own handlers must still stop it;
+    # uvicorn also re-raises the signal once it has shut down, and this handler absorbs that,
+    # so a SIGTERM stop ends with status 0 as service managers and scripts expect.
+    def request_stop(*_: object) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    server.run()
 
 
 _WORKER_SETTINGS = "DOCKYARD_WORKER_SETTINGS"
