@@ -91,6 +91,25 @@ AGENT_TIMEOUT_SECONDS = 30.0  # Dockyard's: an agent silent this long is disconn
 KEEP_SECONDS = 25.0  # re-register an instance this long after its last registration
 KEEPER_THREADS = 4
 CAPACITY_SHARE = 0.7
+TASK_DEFINITION: dict[str, Any] = {
+    "family": FAMILY,
+    "containerDefinitions": [
+        {
+            "name": "app",
+            "image": "busybox",
+            "cpu": TASK_CPU,
+            "memory": TASK_MEMORY,
+            "essential": True,
+            "command": ["sleep", "3600"],
+        }
+    ],
+}
+RUN_TASK: dict[str, Any] = {
+    "cluster": CLUSTER,
+    "taskDefinition": FAMILY,
+    "count": COUNT,
+    "placementStrategy": STRATEGY,
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +119,8 @@ class SimulatedInstance:
     zone: str
     instance_type: str
 
-    def register(self, ecs: Any) -> dict[str, Any]:
+    def registration(self) -> dict[str, Any]:
+        """RegisterContainerInstance's input for this instance, as an agent sends it."""
         cpu, memory = INSTANCE_TYPES[self.instance_type]
         document = {
             "instanceId": self.ec2_instance_id,
@@ -110,19 +130,20 @@ class SimulatedInstance:
             "imageId": "ami-0123456789abcdef0",
             "privateIp": f"10.0.{self.index // 250}.{self.index % 250}",
         }
-        return dict(
-            ecs.register_container_instance(
-                cluster=CLUSTER,
-                instanceIdentityDocument=json.dumps(document),
-                totalResources=[
-                    {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
-                    {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
-                    {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22", "2375", "2376", "51678"]},
-                    {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
-                ],
-                versionInfo={"agentVersion": "1.0.0", "agentHash": "fleetsim", "dockerVersion": "simulated"},
-            )["containerInstance"]
-        )
+        return {
+            "cluster": CLUSTER,
+            "instanceIdentityDocument": json.dumps(document),
+            "totalResources": [
+                {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
+                {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22", "2375", "2376", "51678"]},
+                {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
+            ],
+            "versionInfo": {"agentVersion": "1.0.0", "agentHash": "fleetsim", "dockerVersion": "simulated"},
+        }
+
+    def register(self, ecs: Any) -> dict[str, Any]:
+        return dict(ecs.register_container_instance(**self.registration())["containerInstance"])
 
 
 def fleet(size: int) -> list[SimulatedInstance]:
@@ -237,19 +258,7 @@ def prepare(server: ServerProcess, instances: list[SimulatedInstance], threads: 
     clients = Clients(server)
     ecs = clients.get()
     ecs.create_cluster(clusterName=CLUSTER)
-    ecs.register_task_definition(
-        family=FAMILY,
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "busybox",
-                "cpu": TASK_CPU,
-                "memory": TASK_MEMORY,
-                "essential": True,
-                "command": ["sleep", "3600"],
-            }
-        ],
-    )
+    ecs.register_task_definition(**TASK_DEFINITION)
     return clients, register_all(clients, instances, threads)
 
 
@@ -332,7 +341,7 @@ def storm(
     check: bool,
     profile: Path | None,
 ) -> Storm:
-    body = {"cluster": CLUSTER, "taskDefinition": FAMILY, "count": COUNT, "placementStrategy": STRATEGY}
+    body = RUN_TASK
     spec = loadgen.RequestSpec(
         port=server.port,
         target=f"{loadgen.ECS_TARGET_PREFIX}.RunTask",

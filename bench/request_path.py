@@ -6,6 +6,11 @@ Dockyard's own work (routing, SigV4, parsing, validation, the transaction, the d
 method, serialization) and nothing of uvicorn or the network.
 
     .venv/bin/python -m bench.request_path --operation DescribeClusters --rounds 5 [--profile]
+
+``--fleet N`` also registers N container instances the way ``bench.fleet_simulator`` does, and
+makes RunTask's default body the simulator's (count=10, spread by zone then binpack memory):
+
+    .venv/bin/python -m bench.request_path --fleet 5000 --operation RunTask --requests 2000 --profile
 """
 
 from __future__ import annotations
@@ -26,6 +31,18 @@ from bench.loadgen import ECS_TARGET_PREFIX, RequestSpec, sign_pool
 from bench.servers import BENCH_KEY_ID, BENCH_SECRET
 
 _DEFAULT_BODIES: dict[str, Any] = {scenario.operation: scenario.body for scenario in SCENARIOS}
+
+
+def _fleet_setup(size: int) -> list[bytes]:
+    """The fleet simulator's cluster, task definition and ``size`` instances, as requests."""
+    from bench import fleet_simulator as sim
+
+    setup = [
+        _signed("CreateCluster", {"clusterName": sim.CLUSTER}),
+        _signed("RegisterTaskDefinition", sim.TASK_DEFINITION),
+    ]
+    setup += [_signed("RegisterContainerInstance", member.registration()) for member in sim.fleet(size)]
+    return setup
 
 
 def _signed(operation: str, body: dict[str, Any]) -> bytes:
@@ -87,8 +104,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body", help="default: the body bench.api_throughput sends")
     parser.add_argument("--rounds", type=int, default=1, help="report the cheapest of N runs")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the run")
+    parser.add_argument("--fleet", type=int, default=0, help="container instances to register first")
     args = parser.parse_args(argv)
-    body = args.body or json.dumps(_DEFAULT_BODIES.get(args.operation, {}))
+    defaults = dict(_DEFAULT_BODIES)
+    if args.fleet:
+        from bench import fleet_simulator
+
+        defaults["RunTask"] = fleet_simulator.RUN_TASK
+    body = args.body or json.dumps(defaults.get(args.operation, {}))
 
     os.environ["DOCKYARD_ADMIN_ACCESS_KEY_ID"] = BENCH_KEY_ID
     os.environ["DOCKYARD_ADMIN_SECRET_ACCESS_KEY"] = BENCH_SECRET
@@ -105,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             _signed("RegisterTaskDefinition", {"family": FAMILY, "containerDefinitions": [CONTAINER]})
             for _ in range(20)
         ]
+        setup += _fleet_setup(args.fleet) if args.fleet else []
         pool = sign_pool(
             RequestSpec(
                 5566, f"{ECS_TARGET_PREFIX}.{args.operation}", body.encode(), BENCH_KEY_ID, BENCH_SECRET

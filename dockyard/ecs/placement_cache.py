@@ -45,7 +45,7 @@ import os
 import threading
 import weakref
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,12 +53,16 @@ from sqlalchemy import Engine, Row, bindparam, func, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs.container_instances import ACTIVE_TASK_STATUSES, AGENT_TIMEOUT_SECONDS
-from dockyard.placement.model import InstanceSnapshot
+from dockyard.placement.engine import Placer
+from dockyard.placement.engine import place as place_once
+from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
+from dockyard.placement.ranking import CandidateOrder
 from dockyard.store.schema import attributes, clusters, container_instances, tasks
 
 ENABLED = os.environ.get("DOCKYARD_PLACEMENT_CACHE", "on").lower() not in ("off", "0", "false", "no")
 SEEN_REFRESH_SECONDS = 1.0
 MAX_CLUSTERS = 1024  # per process; the least recently used go first
+MAX_PLACERS = 8  # request shapes kept per cluster; the least recently used go first
 
 _instances = container_instances.c
 _SNAPSHOT_COLUMNS = (
@@ -231,13 +235,25 @@ class ClusterCache:
     # when an agent is heard from again; they are checked when they come up).
     timeouts: list[tuple[float, int]] = field(default_factory=list)
     ordered: list[InstanceSnapshot] | None = None  # ``instances`` as a list, built on demand
+    # The placement pipeline and ranking of each recent request shape over these instances,
+    # kept current with them, so a request only pays for what changed (``engine.Placer``).
+    placers: OrderedDict[Hashable, Placer] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, instance: InstanceSnapshot) -> None:
+        """A changed instance (already in ``instances``'s order)."""
+        self.instances[instance.id] = instance
+        self.ordered = None
+        for placer in self.placers.values():
+            placer.set(instance)
 
     def load(self, read: Read) -> None:
         """Take in what was read: new and changed instances, deregistered ones gone."""
         for instance_id in read.inactive:
             self.instances.pop(instance_id, None)
             self.last_seen.pop(instance_id, None)
+            for placer in self.placers.values():
+                placer.discard(instance_id)
         fresh = {instance.id: instance for instance in read.snapshots if instance.id not in read.inactive}
         new = [instance_id for instance_id in fresh if instance_id not in self.instances]
         if new and self.instances and min(new) < next(reversed(self.instances)):
@@ -245,6 +261,7 @@ class ClusterCache:
         else:
             self.instances.update(fresh)  # a new instance has the highest id so far
         for instance_id, instance in fresh.items():
+            self.put(instance)
             seen = self.last_seen[instance_id] = read.last_seen.get(instance_id)
             if instance.agent_connected and seen is not None:
                 heapq.heappush(self.timeouts, (seen + AGENT_TIMEOUT_SECONDS, instance_id))
@@ -262,8 +279,7 @@ class ClusterCache:
             seen = self.last_seen.get(instance_id)
             connected = _connected(seen, ctx.now)
             if connected != instance.agent_connected:
-                self.instances[instance_id] = dataclasses.replace(instance, agent_connected=connected)
-                self.ordered = None
+                self.put(dataclasses.replace(instance, agent_connected=connected))
             if connected and seen is not None:
                 timeouts.append((seen + AGENT_TIMEOUT_SECONDS, instance_id))
         heapq.heapify(timeouts)
@@ -280,13 +296,47 @@ class ClusterCache:
                 and instance.agent_connected
                 and not _connected(self.last_seen.get(instance_id), now)
             ):
-                self.instances[instance_id] = dataclasses.replace(instance, agent_connected=False)
-                self.ordered = None
+                self.put(dataclasses.replace(instance, agent_connected=False))
 
     def snapshot(self) -> list[InstanceSnapshot]:
         if self.ordered is None:
             self.ordered = list(self.instances.values())
         return self.ordered
+
+    def placer(self, request: PlacementRequest, order: CandidateOrder) -> Placer:
+        """The kept placer of this request's shape, built on first use."""
+        shape = _shape(request)
+        placer = self.placers.get(shape)
+        if placer is None:
+            placer = self.placers[shape] = Placer(request, self.snapshot(), order)
+            if len(self.placers) > MAX_PLACERS:
+                self.placers.popitem(last=False)
+        else:
+            self.placers.move_to_end(shape)
+        return placer
+
+    def freshen(self, ctx: RequestContext, cluster_name: str, version: int) -> None:
+        """Bring the cache up to ``version`` (a cluster version read in this request)."""
+        if self.version < 0:
+            self.load(read_instances(ctx, cluster_name))
+            self.seen_read_at = ctx.now
+            self.version = version
+        elif self.version < version:
+            self.load(read_instances(ctx, cluster_name, stamped_after=self.version))
+            self.version = version
+        if ctx.now - self.seen_read_at >= SEEN_REFRESH_SECONDS:
+            self.refresh_last_seen(ctx, cluster_name)
+        else:
+            self.expire(ctx.now)
+
+
+def _shape(request: PlacementRequest) -> Hashable:
+    """What makes two requests place alike, whatever their count."""
+    return (
+        request.demand,
+        tuple(tuple(sorted(item.items())) for item in request.constraints),
+        tuple(tuple(sorted(item.items())) for item in request.strategies),
+    )
 
 
 class _Registry:
@@ -329,22 +379,30 @@ def snapshot(ctx: RequestContext, cluster: Row[Any]) -> list[InstanceSnapshot]:
         # With changes of its own not yet committed, the request must see them; the cache
         # holds only committed state.
         return read_instances(ctx, cluster.name).snapshots
-    version = int(cluster.placement_version)
-    cache = _registry(ctx).get((ctx.account_id, ctx.region, cluster.name))
-    assert cache is not None
+    cache = _cache(ctx, cluster.name)
     with cache.lock:
-        if cache.version < 0:
-            cache.load(read_instances(ctx, cluster.name))
-            cache.seen_read_at = ctx.now
-            cache.version = version
-        elif cache.version < version:
-            cache.load(read_instances(ctx, cluster.name, stamped_after=cache.version))
-            cache.version = version
-        if ctx.now - cache.seen_read_at >= SEEN_REFRESH_SECONDS:
-            cache.refresh_last_seen(ctx, cluster.name)
-        else:
-            cache.expire(ctx.now)
+        cache.freshen(ctx, cluster.name, int(cluster.placement_version))
         return cache.snapshot()
+
+
+def place(
+    ctx: RequestContext, cluster: Row[Any], request: PlacementRequest, order: CandidateOrder
+) -> PlacementResult:
+    """Place ``request`` on the cluster's instances as ``snapshot`` gives them, with the kept
+    placer of the request's shape: the cost is the instances that changed since the last
+    request, not the cluster's size. Same conditions as ``snapshot``."""
+    if not ENABLED or _pending(ctx):
+        return place_once(read_instances(ctx, cluster.name).snapshots, request, order)
+    cache = _cache(ctx, cluster.name)
+    with cache.lock:
+        cache.freshen(ctx, cluster.name, int(cluster.placement_version))
+        return cache.placer(request, order).place(request.count)
+
+
+def _cache(ctx: RequestContext, cluster_name: str) -> ClusterCache:
+    cache = _registry(ctx).get((ctx.account_id, ctx.region, cluster_name))
+    assert cache is not None
+    return cache
 
 
 # -- reporting changes ---------------------------------------------------------------------
@@ -386,8 +444,7 @@ def _write_through(
             return
         for instance_id, instance in placed.items():
             connected = cache.instances[instance_id].agent_connected  # derived here, not by the request
-            cache.instances[instance_id] = dataclasses.replace(instance, agent_connected=connected)
-        cache.ordered = None
+            cache.put(dataclasses.replace(instance, agent_connected=connected))
         cache.version = version
 
 

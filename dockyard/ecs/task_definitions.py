@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
@@ -69,18 +69,24 @@ def find(ctx: RequestContext, identifier: str, *, statuses: tuple[str, ...] | No
     if parsed is None:
         return None
     family, revision = parsed
-    query = select(revisions).where(
-        revisions.c.account_id == ctx.account_id,
-        revisions.c.region == ctx.region,
-        revisions.c.family == family,
-    )
+    scope = {"account": ctx.account_id, "region": ctx.region, "family": family}
     if revision is None:
-        query = query.where(revisions.c.status == "ACTIVE").order_by(revisions.c.revision.desc())
-    else:
-        query = query.where(revisions.c.revision == revision)
-        if statuses is not None:
-            query = query.where(revisions.c.status.in_(statuses))
-    return ctx.conn.execute(query.limit(1)).first()
+        return ctx.conn.execute(_LATEST, scope).first()
+    if statuses is None:
+        return ctx.conn.execute(_BY_REVISION, {**scope, "revision": revision}).first()
+    return ctx.conn.execute(_BY_REVISION_IN, {**scope, "revision": revision, "statuses": statuses}).first()
+
+
+# Built once: RunTask looks a revision up on every call, and building the statement (and its
+# cache key) cost SQLAlchemy more than SQLite takes to run it.
+_IN_FAMILY = select(revisions).where(
+    revisions.c.account_id == bindparam("account"),
+    revisions.c.region == bindparam("region"),
+    revisions.c.family == bindparam("family"),
+)
+_LATEST = _IN_FAMILY.where(revisions.c.status == "ACTIVE").order_by(revisions.c.revision.desc()).limit(1)
+_BY_REVISION = _IN_FAMILY.where(revisions.c.revision == bindparam("revision"))
+_BY_REVISION_IN = _BY_REVISION.where(revisions.c.status.in_(bindparam("statuses", expanding=True)))
 
 
 def resolve(ctx: RequestContext, identifier: str) -> Row[Any]:

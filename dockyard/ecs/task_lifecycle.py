@@ -57,6 +57,13 @@ def touch_instances(ctx: RequestContext, instance_ids: Iterable[int | None]) -> 
     if not ids:
         return
     ctx.conn.execute(_TOUCH, {"ids": ids})
+    wake_agents(ctx, ids)
+
+
+def wake_agents(ctx: RequestContext, instance_ids: Iterable[int]) -> None:
+    """Once the request commits, tell these instances' agent connections to read their
+    desired state again (for instances whose desired version this request moved)."""
+    ids = sorted(set(instance_ids))
     ctx.after_commit.append(lambda: ctx.server.notifier.wake(ids))
 
 

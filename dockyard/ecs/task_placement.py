@@ -38,6 +38,8 @@ _rng = random.Random()
 _instances = container_instances.c
 # Built once: a statement built per call costs more than the database's work on it.
 _HELD = select(_instances.used_ports, _instances.used_gpus).where(_instances.id == bindparam("row_id"))
+# A task reserved on an instance is also a change to the instance's desired state, so the
+# same UPDATE moves its desired version (the agent connection is woken after the commit).
 _RESERVE = (
     update(container_instances)
     .where(_instances.id == bindparam("row_id"), _instances.version == bindparam("expected"))
@@ -45,6 +47,7 @@ _RESERVE = (
         used_cpu=_instances.used_cpu + bindparam("cpu"),
         used_memory=_instances.used_memory + bindparam("memory"),
         version=_instances.version + 1,
+        desired_version=_instances.desired_version + 1,
     )
 )
 _RESERVE_HELD = _RESERVE.values(used_ports=bindparam("ports"), used_gpus=bindparam("gpus"))
@@ -76,12 +79,14 @@ def gpus_of(pick: InstanceSnapshot, request: PlacementRequest) -> list[str]:
 def _commit(
     ctx: RequestContext, result: PlacementResult, request: PlacementRequest
 ) -> dict[int, InstanceSnapshot]:
-    """Reserve what the placed tasks hold; returns each chosen instance's state after it."""
+    """Reserve what the placed tasks hold and mark the instances' desired state changed;
+    returns each chosen instance's state after it."""
     demand = request.demand
     taken: dict[int, list[InstanceSnapshot]] = defaultdict(list)
     for instance in result.chosen:
         taken[instance.id].append(instance)
     after: dict[int, InstanceSnapshot] = {}
+    reservations: list[dict[str, Any]] = []
     for instance_id in sorted(taken):
         picks = taken[instance_id]
         first, count = picks[0], len(picks)
@@ -91,17 +96,21 @@ def _commit(
             "cpu": demand.cpu * count,
             "memory": demand.memory * count,
         }
-        statement = _RESERVE
         if demand.ports or demand.gpus:
             held = ctx.conn.execute(_HELD, {"row_id": instance_id}).first()
             if held is None:
                 raise Conflict()
             params["ports"] = sorted(set(held.used_ports) | demand.ports)
             params["gpus"] = list(held.used_gpus) + [gpu for pick in picks for gpu in gpus_of(pick, request)]
-            statement = _RESERVE_HELD
-        if ctx.conn.execute(statement, params).rowcount != 1:
-            raise Conflict()
+            if ctx.conn.execute(_RESERVE_HELD, params).rowcount != 1:
+                raise Conflict()
+        else:
+            reservations.append(params)
         after[instance_id] = dataclasses.replace(picks[-1].take(demand), version=first.version + 1)
+    # One executemany for the plain reservations: each names a distinct instance, so the rows
+    # it matched add up to their number unless one of them changed.
+    if reservations and ctx.conn.execute(_RESERVE, reservations).rowcount != len(reservations):
+        raise Conflict()
     return after
 
 
@@ -113,17 +122,19 @@ def place_and_reserve(
     ``cluster`` is the cluster's row as this request read it. ``only_ids`` (StartTask) limits
     placement to those instances, read from the store.
     """
-    if only_ids is not None:
-        snapshot = load_snapshot(ctx, cluster.name, only_ids)
-    else:
-        snapshot = placement_cache.snapshot(ctx, cluster)
+    snapshot = None if only_ids is None else load_snapshot(ctx, cluster.name, only_ids)
     for _ in range(MAX_ATTEMPTS):
-        result = place(snapshot, request, _rng)
+        if snapshot is None:  # the first attempt of RunTask: the kept placer of the cache
+            result = placement_cache.place(ctx, cluster, request, _rng)
+        else:
+            result = place(snapshot, request, _rng)
         savepoint = ctx.conn.begin_nested()
         try:
             after = _commit(ctx, result, request)
         except Conflict:
             savepoint.rollback()
+            if snapshot is None:
+                snapshot = placement_cache.snapshot(ctx, cluster)
             snapshot = _reread(ctx, cluster.name, snapshot, {pick.id for pick in result.chosen})
             continue
         savepoint.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -23,35 +23,43 @@ _TIMESTAMPS = {
 
 
 def render_tasks(
-    ctx: RequestContext, rows: Sequence[Row[Any]], *, include_tags: bool = False
+    ctx: RequestContext,
+    rows: Sequence[Row[Any]],
+    *,
+    include_tags: bool = False,
+    cluster_arns: Mapping[str, str] | None = None,
+    instance_arns: Mapping[int, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The Task shapes of ``rows``, with their cluster and instance ARNs (one query each)."""
-    instance_ids = {row.container_instance_id for row in rows if row.container_instance_id is not None}
-    instance_arns = (
-        dict(
-            ctx.conn.execute(
-                select(container_instances.c.id, container_instances.c.arn).where(
-                    container_instances.c.id.in_(instance_ids)
-                )
-            ).all()
+    """The Task shapes of ``rows``, with their cluster and instance ARNs: given by a caller
+    that knows them (RunTask), else read (one query each)."""
+    if instance_arns is None:
+        instance_ids = {row.container_instance_id for row in rows if row.container_instance_id is not None}
+        instance_arns = (
+            dict(
+                ctx.conn.execute(
+                    select(container_instances.c.id, container_instances.c.arn).where(
+                        container_instances.c.id.in_(instance_ids)
+                    )
+                ).all()
+            )
+            if instance_ids
+            else {}
         )
-        if instance_ids
-        else {}
-    )
-    cluster_names = {row.cluster_name for row in rows}
-    cluster_arns = (
-        dict(
-            ctx.conn.execute(
-                select(clusters.c.name, clusters.c.arn).where(
-                    clusters.c.account_id == ctx.account_id,
-                    clusters.c.region == ctx.region,
-                    clusters.c.name.in_(cluster_names),
-                )
-            ).all()
+    if cluster_arns is None:
+        cluster_names = {row.cluster_name for row in rows}
+        cluster_arns = (
+            dict(
+                ctx.conn.execute(
+                    select(clusters.c.name, clusters.c.arn).where(
+                        clusters.c.account_id == ctx.account_id,
+                        clusters.c.region == ctx.region,
+                        clusters.c.name.in_(cluster_names),
+                    )
+                ).all()
+            )
+            if cluster_names
+            else {}
         )
-        if cluster_names
-        else {}
-    )
     return [
         _render(
             row,

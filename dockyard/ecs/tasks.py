@@ -11,7 +11,7 @@ from sqlalchemy import Row, insert, select
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, clusters, container_instances, task_definitions
 from dockyard.ecs.tagging import check_tags
-from dockyard.ecs.task_lifecycle import request_stop, touch_instances
+from dockyard.ecs.task_lifecycle import request_stop, wake_agents
 from dockyard.ecs.task_placement import gpus_of, place_and_reserve
 from dockyard.ecs.task_views import render_tasks
 from dockyard.errors import (
@@ -24,7 +24,6 @@ from dockyard.placement.demand import task_demand
 from dockyard.placement.model import PlacementRequest, PlacementResult
 from dockyard.placement.strategies import check_strategies
 from dockyard.store.pagination import fetch_page, page_limit
-from dockyard.store.schema import container_instances as instances_table
 from dockyard.store.schema import tasks
 
 # The columns of a new task row that RunTask leaves unset (None), for rendering it unread.
@@ -200,9 +199,9 @@ def _start(
         raise UnsupportedFeatureException(
             "FARGATE is not available: no managed local capacity is configured for this cluster."
         )
-    elif not _has_instances(ctx, cluster_row):
-        raise InvalidParameterException("No Container Instances were found in your cluster.")
     result = place_and_reserve(ctx, cluster_row, request, instance_ids)
+    if not result.chosen and not result.failures:  # no instance refused: there are none
+        raise InvalidParameterException("No Container Instances were found in your cluster.")
     task_tags = check_tags(tags)
     if propagate_tags == "TASK_DEFINITION":
         task_tags = check_tags([*row.tags, *task_tags])
@@ -221,24 +220,15 @@ def _start(
         tags=task_tags,
         extra=extra,
     )
-    touch_instances(ctx, [pick.id for pick in result.chosen])
-    return {"tasks": render_tasks(ctx, rows, include_tags=True), "failures": _failures(result)}
-
-
-def _has_instances(ctx: RequestContext, cluster: Row[Any]) -> bool:
-    return (
-        ctx.conn.execute(
-            select(instances_table.c.id)
-            .where(
-                instances_table.c.account_id == ctx.account_id,
-                instances_table.c.region == ctx.region,
-                instances_table.c.cluster_name == cluster.name,
-                instances_table.c.status != "INACTIVE",
-            )
-            .limit(1)
-        ).first()
-        is not None
+    wake_agents(ctx, [pick.id for pick in result.chosen])  # place_and_reserve marked them
+    rendered = render_tasks(
+        ctx,
+        rows,
+        include_tags=True,
+        cluster_arns={cluster_row.name: cluster_row.arn},
+        instance_arns={pick.id: pick.arn for pick in result.chosen},
     )
+    return {"tasks": rendered, "failures": _failures(result)}
 
 
 def _has_fargate_capacity(ctx: RequestContext, cluster: Row[Any]) -> bool:

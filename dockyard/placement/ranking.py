@@ -1,29 +1,32 @@
-"""The candidates of one request, arranged so the best one is found without a full scan.
+"""The candidates of one request shape, arranged so the best one is found without a full scan.
 
 Placing a task changes one instance: its free resources, its group count. Only ``spread`` on
 an attribute reaches further (every instance in the winner's zone now scores one more), and
 it does so for a whole bucket at once. So candidates are kept in groups with the same spread
 buckets (e.g. one group per zone); inside a group, in cells with the same local key (the
-binpack and spread-instance scores in chain order), and the cells' keys in a heap. The best
-candidate is then the best cell over the groups, comparing each group's top key with its
-bucket counts woven in the user's order: O(G·S) for G groups and S strategies, plus O(log N)
-to move the winner to its new cell, instead of O(N·S) per task.
+binpack and spread-instance scores in chain order), the cells' keys in a sorted list. The
+best candidate is then the best cell over the groups, comparing each group's top key with its
+bucket counts woven in the user's order: O(G·S) for G groups and S strategies, plus
+O(log N) to move an instance between cells, instead of O(N·S) per task.
+
+Every instance can be changed or taken out on its own (``add``/``remove`` for candidates,
+``count``/``uncount`` for the spread tallies, which count every instance, candidate or not),
+so a ranking outlives one request: the snapshot cache keeps one per request shape and feeds
+it only the instances that changed (``engine.Placer``).
 
 Ties: when the chain ends with ``random``, the winner is drawn uniformly among every candidate
-of the tied cells (a cell is then a list in id order: a draw is an index, and taking the
-winner out or putting it back moves a few pointers); otherwise the earliest in the candidate
-order wins (a cell is then a heap), where each candidate's rank is drawn once per request
-from the order source. ``random.Random`` in production; ``FixedOrder`` in tests, with which
-every tie and every draw goes to the lowest instance id.
+of the tied cells (a draw is an index into cells kept in id order); otherwise the earliest in
+the candidate order wins, where each candidate's rank is drawn from the order source when it
+first becomes a candidate and kept while it stays in the ranking. ``random.Random`` in
+production; ``FixedOrder`` in tests, with which every tie and every draw goes to the lowest
+instance id.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
-from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest
 from dockyard.placement.strategies import (
@@ -35,6 +38,7 @@ from dockyard.placement.strategies import (
 )
 
 Key = tuple[float, ...]
+Entry = tuple[float, int]  # (rank, instance id): the order inside a cell
 
 
 class CandidateOrder(Protocol):
@@ -56,46 +60,42 @@ class FixedOrder:
 
 
 class _Group:
-    """Candidates with the same spread buckets, in cells by local key."""
+    """Candidates with the same spread buckets, in cells by local key; both kept sorted."""
 
     __slots__ = ("buckets", "cells", "keys")
 
     def __init__(self, buckets: tuple[Hashable, ...]) -> None:
         self.buckets = buckets
-        self.cells: dict[Key, list[tuple[float, int]]] = {}  # key -> (rank, id) entries
-        self.keys: list[Key] = []  # heap; may hold keys of emptied cells, dropped lazily
+        self.cells: dict[Key, list[Entry]] = {}
+        self.keys: list[Key] = []
 
-    def add(self, key: Key, entry: tuple[float, int], heap_cell: bool) -> None:
+    def insert(self, key: Key, entry: Entry) -> None:
         cell = self.cells.get(key)
         if cell is None:
-            cell = self.cells[key] = []
-            heapq.heappush(self.keys, key)
-        if heap_cell:
-            heapq.heappush(cell, entry)
+            self.cells[key] = [entry]
+            bisect.insort(self.keys, key)
         else:
             bisect.insort(cell, entry)
 
-    def best(self) -> Key | None:
-        keys, cells = self.keys, self.cells
-        while keys and keys[0] not in cells:
-            heapq.heappop(keys)
-        return keys[0] if keys else None
+    def delete(self, key: Key, entry: Entry) -> None:
+        cell = self.cells[key]
+        if len(cell) == 1:
+            del self.cells[key]
+            del self.keys[bisect.bisect_left(self.keys, key)]
+        else:
+            del cell[bisect.bisect_left(cell, entry)]
 
 
 class Ranking:
-    """Feasible candidates of one request; ``pop_best`` removes and returns the winner."""
+    """The candidates of one request shape; ``pop_best`` removes and returns the winner's id."""
 
-    def __init__(
-        self,
-        scorers: Sequence[Scorer],
-        request: PlacementRequest,
-        cluster: Sequence[InstanceSnapshot],
-        order: CandidateOrder,
-    ) -> None:
+    def __init__(self, scorers: Sequence[Scorer], request: PlacementRequest, order: CandidateOrder) -> None:
         cut = next((n for n, s in enumerate(scorers) if isinstance(s, Random)), len(scorers))
         self.chain = tuple(scorers[:cut])
+        self.names = tuple(s.name for s in self.chain)
         self.random_tail = cut < len(scorers)
         self.request = request
+        self.group_name = request.demand.group or ""
         self.order = order
         self.spreads = [s for s in self.chain if isinstance(s, SpreadAttribute)]
         self.locals = [s for s in self.chain if isinstance(s, Binpack | SpreadInstances)]
@@ -106,43 +106,37 @@ class Ranking:
             is_bucket = isinstance(scorer, SpreadAttribute)
             seen = sum(1 for bucket, _ in self.layout if bucket == is_bucket)
             self.layout.append((is_bucket, seen))
-        self.tallies = [s.tally(cluster, request) for s in self.spreads]
+        self.tallies: list[dict[Hashable, int]] = [{} for _ in self.spreads]
+        self.counted: dict[int, tuple[tuple[Hashable, ...], int]] = {}  # id -> what it adds to tallies
         self.groups: dict[tuple[Hashable, ...], _Group] = {}
-        self.instances: dict[int, InstanceSnapshot] = {}
-        self.ranks: dict[int, float] = {}  # of the candidates taken out, to keep on re-adding
+        self.where: dict[int, tuple[_Group, Key, Entry]] = {}  # the candidates
+        self.ranks: dict[int, float] = {}  # kept while an instance is known, across add/remove
 
-    def add_all(self, instances: Sequence[InstanceSnapshot]) -> None:
-        """Make all these instances (in id order) candidates: ``add``, column by column."""
-        ids = [instance.id for instance in instances]
-        self.instances.update(zip(ids, instances, strict=True))
-        if self.random_tail:
-            entries = [(0.0, key) for key in ids]
-        else:
-            draw = self.order.random
-            entries = [(draw(), key) for key in ids]
-        columns: list[list[Hashable]] = [s.buckets(instances) for s in self.spreads]
-        columns += [list(s.scores(instances, self.request)) for s in self.locals]
-        cells: defaultdict[tuple[Any, ...], list[tuple[float, int]]] = defaultdict(list)
-        if columns:
-            for composite, entry in zip(zip(*columns, strict=True), entries, strict=True):
-                cells[composite].append(entry)
-        elif entries:
-            cells[()] = entries
-        split = len(self.spreads)
-        for composite, cell in cells.items():
-            buckets, key = composite[:split], composite[split:]
-            group = self.groups.get(buckets)
-            if group is None:
-                group = self.groups[buckets] = _Group(buckets)
-            if not self.random_tail:
-                heapq.heapify(cell)
-            group.cells[key] = cell
-            group.keys.append(key)
-        for group in self.groups.values():
-            heapq.heapify(group.keys)
+    # -- the spread tallies: every instance's tasks of the group, candidate or not ------------
+
+    def count(self, instance: InstanceSnapshot) -> None:
+        """Count (or count again) ``instance``'s tasks of the group in its spread buckets."""
+        if not self.spreads:
+            return
+        self.uncount(instance.id)
+        tasks = instance.task_groups.get(self.group_name)
+        if tasks:
+            buckets = tuple(s.bucket(instance) for s in self.spreads)
+            for tally, bucket in zip(self.tallies, buckets, strict=True):
+                tally[bucket] = tally.get(bucket, 0) + tasks
+            self.counted[instance.id] = (buckets, tasks)
+
+    def uncount(self, instance_id: int) -> None:
+        counted = self.counted.pop(instance_id, None)
+        if counted is not None:
+            buckets, tasks = counted
+            for tally, bucket in zip(self.tallies, buckets, strict=True):
+                tally[bucket] -= tasks
+
+    # -- the candidates -------------------------------------------------------------------
 
     def add(self, instance: InstanceSnapshot) -> None:
-        """Make ``instance`` (in its current state) a candidate."""
+        """Make ``instance`` (in its current state; not a candidate now) a candidate."""
         buckets = tuple(s.bucket(instance) for s in self.spreads)
         group = self.groups.get(buckets)
         if group is None:
@@ -150,25 +144,68 @@ class Ranking:
         key = tuple(s.score(instance, self.request) for s in self.locals)
         rank = self.ranks.get(instance.id)
         if rank is None:
-            rank = 0.0 if self.random_tail else self.order.random()
-        self.instances[instance.id] = instance
-        group.add(key, (rank, instance.id), not self.random_tail)
+            rank = self.ranks[instance.id] = 0.0 if self.random_tail else self.order.random()
+        entry = (rank, instance.id)
+        group.insert(key, entry)
+        self.where[instance.id] = (group, key, entry)
 
-    def placed(self, instance: InstanceSnapshot) -> None:
-        """Count one more task of the group in ``instance``'s spread buckets."""
-        for spread, tally in zip(self.spreads, self.tallies, strict=True):
-            bucket = spread.bucket(instance)
-            tally[bucket] = tally.get(bucket, 0) + 1
+    def add_all(self, instances: Sequence[InstanceSnapshot]) -> None:
+        """``add`` for many instances at once into an empty ranking: column by column, each
+        cell sorted once (faster than one by one)."""
+        if self.where:
+            for instance in instances:
+                self.add(instance)
+            return
+        ids = [instance.id for instance in instances]
+        if self.random_tail:
+            ranks = [0.0] * len(ids)
+        else:
+            draw = self.order.random
+            ranks = [draw() for _ in ids]
+        self.ranks.update(zip(ids, ranks, strict=True))
+        columns: list[list[Hashable]] = [s.buckets(instances) for s in self.spreads]
+        columns += [list(s.scores(instances, self.request)) for s in self.locals]
+        composites = zip(*columns, strict=True) if columns else [()] * len(ids)
+        split = len(self.spreads)
+        for composite, rank, instance_id in zip(composites, ranks, ids, strict=True):
+            buckets, key = composite[:split], composite[split:]
+            group = self.groups.get(buckets)
+            if group is None:
+                group = self.groups[buckets] = _Group(buckets)
+            entry = (rank, instance_id)
+            cell = group.cells.get(key)
+            if cell is None:
+                group.cells[key] = [entry]
+                group.keys.append(key)
+            else:
+                cell.append(entry)
+            self.where[instance_id] = (group, key, entry)
+        for group in self.groups.values():
+            group.keys.sort()
+            for cell in group.cells.values():
+                cell.sort()
 
-    def pop_best(self) -> tuple[InstanceSnapshot, tuple[tuple[str, float], ...]] | None:
-        """Remove the best candidate; return it with the score each strategy gave it."""
+    def remove(self, instance_id: int) -> None:
+        """No longer a candidate (if it was one)."""
+        place = self.where.pop(instance_id, None)
+        if place is not None:
+            group, key, entry = place
+            group.delete(key, entry)
+
+    def forget(self, instance_id: int) -> None:
+        """The instance left the cluster: no candidate, no tally, no rank."""
+        self.remove(instance_id)
+        self.uncount(instance_id)
+        self.ranks.pop(instance_id, None)
+
+    def pop_best(self) -> tuple[int, tuple[tuple[str, float], ...]] | None:
+        """Remove the best candidate; return its id with the score each strategy gave it."""
         best_score: Key | None = None
         tied: list[tuple[_Group, Key]] = []
-        for group in list(self.groups.values()):
-            key = group.best()
-            if key is None:
-                del self.groups[group.buckets]
+        for group in self.groups.values():
+            if not group.keys:
                 continue
+            key = group.keys[0]
             score = self._score(group, key)
             if best_score is None or score < best_score:
                 best_score, tied = score, [(group, key)]
@@ -176,19 +213,15 @@ class Ranking:
                 tied.append((group, key))
         if best_score is None:
             return None
-        group, key = (
-            self._draw(tied) if self.random_tail else min(tied, key=lambda item: item[0].cells[item[1]][0])
-        )
-        cell = group.cells[key]
         if self.random_tail:
-            rank, instance_id = cell.pop(self.order.randrange(len(cell)) if len(cell) > 1 else 0)
+            group, key = self._draw(tied)
+            cell = group.cells[key]
+            entry = cell[self.order.randrange(len(cell))] if len(cell) > 1 else cell[0]
         else:
-            rank, instance_id = heapq.heappop(cell)
-        self.ranks[instance_id] = rank
-        if not cell:
-            del group.cells[key]
-        names = [s.name for s in self.chain]
-        return self.instances.pop(instance_id), tuple(zip(names, best_score, strict=True))
+            group, key = min(tied, key=lambda item: item[0].cells[item[1]][0])
+            entry = group.cells[key][0]
+        self.remove(entry[1])
+        return entry[1], tuple(zip(self.names, best_score, strict=True))
 
     def _score(self, group: _Group, key: Key) -> Key:
         return tuple(

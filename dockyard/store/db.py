@@ -36,6 +36,7 @@ def make_engine(url: str) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
+            json_serializer=_json_dumps,
             json_deserializer=_json_loads,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -46,7 +47,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+    return create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, json_serializer=_json_dumps)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -66,6 +67,15 @@ def _sqlite_do_begin(dbapi_connection: Any) -> None:
     # begun a writer's transaction with BEGIN IMMEDIATE.
     if not dbapi_connection.in_transaction:
         dbapi_connection.execute("BEGIN")
+
+
+def _json_dumps(document: Any) -> str:
+    # Every document column of every row written passes here (a RunTask writes six per task).
+    # orjson refuses integers beyond 64 bits and non-string keys; those go to json.
+    try:
+        return orjson.dumps(document).decode()
+    except TypeError:
+        return json.dumps(document)
 
 
 def _json_loads(text: str) -> Any:

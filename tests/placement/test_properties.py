@@ -11,11 +11,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dockyard.placement.engine import place
+from dockyard.placement.engine import Placer, place
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest
 from dockyard.placement.query_language import parse
 from dockyard.placement.ranking import FixedOrder
@@ -215,3 +216,46 @@ def test_the_same_seed_gives_the_same_placement(
     assert place(cluster, request, random.Random(seed)) == place(
         list(reversed(cluster)), request, random.Random(seed)
     )
+
+
+@st.composite
+def changes(draw: st.DrawFn, known: list[int]) -> list[tuple[str, Any]]:
+    """Steps a cluster goes through: instances changed or new, deregistered, requests placed
+    and committed (their tasks taken), or placed and not committed."""
+    steps: list[tuple[str, Any]] = []
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["set", "set", "discard", "commit", "dry"]))
+        if kind == "set":
+            steps.append(("set", draw(instances(draw(st.sampled_from([*known, 501, 502]))))))
+        elif kind == "discard":
+            steps.append(("discard", draw(st.sampled_from([*known, 503]))))
+        else:
+            steps.append((kind, draw(st.integers(1, 10))))
+    return steps
+
+
+@settings(max_examples=150, deadline=None)
+@given(clusters(), requests(), st.data())
+def test_a_kept_placer_answers_as_a_fresh_one(
+    cluster: list[InstanceSnapshot], request: PlacementRequest, data: st.DataObject
+) -> None:
+    # With FixedOrder every answer is fully determined by the cluster, so a placer kept
+    # through changes must agree with one built from scratch on the cluster as it is now.
+    placer = Placer(request, cluster, FixedOrder())
+    state = {instance.id: instance for instance in cluster}
+    for kind, value in data.draw(changes(sorted(state))):
+        if kind == "set":
+            placer.set(value)
+            state[value.id] = value
+        elif kind == "discard":
+            placer.discard(value)
+            state.pop(value, None)
+        else:
+            shaped = PlacementRequest(request.demand, value, request.constraints, request.strategies)
+            kept = placer.place(value)
+            assert kept == place(list(state.values()), shaped, FixedOrder())
+            if kind == "commit":
+                for chosen in kept.chosen:
+                    state[chosen.id] = state[chosen.id].take(request.demand)
+                    placer.set(state[chosen.id])
+    assert placer.place(request.count) == place(list(state.values()), request, FixedOrder())
