@@ -56,6 +56,7 @@ class Scenario:
 SCENARIOS = [
     Scenario("DescribeClusters", {"clusters": ["bench-0"]}),
     Scenario("ListTaskDefinitions", {"familyPrefix": FAMILY}),
+    Scenario("PutAccountSetting", {"name": "containerInsights", "value": "enabled"}),  # a write
 ]
 
 
@@ -76,7 +77,7 @@ def prepare(server: ServerProcess, clusters: int, revisions: int) -> set[str]:
     ecs = ecs_client(server)
     for index in range(clusters):
         ecs.create_cluster(clusterName=f"bench-{index}")
-    supported = {"DescribeClusters"}
+    supported = {"DescribeClusters", "PutAccountSetting"}
     try:
         for _ in range(revisions):
             ecs.register_task_definition(family=FAMILY, containerDefinitions=[CONTAINER])

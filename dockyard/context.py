@@ -46,7 +46,12 @@ class RequestContext:
     # Run inside the request's transaction, after the domain method, right before the commit
     # (e.g. the placement version bump, ecs/placement_cache.py).
     before_commit: list[Callable[[], None]] = field(default_factory=list)
-    # Run once the request's transaction committed (e.g. waking agent connections).
+    # Run as soon as the request's writes are final for the requests after it: right after its
+    # transaction committed, or, in a group commit, right after its savepoint was released
+    # (store/group_commit.py; a batch lost at commit then drops what these hooks fed). For
+    # in-memory state that follows the store (the placement cache's write-through).
+    after_writes: list[Callable[[], None]] = field(default_factory=list)
+    # Run once the request's transaction committed, durably (e.g. waking agent connections).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     @property

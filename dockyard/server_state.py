@@ -22,6 +22,7 @@ from dockyard.protocol.dispatch import Action, build_actions, not_implemented
 from dockyard.protocol.models import service_model
 from dockyard.protocol.validate import ShapeValidator
 from dockyard.store.db import transaction
+from dockyard.store.group_commit import GroupCommit
 from dockyard.store.pagination import PageTokens
 from dockyard.store.schema import server_settings
 
@@ -43,9 +44,13 @@ class ServerState:
     notifier: Notifier = field(default_factory=Notifier)
     _actions: dict[str, dict[str, Action]] = field(default_factory=dict)
     _keys: dict[str, tuple[float, AccessKey | None]] = field(default_factory=dict)
+    # SQLite only: the writes of the event loop, batched into shared commits.
+    group_commit: GroupCommit | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.tokens = PageTokens(self._server_secret("page_token_secret"))
+        if self.engine.dialect.name == "sqlite":
+            self.group_commit = GroupCommit(self.engine, on_lost=self._forget_derived_state)
         for service, modules in self.providers.items():
             self._actions[service] = build_actions(service_model(service), modules)
 
@@ -86,21 +91,43 @@ class ServerState:
         key_id = scope[0] if scope[0] else "anonymous"
         return Identity(key_id, self.default_account_id, "admin"), region
 
-    async def run_blocking(self, function: Callable[..., T], *args: Any) -> T:
-        """Run store work off the event loop when the store is a network database.
+    def _forget_derived_state(self) -> None:
+        """A batch of writes was lost at commit: drop what was derived from them in memory."""
+        from dockyard.ecs import placement_cache
 
-        SQLite answers in microseconds and serializes writers anyway, so a thread hop would
-        cost more than it saves; PostgreSQL round trips must not stall the loop.
-        """
-        if self.engine.dialect.name == "sqlite":
-            return function(*args)
-        return await anyio.to_thread.run_sync(function, *args)
+        placement_cache.forget(self.engine)
+
+    async def transact(
+        self,
+        identity: Identity,
+        region: str,
+        function: Callable[[RequestContext], T],
+        *,
+        write: bool = True,
+    ) -> T:
+        """``in_transaction`` from the event loop: SQLite writes join a group commit, SQLite
+        reads run inline (they take microseconds), PostgreSQL work runs in a worker thread."""
+        if self.group_commit is None:
+            return await anyio.to_thread.run_sync(
+                lambda: self.in_transaction(identity, region, function, write=write)
+            )
+        ctx = self._context(identity, region)
+        if not write:
+            return self._run(ctx, function, write=False)
+        result = await self.group_commit.run(
+            lambda connection: self._within(ctx, function, connection), lambda: self._after_writes(ctx)
+        )
+        self._after_commit(ctx)
+        return result
 
     def in_transaction(
         self, identity: Identity, region: str, function: Callable[[RequestContext], T], *, write: bool = True
     ) -> T:
         """Run ``function`` as ``identity`` in one transaction (for work outside the API path)."""
-        ctx = RequestContext(
+        return self._run(self._context(identity, region), function, write=write)
+
+    def _context(self, identity: Identity, region: str) -> RequestContext:
+        return RequestContext(
             request_id=str(uuid.uuid4()),
             service="ecs",
             server=self,
@@ -108,29 +135,56 @@ class ServerState:
             region=region,
             now=time.time(),
         )
-        with transaction(self.engine, write=write) as connection:
-            ctx.connection = connection
-            result = function(ctx)
-            for hook in ctx.before_commit:
-                hook()
-        for hook in ctx.after_commit:
-            hook()
-        return result
 
     def dispatch(self, ctx: RequestContext) -> Any:
-        """Run the operation's domain method inside one transaction."""
+        """Run the operation's domain method inside one transaction of its own."""
+        action = self._action(ctx)
+        return self._run(ctx, action, write=action.writes)
+
+    async def dispatch_inline(self, ctx: RequestContext) -> Any:
+        """``dispatch`` on the event loop (SQLite): a write joins the next group commit and
+        returns once it is durable."""
+        action = self._action(ctx)
+        if self.group_commit is None or not action.writes:
+            return self._run(ctx, action, write=action.writes)
+        result = await self.group_commit.run(
+            lambda connection: self._within(ctx, action, connection), lambda: self._after_writes(ctx)
+        )
+        self._after_commit(ctx)
+        return result
+
+    def _action(self, ctx: RequestContext) -> Action:
         assert ctx.operation is not None
         action = self._actions[ctx.service].get(ctx.operation.name)
         if action is None:
             raise not_implemented(ctx.operation.name)
-        with transaction(self.engine, write=action.writes) as connection:
-            ctx.connection = connection
-            try:
-                result = action(ctx)
-                for hook in ctx.before_commit:
-                    hook()
-            finally:
-                ctx.connection = None
+        return action
+
+    def _run(self, ctx: RequestContext, function: Callable[[RequestContext], T], *, write: bool) -> T:
+        with transaction(self.engine, write=write) as connection:
+            result = self._within(ctx, function, connection)
+        self._after_writes(ctx)
+        self._after_commit(ctx)
+        return result
+
+    @staticmethod
+    def _within(ctx: RequestContext, function: Callable[[RequestContext], T], connection: Any) -> T:
+        """``function`` and the request's before-commit hooks, on ``connection``."""
+        ctx.connection = connection
+        try:
+            result = function(ctx)
+            for hook in ctx.before_commit:
+                hook()
+        finally:
+            ctx.connection = None
+        return result
+
+    @staticmethod
+    def _after_writes(ctx: RequestContext) -> None:
+        for hook in ctx.after_writes:
+            hook()
+
+    @staticmethod
+    def _after_commit(ctx: RequestContext) -> None:
         for hook in ctx.after_commit:
             hook()
-        return result

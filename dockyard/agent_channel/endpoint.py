@@ -48,8 +48,7 @@ class AgentSocket:
             query = parse_qs(websocket.scope["query_string"].decode("latin-1"))
             cluster_arn = query.get("clusterArn", [""])[0]
             instance_arn = query.get("containerInstanceArn", [""])[0]
-            instance = await self.server.run_blocking(
-                self.server.in_transaction,
+            instance = await self.server.transact(
                 identity,
                 region,
                 lambda ctx: _instance(ctx, cluster_arn, instance_arn),
@@ -73,8 +72,7 @@ class AgentSocket:
             if self._generation.get(instance.id) is token:
                 del self._generation[instance.id]
                 with contextlib.suppress(Exception):
-                    await self.server.run_blocking(
-                        self.server.in_transaction,
+                    await self.server.transact(
                         identity,
                         region,
                         lambda ctx: _mark_seen(ctx, instance.id, None),
@@ -130,8 +128,8 @@ class Connection:
         self.sent_version: int | None = None
         self.last_seen_write = time.monotonic()
 
-    def _db(self, function: Any) -> Any:
-        return self.server.run_blocking(self.server.in_transaction, self.identity, self.region, function)
+    def _db(self, function: Any, *, write: bool = True) -> Any:
+        return self.server.transact(self.identity, self.region, function, write=write)
 
     async def run(self) -> None:
         reader = asyncio.create_task(self._read())
@@ -152,11 +150,13 @@ class Connection:
             reader.cancel()
 
     async def _send_state_if_changed(self) -> bool:
-        version = await self._db(lambda ctx: desired_state.instance_version(ctx, self.instance_id))
+        version = await self._db(
+            lambda ctx: desired_state.instance_version(ctx, self.instance_id), write=False
+        )
         if version is None:
             return False
         if version != self.sent_version:
-            frame = await self._db(self._frame)
+            frame = await self._db(self._frame, write=False)
             await self.websocket.send_text(orjson.dumps(frame).decode())
             self.sent_version = frame["version"]
         return True

@@ -31,8 +31,8 @@ def logs_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
             return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         task_id = request.path_params["task_id"].rsplit("/", 1)[-1]
         container = request.query_params.get("container")
-        lines = await server.run_blocking(
-            server.in_transaction, identity, region, lambda ctx: logs.read(ctx, task_id, container)
+        lines = await server.transact(
+            identity, region, lambda ctx: logs.read(ctx, task_id, container), write=False
         )
         text = (
             "".join(

@@ -428,7 +428,7 @@ class _Flush:
             placed = self.placed
             key = (ctx.account_id, ctx.region, self.cluster_name)
             registry = _registry(ctx)
-            ctx.after_commit.append(lambda: _write_through(registry, key, version, placed))
+            ctx.after_writes.append(lambda: _write_through(registry, key, version, placed))
 
 
 def _write_through(
@@ -496,3 +496,10 @@ def changed_targets(ctx: RequestContext, cluster_name: str, arns: Iterable[str])
         return
     rows = ctx.conn.execute(select(_instances.id).where(_instances.arn.in_(wanted)).with_for_update()).all()
     changed(ctx, cluster_name, [row.id for row in rows])
+
+
+def forget(engine: Engine) -> None:
+    """Drop every cluster cache of this store: writes they may have read were lost (a group
+    commit failed), so the next requests read the store again."""
+    with _registries_lock:
+        _registries.pop(engine, None)

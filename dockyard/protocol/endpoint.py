@@ -7,7 +7,7 @@ from typing import Any
 import anyio.to_thread
 
 from dockyard.protocol.http import HttpRequest, HttpResponse
-from dockyard.protocol.pipeline import handle
+from dockyard.protocol.pipeline import handle, handle_inline
 from dockyard.server_state import ServerState
 
 
@@ -18,7 +18,8 @@ class AwsJsonEndpoint:
         self.server = server
         self.service = service
         # SQLite answers in microseconds and serializes writers anyway: calling it on the event
-        # loop is cheaper than a thread hop. A network database gets worker threads.
+        # loop is cheaper than a thread hop, and its writes share commits (store/group_commit).
+        # A network database gets worker threads.
         self.inline = server.engine.dialect.name == "sqlite"
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -36,7 +37,7 @@ class AwsJsonEndpoint:
             body=body,
         )
         if self.inline:
-            response = handle(self.server, self.service, http)
+            response = await handle_inline(self.server, self.service, http)
         else:
             response = await anyio.to_thread.run_sync(handle, self.server, self.service, http)
         await _send(send, response)

@@ -71,24 +71,50 @@ def invoke(ctx: RequestContext, http: HttpRequest) -> None:
     ctx.result = ctx.server.dispatch(ctx)
 
 
-STEPS: tuple[Step, ...] = (authenticate, resolve_operation, parse_params, validate_params, invoke)
+PREPARE: tuple[Step, ...] = (authenticate, resolve_operation, parse_params, validate_params)
+STEPS: tuple[Step, ...] = (*PREPARE, invoke)
 
 
 def handle(server: ServerState, service: str, http: HttpRequest) -> HttpResponse:
     """Walk the steps for one request and build its response (never raises)."""
-    ctx = RequestContext(request_id=str(uuid.uuid4()), service=service, server=server, now=time.time())
+    ctx = _context(server, service)
     try:
         for step in STEPS:
             step(ctx, http)
-        body = json_protocol.serialize_result(ctx.result)
-        status = 200
-    except ApiError as error:
+        return _response(ctx)
+    except Exception as error:
+        return _error_response(ctx, error)
+
+
+async def handle_inline(server: ServerState, service: str, http: HttpRequest) -> HttpResponse:
+    """``handle`` on the event loop (SQLite): a write waits for its group commit, not a thread."""
+    ctx = _context(server, service)
+    try:
+        for step in PREPARE:
+            step(ctx, http)
+        ctx.result = await server.dispatch_inline(ctx)
+        return _response(ctx)
+    except Exception as error:
+        return _error_response(ctx, error)
+
+
+def _context(server: ServerState, service: str) -> RequestContext:
+    return RequestContext(request_id=str(uuid.uuid4()), service=service, server=server, now=time.time())
+
+
+def _response(ctx: RequestContext) -> HttpResponse:
+    return _reply(ctx, 200, json_protocol.serialize_result(ctx.result))
+
+
+def _error_response(ctx: RequestContext, error: Exception) -> HttpResponse:
+    if isinstance(error, ApiError):
         ctx.error = error
-    except Exception:
-        log.exception("request %s failed", ctx.request_id)
+    else:
+        log.exception("request %s failed", ctx.request_id, exc_info=error)
         ctx.error = ServerException("An internal error occurred; see the server log.")
-    if ctx.error is not None:
-        body = json_protocol.serialize_error(ctx.error)
-        status = ctx.error.status
+    return _reply(ctx, ctx.error.status, json_protocol.serialize_error(ctx.error))
+
+
+def _reply(ctx: RequestContext, status: int, body: bytes) -> HttpResponse:
     headers = [("content-type", json_protocol.CONTENT_TYPE), ("x-amzn-requestid", ctx.request_id)]
     return HttpResponse(status=status, body=body, headers=headers)

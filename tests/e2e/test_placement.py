@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.builders import container, register_instance, register_task_definition
 from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
@@ -296,9 +297,21 @@ def _storm(clients: list[Any], cluster: str) -> list[dict[str, Any]]:
         ecs = clients[index % len(clients)]
         chooser = random.Random(index)
         start.wait()
-        for _ in range(STORM_CALLS):
+        for call in range(STORM_CALLS):
             family = chooser.choice(["storm-web", "storm-worker", "storm-worker"])
             strategy = chooser.choice([[BINPACK_MEMORY], [SPREAD_ZONES, BINPACK_MEMORY], []])
+            if call % 4 == 3:
+                # Refused after its tasks were placed (the tags are checked later): it must
+                # leave no reservation behind, even when it shares a commit with others.
+                with pytest.raises(ClientError, match="reserved prefix"):
+                    ecs.run_task(
+                        cluster=cluster,
+                        taskDefinition=family,
+                        count=chooser.randint(1, 10),
+                        placementStrategy=strategy,
+                        tags=[{"key": "aws:refused", "value": "x"}],
+                    )
+                continue
             result = ecs.run_task(
                 cluster=cluster,
                 taskDefinition=family,
