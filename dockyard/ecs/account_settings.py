@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
@@ -78,11 +78,32 @@ def _stored(
     return {(row.principal_arn, row.name): row.value for row in ctx.conn.execute(query)}
 
 
+# Built once: RunTask and the other creating actions resolve a setting on every call, and
+# building the statement (and its cache key) cost SQLAlchemy more than running it.
+_IN_FORCE = select(account_settings.c.principal_arn, account_settings.c.value).where(
+    account_settings.c.account_id == bindparam("account"),
+    account_settings.c.region == bindparam("region"),
+    account_settings.c.name == bindparam("name"),
+    account_settings.c.principal_arn.in_([bindparam("principal"), bindparam("account_default")]),
+)
+
+
 def effective_value(ctx: RequestContext, name: str, principal_arn: str | None = None) -> str:
     """The value of ``name`` in force for the principal (the caller by default)."""
     principal = _principal(ctx, principal_arn)
-    stored = _stored(ctx, [principal, ACCOUNT_DEFAULT], name)
-    return stored.get((principal, name)) or stored.get((ACCOUNT_DEFAULT, name)) or SETTINGS[name][0]
+    stored = dict(
+        ctx.conn.execute(
+            _IN_FORCE,
+            {
+                "account": ctx.account_id,
+                "region": ctx.region,
+                "name": name,
+                "principal": principal,
+                "account_default": ACCOUNT_DEFAULT,
+            },
+        ).all()
+    )
+    return stored.get(principal) or stored.get(ACCOUNT_DEFAULT) or SETTINGS[name][0]
 
 
 def long_arn_format(ctx: RequestContext, name: str) -> bool:

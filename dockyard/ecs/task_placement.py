@@ -2,16 +2,14 @@
 
 The placement engine sees an immutable snapshot of the cluster's instances, from the
 process's snapshot cache (``placement_cache``: brought up to date by what changed since it
-was read, never trusted for correctness). Its choice is written back with one conditional
-UPDATE per chosen instance (``WHERE version = <snapshot version>``), in id order so two
-requests always lock instances in the same order. If any instance changed meanwhile
-(another request, another replica, a stale cache), the attempt is rolled back to a
-savepoint, the chosen instances are read again from the store, and placement runs again on
-the snapshot with those instances replaced, as Nomad's plan/apply does. Two concurrent
-requests can therefore never overcommit an instance.
-
-A committed placement is reported to the cache with the instances' new state, so the next
-request in this process finds it without reading the store (write-through).
+was read, never trusted for correctness; RunTask uses its kept placer for the request's
+shape). Its choice is checked and written back in the request's transaction: the chosen
+instances are read and locked in id order (so two requests always lock instances in the same
+order), and if any is no longer at the version placement saw (another request, another
+replica, a stale cache), nothing is written: the chosen instances are read again from the
+store, and placement runs again on the snapshot with those instances replaced, as Nomad's
+plan/apply does. Otherwise their resources are reserved. Two concurrent requests can
+therefore never overcommit an instance.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from dockyard.ecs import placement_cache
 from dockyard.errors import ServerException
 from dockyard.placement.engine import place
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
+from dockyard.store.db import lock_scope
 from dockyard.store.schema import container_instances
 
 MAX_ATTEMPTS = 20
@@ -37,7 +36,14 @@ _rng = random.Random()
 
 _instances = container_instances.c
 # Built once: a statement built per call costs more than the database's work on it.
-_HELD = select(_instances.used_ports, _instances.used_gpus).where(_instances.id == bindparam("row_id"))
+# The chosen instances as the store has them, locked until the commit (FOR UPDATE is a no-op
+# on SQLite, whose writer holds the whole database).
+_CURRENT = (
+    select(_instances.id, _instances.version, _instances.used_ports, _instances.used_gpus)
+    .where(_instances.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_instances.id)
+    .with_for_update()
+)
 # A task reserved on an instance is also a change to the instance's desired state, so the
 # same UPDATE moves its desired version (the agent connection is woken after the commit).
 _RESERVE = (
@@ -80,13 +86,24 @@ def _commit(
     ctx: RequestContext, result: PlacementResult, request: PlacementRequest
 ) -> dict[int, InstanceSnapshot]:
     """Reserve what the placed tasks hold and mark the instances' desired state changed;
-    returns each chosen instance's state after it."""
+    returns each chosen instance's state after it.
+
+    First the chosen instances are read and locked: if one is not at the version placement
+    saw, ``Conflict`` is raised with nothing written (the caller's ``lock_scope`` lets the
+    locks go before it retries). Then one executemany per statement shape reserves them all.
+    """
     demand = request.demand
     taken: dict[int, list[InstanceSnapshot]] = defaultdict(list)
     for instance in result.chosen:
         taken[instance.id].append(instance)
+    if not taken:
+        return {}
+    current = {row.id: row for row in ctx.conn.execute(_CURRENT, {"ids": sorted(taken)})}
+    if any(current.get(i) is None or current[i].version != picks[0].version for i, picks in taken.items()):
+        raise Conflict()
     after: dict[int, InstanceSnapshot] = {}
-    reservations: list[dict[str, Any]] = []
+    plain: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
     for instance_id in sorted(taken):
         picks = taken[instance_id]
         first, count = picks[0], len(picks)
@@ -97,20 +114,18 @@ def _commit(
             "memory": demand.memory * count,
         }
         if demand.ports or demand.gpus:
-            held = ctx.conn.execute(_HELD, {"row_id": instance_id}).first()
-            if held is None:
-                raise Conflict()
-            params["ports"] = sorted(set(held.used_ports) | demand.ports)
-            params["gpus"] = list(held.used_gpus) + [gpu for pick in picks for gpu in gpus_of(pick, request)]
-            if ctx.conn.execute(_RESERVE_HELD, params).rowcount != 1:
-                raise Conflict()
+            row = current[instance_id]
+            params["ports"] = sorted(set(row.used_ports) | demand.ports)
+            params["gpus"] = list(row.used_gpus) + [gpu for pick in picks for gpu in gpus_of(pick, request)]
+            held.append(params)
         else:
-            reservations.append(params)
+            plain.append(params)
         after[instance_id] = dataclasses.replace(picks[-1].take(demand), version=first.version + 1)
-    # One executemany for the plain reservations: each names a distinct instance, so the rows
-    # it matched add up to their number unless one of them changed.
-    if reservations and ctx.conn.execute(_RESERVE, reservations).rowcount != len(reservations):
-        raise Conflict()
+    for statement, rows in ((_RESERVE, plain), (_RESERVE_HELD, held)):
+        # The rows are locked and were just checked, so each matches; anything else is a bug,
+        # and failing the request rolls its writes back.
+        if rows and ctx.conn.execute(statement, rows).rowcount != len(rows):
+            raise ServerException("An instance changed while it was locked for a placement.")
     return after
 
 
@@ -128,16 +143,14 @@ def place_and_reserve(
             result = placement_cache.place(ctx, cluster, request, _rng)
         else:
             result = place(snapshot, request, _rng)
-        savepoint = ctx.conn.begin_nested()
         try:
-            after = _commit(ctx, result, request)
+            with lock_scope(ctx.conn):
+                after = _commit(ctx, result, request)
         except Conflict:
-            savepoint.rollback()
             if snapshot is None:
                 snapshot = placement_cache.snapshot(ctx, cluster)
             snapshot = _reread(ctx, cluster.name, snapshot, {pick.id for pick in result.chosen})
             continue
-        savepoint.commit()
         placement_cache.changed(ctx, cluster.name, after, placed=after)
         return result
     raise ServerException("Placement kept conflicting with concurrent changes; try again.")

@@ -91,6 +91,20 @@ def _json_loads(text: str) -> Any:
 
 
 @contextmanager
+def lock_scope(connection: Connection) -> Iterator[None]:
+    """A block whose row locks are let go again if it raises, so a caller that retries does
+    not hold the locks of its failed attempt while it takes others (an out-of-order lock, a
+    deadlock on PostgreSQL): a savepoint there. On SQLite, whose writer holds the whole
+    database, there are no row locks and nothing is done; so raise before writing anything.
+    """
+    if connection.dialect.name == "sqlite":
+        yield
+        return
+    with connection.begin_nested():
+        yield
+
+
+@contextmanager
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     parked: list[Connection] | None = engine.__dict__.get(_PARKED)
