@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -25,15 +26,36 @@ async def health(_request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
-def build_app(server: ServerState) -> Starlette:
+class FrontDoor:
+    """The ASGI application: ``POST /`` (every AWS JSON call) goes straight to its endpoint,
+    everything else (agent socket, logs, health, lifespan) through Starlette's routing.
+
+    The API is the hot path, and Starlette's middleware stack and route matching cost about
+    as much per request as the SQL of a DescribeClusters; the endpoint never raises (every
+    error is an AWS error response), so it needs none of that stack.
+    """
+
+    def __init__(self, api: AwsJsonEndpoint, app: Starlette) -> None:
+        self.api = api
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
+            await self.api(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def build_app(server: ServerState) -> FrontDoor:
+    api = AwsJsonEndpoint(server, "ecs")
     routes = [
-        Route("/", AwsJsonEndpoint(server, "ecs"), methods=["POST"]),
+        Route("/", api, methods=["POST"]),  # POST / never gets here; other methods get a 405
         Route("/_dockyard/health", health, methods=["GET"]),
         WebSocketRoute("/ws", AgentSocket(server).handle),
         Route("/_dockyard/logs/{task_id:path}", logs_endpoint(server), methods=["GET"]),
         Route(agent_update.PACKAGE_PATH, agent_package_endpoint(server), methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=_controllers(server))
+    return FrontDoor(api, Starlette(routes=routes, lifespan=_controllers(server)))
 
 
 def _controllers(server: ServerState):  # type: ignore[no-untyped-def]

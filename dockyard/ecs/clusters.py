@@ -19,6 +19,7 @@ from dockyard.errors import (
     ClusterNotFoundException,
     InvalidParameterException,
 )
+from dockyard.store.expressions import one_of
 from dockyard.store.schema import clusters, container_instances, tasks
 
 DEFAULT_CLUSTER = "default"
@@ -84,42 +85,58 @@ def _task_count(statuses: tuple[str, ...]) -> Any:
             tasks.c.account_id == bindparam("account"),
             tasks.c.region == bindparam("region"),
             tasks.c.cluster_name == bindparam("name"),
-            tasks.c.last_status.in_(statuses),
+            one_of(tasks.c.last_status, statuses),
         )
         .scalar_subquery()
     )
 
 
-_COUNTS = select(
+_LIVE_COUNTS = (
     select(func.count())
     .select_from(container_instances)
     .where(
         container_instances.c.account_id == bindparam("account"),
         container_instances.c.region == bindparam("region"),
         container_instances.c.cluster_name == bindparam("name"),
-        container_instances.c.status.in_(("ACTIVE", "DRAINING")),
+        one_of(container_instances.c.status, ("ACTIVE", "DRAINING")),
     )
-    .scalar_subquery(),
-    _task_count(("RUNNING",)),
-    _task_count(_PENDING),
+    .scalar_subquery()
+    .label("live_instances"),
+    _task_count(("RUNNING",)).label("live_running"),
+    _task_count(_PENDING).label("live_pending"),
+)
+_COUNTS = select(*_LIVE_COUNTS)
+# DescribeClusters: the row and its live counts in one statement.
+_BY_NAME_COUNTED = select(clusters, *_LIVE_COUNTS).where(
+    clusters.c.account_id == bindparam("account"),
+    clusters.c.region == bindparam("region"),
+    clusters.c.name == bindparam("name"),
 )
 
 
-def find(ctx: RequestContext, identifier: str) -> Row[Any] | None:
-    """The caller's cluster named by name or ARN, whatever its status, or None."""
+def find(ctx: RequestContext, identifier: str, *, counted: bool = False) -> Row[Any] | None:
+    """The caller's cluster named by name or ARN, whatever its status, or None; ``counted``
+    reads its live counts with it (``render`` then needs no second statement)."""
     name: str | None = identifier
     if arns.is_arn(identifier):
         name = arns.own_resource_id(ctx, identifier, "cluster")
     if name is None:
         return None
-    return ctx.conn.execute(_BY_NAME, {"account": ctx.account_id, "region": ctx.region, "name": name}).first()
+    statement = _BY_NAME_COUNTED if counted else _BY_NAME
+    return ctx.conn.execute(
+        statement, {"account": ctx.account_id, "region": ctx.region, "name": name}
+    ).first()
 
 
 def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
-    """Live counts of a cluster's instances, tasks and services (one statement)."""
-    instances, running, pending = ctx.conn.execute(
-        _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}
-    ).one()
+    """Live counts of a cluster's instances, tasks and services (read with the row by
+    ``find(counted=True)``, else one statement)."""
+    if "live_instances" in row._fields:
+        instances, running, pending = row.live_instances, row.live_running, row.live_pending
+    else:
+        instances, running, pending = ctx.conn.execute(
+            _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}
+        ).one()
     return {
         "registeredContainerInstancesCount": instances,
         "runningTasksCount": running,
@@ -238,7 +255,7 @@ def describe_clusters(
     wanted = frozenset(include or ())
     found, failures = [], []
     for identifier in clusters or [DEFAULT_CLUSTER]:
-        row = find(ctx, identifier)
+        row = find(ctx, identifier, counted=True)
         if row is None:
             missing = identifier if arns.is_arn(identifier) else arns.arn(ctx, f"cluster/{identifier}")
             failures.append({"arn": missing, "reason": "MISSING"})

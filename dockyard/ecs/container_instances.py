@@ -27,6 +27,7 @@ from dockyard.errors import (
     NoUpdateAvailableException,
     UpdateInProgressException,
 )
+from dockyard.store.expressions import one_of
 from dockyard.store.pagination import fetch_page, page_limit
 from dockyard.store.schema import attributes, tasks
 from dockyard.store.schema import container_instances as instances_table
@@ -115,7 +116,7 @@ def _task_counts(ctx: RequestContext, ids: list[int]) -> dict[int, dict[str, int
         return counts
     query = (
         select(tasks.c.container_instance_id, tasks.c.last_status, func.count())
-        .where(tasks.c.container_instance_id.in_(ids), tasks.c.last_status.in_(ACTIVE_TASK_STATUSES))
+        .where(tasks.c.container_instance_id.in_(ids), one_of(tasks.c.last_status, ACTIVE_TASK_STATUSES))
         .group_by(tasks.c.container_instance_id, tasks.c.last_status)
     )
     for instance_id, status, count in ctx.conn.execute(query):
@@ -393,7 +394,7 @@ def deregister_container_instance(
     row = lookup(ctx, cluster_row, container_instance)
     live = ctx.conn.execute(
         select(tasks.c.id).where(
-            tasks.c.container_instance_id == row.id, tasks.c.last_status.in_(ACTIVE_TASK_STATUSES)
+            tasks.c.container_instance_id == row.id, one_of(tasks.c.last_status, ACTIVE_TASK_STATUSES)
         )
     ).all()
     if live and not force:

@@ -57,6 +57,7 @@ from dockyard.placement.engine import Placer
 from dockyard.placement.engine import place as place_once
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
 from dockyard.placement.ranking import CandidateOrder
+from dockyard.store.expressions import one_of
 from dockyard.store.schema import attributes, clusters, container_instances, tasks
 
 ENABLED = os.environ.get("DOCKYARD_PLACEMENT_CACHE", "on").lower() not in ("off", "0", "false", "no")
@@ -170,7 +171,7 @@ def _task_groups(
     distinctInstance) and all its live tasks."""
     query = (
         select(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status, func.count())
-        .where(tasks.c.last_status.in_(ACTIVE_TASK_STATUSES))
+        .where(one_of(tasks.c.last_status, ACTIVE_TASK_STATUSES))
         .group_by(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status)
     )
     if ids is None:
