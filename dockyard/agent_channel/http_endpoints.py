@@ -7,6 +7,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from dockyard.agent.version import AGENT_VERSION
 from dockyard.agent_channel import agent_update, logs
 from dockyard.errors import ApiError
 from dockyard.identity.authenticate import authenticate
@@ -68,7 +69,7 @@ def agent_package_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
         return Response(
             agent_update.package(),
             media_type="application/gzip",
-            headers={"x-dockyard-agent-version": agent_update.AGENT_VERSION},
+            headers={"x-dockyard-agent-version": AGENT_VERSION},
         )
 
     return endpoint
