@@ -63,7 +63,7 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        running = [asyncio.create_task(janitor.run(server.engine))]
+        running = [asyncio.create_task(janitor.run(server.engine)), asyncio.create_task(server.hub.run())]
         try:
             yield
         finally:

@@ -12,8 +12,9 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
+from dockyard.agent_channel.hub import ChannelHub
 from dockyard.agent_channel.notifier import Notifier
 from dockyard.context import Identity, RequestContext
 from dockyard.errors import UnrecognizedClientException
@@ -46,11 +47,13 @@ class ServerState:
     _keys: dict[str, tuple[float, AccessKey | None]] = field(default_factory=dict)
     # SQLite only: the writes of the event loop, batched into shared commits.
     group_commit: GroupCommit | None = field(init=False, default=None)
+    hub: ChannelHub = field(init=False)
 
     def __post_init__(self) -> None:
         self.tokens = PageTokens(self._server_secret("page_token_secret"))
         if self.engine.dialect.name == "sqlite":
             self.group_commit = GroupCommit(self.engine, on_lost=self._forget_derived_state)
+        self.hub = ChannelHub(self.run_in_store)
         for service, modules in self.providers.items():
             self._actions[service] = build_actions(service_model(service), modules)
 
@@ -119,6 +122,18 @@ class ServerState:
         )
         self._after_commit(ctx)
         return result
+
+    async def run_in_store(self, work: Callable[[Connection], T]) -> T:
+        """Store work of no request (background controllers): a savepoint of the next group
+        commit on SQLite, its own transaction in a worker thread on PostgreSQL."""
+        if self.group_commit is not None:
+            return await self.group_commit.run(work)
+
+        def once() -> T:
+            with transaction(self.engine) as connection:
+                return work(connection)
+
+        return await anyio.to_thread.run_sync(once)
 
     def in_transaction(
         self, identity: Identity, region: str, function: Callable[[RequestContext], T], *, write: bool = True

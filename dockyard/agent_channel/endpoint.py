@@ -1,9 +1,11 @@
 """The agent WebSocket: authenticate the upgrade, then push the instance's desired state.
 
 One coroutine per connected agent. It sends the full desired state whenever the instance's
-``desired_version`` moves (woken by the notifier, or by a once-a-second look that also catches
-changes made by other replicas), heartbeats every 10 s, and takes the agent's heartbeats,
-health and log frames. The instance reads ``agentConnected: true`` while frames keep coming.
+``desired_version`` moves (woken by the notifier for this process's changes, or by the hub's
+once-a-second look that catches changes made by other replicas), heartbeats every 10 s, and
+takes the agent's heartbeats, health and log frames. The instance reads
+``agentConnected: true`` while frames keep coming (the hub writes the signs of life of every
+connection once a second).
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ from dockyard.store.schema import tasks as tasks_table
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
-POLL_SECONDS = 1.0
-SEEN_WRITE_SECONDS = 5.0  # write last_seen_at at most this often per connection
 
 
 class AgentSocket:
@@ -63,11 +63,14 @@ class AgentSocket:
         token = object()
         self._generation[instance.id] = token
         wake = self.server.notifier.subscribe(instance.id)
+        connection = Connection(self.server, websocket, identity, region, instance, cluster_arn, wake)
+        self.server.hub.attach(instance.id, connection)
         try:
-            await Connection(self.server, websocket, identity, region, instance, cluster_arn, wake).run()
+            await connection.run()
         except (WebSocketDisconnect, ConnectionError):
             pass
         finally:
+            self.server.hub.detach(instance.id, connection)
             self.server.notifier.unsubscribe(instance.id, wake)
             if self._generation.get(instance.id) is token:
                 del self._generation[instance.id]
@@ -126,7 +129,6 @@ class Connection:
         self.cluster_arn = cluster_arn or instance.arn
         self.wake = wake
         self.sent_version: int | None = None
-        self.last_seen_write = time.monotonic()
 
     def _db(self, function: Any, *, write: bool = True) -> Any:
         return self.server.transact(self.identity, self.region, function, write=write)
@@ -135,12 +137,17 @@ class Connection:
         reader = asyncio.create_task(self._read())
         try:
             next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+            woken = True  # the first state goes out at once
             while not reader.done():
-                if not await self._send_state_if_changed():
+                if woken and not await self._send_state_if_changed():
                     await self.websocket.close(code=4404)
                     return
+                # Woken when the desired state may have moved (notifier, hub); else only
+                # for the next heartbeat.
+                woken = False
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(self.wake.wait(), max(0.0, next_heartbeat - time.monotonic()))
+                    woken = True
                 self.wake.clear()
                 if time.monotonic() >= next_heartbeat:
                     await self.websocket.send_text('{"type":"heartbeat"}')
@@ -172,10 +179,7 @@ class Connection:
         while True:
             message = orjson.loads(await self.websocket.receive_text())
             kind = message.get("type") if isinstance(message, dict) else None
-            now = time.monotonic()
-            if now - self.last_seen_write >= SEEN_WRITE_SECONDS or kind != "heartbeat":
-                self.last_seen_write = now
-                await self._db(lambda ctx: _mark_seen(ctx, self.instance_id, ctx.now))
+            self.server.hub.seen(self.instance_id)
             if kind == "health":
                 await self._db(lambda ctx, m=message: self._health(ctx, m))
             elif kind == "logs":

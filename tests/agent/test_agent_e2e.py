@@ -121,6 +121,26 @@ def test_the_process_driver_runs_a_task_and_reports_its_exit(process_host: Host)
     wait_for(lambda: "hello from a process" in process_host.logs(arn), 15)
 
 
+def test_a_task_run_through_another_control_plane_reaches_the_agent(
+    process_host: Host, tmp_path: Path
+) -> None:
+    # The agent holds its socket to the first server; the task is run through a replica on
+    # the same store, whose commit no notifier of the first one hears: the hub's once-a-second
+    # look at the connected instances' desired versions must find it.
+    replica = DockyardServer(
+        data_dir=tmp_path / "replica", database_url=process_host.server.store_url
+    ).start()
+    try:
+        ecs = replica.client(process_host.account)
+        ecs.register_task_definition(family="elsewhere", containerDefinitions=[app(["sleep", "600"])])
+        arn = ecs.run_task(taskDefinition="elsewhere")["tasks"][0]["taskArn"]
+        process_host.wait_status(arn, "RUNNING", timeout=30)
+        ecs.stop_task(task=arn)
+        process_host.wait_status(arn, "STOPPED", timeout=30)
+    finally:
+        replica.stop()
+
+
 def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host) -> None:
     arn = process_host.run("late", app(["sh", "-c", "sleep 2; exit 4"]))
     process_host.wait_status(arn, "RUNNING")

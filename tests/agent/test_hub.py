@@ -1,0 +1,103 @@
+"""The agent channel hub on a real store (SQLite and PostgreSQL): signs of life written once a
+tick for every connection, never reviving a closed one, and wake-ups for changes made by
+another process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, select, update
+
+from dockyard.agent_channel.hub import ChannelHub
+from dockyard.store.db import make_engine, transaction
+from dockyard.store.schema import container_instances
+from tests.builders import register_instance
+from tests.harness import DockyardServer
+
+
+class FakeConnection:
+    def __init__(self, sent_version: int | None) -> None:
+        self.sent_version = sent_version
+        self.wake = asyncio.Event()
+
+
+@pytest.fixture
+def store(server: DockyardServer) -> Iterator[Engine]:
+    engine = make_engine(server.store_url)
+    yield engine
+    engine.dispose()
+
+
+def in_store(engine: Engine) -> Callable[[Callable[[Connection], Any]], Any]:
+    async def run(work: Callable[[Connection], Any]) -> Any:
+        with transaction(engine) as connection:
+            return work(connection)
+
+    return run
+
+
+def row(engine: Engine, instance_id: int) -> Any:
+    with transaction(engine, write=False) as connection:
+        return connection.execute(
+            select(container_instances).where(container_instances.c.id == instance_id)
+        ).one()
+
+
+def set_columns(engine: Engine, instance_id: int, **values: Any) -> None:
+    with transaction(engine) as connection:
+        connection.execute(
+            update(container_instances).where(container_instances.c.id == instance_id).values(**values)
+        )
+
+
+def instance_ids(engine: Engine, ecs: Any, count: int) -> list[int]:
+    arns = [register_instance(ecs)["containerInstanceArn"] for _ in range(count)]
+    with transaction(engine, write=False) as connection:
+        rows = connection.execute(
+            select(container_instances.c.id).where(container_instances.c.arn.in_(arns))
+        ).all()
+    return sorted(r.id for r in rows)
+
+
+def test_signs_of_life_are_written_together_and_never_revive_a_closed_agent(store: Engine, ecs: Any) -> None:
+    ecs.create_cluster(clusterName="default")
+    talking, closed = instance_ids(store, ecs, 2)
+    set_columns(store, closed, last_seen_at=None)  # its connection closed
+    hub = ChannelHub(in_store(store))
+    hub.seen(talking, 2_000_000_000.0)
+    hub.seen(closed, 2_000_000_000.0)
+    asyncio.run(hub.tick())
+    assert row(store, talking).last_seen_at == 2_000_000_000.0
+    assert row(store, closed).last_seen_at is None
+
+
+def test_a_change_made_elsewhere_wakes_only_the_connections_it_concerns(store: Engine, ecs: Any) -> None:
+    ecs.create_cluster(clusterName="default")
+    changed, unchanged, deregistered = instance_ids(store, ecs, 3)
+    hub = ChannelHub(in_store(store))
+    watchers = {i: FakeConnection(row(store, i).desired_version) for i in (changed, unchanged, deregistered)}
+    for instance_id, watcher in watchers.items():
+        hub.attach(instance_id, watcher)
+    set_columns(store, changed, desired_version=row(store, changed).desired_version + 1)
+    set_columns(store, deregistered, status="INACTIVE")
+    asyncio.run(hub.tick())
+    assert watchers[changed].wake.is_set()
+    assert not watchers[unchanged].wake.is_set()
+    assert watchers[deregistered].wake.is_set()
+
+
+def test_a_detached_connection_is_neither_watched_nor_written(store: Engine, ecs: Any) -> None:
+    ecs.create_cluster(clusterName="default")
+    (instance_id,) = instance_ids(store, ecs, 1)
+    before = row(store, instance_id)
+    hub = ChannelHub(in_store(store))
+    watcher = FakeConnection(None)  # would be woken: its version differs
+    hub.attach(instance_id, watcher)
+    hub.seen(instance_id, 2_000_000_000.0)
+    hub.detach(instance_id, watcher)
+    asyncio.run(hub.tick())
+    assert not watcher.wake.is_set()
+    assert row(store, instance_id).last_seen_at == before.last_seen_at
