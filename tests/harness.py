@@ -264,3 +264,47 @@ def wait_for(check: Any, timeout: float = 30, interval: float = 0.2, message: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s {message}")
         time.sleep(interval)
+
+
+class Tenant:
+    """One account on a server with one agent of its own: run tasks, watch them, read their
+    output the way a user does (``dockyard logs``)."""
+
+    def __init__(self, server: DockyardServer, account: Credentials, agent: DockyardAgent) -> None:
+        self.server, self.account, self.agent = server, account, agent
+        self.ecs = server.client(account)
+
+    def run(self, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
+        """Register ``family`` and run one task of it; its ARN."""
+        self.ecs.register_task_definition(family=family, containerDefinitions=containers, **extra)
+        result = self.ecs.run_task(taskDefinition=family)
+        assert result["failures"] == [], result["failures"]
+        return str(result["tasks"][0]["taskArn"])
+
+    def task(self, arn: str) -> dict[str, Any]:
+        return dict(self.ecs.describe_tasks(tasks=[arn])["tasks"][0])
+
+    def wait_status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
+        return dict(
+            wait_for(
+                lambda: (t := self.task(arn))["lastStatus"] == status and t,
+                timeout,
+                message=f"for {status}: {self.agent.log()[-3000:]}",
+            )
+        )
+
+    def logs(self, arn: str) -> str:
+        done = subprocess.run(
+            [".venv/bin/dockyard", "logs", arn, "--endpoint", self.server.endpoint],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={
+                "AWS_ACCESS_KEY_ID": self.account.access_key_id,
+                "PATH": "/usr/bin:/bin",
+                "AWS_SECRET_ACCESS_KEY": self.account.secret_access_key,
+                "AWS_DEFAULT_REGION": "us-east-1",
+            },
+        )
+        return done.stdout

@@ -26,7 +26,7 @@ from dockyard.agent_channel import agent_update, desired_state, logs
 from dockyard.context import Identity, RequestContext
 from dockyard.ecs import clusters, container_instances, task_reports
 from dockyard.errors import ApiError
-from dockyard.identity.authenticate import authenticate
+from dockyard.identity.authenticate import authenticate_get
 from dockyard.server_state import ServerState
 from dockyard.store.schema import container_instances as instances_table
 from dockyard.store.schema import tasks as tasks_table
@@ -44,7 +44,7 @@ class AgentSocket:
     async def handle(self, websocket: WebSocket) -> None:
         """One agent connection, from the signed upgrade to the close."""
         try:
-            identity, region = self._authenticate(websocket)
+            identity, region = authenticate_get(self.server, websocket.scope)
             query = parse_qs(websocket.scope["query_string"].decode("latin-1"))
             cluster_arn = query.get("clusterArn", [""])[0]
             instance_arn = query.get("containerInstanceArn", [""])[0]
@@ -81,17 +81,6 @@ class AgentSocket:
                         lambda ctx: _mark_seen(ctx, instance.id, None),
                     )
 
-    def _authenticate(self, websocket: WebSocket) -> tuple[Identity, str]:
-        scope = websocket.scope
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        return authenticate(
-            self.server,
-            method="GET",
-            path=scope["path"],
-            query=scope["query_string"].decode("latin-1"),
-            headers=headers,
-            body=b"",
-        )
 
 
 def _instance(ctx: RequestContext, cluster_arn: str, instance_arn: str) -> Any:

@@ -10,24 +10,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from dockyard.agent.version import AGENT_VERSION
 from dockyard.agent_channel import agent_update, logs
 from dockyard.errors import ApiError
-from dockyard.identity.authenticate import authenticate
+from dockyard.identity.authenticate import authenticate_get
 from dockyard.server_state import ServerState
 
 
 def logs_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
-        headers = {
-            name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
-        }
         try:
-            identity, region = authenticate(
-                server,
-                method="GET",
-                path=request.url.path,
-                query=request.scope["query_string"].decode("latin-1"),
-                headers=headers,
-                body=b"",
-            )
+            identity, region = authenticate_get(server, request.scope)
         except ApiError as error:
             return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         task_id = request.path_params["task_id"].rsplit("/", 1)[-1]
@@ -52,18 +42,8 @@ def agent_package_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
     """``GET /_dockyard/agent/package``: the agent code this control plane offers (signed)."""
 
     async def endpoint(request: Request) -> Response:
-        headers = {
-            name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
-        }
         try:
-            authenticate(
-                server,
-                method="GET",
-                path=request.url.path,
-                query=request.scope["query_string"].decode("latin-1"),
-                headers=headers,
-                body=b"",
-            )
+            authenticate_get(server, request.scope)
         except ApiError as error:
             return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         return Response(

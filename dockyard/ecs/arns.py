@@ -52,3 +52,12 @@ def own_resource_id(ctx: RequestContext, value: str, resource_type: str) -> str 
     if parsed.account_id != ctx.account_id or parsed.region != ctx.region:
         return None
     return parsed.resource_id
+
+
+def named_id(ctx: RequestContext, identifier: str, resource_type: str) -> str | None:
+    """The id an identifier names: itself, or the last part of an ARN of ``resource_type`` the
+    caller owns (long form ``.../<cluster>/<id>`` or short); None for another's ARN."""
+    if not is_arn(identifier):
+        return identifier or None
+    resource = own_resource_id(ctx, identifier, resource_type)
+    return resource.rsplit("/", 1)[-1] if resource else None

@@ -196,10 +196,7 @@ def render_many(
 
 def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | None:
     """The instance of ``cluster`` named by its id or ARN, whatever its status."""
-    instance_id: str | None = identifier
-    if arns.is_arn(identifier):
-        resource = arns.own_resource_id(ctx, identifier, "container-instance")
-        instance_id = resource.rsplit("/", 1)[-1] if resource else None
+    instance_id = arns.named_id(ctx, identifier, "container-instance")
     if not instance_id:
         return None
     return ctx.conn.execute(

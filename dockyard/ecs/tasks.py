@@ -371,10 +371,7 @@ def start_task(
 
 def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | None:
     """The cluster's task named by id or ARN (long or short form)."""
-    task_id: str | None = identifier
-    if arns.is_arn(identifier):
-        resource = arns.own_resource_id(ctx, identifier, "task")
-        task_id = resource.rsplit("/", 1)[-1] if resource else None
+    task_id = arns.named_id(ctx, identifier, "task")
     if not task_id:
         return None
     return ctx.conn.execute(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from dockyard.context import Identity
 from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
@@ -32,3 +33,15 @@ def authenticate(
         signed, key.secret_access_key, method=method, path=path, query=query, headers=headers, body=body
     )
     return Identity(key.access_key_id, key.account_id, key.user_name), signed.region
+
+
+def authenticate_get(server: ServerState, scope: Mapping[str, Any]) -> tuple[Identity, str]:
+    """``authenticate`` for a bodiless GET (or WebSocket upgrade) given as its ASGI scope."""
+    return authenticate(
+        server,
+        method="GET",
+        path=scope["path"],
+        query=scope["query_string"].decode("latin-1"),
+        headers={name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]},
+        body=b"",
+    )

@@ -21,18 +21,17 @@ from botocore.credentials import Credentials as BotoCredentials
 
 from dockyard.agent.drivers.process import ProcessDriver
 from tests.agent.conftest import remove_docker_leftovers
-from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
+from tests.harness import DockyardAgent, DockyardServer, Tenant, wait_for
 
 
-class Host:
+class Host(Tenant):
     """One account, its default cluster and one agent on this host."""
 
     def __init__(self, server: DockyardServer, state_dir: Path, driver: str) -> None:
-        self.server, self.state_dir, self.driver = server, state_dir, driver
-        self.account: Credentials = server.new_account()
-        self.ecs = server.client(self.account)
+        account = server.new_account()
+        super().__init__(server, account, DockyardAgent(server, account, state_dir, driver=driver))
+        self.state_dir, self.driver = state_dir, driver
         self.ecs.create_cluster(clusterName="default")
-        self.agent = DockyardAgent(server, self.account, state_dir, driver=driver)
 
     def start(self) -> Host:
         self.agent.start()
@@ -53,25 +52,8 @@ class Host:
     def instance_id(self) -> str:
         return str(json.loads((self.state_dir / "agent.json").read_text())["instanceId"])
 
-    def run(self, family: str, *containers: dict[str, Any], **extra: Any) -> str:
-        self.ecs.register_task_definition(family=family, containerDefinitions=list(containers), **extra)
-        result = self.ecs.run_task(taskDefinition=family)
-        assert result["failures"] == [], result["failures"]
-        return str(result["tasks"][0]["taskArn"])
-
-    def task(self, arn: str) -> dict[str, Any]:
-        return dict(self.ecs.describe_tasks(tasks=[arn])["tasks"][0])
-
-    def wait_status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
-        return dict(
-            wait_for(
-                lambda: (t := self.task(arn))["lastStatus"] == status and t,
-                timeout,
-                message=f"for {status}: {self.agent.log()[-3000:]}",
-            )
-        )
-
     def logs(self, arn: str) -> str:
+        """Through the logs endpoint itself, signed as any HTTP client would sign it."""
         url = f"{self.server.endpoint}/_dockyard/logs/{arn.rsplit('/', 1)[-1]}"
         request = AWSRequest(method="GET", url=url)
         SigV4Auth(
@@ -114,7 +96,7 @@ def app(command: list[str], **extra: Any) -> dict[str, Any]:
 
 
 def test_the_process_driver_runs_a_task_and_reports_its_exit(process_host: Host) -> None:
-    arn = process_host.run("exit3", app(["sh", "-c", "echo hello from a process; exit 3"]))
+    arn = process_host.run("exit3", [app(["sh", "-c", "echo hello from a process; exit 3"])])
     task = process_host.wait_status(arn, "STOPPED")
     assert task["containers"][0]["exitCode"] == 3
     assert task["stopCode"] == "EssentialContainerExited"
@@ -142,7 +124,7 @@ def test_a_task_run_through_another_control_plane_reaches_the_agent(
 
 
 def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host) -> None:
-    arn = process_host.run("late", app(["sh", "-c", "sleep 2; exit 4"]))
+    arn = process_host.run("late", [app(["sh", "-c", "sleep 2; exit 4"])])
     process_host.wait_status(arn, "RUNNING")
     assert process_host.agent.stop() == 0  # SIGTERM: the agent goes, the process stays
     time.sleep(3)  # the process exits while no agent watches
@@ -152,7 +134,7 @@ def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host) -
 
 
 def test_a_task_stopped_while_its_agent_was_away_is_stopped_on_return(process_host: Host) -> None:
-    arn = process_host.run("away", app(["sleep", "600"], stopTimeout=2))
+    arn = process_host.run("away", [app(["sleep", "600"], stopTimeout=2)])
     process_host.wait_status(arn, "RUNNING")
     runtime_id = process_host.task(arn)["containers"][0]["runtimeId"]
     process_host.agent.stop(signal.SIGKILL)
@@ -167,11 +149,13 @@ def test_a_task_stopped_while_its_agent_was_away_is_stopped_on_return(process_ho
 def test_health_reaches_describe_tasks(process_host: Host) -> None:
     arn = process_host.run(
         "healthy",
-        app(
-            ["sleep", "600"],
-            stopTimeout=1,
-            healthCheck={"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1},
-        ),
+        [
+            app(
+                ["sleep", "600"],
+                stopTimeout=1,
+                healthCheck={"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1},
+            )
+        ],
     )
     wait_for(
         lambda: process_host.task(arn).get("healthStatus") == "HEALTHY",
@@ -185,7 +169,7 @@ def test_health_reaches_describe_tasks(process_host: Host) -> None:
 
 @pytest.mark.docker
 def test_an_image_that_cannot_be_pulled_fails_the_task(docker_host: Host) -> None:
-    arn = docker_host.run("nopull", app(["true"], image="dockyard.invalid/nothing:none"))
+    arn = docker_host.run("nopull", [app(["true"], image="dockyard.invalid/nothing:none")])
     task = docker_host.wait_status(arn, "STOPPED")
     assert task["stopCode"] == "TaskFailedToStart"
     assert task["stoppedReason"].startswith("CannotPullContainerError: ")
@@ -194,7 +178,7 @@ def test_an_image_that_cannot_be_pulled_fails_the_task(docker_host: Host) -> Non
 
 @pytest.mark.docker
 def test_a_deregistered_instance_registers_again_and_drops_its_orphans(docker_host: Host) -> None:
-    arn = docker_host.run("orphaned", app(["sleep", "600"], image="dockyard/busybox:latest", stopTimeout=1))
+    arn = docker_host.run("orphaned", [app(["sleep", "600"], image="dockyard/busybox:latest", stopTimeout=1)])
     docker_host.wait_status(arn, "RUNNING")
     [old] = docker_host.instances()
     docker_host.ecs.deregister_container_instance(containerInstance=old, force=True)

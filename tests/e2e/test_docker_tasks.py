@@ -9,12 +9,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.builders import container
-from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
+from tests.harness import DockyardAgent, DockyardServer, Tenant, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -25,7 +24,7 @@ def _fleet(server: DockyardServer, state_dir: Path, driver: str) -> Iterator[Fle
     ecs.create_cluster()
     agent = DockyardAgent(server, account, state_dir, driver=driver).start()
     wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], message=agent.log())
-    yield Fleet(server, account, ecs, agent)
+    yield Fleet(server, account, agent)
     if agent.process is not None:
         agent.stop()
 
@@ -49,44 +48,7 @@ def docker_fleet(
     yield from _fleet(server, Path(tmp_path_factory.mktemp("agent")), "docker")
 
 
-class Fleet:
-    def __init__(self, server: DockyardServer, account: Credentials, ecs: Any, agent: DockyardAgent) -> None:
-        self.server, self.account, self.ecs, self.agent = server, account, ecs, agent
-
-    def run(self, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
-        self.ecs.register_task_definition(family=family, containerDefinitions=containers, **extra)
-        result = self.ecs.run_task(taskDefinition=family)
-        assert result["failures"] == [], result["failures"]
-        return str(result["tasks"][0]["taskArn"])
-
-    def task(self, arn: str) -> dict[str, Any]:
-        return dict(self.ecs.describe_tasks(tasks=[arn])["tasks"][0])
-
-    def wait_status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
-        return dict(
-            wait_for(
-                lambda: (t := self.task(arn))["lastStatus"] == status and t,
-                timeout,
-                message=f"for {status}: {self.agent.log()[-3000:]}",
-            )
-        )
-
-    def logs(self, arn: str) -> str:
-        done = subprocess.run(
-            [".venv/bin/dockyard", "logs", arn, "--endpoint", self.server.endpoint],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-            env={
-                "AWS_ACCESS_KEY_ID": self.account.access_key_id,
-                "PATH": "/usr/bin:/bin",
-                "AWS_SECRET_ACCESS_KEY": self.account.secret_access_key,
-                "AWS_DEFAULT_REGION": "us-east-1",
-            },
-        )
-        return done.stdout
-
+class Fleet(Tenant):
     def containers_of(self, arn: str) -> list[str]:
         """The runtime ids the host has for the task's containers (docker ids or process pids)."""
         if self.agent.driver == "docker":

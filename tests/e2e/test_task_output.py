@@ -8,7 +8,6 @@ the task STOPPED, so nothing is lost however loaded the machine is.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,32 +15,12 @@ from typing import Any
 import pytest
 
 from tests.builders import container
-from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
+from tests.harness import DockyardAgent, DockyardServer, Tenant, wait_for
 
 TASKS = 20
 
 
-class Fleet:
-    def __init__(self, server: DockyardServer, account: Credentials, agent: DockyardAgent) -> None:
-        self.server, self.account, self.agent = server, account, agent
-        self.ecs = server.client(account)
-
-    def logs(self, arn: str) -> str:
-        done = subprocess.run(
-            [".venv/bin/dockyard", "logs", arn, "--endpoint", self.server.endpoint],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-            env={
-                "AWS_ACCESS_KEY_ID": self.account.access_key_id,
-                "PATH": "/usr/bin:/bin",
-                "AWS_SECRET_ACCESS_KEY": self.account.secret_access_key,
-                "AWS_DEFAULT_REGION": "us-east-1",
-            },
-        )
-        return done.stdout
-
+class Fleet(Tenant):
     def wait_output(self, arn: str, expected: list[str], ordered: bool = True) -> None:
         """``dockyard logs`` shows exactly ``expected`` (soon: the server stores log frames
         as they arrive, beside the STOPPED report that raced them there)."""
