@@ -6,13 +6,18 @@ import calendar
 import time
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockyard.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
 )
-from dockyard.identity.sigv4 import check_clock, parse_authorization
+from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
 
 GOOD = (
     "AWS4-HMAC-SHA256 Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request, "
@@ -73,3 +78,42 @@ def test_the_scope_date_must_be_the_request_date() -> None:
     now = calendar.timegm(time.strptime("20261127T000100Z", "%Y%m%dT%H%M%SZ"))
     with pytest.raises(InvalidSignatureException, match="valid date"):
         check_clock(signed, now)
+
+
+# -- verification against botocore's own signing, over headers hypothesis makes up ---------
+
+_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12).filter(
+    lambda name: name.strip("-") and name not in ("host", "x-amz-date", "authorization")
+)
+_VALUES = st.text(alphabet="abc XYZ019 ,;=/", min_size=0, max_size=20)
+
+
+def _botocore_signed(extra: dict[str, str], body: bytes) -> dict[str, str]:
+    """The headers of a request botocore signed with these extra headers, as ASGI delivers
+    them (names in lower case)."""
+    request = AWSRequest(
+        method="POST",
+        url="http://127.0.0.1:5566/",
+        data=body,
+        headers={"X-Amz-Target": "AmazonEC2ContainerServiceV20141113.ListClusters", **extra},
+    )
+    SigV4Auth(BotoCredentials("AKIAVERIFY", "secret/key+0"), "ecs", "us-east-1").add_auth(request)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    headers["host"] = "127.0.0.1:5566"
+    return headers
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_NAMES, _VALUES, max_size=5), st.binary(max_size=64), st.booleans())
+def test_what_botocore_signs_verifies_and_a_changed_header_does_not(
+    extra: dict[str, str], body: bytes, upper: bool
+) -> None:
+    written = {(name.title() if upper else name): value for name, value in extra.items()}
+    headers = _botocore_signed(written, body)
+    signed = parse_authorization(headers)
+    verify = {"method": "POST", "path": "/", "query": ""}
+    verify_signature(signed, "secret/key+0", **verify, headers=headers, body=body)
+    for name in signed.signed_headers:
+        tampered = {**headers, name: headers[name] + "x"}
+        with pytest.raises(InvalidSignatureException):
+            verify_signature(signed, "secret/key+0", **verify, headers=tampered, body=body)
