@@ -82,7 +82,6 @@ class AgentSocket:
                     )
 
 
-
 def _instance(ctx: RequestContext, cluster_arn: str, instance_arn: str) -> Any:
     cluster = clusters.find(ctx, cluster_arn or clusters.DEFAULT_CLUSTER)
     if cluster is None:

@@ -23,7 +23,7 @@ from dockyard.ecs.listing import list_page
 from dockyard.ecs.tagging import check_tags
 from dockyard.ecs.task_definition_rules import NAME, normalize
 from dockyard.errors import ApiError, ClientException, InvalidParameterException
-from dockyard.store.pagination import page_limit
+from dockyard.store.pagination import PagedQuery, page_limit
 from dockyard.store.schema import task_definition_families as families
 from dockyard.store.schema import task_definitions as revisions
 
@@ -318,26 +318,30 @@ def list_task_definitions(
         ctx.tokens.open(next_token, scope)
     if family is not None and not NAME.match(family):
         return {"taskDefinitionArns": []}
-    query = select(revisions.c.arn, revisions.c.family, revisions.c.revision).where(
-        revisions.c.account_id == ctx.account_id,
-        revisions.c.region == ctx.region,
-        revisions.c.status == status,
-    )
-    keys = [revisions.c.family, revisions.c.revision]
-    if family is not None:
-        # Within one family the position is the revision alone: a (family, revision) row
-        # comparison after "family = ?" would not bound SQLite's index range.
-        query, keys = query.where(revisions.c.family == family), [revisions.c.revision]
+    params = {"account": ctx.account_id, "region": ctx.region, "status": status, "family": family}
     return list_page(
         ctx,
         member="taskDefinitionArns",
-        query=query,
-        keys=keys,
+        query=_REVISIONS_PAGE if family is None else _FAMILY_REVISIONS_PAGE,
+        params=params,
         scope=scope,
         next_token=next_token,
         max_results=max_results,
         descending=descending,
     )
+
+
+_LISTED = select(revisions.c.arn, revisions.c.family, revisions.c.revision).where(
+    revisions.c.account_id == bindparam("account"),
+    revisions.c.region == bindparam("region"),
+    revisions.c.status == bindparam("status"),
+)
+_REVISIONS_PAGE = PagedQuery(_LISTED, [revisions.c.family, revisions.c.revision])
+# Within one family the position is the revision alone: a (family, revision) row comparison
+# after "family = ?" would not bound SQLite's index range.
+_FAMILY_REVISIONS_PAGE = PagedQuery(
+    _LISTED.where(revisions.c.family == bindparam("family")), [revisions.c.revision]
+)
 
 
 def list_task_definition_families(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Row, Select, tuple_
+from sqlalchemy import ColumnElement, Connection, Integer, Row, Select, bindparam, tuple_
 
 from dockyard.errors import InvalidParameterException
 
@@ -54,30 +54,59 @@ class PageTokens:
 
 def fetch_page(
     connection: Connection,
-    query: Select[Any],
-    keys: Sequence[ColumnElement[Any]],
+    query: Select[Any] | PagedQuery,
+    keys: Sequence[ColumnElement[Any]] = (),
     *,
     limit: int,
     after: list[Any] | None,
     descending: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> tuple[list[Row[Any]], list[Any] | None]:
     """One page of ``query`` ordered by ``keys``, starting after ``after``.
 
     Returns the rows and the position of the last one when more rows follow (else None).
-    The ``keys`` must be unique together and indexed, so the page is one range scan.
+    The ``keys`` must be unique together and indexed, so the page is one range scan. A
+    ``PagedQuery`` brings its own keys and takes its filters' values in ``params``.
     """
+    paged = query if isinstance(query, PagedQuery) else PagedQuery(query, keys)
+    if after is not None and len(after) != len(paged.keys):
+        raise InvalidParameterException("Invalid nextToken.")
+    values = dict(params or {}, page_size=limit + 1)
     if after is not None:
-        if len(after) != len(keys):
-            raise InvalidParameterException("Invalid nextToken.")
-        row_key, position = tuple_(*keys), tuple_(*after)
-        query = query.where(row_key < position if descending else row_key > position)
-    order = [key.desc() if descending else key.asc() for key in keys]
-    rows = list(connection.execute(query.order_by(*order).limit(limit + 1)))
+        values.update(zip(paged.after_names, after, strict=True))
+    statement = paged.statement(after is not None, descending)
+    rows = list(connection.execute(statement, values))
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]._mapping
-    return rows, [last[key] for key in keys]
+    return rows, [last[key] for key in paged.keys]
+
+
+class PagedQuery:
+    """A List action's query (its filters as bind parameters) and its keyset, with the four
+    statements a page can need (first or later page, either order) built on first use and
+    kept: build it once, at import, and a page costs no statement building."""
+
+    def __init__(self, query: Select[Any], keys: Sequence[ColumnElement[Any]]) -> None:
+        self.query = query
+        self.keys = tuple(keys)
+        self.after_names = tuple(f"page_after_{n}" for n in range(len(self.keys)))
+        self._statements: dict[tuple[bool, bool], Select[Any]] = {}
+
+    def statement(self, after: bool, descending: bool) -> Select[Any]:
+        statement = self._statements.get((after, descending))
+        if statement is None:
+            statement = self.query
+            if after:
+                names = zip(self.after_names, self.keys, strict=True)
+                position = tuple_(*(bindparam(name, type_=key.type) for name, key in names))
+                row_key = tuple_(*self.keys)
+                statement = statement.where(row_key < position if descending else row_key > position)
+            order = [key.desc() if descending else key.asc() for key in self.keys]
+            statement = statement.order_by(*order).limit(bindparam("page_size", type_=Integer))
+            self._statements[(after, descending)] = statement
+        return statement
 
 
 def page_limit(max_results: int | None, *, default: int = 100, maximum: int = 100) -> int:
