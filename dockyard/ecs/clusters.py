@@ -20,6 +20,7 @@ from dockyard.errors import (
     InvalidParameterException,
 )
 from dockyard.store.expressions import one_of
+from dockyard.store.pagination import PagedQuery
 from dockyard.store.schema import clusters, container_instances, tasks
 
 DEFAULT_CLUSTER = "default"
@@ -264,19 +265,24 @@ def describe_clusters(
     return {"clusters": found, "failures": failures}
 
 
+_ACTIVE_PAGE = PagedQuery(
+    select(clusters.c.arn, clusters.c.name).where(
+        clusters.c.account_id == bindparam("account"),
+        clusters.c.region == bindparam("region"),
+        clusters.c.status == "ACTIVE",
+    ),
+    [clusters.c.name],
+)
+
+
 def list_clusters(
     ctx: RequestContext, *, next_token: str | None = None, max_results: int | None = None
 ) -> dict[str, Any]:
-    query = select(clusters.c.arn, clusters.c.name).where(
-        clusters.c.account_id == ctx.account_id,
-        clusters.c.region == ctx.region,
-        clusters.c.status == "ACTIVE",
-    )
     return list_page(
         ctx,
         member="clusterArns",
-        query=query,
-        keys=[clusters.c.name],
+        query=_ACTIVE_PAGE,
+        params={"account": ctx.account_id, "region": ctx.region},
         scope=("ListClusters", ctx.account_id, ctx.region),
         next_token=next_token,
         max_results=max_results,
