@@ -212,6 +212,7 @@ tasks = Table(
     UniqueConstraint("account_id", "region", "task_id", name="uq_tasks_id"),
     Index("ix_tasks_client_token", "account_id", "region", "client_token"),
     Index("ix_tasks_cluster", "account_id", "region", "cluster_name", "desired_status", "id"),
+    Index("ix_tasks_cluster_status", "account_id", "region", "cluster_name", "last_status"),  # counts
     Index("ix_tasks_instance", "container_instance_id", "last_status"),
     Index("ix_tasks_family", "account_id", "region", "cluster_name", "family", "id"),
     Index("ix_tasks_started_by", "account_id", "region", "cluster_name", "started_by", "id"),
