@@ -13,7 +13,7 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 
 from dockyard.agent.version import AGENT_VERSION
 from dockyard.agent_channel import agent_update
@@ -199,14 +199,17 @@ def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | 
     instance_id = arns.named_id(ctx, identifier, "container-instance")
     if not instance_id:
         return None
-    return ctx.conn.execute(
-        select(instances_table).where(
-            instances_table.c.account_id == ctx.account_id,
-            instances_table.c.region == ctx.region,
-            instances_table.c.cluster_name == cluster.name,
-            instances_table.c.instance_id == instance_id,
-        )
-    ).first()
+    scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name, "id": instance_id}
+    return ctx.conn.execute(_INSTANCE_BY_ID, scope).first()
+
+
+# Built once: agents' state reports and DescribeTasks/StopTask look one up on every call.
+_INSTANCE_BY_ID = select(instances_table).where(
+    instances_table.c.account_id == bindparam("account"),
+    instances_table.c.region == bindparam("region"),
+    instances_table.c.cluster_name == bindparam("cluster"),
+    instances_table.c.instance_id == bindparam("id"),
+)
 
 
 def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:

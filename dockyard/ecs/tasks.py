@@ -6,7 +6,7 @@ import secrets
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, clusters, container_instances, task_definitions
@@ -374,14 +374,17 @@ def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | 
     task_id = arns.named_id(ctx, identifier, "task")
     if not task_id:
         return None
-    return ctx.conn.execute(
-        select(tasks).where(
-            tasks.c.account_id == ctx.account_id,
-            tasks.c.region == ctx.region,
-            tasks.c.cluster_name == cluster.name,
-            tasks.c.task_id == task_id,
-        )
-    ).first()
+    scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name, "id": task_id}
+    return ctx.conn.execute(_TASK_BY_ID, scope).first()
+
+
+# Built once: agents' state reports and DescribeTasks/StopTask look one up on every call.
+_TASK_BY_ID = select(tasks).where(
+    tasks.c.account_id == bindparam("account"),
+    tasks.c.region == bindparam("region"),
+    tasks.c.cluster_name == bindparam("cluster"),
+    tasks.c.task_id == bindparam("id"),
+)
 
 
 def stop_task(
