@@ -123,6 +123,7 @@ class Connection:
 
     async def run(self) -> None:
         reader = asyncio.create_task(self._read())
+        reader.add_done_callback(lambda _: self.wake.set())  # a closed socket ends the wait at once
         try:
             next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
             woken = True  # the first state goes out at once
@@ -130,8 +131,8 @@ class Connection:
                 if woken and not await self._send_state_if_changed():
                     await self.websocket.close(code=4404)
                     return
-                # Woken when the desired state may have moved (notifier, hub); else only
-                # for the next heartbeat.
+                # Woken when the desired state may have moved (notifier, hub) or the socket
+                # closed; else only for the next heartbeat.
                 woken = False
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), max(0.0, next_heartbeat - time.monotonic()))

@@ -29,7 +29,10 @@ class DockyardUp(DockyardServer):
 
 
 def connected_instances(ecs: Any) -> list[dict[str, Any]]:
-    arns = ecs.list_container_instances()["containerInstanceArns"]
+    try:
+        arns = ecs.list_container_instances()["containerInstanceArns"]
+    except ecs.exceptions.ClusterNotFoundException:  # `up` creates it right after the server starts
+        return []
     if not arns:
         return []
     described = ecs.describe_container_instances(containerInstances=arns)["containerInstances"]
