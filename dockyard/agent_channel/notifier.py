@@ -1,8 +1,9 @@
 """Wake-ups for agent connections when their instance's desired state changed.
 
 Requests commit on the event loop or in worker threads; ``wake`` is safe from either. A wake-up
-is only a hint to look now: each connection also re-reads its instance's ``desired_version``
-every second, which is what carries changes made by another control-plane replica.
+is only a hint to look now: the hub (``hub.py``) also reads every connected instance's
+``desired_version`` once a second, which carries changes made by another control-plane
+replica and those made here without a wake-up.
 """
 
 from __future__ import annotations
