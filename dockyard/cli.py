@@ -58,6 +58,10 @@ def bootstrap_admin_key(engine: Engine) -> keys.AccessKey | None:
         return keys.create_key(connection, account_id=account)
 
 
+# How every control-plane process serves: no access log, the fastest parser and loop.
+_UVICORN: dict[str, Any] = {"access_log": False, "lifespan": "on", "http": "httptools", "loop": "uvloop"}
+
+
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -90,14 +94,7 @@ def serve(args: argparse.Namespace) -> None:
         default_account_id=os.environ.get("DOCKYARD_ACCOUNT_ID"),
     )
     config = uvicorn.Config(
-        build_app(state),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-        lifespan="on",
-        http="httptools",
-        loop="uvloop",
+        build_app(state), host=args.host, port=args.port, log_level=args.log_level, **_UVICORN
     )
     server = uvicorn.Server(config)
 
@@ -139,10 +136,7 @@ def _serve_workers(args: argparse.Namespace, public_url: str) -> None:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        access_log=False,
-        lifespan="on",
-        http="httptools",
-        loop="uvloop",
+        **_UVICORN,
     )
 
 

@@ -117,11 +117,7 @@ class ServerState:
         ctx = self._context(identity, region)
         if not write:
             return self._run(ctx, function, write=False)
-        result = await self.group_commit.run(
-            lambda connection: self._within(ctx, function, connection), lambda: self._after_writes(ctx)
-        )
-        self._after_commit(ctx)
-        return result
+        return await self._grouped(ctx, function)
 
     async def run_in_store(self, work: Callable[[Connection], T]) -> T:
         """Store work of no request (background controllers): a savepoint of the next group
@@ -162,8 +158,13 @@ class ServerState:
         action = self._action(ctx)
         if self.group_commit is None or not action.writes:
             return self._run(ctx, action, write=action.writes)
+        return await self._grouped(ctx, action)
+
+    async def _grouped(self, ctx: RequestContext, function: Callable[[RequestContext], T]) -> T:
+        """``_run`` for a write on SQLite: in a savepoint of the next group commit."""
+        assert self.group_commit is not None
         result = await self.group_commit.run(
-            lambda connection: self._within(ctx, action, connection), lambda: self._after_writes(ctx)
+            lambda connection: self._within(ctx, function, connection), lambda: self._after_writes(ctx)
         )
         self._after_commit(ctx)
         return result

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from dockyard.context import RequestContext
-from dockyard.ecs import account_settings, arns
+from dockyard.ecs import account_settings, arns, task_states
 from dockyard.ecs.listing import list_page
 from dockyard.ecs.tagging import check_tags
 from dockyard.errors import (
@@ -75,7 +75,6 @@ _BY_NAME = select(clusters).where(
     clusters.c.region == bindparam("region"),
     clusters.c.name == bindparam("name"),
 )
-_PENDING = ("PROVISIONING", "PENDING", "ACTIVATING")
 
 
 def _task_count(statuses: tuple[str, ...]) -> Any:
@@ -104,7 +103,7 @@ _LIVE_COUNTS = (
     .scalar_subquery()
     .label("live_instances"),
     _task_count(("RUNNING",)).label("live_running"),
-    _task_count(_PENDING).label("live_pending"),
+    _task_count(task_states.PENDING).label("live_pending"),
 )
 _COUNTS = select(*_LIVE_COUNTS)
 # DescribeClusters: the row and its live counts in one statement.

@@ -18,7 +18,7 @@ from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from dockyard.agent.version import AGENT_VERSION
 from dockyard.agent_channel import agent_update
 from dockyard.context import RequestContext
-from dockyard.ecs import account_settings, arns, clusters
+from dockyard.ecs import account_settings, arns, clusters, task_states
 from dockyard.ecs.tagging import check_tags
 from dockyard.errors import (
     ClientException,
@@ -34,16 +34,6 @@ from dockyard.store.schema import container_instances as instances_table
 
 # An agent that has said nothing for this long is disconnected (it heartbeats every 10 s).
 AGENT_TIMEOUT_SECONDS = 30.0
-ACTIVE_TASK_STATUSES = (
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-)
-PENDING_TASK_STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING")
 LATEST_AGENT_VERSION = AGENT_VERSION  # what this control plane offers (agent_channel.agent_update)
 
 
@@ -116,11 +106,11 @@ def _task_counts(ctx: RequestContext, ids: list[int]) -> dict[int, dict[str, int
         return counts
     query = (
         select(tasks.c.container_instance_id, tasks.c.last_status, func.count())
-        .where(tasks.c.container_instance_id.in_(ids), one_of(tasks.c.last_status, ACTIVE_TASK_STATUSES))
+        .where(tasks.c.container_instance_id.in_(ids), one_of(tasks.c.last_status, task_states.LIVE))
         .group_by(tasks.c.container_instance_id, tasks.c.last_status)
     )
     for instance_id, status, count in ctx.conn.execute(query):
-        key = "pending" if status in PENDING_TASK_STATUSES else "running" if status == "RUNNING" else None
+        key = "pending" if status in task_states.PENDING else "running" if status == "RUNNING" else None
         if key:
             counts[instance_id][key] += count
     return counts
@@ -394,7 +384,7 @@ def deregister_container_instance(
     row = lookup(ctx, cluster_row, container_instance)
     live = ctx.conn.execute(
         select(tasks.c.id).where(
-            tasks.c.container_instance_id == row.id, one_of(tasks.c.last_status, ACTIVE_TASK_STATUSES)
+            tasks.c.container_instance_id == row.id, one_of(tasks.c.last_status, task_states.LIVE)
         )
     ).all()
     if live and not force:

@@ -52,7 +52,8 @@ from typing import Any
 from sqlalchemy import Engine, Row, bindparam, func, select, update
 
 from dockyard.context import RequestContext
-from dockyard.ecs.container_instances import ACTIVE_TASK_STATUSES, AGENT_TIMEOUT_SECONDS
+from dockyard.ecs import task_states
+from dockyard.ecs.container_instances import AGENT_TIMEOUT_SECONDS
 from dockyard.placement.engine import Placer
 from dockyard.placement.engine import place as place_once
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
@@ -171,7 +172,7 @@ def _task_groups(
     distinctInstance) and all its live tasks."""
     query = (
         select(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status, func.count())
-        .where(one_of(tasks.c.last_status, ACTIVE_TASK_STATUSES))
+        .where(one_of(tasks.c.last_status, task_states.LIVE))
         .group_by(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status)
     )
     if ids is None:

@@ -13,20 +13,10 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select, update
 
 from dockyard.context import RequestContext
-from dockyard.ecs import placement_cache
+from dockyard.ecs import placement_cache, task_states
 from dockyard.store.schema import container_instances, tasks
 
-ORDER = (
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-    "STOPPED",
-)
-_RANK = {status: index for index, status in enumerate(ORDER)}
+_RANK = {status: index for index, status in enumerate(task_states.ORDER)}
 CONTAINER_ORDER = ("PENDING", "RUNNING", "STOPPED")
 _CONTAINER_RANK = {status: index for index, status in enumerate(CONTAINER_ORDER)}
 

@@ -8,10 +8,7 @@ as host processes, and every test stops its tasks so the agents clean up.
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -35,35 +32,8 @@ DISTINCT_INSTANCE = "DistinctInstance placement constraint unsatisfied."
 
 def _start_agent(server: DockyardServer, account: Credentials, state_dir: Path, zone: str) -> DockyardAgent:
     """``dockyard agent --driver process --availability-zone ZONE``."""
-    agent = DockyardAgent(server, account, state_dir, driver="process")
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID=account.access_key_id,
-        AWS_SECRET_ACCESS_KEY=account.secret_access_key,
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "dockyard",
-        "agent",
-        "--endpoint",
-        server.endpoint,
-        "--cluster",
-        agent.cluster,
-        "--state-dir",
-        str(state_dir),
-        "--log-level",
-        "info",
-        "--driver",
-        "process",
-        "--availability-zone",
-        zone,
-    ]
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / "agent.log").open("ab") as log:
-        agent.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    return agent
+    options = ("--availability-zone", zone)
+    return DockyardAgent(server, account, state_dir, driver="process", options=options).start()
 
 
 class Fleet:
