@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.expression import false
 
 metadata = MetaData()
 
@@ -209,6 +210,7 @@ tasks = Table(
     Column("connectivity_at", Float),
     Column("version", Integer, nullable=False),
     Column("client_token", String(64)),  # RunTask's idempotency token
+    Column("deployment_id", Integer),  # service_deployments.id of a service's task
     UniqueConstraint("account_id", "region", "task_id", name="uq_tasks_id"),
     Index("ix_tasks_client_token", "account_id", "region", "client_token"),
     Index("ix_tasks_cluster", "account_id", "region", "cluster_name", "desired_status", "id"),
@@ -217,6 +219,79 @@ tasks = Table(
     Index("ix_tasks_family", "account_id", "region", "cluster_name", "family", "id"),
     Index("ix_tasks_started_by", "account_id", "region", "cluster_name", "started_by", "id"),
     Index("ix_tasks_stopped", "last_status", "stopped_at"),
+    Index("ix_tasks_service", "account_id", "region", "cluster_name", "service_name", "id"),
+    Index("ix_tasks_deployment", "deployment_id", "last_status"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("cluster_name", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(512), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # ACTIVE | DRAINING | INACTIVE
+    Column("scheduling_strategy", String(16), nullable=False),  # REPLICA | DAEMON
+    Column("launch_type", String(16)),
+    Column("desired_count", Integer, nullable=False),
+    Column("task_definition_arn", String(512), nullable=False),
+    Column("body", Document, nullable=False),  # members only stored and echoed
+    Column("tags", Document, nullable=False),
+    Column("events", Document, nullable=False),  # newest first, bounded
+    Column("client_token", String(64)),
+    Column("request_digest", String(64)),  # what the clientToken was first used for
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(512)),
+    Column("deleted_at", Float),
+    # The service controller's queue, in the store so that any replica can lead it: a write
+    # that concerns the service bumps the generation and makes it due now; a reconcile that
+    # saw an older generation leaves it due (controllers/runtime.py).
+    Column("wake_generation", Integer, nullable=False, default=0, server_default="0"),
+    Column("due_at", Float),
+    Column("starved", Boolean, nullable=False, default=False, server_default=false()),  # a task unplaced
+    Column("failure_streak", Integer, nullable=False, default=0, server_default="0"),
+    Column("launch_after", Float),  # throttled: no launch before this time
+    Column("steady", Boolean, nullable=False, default=False, server_default=false()),
+    Column("version", Integer, nullable=False),
+    Index("ix_services_name", "account_id", "region", "cluster_name", "name", "status"),
+    Index("ix_services_cluster", "account_id", "region", "cluster_name", "status", "id"),
+    Index("ix_services_due", "due_at"),
+    Index("ix_services_token", "account_id", "region", "client_token"),
+)
+
+# A service's deployments: PRIMARY (the target), ACTIVE (being replaced), INACTIVE (done).
+service_deployments = Table(
+    "service_deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("service_id", Integer, nullable=False),
+    Column("deployment_id", String(64), nullable=False),  # ecs-svc/<19 digits>
+    Column("arn", String(512), nullable=False, unique=True),  # the service deployment ARN
+    Column("revision_arn", String(512), nullable=False, unique=True),  # its service revision
+    Column("status", String(16), nullable=False),
+    Column("rollout_state", String(16), nullable=False),
+    Column("rollout_state_reason", String(1024)),
+    Column("lifecycle_status", String(32), nullable=False),  # ServiceDeploymentStatus
+    Column("status_reason", String(1024)),
+    Column("task_definition_arn", String(512), nullable=False),
+    Column("desired_count", Integer, nullable=False),
+    Column("failed_tasks", Integer, nullable=False),
+    Column("body", Document, nullable=False),  # launch type, network, configuration, rollback
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Index("ix_service_deployments_service", "service_id", "status", "id"),
+)
+
+# Which process leads each controller (controllers/leases.py).
+controller_leases = Table(
+    "controller_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
 
 container_logs = Table(
