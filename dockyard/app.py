@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +17,7 @@ from dockyard.agent_channel import agent_update
 from dockyard.agent_channel.endpoint import AgentSocket
 from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_endpoint
 from dockyard.controllers import janitor
+from dockyard.ecs.services.controller import ServiceController
 from dockyard.protocol.endpoint import AwsJsonEndpoint
 from dockyard.server_state import ServerState
 
@@ -63,12 +63,15 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        running = [asyncio.create_task(janitor.run(server.engine)), asyncio.create_task(server.hub.run())]
+        runtime = server.controllers
+        runtime.add(server.hub)
+        runtime.add(janitor.Janitor(server))
+        runtime.add(ServiceController(server))
+        runtime.start()
         try:
             yield
         finally:
-            for task in running:
-                task.cancel()
+            await runtime.stop()
 
     return lifespan
 

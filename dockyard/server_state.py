@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from dockyard.agent_channel.hub import ChannelHub
 from dockyard.agent_channel.notifier import Notifier
 from dockyard.context import Identity, RequestContext
+from dockyard.controllers.runtime import Runtime
 from dockyard.errors import UnrecognizedClientException
 from dockyard.identity.keys import DEFAULT_ACCOUNT_ID, AccessKey, find_key
 from dockyard.protocol.dispatch import Action, build_actions, not_implemented
@@ -48,12 +49,14 @@ class ServerState:
     # SQLite only: the writes of the event loop, batched into shared commits.
     group_commit: GroupCommit | None = field(init=False, default=None)
     hub: ChannelHub = field(init=False)
+    controllers: Runtime = field(init=False)
 
     def __post_init__(self) -> None:
         self.tokens = PageTokens(self._server_secret("page_token_secret"))
         if self.engine.dialect.name == "sqlite":
             self.group_commit = GroupCommit(self.engine, on_lost=self._forget_derived_state)
         self.hub = ChannelHub(self.run_in_store)
+        self.controllers = Runtime(self)
         for service, modules in self.providers.items():
             self._actions[service] = build_actions(service_model(service), modules)
 

@@ -15,10 +15,9 @@ few statements a second for the whole fleet, not a few per connected agent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -69,12 +68,16 @@ class ChannelHub:
     def seen(self, instance_id: int, when: float | None = None) -> None:
         self._seen[instance_id] = time.time() if when is None else when
 
-    async def run(self) -> None:
-        """``tick`` every second until cancelled."""
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            with contextlib.suppress(Exception):
-                await self.tick()
+    # As a controller of the runtime (controllers/runtime.py): in every process, one key.
+    name = "agent-channel-hub"
+    needs_leader = False
+    interval = TICK_SECONDS
+
+    async def due(self, now: float) -> Sequence[Hashable]:
+        return ["tick"]
+
+    async def reconcile(self, key: Hashable) -> None:
+        await self.tick()
 
     async def tick(self) -> None:
         seen, self._seen = self._seen, {}

@@ -17,6 +17,8 @@ def provider() -> list[ModuleType]:
         task_reports,
         tasks,
     )
+    from dockyard.ecs.services import actions as service_actions
+    from dockyard.ecs.services import queries as service_queries
 
     return [
         clusters,
@@ -27,4 +29,6 @@ def provider() -> list[ModuleType]:
         container_instances,
         tasks,
         task_reports,
+        service_actions,
+        service_queries,
     ]

@@ -21,7 +21,7 @@ from dockyard.errors import (
 )
 from dockyard.store.expressions import one_of
 from dockyard.store.pagination import PagedQuery
-from dockyard.store.schema import clusters, container_instances, tasks
+from dockyard.store.schema import clusters, container_instances, services, tasks
 
 DEFAULT_CLUSTER = "default"
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
@@ -104,6 +104,16 @@ _LIVE_COUNTS = (
     .label("live_instances"),
     _task_count(("RUNNING",)).label("live_running"),
     _task_count(task_states.PENDING).label("live_pending"),
+    select(func.count())
+    .select_from(services)
+    .where(
+        services.c.account_id == bindparam("account"),
+        services.c.region == bindparam("region"),
+        services.c.cluster_name == bindparam("name"),
+        services.c.status == "ACTIVE",
+    )
+    .scalar_subquery()
+    .label("live_services"),
 )
 _COUNTS = select(*_LIVE_COUNTS)
 # DescribeClusters: the row and its live counts in one statement.
@@ -133,15 +143,16 @@ def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
     ``find(counted=True)``, else one statement)."""
     if "live_instances" in row._fields:
         instances, running, pending = row.live_instances, row.live_running, row.live_pending
+        active_services = row.live_services
     else:
-        instances, running, pending = ctx.conn.execute(
+        instances, running, pending, active_services = ctx.conn.execute(
             _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}
         ).one()
     return {
         "registeredContainerInstancesCount": instances,
         "runningTasksCount": running,
         "pendingTasksCount": pending,
-        "activeServicesCount": 0,
+        "activeServicesCount": active_services,
     }
 
 
@@ -162,12 +173,51 @@ def render(ctx: RequestContext, row: Row[Any], include: frozenset[str] = frozens
     if "CONFIGURATIONS" in include and row.configuration is not None:
         cluster["configuration"] = row.configuration
     if "STATISTICS" in include:
-        cluster["statistics"] = [{"name": name, "value": "0"} for name in _STATISTICS]
+        cluster["statistics"] = _statistics(ctx, row)
     if "ATTACHMENTS" in include:
         cluster["attachments"] = []
     if row.service_connect_defaults:
         cluster["serviceConnectDefaults"] = row.service_connect_defaults
     return cluster
+
+
+_LAUNCH_WORD = {"EC2": "EC2", "FARGATE": "Fargate", "EXTERNAL": "External"}
+
+
+def _statistics(ctx: RequestContext, row: Row[Any]) -> list[dict[str, str]]:
+    """DescribeClusters' STATISTICS: tasks and services counted by launch type and state."""
+    values = dict.fromkeys(_STATISTICS, 0)
+    in_cluster = {"account": row.account_id, "region": row.region, "name": row.name}
+    task_rows = ctx.conn.execute(
+        select(tasks.c.launch_type, tasks.c.last_status, func.count())
+        .where(
+            tasks.c.account_id == bindparam("account"),
+            tasks.c.region == bindparam("region"),
+            tasks.c.cluster_name == bindparam("name"),
+            one_of(tasks.c.last_status, ("RUNNING", *task_states.PENDING)),
+        )
+        .group_by(tasks.c.launch_type, tasks.c.last_status),
+        in_cluster,
+    )
+    for launch_type, status, count in task_rows:
+        state = "running" if status == "RUNNING" else "pending"
+        name = f"{state}{_LAUNCH_WORD.get(launch_type, 'EC2')}TasksCount"
+        values[name] = values.get(name, 0) + count
+    service_rows = ctx.conn.execute(
+        select(services.c.launch_type, services.c.status, func.count())
+        .where(
+            services.c.account_id == bindparam("account"),
+            services.c.region == bindparam("region"),
+            services.c.cluster_name == bindparam("name"),
+            one_of(services.c.status, ("ACTIVE", "DRAINING")),
+        )
+        .group_by(services.c.launch_type, services.c.status),
+        in_cluster,
+    )
+    for launch_type, status, count in service_rows:
+        name = f"{status.lower()}{_LAUNCH_WORD.get(launch_type or 'EC2', 'EC2')}ServiceCount"
+        values[name] = values.get(name, 0) + count
+    return [{"name": name, "value": str(values[name])} for name in _STATISTICS]
 
 
 _EVERYTHING = frozenset({"SETTINGS", "TAGS", "CONFIGURATIONS"})

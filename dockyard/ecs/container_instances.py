@@ -212,8 +212,10 @@ def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:
 
 def _placement_changed(ctx: RequestContext, cluster: Row[Any], ids: list[int]) -> None:
     from dockyard.ecs import placement_cache  # it reads this module's constants
+    from dockyard.ecs.services import wake
 
     placement_cache.changed(ctx, cluster.name, ids)
+    wake.cluster_changed(ctx, cluster.name)  # services place, drain and run daemons on instances
 
 
 def _replace_builtin_attributes(

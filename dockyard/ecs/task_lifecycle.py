@@ -14,6 +14,7 @@ from sqlalchemy import Row, bindparam, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import placement_cache, task_states
+from dockyard.ecs.services import wake
 from dockyard.store.schema import container_instances, tasks
 
 _RANK = {status: index for index, status in enumerate(task_states.ORDER)}
@@ -117,6 +118,8 @@ def mark_stopped(
     ctx.conn.execute(update(tasks).where(tasks.c.id == task.id).values(**values))
     release(ctx, task)
     touch_instances(ctx, [task.container_instance_id])
+    wake.task_changed(ctx, task, stopped_with=values["stop_code"])
+    wake.cluster_changed(ctx, task.cluster_name, capacity_only=True)  # what it held is free
 
 
 def abandon_tasks(ctx: RequestContext, task_ids: list[int], reason: str) -> None:
@@ -148,3 +151,4 @@ def request_stop(ctx: RequestContext, task: Row[Any], *, reason: str, stop_code:
     )
     touch_instances(ctx, [task.container_instance_id])
     placement_cache.changed(ctx, task.cluster_name, [task.container_instance_id])  # its group count
+    wake.task_changed(ctx, task)

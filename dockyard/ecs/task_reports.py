@@ -13,6 +13,7 @@ from sqlalchemy import Row, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import clusters
+from dockyard.ecs.services import wake
 from dockyard.ecs.task_lifecycle import later, later_container, mark_stopped
 from dockyard.ecs.tasks import find
 from dockyard.errors import InvalidParameterException
@@ -117,6 +118,7 @@ def submit_task_state_change(
         if status == "RUNNING" and row.started_at is None:
             values["started_at"] = ctx.now
             values["connectivity_at"] = ctx.now
+            wake.task_changed(ctx, row)  # a service's task started: its deployment moves on
     if pull_started_at is not None and row.pull_started_at is None:
         values["pull_started_at"] = pull_started_at
     if pull_stopped_at is not None and row.pull_stopped_at is None:
@@ -172,6 +174,8 @@ def record_health(ctx: RequestContext, task: Row[Any], health: dict[str, str]) -
     # Containers without a health check stay UNKNOWN and do not decide the task's health.
     statuses = {c["healthStatus"] for c in containers}
     overall = "UNHEALTHY" if "UNHEALTHY" in statuses else "HEALTHY" if "HEALTHY" in statuses else "UNKNOWN"
+    if containers != task.containers:
+        wake.task_changed(ctx, task)  # its service counts it healthy or replaces it
     ctx.conn.execute(
         update(tasks)
         .where(tasks.c.id == task.id)

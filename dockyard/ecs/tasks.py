@@ -2,156 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Row, bindparam, select
 
 from dockyard.context import RequestContext
-from dockyard.ecs import account_settings, arns, clusters, container_instances, task_definitions
-from dockyard.ecs.tagging import check_tags
-from dockyard.ecs.task_lifecycle import request_stop, wake_agents
-from dockyard.ecs.task_placement import gpus_of, place_and_reserve
+from dockyard.ecs import arns, clusters, container_instances, task_launch
+from dockyard.ecs.task_lifecycle import request_stop
 from dockyard.ecs.task_views import render_tasks
-from dockyard.errors import (
-    ClientException,
-    InvalidParameterException,
-    UnsupportedFeatureException,
-)
-from dockyard.placement.constraints import check_constraints
-from dockyard.placement.demand import task_demand
-from dockyard.placement.model import PlacementRequest, PlacementResult
-from dockyard.placement.strategies import check_strategies
+from dockyard.errors import InvalidParameterException
 from dockyard.store.pagination import fetch_page, page_limit
 from dockyard.store.schema import tasks
-
-# The columns of a new task row that RunTask leaves unset (None), for rendering it unread.
-_UNSET = dict.fromkeys(column.name for column in tasks.c)
-
-
-def _check_overrides(definition: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
-    overrides = overrides or {}
-    names = {container["name"] for container in definition["containerDefinitions"]}
-    for item in overrides.get("containerOverrides", []):
-        if item.get("name") not in names:
-            raise InvalidParameterException(
-                f"Override for container named {item.get('name')} is not a container in the TaskDefinition."
-            )
-    return overrides
-
-
-def _launch_type(cluster: Row[Any], launch_type: str | None, strategy: list[dict[str, Any]] | None) -> str:
-    if launch_type and strategy:
-        raise InvalidParameterException(
-            "Specify either a launchType or a capacityProviderStrategy, not both."
-        )
-    if strategy or (not launch_type and cluster.default_capacity_provider_strategy):
-        provider = (strategy or cluster.default_capacity_provider_strategy)[0].get("capacityProvider", "")
-        return "FARGATE" if provider.startswith("FARGATE") else "EC2"
-    return launch_type or "EC2"
-
-
-def _check_compatibility(
-    definition: dict[str, Any], launch_type: str, network_configuration: dict[str, Any] | None
-) -> None:
-    compatible = definition.get("compatibilities", ["EC2"])
-    if launch_type not in compatible:
-        raise InvalidParameterException(f"Task definition does not support launch_type {launch_type}.")
-    if definition.get("networkMode") == "awsvpc" and not network_configuration:
-        raise InvalidParameterException(
-            "Network Configuration must be provided when networkMode 'awsvpc' is specified."
-        )
-
-
-def _new_task_rows(
-    ctx: RequestContext,
-    cluster: Row[Any],
-    definition: dict[str, Any],
-    result: PlacementResult,
-    request: PlacementRequest,
-    *,
-    launch_type: str,
-    overrides: dict[str, Any],
-    group: str,
-    started_by: str | None,
-    tags: list[dict[str, str]],
-    extra: dict[str, Any],
-) -> list[Any]:
-    """Insert a task per placed pick (one statement for all); their rows as inserted."""
-    demand = request.demand
-    long_form = account_settings.long_arn_format(ctx, "taskLongArnFormat")
-    service_name = extra.pop("service_name", None)
-    values = []
-    for pick in result.chosen:
-        task_id = secrets.token_hex(16)
-        task_arn = arns.arn(ctx, f"task/{cluster.name}/{task_id}" if long_form else f"task/{task_id}")
-        containers = [
-            {
-                "containerArn": arns.arn(
-                    ctx,
-                    f"container/{cluster.name}/{task_id}/{secrets.token_hex(16)}"
-                    if long_form
-                    else f"container/{secrets.token_hex(16)}",
-                ),
-                "taskArn": task_arn,
-                "name": container["name"],
-                "image": container.get("image", ""),
-                "lastStatus": "PENDING",
-                "networkBindings": [],
-                "networkInterfaces": [],
-                "healthStatus": "UNKNOWN",
-                "cpu": str(container.get("cpu", 0)),
-                **({"memory": str(container["memory"])} if container.get("memory") else {}),
-                **(
-                    {"memoryReservation": str(container["memoryReservation"])}
-                    if container.get("memoryReservation")
-                    else {}
-                ),
-            }
-            for container in definition["containerDefinitions"]
-        ]
-        values.append(
-            {
-                "account_id": ctx.account_id,
-                "region": ctx.region,
-                "cluster_name": cluster.name,
-                "task_id": task_id,
-                "arn": task_arn,
-                "container_instance_id": pick.id,
-                "task_definition_arn": definition["taskDefinitionArn"],
-                "family": definition["family"],
-                "launch_type": launch_type,
-                "last_status": "PROVISIONING",
-                "desired_status": "RUNNING",
-                "group_name": group,
-                "started_by": started_by,
-                "service_name": service_name,
-                "cpu": demand.cpu,
-                "memory": demand.memory,
-                "ports": sorted(demand.ports),
-                "gpus": gpus_of(pick, request),
-                "overrides": overrides,
-                "containers": containers,
-                "attributes": {**extra, "availabilityZone": pick.attributes.get("ecs.availability-zone")},
-                "tags": tags,
-                "health_status": "UNKNOWN",
-                "created_at": ctx.now,
-                "version": 1,
-                "client_token": extra.get("clientToken"),
-            }
-        )
-    if values:
-        ctx.conn.execute(insert(tasks), values)  # one executemany; nothing to read back
-    # The rows as inserted (render_tasks reads attributes), without a round trip to read them.
-    return [SimpleNamespace(**{**_UNSET, **value}) for value in values]
-
-
-def _failures(result: PlacementResult) -> list[dict[str, str]]:
-    return [
-        {"arn": failure.arn, "reason": failure.reason} if failure.arn else {"reason": failure.reason}
-        for failure in result.failures
-    ]
 
 
 def _start(
@@ -172,82 +33,59 @@ def _start(
     placement_strategy: list[dict[str, Any]] | None = None,
     network_configuration: dict[str, Any] | None = None,
     only_instances: list[str] | None = None,
+    client_token: str | None = None,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
-    row = task_definitions.resolve(ctx, task_definition)
-    if row.status != "ACTIVE":
-        raise ClientException(f"TaskDefinition is inactive: {row.arn}")
-    definition = task_definitions.render(row)
-    resolved_launch = _launch_type(cluster_row, launch_type, capacity_provider_strategy)
-    _check_compatibility(definition, resolved_launch, network_configuration)
-    checked_overrides = _check_overrides(definition, overrides)
-    constraints = tuple(definition.get("placementConstraints", [])) + tuple(placement_constraints or [])
-    check_constraints(constraints)
-    check_strategies(placement_strategy or ())
+    definition_row, definition = task_launch.resolve_definition(ctx, task_definition)
+    resolved_launch = task_launch.launch_type_of(cluster_row, launch_type, capacity_provider_strategy)
+    task_launch.check_compatibility(definition, resolved_launch, network_configuration)
+    checked_overrides = task_launch.check_overrides(definition, overrides)
     group = group or f"family:{definition['family']}"
-    request = PlacementRequest(
-        demand=task_demand(definition, checked_overrides, launch_type=resolved_launch, group=group),
+    request = task_launch.placement_request(
+        definition,
+        checked_overrides,
+        launch_type=resolved_launch,
+        group=group,
         count=count,
-        constraints=constraints,
-        strategies=tuple(placement_strategy or ()),
+        constraints=placement_constraints,
+        strategies=placement_strategy,
     )
     instance_ids = None
     if only_instances is not None:
         instance_ids = [container_instances.lookup(ctx, cluster_row, name).id for name in only_instances]
-    elif resolved_launch == "FARGATE" and not _has_fargate_capacity(ctx, cluster_row):
-        raise UnsupportedFeatureException(
-            "FARGATE is not available: no managed local capacity is configured for this cluster."
-        )
-    result = place_and_reserve(ctx, cluster_row, request, instance_ids)
-    if not result.chosen and not result.failures:  # no instance refused: there are none
-        raise InvalidParameterException("No Container Instances were found in your cluster.")
-    task_tags = check_tags(tags)
-    if propagate_tags == "TASK_DEFINITION":
-        task_tags = check_tags([*row.tags, *task_tags])
-    if enable_ecs_managed_tags:
-        task_tags = [*task_tags, {"key": "aws:ecs:clusterName", "value": cluster_row.name}]
-    rows = _new_task_rows(
-        ctx,
-        cluster_row,
-        definition,
-        result,
-        request,
+    else:
+        task_launch.require_capacity(ctx, cluster_row, resolved_launch)
+    order = task_launch.Launch(
+        cluster=cluster_row,
+        definition=definition,
+        request=request,
         launch_type=resolved_launch,
         overrides=checked_overrides,
         group=group,
         started_by=started_by,
-        tags=task_tags,
-        extra=extra,
+        tags=task_launch.task_tags(
+            definition_row,
+            cluster_row,
+            tags,
+            propagate_tags=propagate_tags,
+            managed_tags=enable_ecs_managed_tags,
+        ),
+        client_token=client_token,
+        instance_ids=instance_ids,
+        attributes=extra,
     )
-    wake_agents(ctx, [pick.id for pick in result.chosen])  # place_and_reserve marked them
+    launched = task_launch.launch(ctx, order)
+    if not launched.result.chosen and not launched.result.failures:  # no instance refused: there are none
+        raise InvalidParameterException("No Container Instances were found in your cluster.")
     rendered = render_tasks(
         ctx,
-        rows,
+        launched.rows,
         include_tags=True,
         cluster_arns={cluster_row.name: cluster_row.arn},
-        instance_arns={pick.id: pick.arn for pick in result.chosen},
+        instance_arns={pick.id: pick.arn for pick in launched.result.chosen},
     )
-    return {"tasks": rendered, "failures": _failures(result)}
-
-
-def _has_fargate_capacity(ctx: RequestContext, cluster: Row[Any]) -> bool:
-    from dockyard.store.schema import attributes
-
-    return (
-        ctx.conn.execute(
-            select(attributes.c.target_id)
-            .where(
-                attributes.c.account_id == ctx.account_id,
-                attributes.c.region == ctx.region,
-                attributes.c.cluster_name == cluster.name,
-                attributes.c.name == "dockyard.capacity.fargate",
-                attributes.c.value == "true",
-            )
-            .limit(1)
-        ).first()
-        is not None
-    )
+    return {"tasks": rendered, "failures": launched.failures}
 
 
 def _by_client_token(ctx: RequestContext, token: str | None) -> dict[str, Any] | None:
@@ -300,7 +138,6 @@ def run_task(
         "enableExecuteCommand": bool(enable_execute_command),
         "platformVersion": platform_version,
         "referenceId": reference_id,
-        "clientToken": client_token,
         "networkConfiguration": network_configuration,
     }
     return _start(
@@ -319,6 +156,7 @@ def run_task(
         placement_constraints=placement_constraints,
         placement_strategy=placement_strategy,
         network_configuration=network_configuration,
+        client_token=client_token,
         extra=extra,
     )
 

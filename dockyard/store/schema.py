@@ -230,7 +230,8 @@ services = Table(
     *_scope(),
     Column("cluster_name", String(255), nullable=False),
     Column("name", String(255), nullable=False),
-    Column("arn", String(512), nullable=False, unique=True),
+    # Not unique: a service re-created after a delete has the ARN of the INACTIVE one.
+    Column("arn", String(512), nullable=False),
     Column("status", String(16), nullable=False),  # ACTIVE | DRAINING | INACTIVE
     Column("scheduling_strategy", String(16), nullable=False),  # REPLICA | DAEMON
     Column("launch_type", String(16)),
@@ -245,9 +246,8 @@ services = Table(
     Column("created_by", String(512)),
     Column("deleted_at", Float),
     # The service controller's queue, in the store so that any replica can lead it: a write
-    # that concerns the service bumps the generation and makes it due now; a reconcile that
-    # saw an older generation leaves it due (controllers/runtime.py).
-    Column("wake_generation", Integer, nullable=False, default=0, server_default="0"),
+    # that concerns the service makes it due now (ecs/services/wake.py); the reconcile, which
+    # holds the row's lock, sets when it is due next (a timer) or clears it.
     Column("due_at", Float),
     Column("starved", Boolean, nullable=False, default=False, server_default=false()),  # a task unplaced
     Column("failure_streak", Integer, nullable=False, default=0, server_default="0"),

@@ -45,7 +45,6 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("created_by", sa.String(length=512), nullable=True),
         sa.Column("deleted_at", sa.Float(), nullable=True),
-        sa.Column("wake_generation", sa.Integer(), server_default="0", nullable=False),
         sa.Column("due_at", sa.Float(), nullable=True),
         sa.Column("starved", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("failure_streak", sa.Integer(), server_default="0", nullable=False),
@@ -53,10 +52,13 @@ def upgrade() -> None:
         sa.Column("steady", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("arn"),
     )
-    op.create_index("ix_services_name", "services", ["account_id", "region", "cluster_name", "name", "status"])
-    op.create_index("ix_services_cluster", "services", ["account_id", "region", "cluster_name", "status", "id"])
+    op.create_index(
+        "ix_services_name", "services", ["account_id", "region", "cluster_name", "name", "status"]
+    )
+    op.create_index(
+        "ix_services_cluster", "services", ["account_id", "region", "cluster_name", "status", "id"]
+    )
     op.create_index("ix_services_due", "services", ["due_at"])
     op.create_index("ix_services_token", "services", ["account_id", "region", "client_token"])
     op.create_table(
