@@ -104,8 +104,8 @@ class Runner:
 
             name, holder = self.controller.name, self.holder
             leading = await self.server.run_in_store(lambda c: leases.try_hold(c, name, holder, now))
-            if leading != self.leading:
-                log.info("controller %s: %s", name, "leading" if leading else "no longer leading")
+            if leading != self.leading:  # worth an operator's attention: logged by default
+                log.warning("controller %s: %s", name, "leading" if leading else "no longer leading")
             self.leading, self._lease_checked = leading, now
         return self.leading
 
