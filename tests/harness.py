@@ -356,5 +356,9 @@ class HollowAgents:
     def stop(self, fleet: Any) -> None:
         self.thread.stop(fleet)
 
+    def stop_all(self) -> None:
+        """Every agent goes away (its instances stay registered, disconnected)."""
+        self.thread.stop_all()
+
     def close(self) -> None:
         self.thread.close()

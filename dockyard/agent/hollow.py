@@ -36,7 +36,14 @@ from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dockyard.agent import registration
-from dockyard.agent.channel import BACKOFF_MAX, BACKOFF_START, Channel, InstanceGone, ws_url
+from dockyard.agent.channel import (
+    BACKOFF_MAX,
+    BACKOFF_START,
+    HEARTBEAT_INTERVAL,
+    Channel,
+    InstanceGone,
+    ws_url,
+)
 from dockyard.agent.drivers import DriverInfo
 from dockyard.agent.drivers.docker import CAPABILITIES, remote_api_capabilities
 from dockyard.agent.hollow_tasks import HollowTasks, TaskScript
@@ -68,6 +75,7 @@ class HollowConfig:
     concurrency: int = 16  # API calls under way at once for the whole fleet
     id_prefix: str = ""  # EC2 ids are i-<prefix><index>; default: random per fleet
     seed: int | None = None  # which tasks the script fails
+    heartbeat_interval: float = HEARTBEAT_INTERVAL  # a long one makes a silent (yet open) agent
 
 
 class HollowInstance:
@@ -85,6 +93,7 @@ class HollowInstance:
             region=config.region,
             on_state=self._on_state,
             on_connect=self._connected,
+            heartbeat_interval=config.heartbeat_interval,
         )
 
     def registration_params(self) -> dict[str, Any]:
@@ -292,9 +301,12 @@ class HollowThread:
 
         asyncio.run_coroutine_threadsafe(finish(), self.loop).result()
 
-    def close(self) -> None:
+    def stop_all(self) -> None:
         for fleet, _, _ in list(self._fleets.values()):
             self.stop(fleet)
+
+    def close(self) -> None:
+        self.stop_all()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(STOP_GRACE)
 
