@@ -7,8 +7,9 @@ method, serialization) and nothing of uvicorn or the network.
 
     .venv/bin/python -m bench.request_path --operation DescribeClusters --rounds 5 [--profile]
 
-``--fleet N`` also registers N container instances the way ``bench.fleet_simulator`` does, and
-makes RunTask's default body the simulator's (count=10, spread by zone then binpack memory):
+``--fleet N`` also registers N container instances (as RegisterContainerInstance requests, with
+the signs of life their agents' connections would write), and makes RunTask's default body the
+fleet simulator's (count=10, spread by zone then binpack memory):
 
     .venv/bin/python -m bench.request_path --fleet 5000 --operation RunTask --requests 2000 --profile
 """
@@ -43,6 +44,18 @@ def _fleet_setup(size: int) -> list[bytes]:
     ]
     setup += [_signed("RegisterContainerInstance", member.registration()) for member in sim.fleet(size)]
     return setup
+
+
+def _agents_connected(engine: Any) -> None:
+    """What the agent channel writes for connected agents (registration is no sign of life and
+    no socket reaches an in-process app), for the whole run: every instance takes tasks."""
+    from sqlalchemy import update
+
+    from dockyard.store.db import transaction
+    from dockyard.store.schema import container_instances
+
+    with transaction(engine) as connection:
+        connection.execute(update(container_instances).values(last_seen_at=time.time() + 3600))
 
 
 def _signed(operation: str, body: dict[str, Any]) -> bytes:
@@ -138,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         loop = asyncio.new_event_loop()
         if loop.run_until_complete(_drive(app, [_scope_and_body(raw) for raw in setup], len(setup))):
             raise SystemExit("setting up the state failed")
+        if args.fleet:
+            _agents_connected(engine)
         requests = [_scope_and_body(raw) for raw in pool]
         loop.run_until_complete(_drive(app, requests, 500))  # warm caches
         profiler = cProfile.Profile() if args.profile else None

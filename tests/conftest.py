@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Credentials, DockyardServer, drop_postgres_database, new_postgres_database
+from tests.harness import (
+    Credentials,
+    DockyardServer,
+    HollowAgents,
+    drop_postgres_database,
+    new_postgres_database,
+)
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -54,6 +60,14 @@ def account(server: DockyardServer) -> Credentials:
 def ecs(server: DockyardServer, account: Credentials) -> Any:
     """A boto3 ECS client signed with a key of a fresh account."""
     return server.client(account)
+
+
+@pytest.fixture
+def hollow(server: DockyardServer, account: Credentials) -> Iterator[HollowAgents]:
+    """Hollow agents of the test's account: instances that are connected and take tasks."""
+    agents = HollowAgents(server, account)
+    yield agents
+    agents.close()
 
 
 @pytest.fixture(scope="session")

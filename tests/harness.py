@@ -308,3 +308,57 @@ class Tenant:
             },
         )
         return done.stdout
+
+
+class HollowAgents:
+    """Hollow agents (``dockyard.agent.hollow``) of one account on a test server, on a loop
+    thread of their own: each fleet is registered and connected when ``start`` returns."""
+
+    def __init__(self, server: DockyardServer, account: Credentials) -> None:
+        from dockyard.agent.hollow import HollowThread
+
+        self.server, self.account = server, account
+        self.thread = HollowThread()
+
+    def start(self, count: int = 1, **config: Any) -> Any:
+        from botocore.credentials import Credentials as BotoCredentials
+
+        from dockyard.agent.hollow import HollowConfig
+
+        return self.thread.start(
+            HollowConfig(endpoint=self.server.endpoint, count=count, **config),
+            BotoCredentials(self.account.access_key_id, self.account.secret_access_key),
+        )
+
+    def instance(
+        self,
+        ecs: Any,
+        *,
+        cluster: str = "default",
+        zone: str = "us-east-1a",
+        instance_type: str = "m5.large",
+        attributes: list[dict[str, str]] | None = None,
+        **config: Any,
+    ) -> dict[str, Any]:
+        """One connected instance, as DescribeContainerInstances shows it (the test drives its
+        tasks' lifecycle by hand unless ``reports=True``)."""
+        config.setdefault("reports", False)
+        fleet = self.start(
+            cluster=cluster,
+            zones=(zone,),
+            instance_type=instance_type,
+            attributes=tuple((a["name"], a.get("value")) for a in attributes or ()),
+            **config,
+        )
+        described = ecs.describe_container_instances(cluster=cluster, containerInstances=fleet.arns)
+        return dict(described["containerInstances"][0])
+
+    def stop(self, fleet: Any) -> None:
+        self.thread.stop(fleet)
+
+    def stop_all(self) -> None:
+        """Every agent goes away (its instances stay registered, disconnected)."""
+        self.thread.stop_all()
+
+    def close(self) -> None:
+        self.thread.close()

@@ -10,15 +10,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
+import functools
 import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dockyard.agent.agent import Agent, AgentConfig, AgentStartError
 from dockyard.agent.state_dir import DEFAULT_STATE_DIR, StateDirBusy
 from dockyard.agent.update import Replacement
+
+if TYPE_CHECKING:
+    from dockyard.agent.hollow import HollowConfig
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +63,87 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
         "dockyard.capacity.fargate=true; awsvpc tasks run in bridge mode)",
     )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    add_hollow_arguments(parser.add_argument_group("hollow agents (simulated instances, no containers)"))
+
+
+def add_hollow_arguments(group: Any) -> None:
+    """``--hollow N`` and what shapes the simulated fleet (dockyard/agent/hollow.py)."""
+    group.add_argument(
+        "--hollow",
+        type=int,
+        metavar="N",
+        help="run N simulated container instances instead of this host's agent: each registers, "
+        "holds its own connection and reports its tasks PENDING then RUNNING without starting them",
+    )
+    group.add_argument("--hollow-cpu", type=int, default=2048, help="CPU units each registers (default 2048)")
+    group.add_argument("--hollow-memory", type=int, default=4096, help="MiB each registers (default 4096)")
+    group.add_argument(
+        "--hollow-zones",
+        default="",
+        help="availability zones, comma-separated, taken round-robin (default: REGION + 'a')",
+    )
+    group.add_argument("--hollow-instance-type", default="dockyard.hollow", help="reported instance type")
+    group.add_argument(
+        "--hollow-attribute",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="a custom attribute of every instance (repeatable)",
+    )
+    group.add_argument(
+        "--hollow-task-seconds",
+        type=float,
+        help="every task's container exits 0 after this long (default: never)",
+    )
+    group.add_argument(
+        "--hollow-fail-rate", type=float, default=0.0, help="the share of tasks whose container exits 1 (0-1)"
+    )
+    group.add_argument(
+        "--hollow-fail-seconds", type=float, default=0.0, help="how long a failing task runs (default 0)"
+    )
+    group.add_argument(
+        "--hollow-no-reports",
+        action="store_true",
+        help="take tasks but report nothing (they stay PROVISIONING)",
+    )
+    group.add_argument(
+        "--hollow-concurrency", type=int, default=16, help="API calls under way at once (default 16)"
+    )
+    group.add_argument("--hollow-seed", type=int, help="which tasks fail, reproducibly")
+
+
+def hollow_config(args: argparse.Namespace) -> HollowConfig:
+    """The fleet ``--hollow`` and its options describe."""
+    from dockyard.agent.hollow import HollowConfig
+    from dockyard.agent.hollow_tasks import TaskScript
+
+    if not 0.0 <= args.hollow_fail_rate <= 1.0:
+        raise ValueError("--hollow-fail-rate is a share between 0 and 1")
+    attributes = tuple(
+        (name, value if sep else None)
+        for name, sep, value in (item.partition("=") for item in args.hollow_attribute)
+    )
+    return HollowConfig(
+        endpoint=args.endpoint.rstrip("/"),
+        count=args.hollow,
+        cluster=args.cluster,
+        region=args.region,
+        cpu=args.hollow_cpu,
+        memory=args.hollow_memory,
+        zones=tuple(zone for zone in args.hollow_zones.split(",") if zone),
+        instance_type=args.hollow_instance_type,
+        attributes=attributes,
+        script=TaskScript(args.hollow_task_seconds, args.hollow_fail_rate, args.hollow_fail_seconds),
+        reports=not args.hollow_no_reports,
+        concurrency=args.hollow_concurrency,
+        seed=args.hollow_seed,
+    )
 
 
 STOP_GRACE_SECONDS = 20.0
 
 
-async def _run(agent: Agent) -> None:
+async def _run(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -76,7 +157,7 @@ async def _run(agent: Agent) -> None:
 
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, on_signal)
-    await agent.run(stop)
+    await run(stop)
 
 
 def agent_argv(args: argparse.Namespace) -> list[str]:
@@ -122,6 +203,17 @@ def run_agent(args: argparse.Namespace) -> None:
     logging.getLogger("dockyard.agent").setLevel(args.log_level.upper())
     if not args.endpoint:
         sys.exit("dockyard agent: --endpoint (or $DOCKYARD_ENDPOINT) is required")
+    if args.hollow is not None:
+        from dockyard.agent.hollow import run_hollow
+
+        # One "connected" line per instance would drown everything else.
+        channel_log = logging.getLogger("dockyard.agent.channel")
+        channel_log.setLevel(max(logging.WARNING, channel_log.getEffectiveLevel()))
+        try:
+            asyncio.run(_run(functools.partial(run_hollow, hollow_config(args))))
+        except ValueError as error:
+            sys.exit(f"dockyard agent: {error}")
+        return
     failed: list[str] = []
     while True:
         config = AgentConfig(
@@ -137,7 +229,7 @@ def run_agent(args: argparse.Namespace) -> None:
         )
         agent = Agent(config)
         try:
-            asyncio.run(_run(agent))
+            asyncio.run(_run(agent.run))
         except (StateDirBusy, AgentStartError) as error:
             sys.exit(f"dockyard agent: {error}")
         if agent.replacement is None:

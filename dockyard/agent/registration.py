@@ -57,6 +57,7 @@ def registration_params(
     own_ports: Iterable[int] = (),
     account_id: str = "",
     fargate_capacity: bool = False,
+    instance_type: str | None = None,
 ) -> dict[str, Any]:
     """The RegisterContainerInstance request for this host.
 
@@ -72,7 +73,7 @@ def registration_params(
     udp = set(facts.udp_ports) - own
     document = {
         "instanceId": instance_id,
-        "instanceType": f"dockyard.{driver.name}",
+        "instanceType": instance_type or f"dockyard.{driver.name}",
         "availabilityZone": availability_zone,
         "region": region,
         "imageId": "ami-dockyard",

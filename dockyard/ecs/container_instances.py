@@ -300,7 +300,6 @@ def register_container_instance(
         "total_gpus": gpus,
         "reserved_ports": [f"tcp:{p}" for p in resources["PORTS"]]
         + [f"udp:{p}" for p in resources["PORTS_UDP"]],
-        "last_seen_at": ctx.now,
     }
     existing = None
     if container_instance_arn:
@@ -368,6 +367,7 @@ def register_container_instance(
                 desired_version=1,
                 tags=check_tags(tags),
                 registered_at=ctx.now,
+                last_seen_at=None,  # as in ECS, only the agent's connection says it is alive
                 agent_update_status=None,
                 **values,
             )

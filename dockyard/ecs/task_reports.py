@@ -17,7 +17,7 @@ from dockyard.ecs.services import wake
 from dockyard.ecs.task_lifecycle import later, later_container, mark_stopped
 from dockyard.ecs.tasks import find
 from dockyard.errors import InvalidParameterException
-from dockyard.store.schema import container_instances, tasks
+from dockyard.store.schema import tasks
 
 _ACK = {"acknowledgment": "ACK"}
 _TASK_STATUSES = {"PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}
@@ -51,15 +51,6 @@ def _merge_containers(current: list[dict[str, Any]], changes: list[dict[str, Any
     return merged
 
 
-def _seen(ctx: RequestContext, task: Row[Any]) -> None:
-    if task.container_instance_id is not None:
-        ctx.conn.execute(
-            update(container_instances)
-            .where(container_instances.c.id == task.container_instance_id)
-            .values(last_seen_at=ctx.now)
-        )
-
-
 def _stop_facts(task: Row[Any], containers: list[dict[str, Any]], reason: str | None) -> tuple[str, str]:
     """The stopCode and stoppedReason of a task its agent found stopped."""
     if task.desired_status == "STOPPED" and task.stop_code:
@@ -88,7 +79,6 @@ def submit_task_state_change(
     row = _task(ctx, cluster, task)
     if status is not None and status not in _TASK_STATUSES:
         raise InvalidParameterException(f"Unknown task status: {status}")
-    _seen(ctx, row)
     merged = _merge_containers(row.containers, containers or [])
     if row.last_status == "STOPPED":
         return _ACK
@@ -142,7 +132,6 @@ def submit_container_state_change(
     row = _task(ctx, cluster, task)
     if container_name not in {c["name"] for c in row.containers}:
         raise InvalidParameterException(f"The task has no container named {container_name}.")
-    _seen(ctx, row)
     change = {
         "containerName": container_name,
         "runtimeId": runtime_id,

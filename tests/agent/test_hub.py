@@ -65,6 +65,7 @@ def instance_ids(engine: Engine, ecs: Any, count: int) -> list[int]:
 def test_signs_of_life_are_written_together_and_never_revive_a_closed_agent(store: Engine, ecs: Any) -> None:
     ecs.create_cluster(clusterName="default")
     talking, closed = instance_ids(store, ecs, 2)
+    set_columns(store, talking, last_seen_at=1_900_000_000.0)  # its connection is open
     set_columns(store, closed, last_seen_at=None)  # its connection closed
     hub = ChannelHub(in_store(store))
     hub.seen(talking, 2_000_000_000.0)
@@ -92,6 +93,7 @@ def test_a_change_made_elsewhere_wakes_only_the_connections_it_concerns(store: E
 def test_a_detached_connection_is_neither_watched_nor_written(store: Engine, ecs: Any) -> None:
     ecs.create_cluster(clusterName="default")
     (instance_id,) = instance_ids(store, ecs, 1)
+    set_columns(store, instance_id, last_seen_at=1_900_000_000.0)  # connected, until detached
     before = row(store, instance_id)
     hub = ChannelHub(in_store(store))
     watcher = FakeConnection(None)  # would be woken: its version differs

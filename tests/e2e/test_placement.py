@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.builders import container, register_instance, register_task_definition
-from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
+from tests.builders import container, register_task_definition
+from tests.harness import Credentials, DockyardAgent, DockyardServer, HollowAgents, wait_for
 
 ZONES = ("us-east-1a", "us-east-1a", "us-east-1b", "us-east-1c")  # four agents, three zones
 SPREAD_ZONES = {"type": "spread", "field": "attribute:ecs.availability-zone"}
@@ -301,13 +301,10 @@ def _storm(clients: list[Any], cluster: str) -> list[dict[str, Any]]:
     return placed
 
 
-def _storm_cluster(ecs: Any, cluster: str) -> list[dict[str, Any]]:
+def _storm_cluster(ecs: Any, hollow: HollowAgents, cluster: str) -> None:
     ecs.create_cluster(clusterName=cluster)
-    zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
-    instances = [
-        register_instance(ecs, cluster=cluster, cpu=1024, memory=2048, zone=zones[n % 3], ports=("22",))
-        for n in range(STORM_INSTANCES)
-    ]
+    zones = ("us-east-1a", "us-east-1b", "us-east-1c")
+    hollow.start(STORM_INSTANCES, cluster=cluster, cpu=1024, memory=2048, zones=zones, reports=False)
     # One static host port: at most one of these per instance.
     register_task_definition(
         ecs,
@@ -315,7 +312,6 @@ def _storm_cluster(ecs: Any, cluster: str) -> list[dict[str, Any]]:
         [container("web", memory=256, cpu=128, portMappings=[{"containerPort": 80, "hostPort": 8080}])],
     )
     register_task_definition(ecs, "storm-worker", [container("worker", memory=96, cpu=64)])
-    return instances
 
 
 def _check_books(ecs: Any, cluster: str, placed: list[dict[str, Any]]) -> None:
@@ -361,8 +357,8 @@ def _stop(ecs: Any, cluster: str, tasks: list[dict[str, Any]]) -> None:
         ecs.stop_task(cluster=cluster, task=task["taskArn"])
 
 
-def test_a_run_task_storm_never_overcommits_an_instance(ecs: Any) -> None:
-    _storm_cluster(ecs, "storm")
+def test_a_run_task_storm_never_overcommits_an_instance(ecs: Any, hollow: HollowAgents) -> None:
+    _storm_cluster(ecs, hollow, "storm")
     placed = _storm([ecs], "storm")
     try:
         assert placed  # the storm filled the cluster up to the point where tasks fail
@@ -380,10 +376,10 @@ def second_server(server: DockyardServer, tmp_path: Path) -> Iterator[DockyardSe
 
 
 def test_two_control_planes_on_one_store_never_overcommit(
-    server: DockyardServer, second_server: DockyardServer, account: Credentials
+    server: DockyardServer, second_server: DockyardServer, account: Credentials, hollow: HollowAgents
 ) -> None:
     first, second = server.client(account), second_server.client(account)
-    _storm_cluster(first, "replicas")
+    _storm_cluster(first, hollow, "replicas")
     placed = _storm([first, second], "replicas")
     try:
         assert placed
@@ -394,12 +390,12 @@ def test_two_control_planes_on_one_store_never_overcommit(
 
 
 def test_what_one_control_plane_changes_the_other_places_by(
-    server: DockyardServer, second_server: DockyardServer, account: Credentials
+    server: DockyardServer, second_server: DockyardServer, account: Credentials, hollow: HollowAgents
 ) -> None:
     first, second = server.client(account), second_server.client(account)
     first.create_cluster(clusterName="shared")
     arns = [
-        register_instance(first, cluster="shared", cpu=1024, memory=1024, zone=zone)["containerInstanceArn"]
+        hollow.instance(first, cluster="shared", cpu=1024, memory=1024, zone=zone)["containerInstanceArn"]
         for zone in ("us-east-1a", "us-east-1b")
     ]
     register_task_definition(first, "half", [container("half", memory=512)])
@@ -436,7 +432,7 @@ def test_what_one_control_plane_changes_the_other_places_by(
     # Deregistered through the second (its tasks stopped with it), and a new instance
     # registered there: the first places on the new one.
     second.deregister_container_instance(cluster="shared", containerInstance=arns[1], force=True)
-    third = register_instance(second, cluster="shared", cpu=1024, memory=1024, zone="us-east-1c")
+    third = hollow.instance(second, cluster="shared", cpu=1024, memory=1024, zone="us-east-1c")
     last = run(
         first,
         2,
@@ -447,10 +443,10 @@ def test_what_one_control_plane_changes_the_other_places_by(
     assert [task["containerInstanceArn"] for task in last["tasks"]] == [third["containerInstanceArn"]] * 2
 
 
-def test_a_task_asked_to_stop_no_longer_counts_for_distinct_instance(ecs: Any) -> None:
+def test_a_task_asked_to_stop_no_longer_counts_for_distinct_instance(ecs: Any, hollow: HollowAgents) -> None:
     ecs.create_cluster(clusterName="distinct")
     for zone in ("us-east-1a", "us-east-1b"):
-        register_instance(ecs, cluster="distinct", zone=zone)
+        hollow.instance(ecs, cluster="distinct", zone=zone)
     register_task_definition(ecs, "single")
 
     def run(count: int = 1) -> list[dict[str, Any]]:
@@ -470,26 +466,56 @@ def test_a_task_asked_to_stop_no_longer_counts_for_distinct_instance(ecs: Any) -
     assert [task["containerInstanceArn"] for task in run()] == [first[0]["containerInstanceArn"]]
 
 
-def test_an_agent_silent_for_30_seconds_gets_no_tasks(server: DockyardServer, ecs: Any) -> None:
+def test_an_agent_silent_for_30_seconds_gets_no_tasks(
+    server: DockyardServer, ecs: Any, hollow: HollowAgents
+) -> None:
     ecs.create_cluster(clusterName="silent")
-    arn = register_instance(ecs, cluster="silent")["containerInstanceArn"]
+    # Connected, but it sends nothing unless spoken to (a heartbeat an hour).
+    arn = hollow.instance(ecs, cluster="silent", heartbeat_interval=3600.0, id_prefix="5173")[
+        "containerInstanceArn"
+    ]
+    connected_at = _last_seen(server, arn)
     register_task_definition(ecs, "quiet")
     first = ecs.run_task(cluster="silent", taskDefinition="quiet")["tasks"]
     assert len(first) == 1
+    # Its ack of the new state is its last sign of life until it is spoken to again.
+    wait_for(lambda: (_last_seen(server, arn) or 0) > (connected_at or 0), 10, message="for the ack")
     # The agent's last sign of life moves 31 s into the past, as the agent channel records it.
     _set_last_seen(server, arn, seconds_ago=31)
-    refused = wait_for(
-        lambda: (reply := ecs.run_task(cluster="silent", taskDefinition="quiet"))["failures"] and reply, 5
+    # Probed with a task that never fits (a placement would wake the agent, whose ack is a
+    # sign of life): the reason turns from RESOURCE:MEMORY to AGENT once placement sees it.
+    register_task_definition(ecs, "huge", [container("huge", memory=100000)])
+    wait_for(
+        lambda: (
+            ecs.run_task(cluster="silent", taskDefinition="huge")["failures"]
+            == [{"arn": arn, "reason": "AGENT"}]
+        ),
+        5,
+        message="for placement to see the silence",
     )
+    refused = ecs.run_task(cluster="silent", taskDefinition="quiet")
     assert refused["tasks"] == [] and refused["failures"] == [{"arn": arn, "reason": "AGENT"}]
-    # Alive again (a re-registration is a sign of life): it takes tasks again.
-    register_instance(ecs, cluster="silent", instance_id=_ec2_id(ecs, "silent", arn))
+    # Its agent restarts: the same instance, connected again, takes tasks again.
+    hollow.stop_all()
+    again = hollow.instance(ecs, cluster="silent", id_prefix="5173")
+    assert again["containerInstanceArn"] == arn and again["agentConnected"]
     assert len(ecs.run_task(cluster="silent", taskDefinition="quiet")["tasks"]) == 1
 
 
-def _ec2_id(ecs: Any, cluster: str, arn: str) -> str:
-    described = ecs.describe_container_instances(cluster=cluster, containerInstances=[arn])
-    return str(described["containerInstances"][0]["ec2InstanceId"])
+def _last_seen(server: DockyardServer, arn: str) -> float | None:
+    from sqlalchemy import select
+
+    from dockyard.store.db import make_engine, transaction
+    from dockyard.store.schema import container_instances
+
+    engine = make_engine(server.store_url)
+    try:
+        with transaction(engine, write=False) as connection:
+            return connection.execute(
+                select(container_instances.c.last_seen_at).where(container_instances.c.arn == arn)
+            ).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def _set_last_seen(server: DockyardServer, arn: str, *, seconds_ago: float) -> None:
@@ -511,10 +537,10 @@ def _set_last_seen(server: DockyardServer, arn: str, *, seconds_ago: float) -> N
 
 
 def test_a_change_the_cache_was_not_told_of_costs_a_retry_never_an_overcommit(
-    server: DockyardServer, ecs: Any
+    server: DockyardServer, ecs: Any, hollow: HollowAgents
 ) -> None:
     ecs.create_cluster(clusterName="behind")
-    arn = register_instance(ecs, cluster="behind", cpu=1024, memory=1024)["containerInstanceArn"]
+    arn = hollow.instance(ecs, cluster="behind", cpu=1024, memory=1024)["containerInstanceArn"]
     register_task_definition(ecs, "quarter", [container("q", memory=256)])
     assert len(ecs.run_task(cluster="behind", taskDefinition="quarter")["tasks"]) == 1  # cached now
     # Behind every control plane's back, something takes the rest of the memory (and moves the

@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.builders import container, register_instance, register_task_definition
+from tests.harness import HollowAgents
 
 
 def code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
@@ -39,7 +40,8 @@ def test_register_takes_facts_from_the_identity_document(ecs: Any, cluster: str,
     assert attributes["ecs.instance-type"] == "c5.xlarge"
     assert attributes["ecs.availability-zone"] == "eu-west-1b"
     assert attributes["ecs.os-type"] == "linux"
-    assert instance["status"] == "ACTIVE" and instance["agentConnected"] is True
+    # As in ECS, a registration is no sign of life: only an agent's connection is.
+    assert instance["status"] == "ACTIVE" and instance["agentConnected"] is False
     assert resources(instance, "registeredResources") == {
         "CPU": 2048,
         "MEMORY": 4096,
@@ -64,8 +66,17 @@ def test_short_arn_format_when_the_account_opts_out(ecs: Any, cluster: str) -> N
     assert arn.split(":")[-1].count("/") == 1
 
 
-def test_remaining_resources_follow_tasks(ecs: Any, cluster: str) -> None:
-    instance = register_instance(ecs, cpu=1024, memory=1000)
+def test_an_instance_without_an_agent_takes_no_tasks(ecs: Any, cluster: str) -> None:
+    instance = register_instance(ecs)
+    register_task_definition(ecs, "app")
+    result = ecs.run_task(taskDefinition="app")
+    assert result["tasks"] == []
+    assert result["failures"] == [{"arn": instance["containerInstanceArn"], "reason": "AGENT"}]
+
+
+def test_remaining_resources_follow_tasks(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    instance = hollow.instance(ecs, cpu=1024, memory=1000)
+    ports = resources(instance, "registeredResources")["PORTS"]  # what the agent reserved
     register_task_definition(
         ecs,
         "web",
@@ -74,7 +85,12 @@ def test_remaining_resources_follow_tasks(ecs: Any, cluster: str) -> None:
     task = ecs.run_task(taskDefinition="web")["tasks"][0]
     described = ecs.describe_container_instances(containerInstances=[instance["containerInstanceArn"]])
     remaining = resources(described["containerInstances"][0])
-    assert remaining == {"CPU": 924, "MEMORY": 700, "PORTS": ["22", "8080"], "PORTS_UDP": []}
+    assert remaining == {
+        "CPU": 924,
+        "MEMORY": 700,
+        "PORTS": sorted([*ports, "8080"], key=int),
+        "PORTS_UDP": [],
+    }
     assert described["containerInstances"][0]["pendingTasksCount"] == 1
     ecs.stop_task(task=task["taskArn"])
     ecs.submit_task_state_change(task=task["taskArn"], status="STOPPED")
@@ -82,7 +98,7 @@ def test_remaining_resources_follow_tasks(ecs: Any, cluster: str) -> None:
     assert resources(described["containerInstances"][0]) == {
         "CPU": 1024,
         "MEMORY": 1000,
-        "PORTS": ["22"],
+        "PORTS": ports,
         "PORTS_UDP": [],
     }
 
@@ -119,13 +135,16 @@ def test_a_draining_instance_takes_no_new_tasks(ecs: Any, cluster: str) -> None:
     )
 
 
-def test_deregister_refuses_an_instance_with_tasks_unless_forced(ecs: Any, cluster: str) -> None:
-    instance = register_instance(ecs)
+def test_deregister_refuses_an_instance_with_tasks_unless_forced(
+    hollow: HollowAgents, ecs: Any, cluster: str
+) -> None:
+    instance = hollow.instance(ecs)
     register_task_definition(ecs, "app")
     task = ecs.run_task(taskDefinition="app")["tasks"][0]
     with pytest.raises(ClientError) as excinfo:
         ecs.deregister_container_instance(containerInstance=instance["containerInstanceArn"])
     assert code(excinfo) == "InvalidParameterException"
+    hollow.stop_all()  # its agent gone too, or it would register the host again
     gone = ecs.deregister_container_instance(containerInstance=instance["containerInstanceArn"], force=True)
     assert gone["containerInstance"]["status"] == "INACTIVE"
     stopped = ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"][0]

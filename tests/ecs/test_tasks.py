@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.builders import container, register_instance, register_task_definition
+from tests.builders import container, register_task_definition
+from tests.harness import HollowAgents
 
 
 def code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
@@ -20,8 +21,10 @@ def cluster(ecs: Any) -> str:
     return "default"
 
 
-def test_run_task_creates_provisioning_tasks_with_ecs_defaults(ecs: Any, cluster: str, account: Any) -> None:
-    instance = register_instance(ecs)
+def test_run_task_creates_provisioning_tasks_with_ecs_defaults(
+    hollow: HollowAgents, ecs: Any, cluster: str, account: Any
+) -> None:
+    instance = hollow.instance(ecs)
     definition = register_task_definition(ecs, "web")
     result = ecs.run_task(taskDefinition="web", count=2, startedBy="me")
     assert result["failures"] == [] and len(result["tasks"]) == 2
@@ -53,25 +56,25 @@ def test_run_task_without_instances_is_refused(ecs: Any, cluster: str) -> None:
     ids=["too much memory", "too much cpu", "a reserved port"],
 )
 def test_what_does_not_fit_is_a_failure_with_the_ecs_reason(
-    ecs: Any, cluster: str, containers: list[dict[str, Any]], reason: str
+    hollow: HollowAgents, ecs: Any, cluster: str, containers: list[dict[str, Any]], reason: str
 ) -> None:
-    instance = register_instance(ecs, cpu=2048, memory=4096, ports=("22",))
+    instance = hollow.instance(ecs, cpu=2048, memory=4096)
     register_task_definition(ecs, "x", containers)
     result = ecs.run_task(taskDefinition="x")
     assert result["tasks"] == []
     assert result["failures"] == [{"arn": instance["containerInstanceArn"], "reason": reason}]
 
 
-def test_tasks_fill_an_instance_and_then_fail(ecs: Any, cluster: str) -> None:
-    register_instance(ecs, memory=1000)
+def test_tasks_fill_an_instance_and_then_fail(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs, memory=1000)
     register_task_definition(ecs, "x", [container(memory=300)])
     result = ecs.run_task(taskDefinition="x", count=5)
     assert len(result["tasks"]) == 3
     assert result["failures"][0]["reason"] == "RESOURCE:MEMORY"
 
 
-def test_the_lifecycle_follows_the_agents_reports(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_the_lifecycle_follows_the_agents_reports(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     arn = ecs.run_task(taskDefinition="x")["tasks"][0]["taskArn"]
     ecs.submit_task_state_change(task=arn, status="PENDING", pullStartedAt=1764000000.0)
@@ -95,8 +98,10 @@ def test_the_lifecycle_follows_the_agents_reports(ecs: Any, cluster: str) -> Non
     assert task["containers"][0]["exitCode"] == 3 and "stoppedAt" in task
 
 
-def test_stop_task_asks_the_agent_then_records_user_initiated(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_stop_task_asks_the_agent_then_records_user_initiated(
+    hollow: HollowAgents, ecs: Any, cluster: str
+) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     arn = ecs.run_task(taskDefinition="x")["tasks"][0]["taskArn"]
     ecs.submit_task_state_change(task=arn, status="RUNNING")
@@ -112,8 +117,8 @@ def test_stop_task_asks_the_agent_then_records_user_initiated(ecs: Any, cluster:
     )
 
 
-def test_a_task_that_never_started_failed_to_start(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_a_task_that_never_started_failed_to_start(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     arn = ecs.run_task(taskDefinition="x")["tasks"][0]["taskArn"]
     ecs.submit_task_state_change(task=arn, status="STOPPED", reason="CannotPullContainerError: no registry")
@@ -122,8 +127,8 @@ def test_a_task_that_never_started_failed_to_start(ecs: Any, cluster: str) -> No
     assert task["stoppedReason"].startswith("CannotPullContainerError")
 
 
-def test_list_tasks_filters_as_the_seeds_describe(ecs: Any, cluster: str) -> None:
-    first = register_instance(ecs)
+def test_list_tasks_filters_as_the_seeds_describe(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    first = hollow.instance(ecs)
     register_task_definition(ecs, "a")
     register_task_definition(ecs, "b")
     a = ecs.run_task(taskDefinition="a", startedBy="alice")["tasks"][0]["taskArn"]
@@ -144,8 +149,8 @@ def test_list_tasks_filters_as_the_seeds_describe(ecs: Any, cluster: str) -> Non
     assert code(excinfo) == "InvalidParameterException"
 
 
-def test_list_tasks_pages(ecs: Any, cluster: str) -> None:
-    register_instance(ecs, memory=100000)
+def test_list_tasks_pages(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs, memory=100000)
     register_task_definition(ecs, "x")
     arns = [t["taskArn"] for t in ecs.run_task(taskDefinition="x", count=7)["tasks"]]
     seen, token = [], None
@@ -158,8 +163,10 @@ def test_list_tasks_pages(ecs: Any, cluster: str) -> None:
     assert sorted(seen) == sorted(arns)
 
 
-def test_describe_tasks_reports_missing_and_includes_tags(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_describe_tasks_reports_missing_and_includes_tags(
+    hollow: HollowAgents, ecs: Any, cluster: str
+) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     arn = ecs.run_task(taskDefinition="x", tags=[{"key": "k", "value": "v"}])["tasks"][0]["taskArn"]
     result = ecs.describe_tasks(tasks=[arn, "0" * 32], include=["TAGS"])
@@ -168,16 +175,16 @@ def test_describe_tasks_reports_missing_and_includes_tags(ecs: Any, cluster: str
     assert "tags" not in ecs.describe_tasks(tasks=[arn])["tasks"][0]
 
 
-def test_overrides_must_name_containers_of_the_task(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_overrides_must_name_containers_of_the_task(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     with pytest.raises(ClientError) as excinfo:
         ecs.run_task(taskDefinition="x", overrides={"containerOverrides": [{"name": "ghost"}]})
     assert code(excinfo) == "InvalidParameterException"
 
 
-def test_overrides_change_what_a_task_holds(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_overrides_change_what_a_task_holds(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     task = ecs.run_task(
         taskDefinition="x", overrides={"containerOverrides": [{"name": "app", "memory": 512}]}
@@ -185,16 +192,16 @@ def test_overrides_change_what_a_task_holds(ecs: Any, cluster: str) -> None:
     assert task["memory"] == "512"
 
 
-def test_an_inactive_task_definition_cannot_run(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_an_inactive_task_definition_cannot_run(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     ecs.deregister_task_definition(taskDefinition="x:1")
     with pytest.raises(ClientError):
         ecs.run_task(taskDefinition="x:1")
 
 
-def test_fargate_without_local_capacity_is_refused(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_fargate_without_local_capacity_is_refused(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
     register_task_definition(
         ecs,
         "f",
@@ -213,16 +220,16 @@ def test_fargate_without_local_capacity_is_refused(ecs: Any, cluster: str) -> No
     assert code(excinfo) == "UnsupportedFeatureException"
 
 
-def test_start_task_places_on_the_named_instances(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
-    second = register_instance(ecs)
+def test_start_task_places_on_the_named_instances(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
+    second = hollow.instance(ecs)
     register_task_definition(ecs, "x")
     result = ecs.start_task(taskDefinition="x", containerInstances=[second["containerInstanceArn"]])
     assert [t["containerInstanceArn"] for t in result["tasks"]] == [second["containerInstanceArn"]]
 
 
-def test_a_client_token_makes_run_task_idempotent(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_a_client_token_makes_run_task_idempotent(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     first = ecs.run_task(taskDefinition="x", clientToken="once")["tasks"]
     again = ecs.run_task(taskDefinition="x", clientToken="once")["tasks"]
@@ -230,16 +237,17 @@ def test_a_client_token_makes_run_task_idempotent(ecs: Any, cluster: str) -> Non
     assert len(ecs.list_tasks()["taskArns"]) == 1
 
 
-def test_a_cluster_with_live_tasks_cannot_be_deleted(ecs: Any, cluster: str) -> None:
-    instance = register_instance(ecs)
+def test_a_cluster_with_live_tasks_cannot_be_deleted(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    instance = hollow.instance(ecs)
     register_task_definition(ecs, "x")
     ecs.run_task(taskDefinition="x")
+    hollow.stop_all()  # its agent gone too, or it would register the host again
     ecs.deregister_container_instance(containerInstance=instance["containerInstanceArn"], force=True)
     ecs.delete_cluster(cluster="default")  # the forced deregistration stopped the task
 
 
-def test_cluster_counts_follow_tasks(ecs: Any, cluster: str) -> None:
-    register_instance(ecs)
+def test_cluster_counts_follow_tasks(hollow: HollowAgents, ecs: Any, cluster: str) -> None:
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     arns = [t["taskArn"] for t in ecs.run_task(taskDefinition="x", count=2)["tasks"]]
     ecs.submit_task_state_change(task=arns[0], status="RUNNING")
