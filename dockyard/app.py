@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
 from dockyard import ecs
@@ -24,6 +24,15 @@ from dockyard.server_state import ServerState
 
 async def health(_request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
+
+
+def controllers_endpoint(server: ServerState) -> Any:
+    """What this process's controllers did (counts only: nothing of any account)."""
+
+    async def controllers(_request: Request) -> JSONResponse:
+        return JSONResponse(server.controllers.stats())
+
+    return controllers
 
 
 class FrontDoor:
@@ -51,6 +60,7 @@ def build_app(server: ServerState) -> FrontDoor:
     routes = [
         Route("/", api, methods=["POST"]),  # POST / never gets here; other methods get a 405
         Route("/_dockyard/health", health, methods=["GET"]),
+        Route("/_dockyard/controllers", controllers_endpoint(server), methods=["GET"]),
         WebSocketRoute("/ws", AgentSocket(server).handle),
         Route("/_dockyard/logs/{task_id:path}", logs_endpoint(server), methods=["GET"]),
         Route(agent_update.PACKAGE_PATH, agent_package_endpoint(server), methods=["GET"]),

@@ -71,6 +71,8 @@ class Runner:
         self._failures: dict[Hashable, int] = {}
         self._retry_at: dict[Hashable, float] = {}
         self._lease_checked = float("-inf")
+        self.reconciles = 0  # counted for /_dockyard/controllers (operators, benchmarks)
+        self.failures = 0
 
     async def run(self) -> None:
         controller = self.controller
@@ -120,6 +122,7 @@ class Runner:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self.failures += 1
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
                 delay = min(MAX_BACKOFF_SECONDS, 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
@@ -132,6 +135,7 @@ class Runner:
                     delay,
                 )
             else:
+                self.reconciles += 1
                 self._failures.pop(key, None)
                 self._retry_at.pop(key, None)
 
@@ -173,6 +177,18 @@ class Runtime:
     def leading(self, name: str) -> bool:
         runner = self._runners.get(name)
         return runner is not None and runner.leading
+
+    def stats(self) -> dict[str, dict[str, object]]:
+        """What each controller of this process did since it started."""
+        return {
+            name: {
+                "leading": runner.leading,
+                "reconciles": runner.reconciles,
+                "failures": runner.failures,
+                "cpu_seconds": getattr(runner.controller, "cpu_seconds", None),  # where it counts it
+            }
+            for name, runner in self._runners.items()
+        }
 
     def wake(self, name: str) -> None:
         """Have controller ``name`` look for due keys now (safe from any thread)."""

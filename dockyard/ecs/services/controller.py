@@ -5,11 +5,13 @@ identity of the service's account."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, bindparam, select
 
+from dockyard.context import RequestContext
 from dockyard.controllers.runtime import system_identity
 from dockyard.ecs.services import scheduler, wake
 from dockyard.store.schema import services
@@ -34,6 +36,7 @@ class ServiceController:
 
     def __init__(self, server: ServerState) -> None:
         self.server = server
+        self.cpu_seconds = 0.0  # spent inside reconciles (the runtime reports it)
 
     async def due(self, now: float) -> Sequence[Hashable]:
         def read(connection: Connection) -> list[tuple[int, str, str]]:
@@ -44,8 +47,12 @@ class ServiceController:
     async def reconcile(self, key: Hashable) -> None:
         assert isinstance(key, tuple)
         service_id, account_id, region = key
-        await self.server.transact(
-            system_identity(account_id, "service-scheduler"),
-            region,
-            lambda ctx: scheduler.reconcile(ctx, service_id),
-        )
+
+        def timed(ctx: RequestContext) -> float | None:
+            started = time.thread_time()
+            try:
+                return scheduler.reconcile(ctx, service_id)
+            finally:
+                self.cpu_seconds += time.thread_time() - started
+
+        await self.server.transact(system_identity(account_id, "service-scheduler"), region, timed)
