@@ -3,6 +3,7 @@ page-token secret and the action tables. Built once at start-up, shared by every
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 import uuid
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from dockyard.agent_channel.hub import ChannelHub
 from dockyard.agent_channel.notifier import Notifier
@@ -29,6 +31,10 @@ from dockyard.store.pagination import PageTokens
 from dockyard.store.schema import server_settings
 
 T = TypeVar("T")
+
+# A transaction PostgreSQL rolled back to break a deadlock is run again, up to this many times.
+TRANSACTION_ATTEMPTS = 5
+_RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 
 # A revoked key stops working within this many seconds on every replica.
 KEY_CACHE_SECONDS = 1.0
@@ -180,8 +186,20 @@ class ServerState:
         return action
 
     def _run(self, ctx: RequestContext, function: Callable[[RequestContext], T], *, write: bool) -> T:
-        with transaction(self.engine, write=write) as connection:
-            result = self._within(ctx, function, connection)
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with transaction(self.engine, write=write) as connection:
+                    result = self._within(ctx, function, connection)
+                break
+            except DBAPIError as error:
+                # PostgreSQL broke a deadlock (or a serialization conflict) by rolling this
+                # transaction back whole: running it again is safe, and the caller never sees it.
+                if getattr(error.orig, "sqlstate", None) not in _RETRYABLE or attempt == TRANSACTION_ATTEMPTS:
+                    raise
+                ctx.before_commit.clear()
+                ctx.after_writes.clear()
+                ctx.after_commit.clear()
+                time.sleep(random.uniform(0.002, 0.02) * attempt)
         self._after_writes(ctx)
         self._after_commit(ctx)
         return result

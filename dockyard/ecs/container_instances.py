@@ -210,6 +210,17 @@ def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:
     return row
 
 
+def _locked(ctx: RequestContext, instance_id: int) -> Row[Any]:
+    """The instance's row as it is now, locked until the commit: a placement racing with a
+    drain or a deregistration then either commits first (and is seen here) or finds the
+    instance's version moved and places again (``task_placement``)."""
+    row = ctx.conn.execute(
+        select(instances_table).where(instances_table.c.id == instance_id).with_for_update()
+    ).first()
+    assert row is not None
+    return row
+
+
 def _placement_changed(ctx: RequestContext, cluster: Row[Any], ids: list[int]) -> None:
     from dockyard.ecs import placement_cache  # it reads this module's constants
     from dockyard.ecs.services import wake
@@ -383,7 +394,7 @@ def deregister_container_instance(
     ctx: RequestContext, *, container_instance: str, cluster: str | None = None, force: bool | None = None
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
-    row = lookup(ctx, cluster_row, container_instance)
+    row = _locked(ctx, lookup(ctx, cluster_row, container_instance).id)
     live = ctx.conn.execute(
         select(tasks.c.id).where(
             tasks.c.container_instance_id == row.id, one_of(tasks.c.last_status, task_states.LIVE)
@@ -409,8 +420,8 @@ def deregister_container_instance(
         .where(instances_table.c.id == row.id)
         .values(
             status="INACTIVE",
-            version=row.version + 1,
-            desired_version=row.desired_version + 1,
+            version=instances_table.c.version + 1,
+            desired_version=instances_table.c.desired_version + 1,
             used_cpu=0,
             used_memory=0,
             used_ports=[],
@@ -490,23 +501,28 @@ def update_container_instances_state(
     cluster_row = clusters.lookup(ctx, cluster)
     if status not in ("ACTIVE", "DRAINING"):
         raise InvalidParameterException("Container instances can only be set to ACTIVE or DRAINING.")
-    rows, failures = [], []
+    found, failures = {}, []
     for identifier in container_instances:
         row = find(ctx, cluster_row, identifier)
         if row is None or row.status == "INACTIVE":
             failures.append({"arn": row.arn if row else identifier, "reason": "MISSING"})
-            continue
-        if row.status != status:
-            ctx.conn.execute(
-                update(instances_table)
-                .where(instances_table.c.id == row.id)
-                .values(status=status, version=row.version + 1)
-            )
-            _placement_changed(ctx, cluster_row, [row.id])
-        refreshed = find(ctx, cluster_row, row.arn)
-        assert refreshed is not None
-        rows.append(refreshed)
-    return {"containerInstances": render_many(ctx, rows), "failures": failures}
+        else:
+            found[row.id] = row
+    # Locked in id order, as placement locks them; the version moves in SQL, so a placement
+    # that saw the instance before the change can never pass its version check after it.
+    changed = [row_id for row_id in sorted(found) if _locked(ctx, row_id).status != status]
+    if changed:
+        ctx.conn.execute(
+            update(instances_table)
+            .where(instances_table.c.id.in_(changed))
+            .values(status=status, version=instances_table.c.version + 1)
+        )
+        _placement_changed(ctx, cluster_row, changed)
+    rows = [find(ctx, cluster_row, row.arn) for row in found.values()]
+    return {
+        "containerInstances": render_many(ctx, [row for row in rows if row is not None]),
+        "failures": failures,
+    }
 
 
 def update_container_agent(

@@ -245,9 +245,9 @@ services = Table(
     Column("created_at", Float, nullable=False),
     Column("created_by", String(512)),
     Column("deleted_at", Float),
-    # The service controller's queue, in the store so that any replica can lead it: a write
-    # that concerns the service makes it due now (ecs/services/wake.py); the reconcile, which
-    # holds the row's lock, sets when it is due next (a timer) or clears it.
+    # When the scheduler must look again (a timer, or now after the service itself changed):
+    # written only by whoever holds the row's lock. Wake-ups from elsewhere are rows of
+    # service_wakeups.
     Column("due_at", Float),
     Column("starved", Boolean, nullable=False, default=False, server_default=false()),  # a task unplaced
     Column("failure_streak", Integer, nullable=False, default=0, server_default="0"),
@@ -258,6 +258,19 @@ services = Table(
     Index("ix_services_cluster", "account_id", "region", "cluster_name", "status", "id"),
     Index("ix_services_due", "due_at"),
     Index("ix_services_token", "account_id", "region", "client_token"),
+)
+
+# Wake-ups for the service scheduler from other transactions (a task of the service stopped,
+# an instance of its cluster changed): inserted, never updated, so the writer takes no lock on
+# the service's row, which the scheduler holds while it reconciles (ecs/services/wake.py).
+service_wakeups = Table(
+    "service_wakeups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", Integer, nullable=False),
+    Column("deployment_id", Integer),  # with failed: whose failed task
+    Column("failed", Boolean, nullable=False, default=False, server_default=false()),
+    Index("ix_service_wakeups_service", "service_id", "id"),
 )
 
 # A service's deployments: PRIMARY (the target), ACTIVE (being replaced), INACTIVE (done).

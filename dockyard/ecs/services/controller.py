@@ -14,18 +14,22 @@ from sqlalchemy import Connection, bindparam, select
 from dockyard.context import RequestContext
 from dockyard.controllers.runtime import system_identity
 from dockyard.ecs.services import scheduler, wake
-from dockyard.store.schema import services
+from dockyard.store.schema import service_wakeups, services
 
 if TYPE_CHECKING:
     from dockyard.server_state import ServerState
 
 BATCH = 100  # due services read per look
 
+# Due: a timer came (or the service changed), or another transaction left a wake-up.
 _DUE = (
     select(services.c.id, services.c.account_id, services.c.region)
     .where(services.c.due_at <= bindparam("now"))
     .order_by(services.c.due_at)
     .limit(BATCH)
+)
+_WOKEN = select(services.c.id, services.c.account_id, services.c.region).where(
+    services.c.id.in_(select(service_wakeups.c.service_id).distinct().limit(BATCH).scalar_subquery())
 )
 
 
@@ -40,7 +44,9 @@ class ServiceController:
 
     async def due(self, now: float) -> Sequence[Hashable]:
         def read(connection: Connection) -> list[tuple[int, str, str]]:
-            return [(row.id, row.account_id, row.region) for row in connection.execute(_DUE, {"now": now})]
+            keys = [(row.id, row.account_id, row.region) for row in connection.execute(_DUE, {"now": now})]
+            keys += [(row.id, row.account_id, row.region) for row in connection.execute(_WOKEN)]
+            return list(dict.fromkeys(keys))
 
         return await self.server.run_in_store(read)
 

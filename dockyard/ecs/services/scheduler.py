@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, delete, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import clusters, placement_cache, task_definitions, task_launch
@@ -18,7 +18,7 @@ from dockyard.ecs.services import config, deployments, events, records, rollout
 from dockyard.ecs.task_lifecycle import request_stop
 from dockyard.errors import ApiError
 from dockyard.placement.constraints import MemberOf, constraint_filters
-from dockyard.store.schema import container_instances, service_deployments, services, tasks
+from dockyard.store.schema import container_instances, service_deployments, service_wakeups, services, tasks
 
 MAX_LAUNCH_PER_PASS = 50  # bounds one reconcile; more waits for the next pass, at once
 THROTTLE_AFTER_FAILURES = 4  # consecutive failed tasks before launches are spaced out
@@ -38,15 +38,53 @@ def reconcile(ctx: RequestContext, service_id: int) -> float | None:
     """Bring one service a step closer to what it wants; returns when it is due again (None:
     when something wakes it)."""
     service = records.by_id(ctx, service_id, lock=True)
+    failed = _take_wakeups(ctx, service_id)
     if service is None or service.status == "INACTIVE":
         return None
-    cluster = clusters.find(ctx, service.cluster_name)
-    current = deployments.current(ctx, service.id)
-    if cluster is None or not current:
+    if failed:
+        _count_failures(ctx, service_id, failed)
+        service = records.by_id(ctx, service_id)
+    cluster = clusters.find(ctx, service.cluster_name) if service is not None else None
+    current = deployments.current(ctx, service_id)
+    if service is None or cluster is None or not current:
         return None
-    primary = current[0]
-    state = _State(ctx, service, cluster, current)
-    return state.run(primary)
+    return _State(ctx, service, cluster, current).run(current[0])
+
+
+def _take_wakeups(ctx: RequestContext, service_id: int) -> dict[int, int]:
+    """Consume the service's wake-ups committed so far; its failed tasks per deployment."""
+    rows = ctx.conn.execute(
+        select(service_wakeups.c.id, service_wakeups.c.deployment_id, service_wakeups.c.failed).where(
+            service_wakeups.c.service_id == service_id
+        )
+    ).all()
+    if not rows:
+        return {}
+    ctx.conn.execute(
+        delete(service_wakeups).where(
+            service_wakeups.c.service_id == service_id, service_wakeups.c.id <= max(row.id for row in rows)
+        )
+    )
+    failed: dict[int, int] = {}
+    for row in rows:
+        if row.failed and row.deployment_id is not None:
+            failed[row.deployment_id] = failed.get(row.deployment_id, 0) + 1
+    return failed
+
+
+def _count_failures(ctx: RequestContext, service_id: int, failed: dict[int, int]) -> None:
+    """Add failed tasks to their deployments and to the service's streak."""
+    for deployment_id, count in failed.items():
+        ctx.conn.execute(
+            update(service_deployments)
+            .where(service_deployments.c.id == deployment_id)
+            .values(failed_tasks=service_deployments.c.failed_tasks + count)
+        )
+    ctx.conn.execute(
+        update(services)
+        .where(services.c.id == service_id)
+        .values(failure_streak=services.c.failure_streak + sum(failed.values()))
+    )
 
 
 class _State:

@@ -88,6 +88,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_service_deployments_service", "service_deployments", ["service_id", "status", "id"])
     op.create_table(
+        "service_wakeups",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=False),
+        sa.Column("deployment_id", sa.Integer(), nullable=True),
+        sa.Column("failed", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_service_wakeups_service", "service_wakeups", ["service_id", "id"])
+    op.create_table(
         "controller_leases",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("holder", sa.String(length=64), nullable=False),
@@ -98,6 +107,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("controller_leases")
+    op.drop_table("service_wakeups")
     op.drop_table("service_deployments")
     op.drop_table("services")
     op.drop_index("ix_tasks_deployment", table_name="tasks")
