@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.servers import ecs_client, machine, start_dockyard
-from bench.task_start_latency import COMMAND, IMAGE, _agent, _wait, docker_round
+from bench.task_start_latency import COMMAND, IMAGE, _agent, _connected, _wait, docker_round
 
 
 def _running(ecs: Any) -> set[str]:
@@ -54,7 +54,7 @@ def main() -> None:
         try:
             ecs = ecs_client(server)
             ecs.create_cluster()
-            _wait(lambda: ecs.list_container_instances()["containerInstanceArns"], 30, 0.1)
+            _wait(lambda: _connected(ecs), 30, 0.1)
             ecs.register_task_definition(
                 family="replace",
                 containerDefinitions=[

@@ -66,6 +66,17 @@ def _wait(check: Any, timeout: float, interval: float = 0.005) -> Any:
     raise TimeoutError
 
 
+def _connected(ecs: Any) -> bool:
+    """The local agent's instance is registered and its agent connected (it takes tasks)."""
+    arns = ecs.list_container_instances()["containerInstanceArns"]
+    return (
+        bool(arns)
+        and ecs.describe_container_instances(containerInstances=arns)["containerInstances"][0][
+            "agentConnected"
+        ]
+    )
+
+
 def dockyard_round(ecs: Any) -> float:
     started = time.perf_counter()
     arn = ecs.run_task(taskDefinition="latency")["tasks"][0]["taskArn"]
@@ -98,7 +109,7 @@ def main() -> None:
         try:
             ecs = ecs_client(server)
             ecs.create_cluster()
-            _wait(lambda: ecs.list_container_instances()["containerInstanceArns"], 30, 0.1)
+            _wait(lambda: _connected(ecs), 30, 0.1)
             ecs.register_task_definition(
                 family="latency",
                 containerDefinitions=[

@@ -266,6 +266,23 @@ def wait_for(check: Any, timeout: float = 30, interval: float = 0.2, message: st
         time.sleep(interval)
 
 
+def connected_instances(
+    ecs: Any, count: int = 1, *, cluster: str = "default", timeout: float = 60, message: str = ""
+) -> list[str]:
+    """The ARNs of the cluster's instances once ``count`` of them have their agent connected
+    (a registration alone takes no tasks: the agent's connection is its sign of life)."""
+
+    def connected() -> list[str]:
+        arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+        if len(arns) < count:
+            return []
+        described = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)
+        live = [i["containerInstanceArn"] for i in described["containerInstances"] if i["agentConnected"]]
+        return live if len(live) >= count else []
+
+    return list(wait_for(connected, timeout, message=message))
+
+
 class Tenant:
     """One account on a server with one agent of its own: run tasks, watch them, read their
     output the way a user does (``dockyard logs``)."""

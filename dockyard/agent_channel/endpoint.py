@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dockyard.agent_channel import agent_update, desired_state, logs
 from dockyard.context import Identity, RequestContext
-from dockyard.ecs import clusters, container_instances, task_reports
+from dockyard.ecs import clusters, container_instances, placement_cache, task_reports
 from dockyard.ecs.services import wake
 from dockyard.errors import ApiError
 from dockyard.identity.authenticate import authenticate_get
@@ -91,7 +91,10 @@ def _instance(ctx: RequestContext, cluster_arn: str, instance_arn: str) -> Any:
     if row is None or row.status == "INACTIVE":
         return None
     _mark_seen(ctx, row.id, ctx.now)
-    wake.cluster_changed(ctx, cluster.name, capacity_only=True)  # a connected agent takes tasks
+    # A connected agent takes tasks: placement sees it at once (not at its next look at signs
+    # of life), and services waiting for room or running daemons look again.
+    placement_cache.changed(ctx, cluster.name, [row.id], lock=True)
+    wake.cluster_changed(ctx, cluster.name, capacity_only=True)
     return row
 
 

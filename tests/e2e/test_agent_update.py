@@ -17,7 +17,7 @@ from dockyard.agent.drivers.process import process_start_ticks
 from dockyard.agent.version import AGENT_VERSION
 from tests.agent.conftest import remove_docker_leftovers
 from tests.builders import container
-from tests.harness import DockyardAgent, DockyardServer, wait_for
+from tests.harness import DockyardAgent, DockyardServer, connected_instances, wait_for
 
 OLD_VERSION = "0.0.1"
 
@@ -71,7 +71,7 @@ def host_identity(driver: str, state_dir: Path, task: dict[str, Any]) -> tuple[s
 
 def test_an_old_agent_updates_itself_in_place(old_agent: tuple[Any, DockyardAgent], driver: str) -> None:
     ecs, agent = old_agent
-    [arn] = wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], 60, message=agent.log())
+    [arn] = connected_instances(ecs, message=agent.log())
     describe = lambda: ecs.describe_container_instances(containerInstances=[arn])["containerInstances"][0]  # noqa: E731
     wait_for(lambda: describe()["agentConnected"], 60, message=agent.log())
     assert describe()["versionInfo"]["agentVersion"] == OLD_VERSION

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import container
-from tests.harness import DockyardAgent, DockyardServer, Tenant, wait_for
+from tests.harness import DockyardAgent, DockyardServer, Tenant, connected_instances, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -23,7 +23,7 @@ def _fleet(server: DockyardServer, state_dir: Path, driver: str) -> Iterator[Fle
     ecs = server.client(account)
     ecs.create_cluster()
     agent = DockyardAgent(server, account, state_dir, driver=driver).start()
-    wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], message=agent.log())
+    connected_instances(ecs, message=agent.log())
     yield Fleet(server, account, agent)
     if agent.process is not None:
         agent.stop()
@@ -210,7 +210,7 @@ def test_a_stopped_agent_reads_disconnected(
     ecs = server.client(account)
     ecs.create_cluster()
     agent = DockyardAgent(server, account, tmp_path / "agent").start()
-    arns = wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"])
+    arns = connected_instances(ecs)
 
     def connected() -> bool:
         described = ecs.describe_container_instances(containerInstances=arns)

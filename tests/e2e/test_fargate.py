@@ -12,7 +12,7 @@ import pytest
 
 from tests.agent.conftest import remove_docker_leftovers
 from tests.builders import container, register_instance
-from tests.harness import DockyardAgent, DockyardServer, wait_for
+from tests.harness import DockyardAgent, DockyardServer, connected_instances, wait_for
 
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"], "assignPublicIp": "DISABLED"}}
 
@@ -52,7 +52,7 @@ def test_a_fargate_task_runs_on_an_agent_offering_fargate_capacity(
     fargate_host: tuple[Any, DockyardAgent],
 ) -> None:
     ecs, agent = fargate_host
-    [arn] = wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"], 60, message=agent.log())
+    [arn] = connected_instances(ecs, message=agent.log())
     instance = ecs.describe_container_instances(containerInstances=[arn])["containerInstances"][0]
     attributes = {a["name"]: a.get("value") for a in instance["attributes"]}
     assert attributes["dockyard.capacity.fargate"] == "true"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import database_url_for
-from tests.harness import DockyardAgent, DockyardServer, drop_postgres_database, wait_for
+from tests.harness import DockyardAgent, DockyardServer, connected_instances, drop_postgres_database, wait_for
 
 SLEEPER = {"name": "app", "image": "busybox", "memory": 16, "command": ["sleep", "600"]}
 
@@ -52,7 +52,7 @@ def test_a_restart_in_the_middle_of_a_deployment_finishes_it(tmp_path: Path) -> 
     ecs.create_cluster(clusterName="default")
     agent = DockyardAgent(server, account, tmp_path / "agent", driver="process").start()
     try:
-        wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"])
+        connected_instances(ecs)
         _start_service(ecs)
         ecs.update_service(service="web", taskDefinition="web:2")
         server.stop(signal.SIGKILL)
@@ -76,7 +76,7 @@ def test_the_other_server_finishes_a_deployment_when_the_leader_dies(tmp_path: P
     ecs.create_cluster(clusterName="default")
     agent = DockyardAgent(follower, account, tmp_path / "agent", driver="process").start()
     try:
-        wait_for(lambda: ecs.list_container_instances()["containerInstanceArns"])
+        connected_instances(ecs)
         _start_service(ecs)
         assert "controller services: leading" not in follower.log()
         assert leader.process is not None

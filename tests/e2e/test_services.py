@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Credentials, DockyardAgent, DockyardServer, wait_for
+from tests.harness import Credentials, DockyardAgent, DockyardServer, connected_instances, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -32,11 +32,7 @@ class Fleet:
             self.server, self.account, self.root / f"agent{len(self.agents)}", driver="docker"
         ).start()
         self.agents.append(agent)
-        count = len(self.agents)
-        wait_for(
-            lambda: len(self.ecs.list_container_instances()["containerInstanceArns"]) >= count,
-            message=agent.log()[-2000:],
-        )
+        connected_instances(self.ecs, len(self.agents), message=agent.log()[-2000:])
         return agent
 
     def service(self, name: str = "web") -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.builders import container
-from tests.harness import DockyardAgent, DockyardServer, Tenant, wait_for
+from tests.harness import DockyardAgent, DockyardServer, Tenant, connected_instances, wait_for
 
 TASKS = 20
 
@@ -56,7 +56,7 @@ def fleet(
     agent = DockyardAgent(server, account, Path(tmp_path_factory.mktemp("agent")), driver=request.param)
     fleet = Fleet(server, account, agent.start())
     fleet.ecs.create_cluster()
-    wait_for(lambda: fleet.ecs.list_container_instances()["containerInstanceArns"], 60, message=agent.log())
+    connected_instances(fleet.ecs, message=agent.log())
     yield fleet
     if agent.process is not None:
         assert agent.stop() == 0, agent.log()[-3000:]
