@@ -22,6 +22,7 @@ from dockyard.store.schema import container_instances, service_deployments, serv
 
 MAX_LAUNCH_PER_PASS = 50  # bounds one reconcile; more waits for the next pass, at once
 THROTTLE_AFTER_FAILURES = 4  # consecutive failed tasks before launches are spaced out
+STABLE_SECONDS = 30.0  # a task up this long ends a streak of failures
 MAX_THROTTLE_SECONDS = 900.0
 DEFAULT_STRATEGY = (
     {"type": "spread", "field": "attribute:ecs.availability-zone"},
@@ -191,13 +192,13 @@ class _State:
         body = service.body
         configuration = body["deploymentConfiguration"]
         primary = self._circuit_breaker(primary, configuration)
-        launches_allowed = primary.rollout_state != "FAILED" and self._launch_allowed()
         daemon = service.scheduling_strategy == "DAEMON"
         eligible: list[int] = []
         busy_draining: set[int] = set()
         if daemon and service.status == "ACTIVE":
             eligible, busy_draining = self._daemon_instances(primary)
         rows = self._task_rows()
+        launches_allowed = primary.rollout_state != "FAILED" and self._launch_allowed(rows)
         states = self._task_states(rows)
         desired = len(eligible) if daemon else service.desired_count
         if service.status != "ACTIVE":
@@ -220,8 +221,13 @@ class _State:
         ctx.conn.execute(update(services).where(services.c.id == service.id).values(**self.values))
         return self.next_due
 
-    def _launch_allowed(self) -> bool:
+    def _launch_allowed(self, rows: list[Row[Any]]) -> bool:
+        """Whether new tasks may start now: a service whose tasks keep failing is spaced out,
+        more each time, until one of its tasks has stayed up for STABLE_SECONDS."""
         service, now = self.service, self.ctx.now
+        if service.failure_streak and self._one_stayed_up(rows):
+            self.values.update(failure_streak=0, launch_after=None)
+            return True
         if service.failure_streak < THROTTLE_AFTER_FAILURES:
             return True
         if service.launch_after is not None and now >= service.launch_after:
@@ -234,6 +240,14 @@ class _State:
             self._due(now + delay)
         else:
             self._due(service.launch_after)
+        return False
+
+    def _one_stayed_up(self, rows: list[Row[Any]]) -> bool:
+        started = [row.started_at for row in rows if row.last_status == "RUNNING" and row.started_at]
+        if any(self.ctx.now - at >= STABLE_SECONDS for at in started):
+            return True
+        if started:
+            self._due(min(started) + STABLE_SECONDS)
         return False
 
     def _daemon_instances(self, primary: Row[Any]) -> tuple[list[int], set[int]]:
@@ -490,7 +504,7 @@ class _State:
                 ctx, service, self.events, events.deployment_completed(service.name, primary.deployment_id)
             )
         if not service.steady:
-            self.values.update(steady=True, failure_streak=0, launch_after=None)
+            self.values["steady"] = True
             self.events = events.add(ctx, service, self.events, events.steady_state(service.name))
 
 
