@@ -65,6 +65,7 @@ class DockyardServer:
     extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    environment: dict[str, str] = field(default_factory=dict)  # more environment variables
 
     @property
     def endpoint(self) -> str:
@@ -95,6 +96,7 @@ class DockyardServer:
             os.environ,
             DOCKYARD_ADMIN_ACCESS_KEY_ID=ADMIN_KEY_ID,
             DOCKYARD_ADMIN_SECRET_ACCESS_KEY=ADMIN_SECRET,
+            **self.environment,
         )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / "server.log"

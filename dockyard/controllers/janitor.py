@@ -13,10 +13,18 @@ import time
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
+from dockyard.ecs.container_instances import INSTANCE_LOST_SECONDS
 from dockyard.store.db import transaction
-from dockyard.store.schema import container_logs, service_deployments, services, tasks
+from dockyard.store.schema import (
+    container_instances,
+    container_logs,
+    service_deployments,
+    service_wakeups,
+    services,
+    tasks,
+)
 
 if TYPE_CHECKING:
     from dockyard.server_state import ServerState
@@ -73,9 +81,39 @@ def sweep_in(connection: Connection, now: float) -> int:
         .all()
     )
     if gone:
+        connection.execute(delete(service_wakeups).where(service_wakeups.c.service_id.in_(gone)))
         connection.execute(delete(service_deployments).where(service_deployments.c.service_id.in_(gone)))
         connection.execute(delete(services).where(services.c.id.in_(gone)))
     return len(expired)
+
+
+def wake_for_lost_instances(connection: Connection, now: float, window: float) -> int:
+    """Services with tasks on instances whose agent went silent long enough ago to count as
+    lost (within the last ``window`` seconds, so each loss wakes them once): they replace them."""
+    newly_lost = select(container_instances.c.id).where(
+        container_instances.c.status != "INACTIVE",
+        container_instances.c.last_seen_at < now - INSTANCE_LOST_SECONDS,
+        container_instances.c.last_seen_at >= now - INSTANCE_LOST_SECONDS - window,
+    )
+    affected = (
+        select(services.c.id)
+        .join(
+            tasks,
+            (tasks.c.account_id == services.c.account_id)
+            & (tasks.c.region == services.c.region)
+            & (tasks.c.cluster_name == services.c.cluster_name)
+            & (tasks.c.service_name == services.c.name),
+        )
+        .where(
+            tasks.c.container_instance_id.in_(newly_lost),
+            tasks.c.last_status != "STOPPED",
+            services.c.status != "INACTIVE",
+        )
+        .distinct()
+    )
+    return int(
+        connection.execute(insert(service_wakeups).from_select(["service_id"], affected)).rowcount or 0
+    )
 
 
 class Janitor:
@@ -87,14 +125,20 @@ class Janitor:
 
     def __init__(self, server: ServerState) -> None:
         self.server = server
-        self.next_at = time.time() + INTERVAL_SECONDS
+        self.last_at = time.time()
+        self.next_at = self.last_at + INTERVAL_SECONDS
 
     async def due(self, now: float) -> Sequence[Hashable]:
         return ["sweep"] if now >= self.next_at else []
 
     async def reconcile(self, key: Hashable) -> None:
-        now = time.time()
+        now, since = time.time(), self.last_at
         removed = await self.server.run_in_store(lambda connection: sweep_in(connection, now))
-        self.next_at = now + INTERVAL_SECONDS
+        woken = await self.server.run_in_store(
+            lambda connection: wake_for_lost_instances(connection, now, now - since)
+        )
+        if woken:
+            self.server.controllers.wake("services")
+        self.last_at, self.next_at = now, now + INTERVAL_SECONDS
         if removed:
             log.info("janitor removed %d stopped tasks", removed)

@@ -10,6 +10,7 @@ placements committed concurrently can never overcommit it.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from typing import Any
 
@@ -34,6 +35,8 @@ from dockyard.store.schema import container_instances as instances_table
 
 # An agent that has said nothing for this long is disconnected (it heartbeats every 10 s).
 AGENT_TIMEOUT_SECONDS = 30.0
+# An agent silent this long is lost with its host: services replace the tasks it ran.
+INSTANCE_LOST_SECONDS = float(os.environ.get("DOCKYARD_INSTANCE_LOST_SECONDS", 300))
 LATEST_AGENT_VERSION = AGENT_VERSION  # what this control plane offers (agent_channel.agent_update)
 
 

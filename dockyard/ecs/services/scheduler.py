@@ -14,8 +14,9 @@ from sqlalchemy import Row, delete, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import clusters, placement_cache, task_definitions, task_launch
+from dockyard.ecs.container_instances import INSTANCE_LOST_SECONDS
 from dockyard.ecs.services import config, deployments, events, records, rollout
-from dockyard.ecs.task_lifecycle import request_stop
+from dockyard.ecs.task_lifecycle import mark_stopped, request_stop
 from dockyard.errors import ApiError
 from dockyard.placement.constraints import MemberOf, constraint_filters
 from dockyard.store.schema import container_instances, service_deployments, service_wakeups, services, tasks
@@ -122,16 +123,52 @@ class _State:
             )
         )
 
+    def _abandon_lost(self, rows: list[Row[Any]]) -> list[Row[Any]]:
+        """Tasks whose instance's agent has been silent for INSTANCE_LOST_SECONDS went with
+        their host: they are marked STOPPED (the agent, if it ever comes back, removes their
+        containers) and the rest of the pass replaces them. The other rows are returned."""
+        ids = {row.container_instance_id for row in rows if row.container_instance_id is not None}
+        if not ids:
+            return rows
+        lost = set(
+            self.ctx.conn.execute(
+                select(container_instances.c.id).where(
+                    container_instances.c.id.in_(ids),
+                    container_instances.c.last_seen_at < self.ctx.now - INSTANCE_LOST_SECONDS,
+                )
+            ).scalars()
+        )
+        if not lost:
+            return rows
+        gone = [row for row in rows if row.container_instance_id in lost]
+        for row in gone:
+            mark_stopped(
+                self.ctx,
+                row,
+                stop_code="ServiceSchedulerInitiated",
+                reason="Task stopped because its container instance was lost (its agent stopped answering)",
+            )
+        self.events = events.add(
+            self.ctx,
+            self.service,
+            self.events,
+            events.tasks_stopped(self.service.name, [r.task_id for r in gone], "lost"),
+        )
+        return [row for row in rows if row.container_instance_id not in lost]
+
     def _task_states(self, rows: list[Row[Any]]) -> list[rollout.TaskState]:
         instance_ids = {row.container_instance_id for row in rows if row.container_instance_id is not None}
-        statuses = (
-            dict(
-                self.ctx.conn.execute(
-                    select(container_instances.c.id, container_instances.c.status).where(
-                        container_instances.c.id.in_(instance_ids)
-                    )
-                ).all()
-            )
+        instances = (
+            {
+                row.id: row
+                for row in self.ctx.conn.execute(
+                    select(
+                        container_instances.c.id,
+                        container_instances.c.status,
+                        container_instances.c.last_seen_at,
+                    ).where(container_instances.c.id.in_(instance_ids))
+                )
+            }
             if instance_ids
             else {}
         )
@@ -149,7 +186,8 @@ class _State:
                     unhealthy=unhealthy,
                     instance_id=row.container_instance_id,
                     zone=(row.attributes or {}).get("availabilityZone"),
-                    draining=statuses.get(row.container_instance_id, "INACTIVE") != "ACTIVE",
+                    draining=getattr(instances.get(row.container_instance_id), "status", "INACTIVE")
+                    != "ACTIVE",
                     created_at=row.created_at,
                 )
             )
@@ -197,7 +235,7 @@ class _State:
         busy_draining: set[int] = set()
         if daemon and service.status == "ACTIVE":
             eligible, busy_draining = self._daemon_instances(primary)
-        rows = self._task_rows()
+        rows = self._abandon_lost(self._task_rows())
         launches_allowed = primary.rollout_state != "FAILED" and self._launch_allowed(rows)
         states = self._task_states(rows)
         desired = len(eligible) if daemon else service.desired_count

@@ -131,3 +131,37 @@ def test_a_deleted_service_stops_its_tasks(ecs: Any, hollow: HollowAgents) -> No
     wait_for(lambda: _service(ecs)["status"] == "INACTIVE", 30)
     assert ecs.list_tasks(serviceName="web")["taskArns"] == []
     assert ecs.describe_clusters()["clusters"][0]["activeServicesCount"] == 0
+
+
+def test_tasks_on_a_lost_instance_are_replaced(tmp_path: Any) -> None:
+    """An agent silent for DOCKYARD_INSTANCE_LOST_SECONDS took its host with it."""
+    from tests.harness import DockyardServer
+
+    server = DockyardServer(
+        data_dir=tmp_path / "server",
+        environment={"DOCKYARD_INSTANCE_LOST_SECONDS": "3", "DOCKYARD_JANITOR_INTERVAL": "1"},
+    ).start()
+    account = server.new_account()
+    ecs = server.client(account)
+    agents = HollowAgents(server, account)
+    try:
+        ecs.create_cluster(clusterName="default")
+        ecs.register_task_definition(family="web", containerDefinitions=[TASK])
+        doomed = agents.start(1, reports=True)
+        ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=2)
+        _steady(ecs)
+        survivor = agents.start(1, reports=True)
+        agents.stop(doomed)  # its instance stays registered, silent
+        lost = set(doomed.arns)
+
+        def moved() -> Any:
+            running = [t for t in _tasks(ecs, serviceName="web") if t["lastStatus"] == "RUNNING"]
+            return len(running) == 2 and {t["containerInstanceArn"] for t in running} == set(survivor.arns)
+
+        wait_for(moved, 60, message=str(_service(ecs)["events"][:4]))
+        stopped = _tasks(ecs, serviceName="web", desiredStatus="STOPPED")
+        assert {t["containerInstanceArn"] for t in stopped} == lost
+        assert all("container instance was lost" in t["stoppedReason"] for t in stopped)
+    finally:
+        agents.close()
+        server.stop()
