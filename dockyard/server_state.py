@@ -42,6 +42,8 @@ class ServerState:
     default_account_id: str = DEFAULT_ACCOUNT_ID
     tokens: PageTokens = field(init=False)
     validator: ShapeValidator = field(default_factory=ShapeValidator)
+    # service -> operation -> member path -> most items a list member may hold
+    list_limits: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     notifier: Notifier = field(default_factory=Notifier)
     _actions: dict[str, dict[str, Action]] = field(default_factory=dict)
     _keys: dict[str, tuple[float, AccessKey | None]] = field(default_factory=dict)
