@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.context import Identity, RequestContext
+from dockyard.context import RequestContext
 from dockyard.errors import ApiError, InvalidParameterException, ServerException, UnknownOperationException
-from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
+from dockyard.identity import authenticate as identity
+from dockyard.identity.sigv4 import check_clock, check_scope, parse_authorization
 from dockyard.protocol import json_protocol
 from dockyard.protocol.http import HttpRequest, HttpResponse
-from dockyard.protocol.models import operation
+from dockyard.protocol.models import operation, signing_name
 from dockyard.server_state import ServerState
 
 log = logging.getLogger(__name__)
@@ -28,25 +29,17 @@ Step = Callable[[RequestContext, HttpRequest], None]
 
 
 def authenticate(ctx: RequestContext, http: HttpRequest) -> None:
-    """SigV4: the key must exist and be active, the clock close and the signature right."""
-    server = ctx.server
-    if not server.verify_signatures:
-        ctx.identity, ctx.region = server.unverified_identity(http.headers)
-        return
-    signed = parse_authorization(http.headers)
-    check_clock(signed, ctx.now)
-    key = server.access_key(signed.access_key_id)
-    verify_signature(
-        signed,
-        key.secret_access_key,
+    """SigV4: the scope right, the key existing and active, the clock close, the signature right."""
+    ctx.identity, ctx.region = identity.authenticate(
+        ctx.server,
         method=http.method,
         path=http.path,
         query=http.query,
         headers=http.headers,
         body=http.body,
+        now=ctx.now,
+        service=signing_name(ctx.service),
     )
-    ctx.identity = Identity(key.access_key_id, key.account_id, key.user_name)
-    ctx.region = signed.region
 
 
 def screen(server: ServerState, service: str, headers: dict[str, str]) -> HttpResponse | None:
@@ -56,7 +49,9 @@ def screen(server: ServerState, service: str, headers: dict[str, str]) -> HttpRe
     ctx = _context(server, service)
     try:
         if server.verify_signatures:
-            check_clock(parse_authorization(headers), ctx.now)
+            signed = parse_authorization(headers)
+            check_scope(signed, headers, signing_name(service))
+            check_clock(signed, ctx.now)
         return None
     except Exception as error:
         return _error_response(ctx, error)
