@@ -36,6 +36,8 @@ class AwsJsonEndpoint:
             await _send(send, refused, close=True)
             return
         body = await _read_body(receive)
+        if body is _DISCONNECTED:  # the client left (or was cut off) before its body was whole
+            return
         if body is None:
             await _send(send, refuse(self.server, self.service, _too_large()), close=True)
             return
@@ -61,13 +63,19 @@ def _too_large() -> RequestEntityTooLargeException:
     return RequestEntityTooLargeException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
 
 
+_DISCONNECTED = b"\0disconnected"  # a marker compared by identity, never a body
+
+
 async def _read_body(receive: Any) -> bytes | None:
-    """The body, its chunks joined once (linear in its size); None past MAX_BODY_BYTES."""
+    """The body, its chunks joined once (linear in its size); None past MAX_BODY_BYTES,
+    ``_DISCONNECTED`` when the connection ended before the body did."""
     chunks: list[bytes] = []
     size = 0
     more = True
     while more:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return _DISCONNECTED
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
