@@ -55,7 +55,7 @@ class ServerState:
         self.tokens = PageTokens(self._server_secret("page_token_secret"))
         if self.engine.dialect.name == "sqlite":
             self.group_commit = GroupCommit(self.engine, on_lost=self._forget_derived_state)
-        self.hub = ChannelHub(self.run_in_store)
+        self.hub = ChannelHub(self.run_in_store, check_keys=self.verify_signatures)
         for service, modules in self.providers.items():
             self._actions[service] = build_actions(service_model(service), modules)
 
