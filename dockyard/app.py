@@ -17,6 +17,7 @@ from dockyard.agent_channel import agent_update
 from dockyard.agent_channel.endpoint import AgentSocket
 from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_endpoint
 from dockyard.controllers import janitor
+from dockyard.ecs.request_limits import LIST_LIMITS
 from dockyard.ecs.services.controller import ServiceController
 from dockyard.protocol.endpoint import AwsJsonEndpoint
 from dockyard.server_state import ServerState
@@ -94,6 +95,7 @@ def build_server_state(
         providers={"ecs": ecs.provider()},
         public_url=public_url,
         verify_signatures=verify_signatures,
+        list_limits={"ecs": LIST_LIMITS},
     )
     if default_account_id:
         state.default_account_id = default_account_id

@@ -58,8 +58,21 @@ def bootstrap_admin_key(engine: Engine) -> keys.AccessKey | None:
         return keys.create_key(connection, account_id=account)
 
 
-# How every control-plane process serves: no access log, the fastest parser and loop.
-_UVICORN: dict[str, Any] = {"access_log": False, "lifespan": "on", "http": "httptools", "loop": "uvloop"}
+# How every control-plane process serves: no access log, the fastest loop, and httptools'
+# parser held to the connection limits (dockyard.protocol.connections).
+_UVICORN: dict[str, Any] = {"access_log": False, "lifespan": "on", "loop": "uvloop"}
+
+
+def _connection_limits(args: argparse.Namespace) -> Any:
+    from dockyard.protocol.connections import ConnectionLimits
+
+    return ConnectionLimits(
+        head_seconds=args.header_timeout,
+        body_seconds=args.body_timeout,
+        keep_alive_seconds=args.keep_alive_timeout,
+        max_connections=args.max_connections,
+        max_connections_per_client=args.max_connections_per_client,
+    )
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -87,6 +100,10 @@ def serve(args: argparse.Namespace) -> None:
         engine.dispose()
         _serve_workers(args, public_url)
         return
+    from dockyard.protocol import connections
+
+    limits = _connection_limits(args)
+    connections.configure(limits)
     state = build_server_state(
         engine,
         public_url=public_url,
@@ -94,7 +111,12 @@ def serve(args: argparse.Namespace) -> None:
         default_account_id=os.environ.get("DOCKYARD_ACCOUNT_ID"),
     )
     config = uvicorn.Config(
-        build_app(state), host=args.host, port=args.port, log_level=args.log_level, **_UVICORN
+        build_app(state),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        **_UVICORN,
+        **connections.uvicorn_settings(limits),
     )
     server = uvicorn.Server(config)
 
@@ -119,14 +141,20 @@ def _serve_workers(args: argparse.Namespace, public_url: str) -> None:
     control-plane replica: its own key cache, and agent wake-ups that reach other workers
     through the store, as they reach other replicas.
     """
+    import dataclasses
+
     import uvicorn
 
+    from dockyard.protocol import connections
+
+    limits = _connection_limits(args)
     os.environ[_WORKER_SETTINGS] = json.dumps(
         {
             "database_url": args.database_url or sqlite_url(args.data_dir),
             "public_url": public_url,
             "verify_signatures": not args.no_verify_signatures,
             "default_account_id": os.environ.get("DOCKYARD_ACCOUNT_ID"),
+            "connection_limits": dataclasses.asdict(limits),
         }
     )
     uvicorn.run(
@@ -137,14 +165,17 @@ def _serve_workers(args: argparse.Namespace, public_url: str) -> None:
         port=args.port,
         log_level=args.log_level,
         **_UVICORN,
+        **connections.uvicorn_settings(limits),
     )
 
 
 def worker_app() -> Any:
     """The application of one ``--workers`` process (uvicorn imports and calls this)."""
     from dockyard.app import build_app, build_server_state
+    from dockyard.protocol import connections
 
     settings = json.loads(os.environ[_WORKER_SETTINGS])
+    connections.configure(connections.ConnectionLimits(**settings["connection_limits"]))
     state = build_server_state(
         make_engine(settings["database_url"]),
         public_url=settings["public_url"],
@@ -215,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="server processes sharing the port (default 1; see docs/performance.md)",
+    )
+    limits = server.add_argument_group("connection limits (slow and abusive clients)")
+    limits.add_argument("--header-timeout", type=float, default=10.0, help="seconds to send a request head")
+    limits.add_argument("--body-timeout", type=float, default=30.0, help="seconds to send a request body")
+    limits.add_argument("--keep-alive-timeout", type=int, default=5, help="idle seconds between requests")
+    limits.add_argument("--max-connections", type=int, default=10_000, help="open connections in all")
+    limits.add_argument(
+        "--max-connections-per-client", type=int, default=512, help="open connections from one address"
     )
     server.set_defaults(run=serve)
 

@@ -38,6 +38,10 @@ class ClientError(ApiError):
 class SerializationException(ClientError): ...
 
 
+class RequestEntityTooLargeException(ClientError):
+    status = 413
+
+
 class UnknownOperationException(ClientError): ...
 
 

@@ -49,6 +49,8 @@ class ServerState:
     default_account_id: str = DEFAULT_ACCOUNT_ID
     tokens: PageTokens = field(init=False)
     validator: ShapeValidator = field(default_factory=ShapeValidator)
+    # service -> operation -> member path -> most items a list member may hold
+    list_limits: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     notifier: Notifier = field(default_factory=Notifier)
     _actions: dict[str, dict[str, Action]] = field(default_factory=dict)
     _keys: dict[str, tuple[float, AccessKey | None]] = field(default_factory=dict)
@@ -61,7 +63,7 @@ class ServerState:
         self.tokens = PageTokens(self._server_secret("page_token_secret"))
         if self.engine.dialect.name == "sqlite":
             self.group_commit = GroupCommit(self.engine, on_lost=self._forget_derived_state)
-        self.hub = ChannelHub(self.run_in_store)
+        self.hub = ChannelHub(self.run_in_store, check_keys=self.verify_signatures)
         self.controllers = Runtime(self)
         for service, modules in self.providers.items():
             self._actions[service] = build_actions(service_model(service), modules)

@@ -6,6 +6,12 @@ once-a-second look that catches changes made by other replicas), heartbeats ever
 takes the agent's heartbeats, health and log frames. The instance reads
 ``agentConnected: true`` while frames keep coming (the hub writes the signs of life of every
 connection once a second).
+
+An agent is a peer with a key, not a trusted one: its frames are at most 1 MiB (uvicorn's
+``ws_max_size``) and come at a bounded rate; one that is not a JSON object of a known shape,
+or one past the rate, closes the socket with a close code and one log line. The socket also
+closes when its key is revoked (the hub checks every second). An instance may have several
+sockets at once: only its last one to close marks it disconnected.
 """
 
 from __future__ import annotations
@@ -35,12 +41,43 @@ from dockyard.store.schema import tasks as tasks_table
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
+# Frames an agent may send: a sustained rate and a burst (it sends a few a second at most).
+FRAMES_PER_SECOND = 20.0
+FRAME_BURST = 200.0
+# Close codes (RFC 6455 and the application range).
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_POLICY = 1008
+CLOSE_INSTANCE_GONE = 4404
+
+
+class FrameError(Exception):
+    """The agent broke the channel's rules; the socket closes with ``code``."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+class TokenBucket:
+    """``rate`` events a second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 class AgentSocket:
     def __init__(self, server: ServerState) -> None:
         self.server = server
-        self._generation: dict[int, object] = {}
 
     async def handle(self, websocket: WebSocket) -> None:
         """One agent connection, from the signed upgrade to the close."""
@@ -61,8 +98,6 @@ class AgentSocket:
             await websocket.send_denial_response(PlainTextResponse("instance not found", status_code=404))
             return
         await websocket.accept()
-        token = object()
-        self._generation[instance.id] = token
         wake = self.server.notifier.subscribe(instance.id)
         connection = Connection(self.server, websocket, identity, region, instance, cluster_arn, wake)
         self.server.hub.attach(instance.id, connection)
@@ -70,17 +105,19 @@ class AgentSocket:
             await connection.run()
         except (WebSocketDisconnect, ConnectionError):
             pass
+        except FrameError as error:
+            log.warning(
+                "agent socket of instance %s (key %s) closed: %s",
+                instance.arn,
+                identity.access_key_id,
+                error.reason,
+            )
+            with contextlib.suppress(Exception):
+                await websocket.close(code=error.code, reason=error.reason[:120])
         finally:
-            self.server.hub.detach(instance.id, connection)
+            # The instance's last connection to close marks it disconnected (in the hub's tick).
+            self.server.hub.detach(instance.id, connection, closed=True)
             self.server.notifier.unsubscribe(instance.id, wake)
-            if self._generation.get(instance.id) is token:
-                del self._generation[instance.id]
-                with contextlib.suppress(Exception):
-                    await self.server.transact(
-                        identity,
-                        region,
-                        lambda ctx: _mark_seen(ctx, instance.id, None),
-                    )
 
 
 def _instance(ctx: RequestContext, cluster_arn: str, instance_arn: str) -> Any:
@@ -122,6 +159,9 @@ class Connection:
         self.cluster_arn = cluster_arn or instance.arn
         self.wake = wake
         self.sent_version: int | None = None
+        self.access_key_id = identity.access_key_id if server.verify_signatures else None
+        self.revoked = False
+        self.frames = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
 
     def _db(self, function: Any, *, write: bool = True) -> Any:
         return self.server.transact(self.identity, self.region, function, write=write)
@@ -133,8 +173,10 @@ class Connection:
             next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
             woken = True  # the first state goes out at once
             while not reader.done():
+                if self.revoked:
+                    raise FrameError(CLOSE_POLICY, "its access key was revoked")
                 if woken and not await self._send_state_if_changed():
-                    await self.websocket.close(code=4404)
+                    await self.websocket.close(code=CLOSE_INSTANCE_GONE)
                     return
                 # Woken when the desired state may have moved (notifier, hub) or the socket
                 # closed; else only for the next heartbeat.
@@ -171,25 +213,48 @@ class Connection:
 
     async def _read(self) -> None:
         while True:
-            message = orjson.loads(await self.websocket.receive_text())
-            kind = message.get("type") if isinstance(message, dict) else None
+            message = await self._next_frame()
+            kind = message.get("type")
             self.server.hub.seen(self.instance_id)
-            if kind == "health":
-                await self._db(lambda ctx, m=message: self._health(ctx, m))
-            elif kind == "logs":
-                await self._db(lambda ctx, m=message: logs.append(ctx, m))
-            elif kind == "agentUpdate":
-                await self._db(
-                    lambda ctx, m=message: agent_update.record(ctx, self.instance_id, str(m.get("status")))
-                )
+            try:
+                if kind == "health":
+                    await self._db(lambda ctx, m=message: self._health(ctx, m))
+                elif kind == "logs":
+                    await self._db(lambda ctx, m=message: logs.append(ctx, m, self.instance_id))
+                elif kind == "agentUpdate":
+                    await self._db(
+                        lambda ctx, m=message: agent_update.record(
+                            ctx, self.instance_id, str(m.get("status"))
+                        )
+                    )
+            except (logs.MalformedLogs, ApiError, TypeError, ValueError, AttributeError) as error:
+                raise FrameError(CLOSE_UNSUPPORTED_DATA, f"a malformed {kind} frame ({error})") from None
+
+    async def _next_frame(self) -> dict[str, Any]:
+        """The next frame, a JSON object within the rate; FrameError otherwise."""
+        received = await self.websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000))
+        if not self.frames.take():
+            raise FrameError(CLOSE_POLICY, f"more than {FRAMES_PER_SECOND:g} frames a second")
+        raw = received.get("text")
+        if raw is None:
+            raw = received.get("bytes") or b""
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise FrameError(CLOSE_UNSUPPORTED_DATA, "a frame that is not JSON") from None
+        if not isinstance(message, dict):
+            raise FrameError(CLOSE_UNSUPPORTED_DATA, "a frame that is not a JSON object")
+        return message
 
     def _health(self, ctx: RequestContext, message: dict[str, Any]) -> None:
         task = _task_of(ctx, self.instance_id, str(message.get("taskArn", "")))
+        containers = message.get("containers", [])
+        if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
+            raise TypeError("containers must be a list of objects")
         if task is not None:
-            health = {
-                c.get("containerName"): c.get("healthStatus", "UNKNOWN")
-                for c in message.get("containers", [])
-            }
+            health = {str(c.get("containerName")): str(c.get("healthStatus", "UNKNOWN")) for c in containers}
             task_reports.record_health(ctx, task, health)
 
 

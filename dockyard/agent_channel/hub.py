@@ -4,8 +4,15 @@ few statements a second for the whole fleet, not a few per connected agent.
 - **Signs of life.** A connection records each frame it gets with ``seen``; once a second
   ``tick`` writes them all in one executemany. ``agentConnected`` allows 30 s of silence, so a
   second's delay changes nothing, and 5,000 agents cost one statement a second instead of
-  hundreds. The write leaves alone an instance whose connection closed meanwhile (last seen
-  NULL): a late flush never brings a closed agent back to life.
+  hundreds. An instance may have several connections at once (an agent reconnecting before
+  its old socket timed out, a stray second socket): its last one to close marks it
+  disconnected (last seen NULL), in the tick, after any sign of life of its own, so a late
+  flush never brings a closed agent back to life. An instance with a live connection here is
+  written even if it reads NULL: a brief connection that closed on another replica must not
+  disconnect the live one for good.
+- **Revoked keys.** The tick reads, in one statement, which of the connections' access keys
+  are still active; a connection whose key is not is told to close, so a revoked key stops
+  its agents (and their instances stop taking tasks) within about a second.
 - **Desired-state changes made elsewhere.** A change committed by this process wakes the
   instance's connection at once (``Notifier``). One made by another process or replica is
   found by ``tick`` too: one statement reads the desired version of every connected instance
@@ -22,7 +29,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from dockyard.store.schema import container_instances
+from dockyard.store.schema import access_keys, container_instances
 
 log = logging.getLogger(__name__)
 
@@ -35,35 +42,63 @@ _MARK_SEEN = (
     .where(_instances.id == bindparam("row_id"), _instances.last_seen_at.is_not(None))
     .values(last_seen_at=bindparam("seen"))
 )
+_MARK_LIVE = (
+    update(container_instances)
+    .where(_instances.id == bindparam("row_id"))
+    .values(last_seen_at=bindparam("seen"))
+)
+_MARK_CLOSED = (
+    update(container_instances)
+    .where(_instances.id.in_(bindparam("ids", expanding=True)))
+    .values(last_seen_at=None, disconnected_at=bindparam("now"))
+)
+_ACTIVE_KEYS = select(access_keys.c.access_key_id).where(
+    access_keys.c.access_key_id.in_(bindparam("ids", expanding=True)), access_keys.c.status == "Active"
+)
 _VERSIONS = select(_instances.id, _instances.desired_version, _instances.status).where(
     _instances.id.in_(bindparam("ids", expanding=True))
 )
 
 
 class Watcher(Protocol):
-    """A connection as the hub sees it."""
+    """A connection as the hub sees it (``access_key_id`` None: not checked; ``revoked`` is
+    set, and ``wake`` too, when its key is no longer active)."""
 
     sent_version: int | None
     wake: asyncio.Event
+    revoked: bool
 
 
 StoreWork = Callable[[Callable[[Connection], Any]], Any]
 
 
 class ChannelHub:
-    def __init__(self, run_in_store: StoreWork) -> None:
+    def __init__(self, run_in_store: StoreWork, *, check_keys: bool = True) -> None:
         self._run_in_store = run_in_store
+        self._check_keys = check_keys
         self._seen: dict[int, float] = {}
-        self._watchers: dict[int, Watcher] = {}
+        self._watchers: dict[int, list[Watcher]] = {}
+        self._closed: set[int] = set()  # instances whose last connection closed, to mark
 
     def attach(self, instance_id: int, watcher: Watcher) -> None:
-        self._watchers[instance_id] = watcher
+        self._watchers.setdefault(instance_id, []).append(watcher)
+        self._closed.discard(instance_id)
 
-    def detach(self, instance_id: int, watcher: Watcher) -> None:
-        """The connection closed; forget its unwritten signs of life too."""
-        if self._watchers.get(instance_id) is watcher:
-            del self._watchers[instance_id]
-            self._seen.pop(instance_id, None)
+    def detach(self, instance_id: int, watcher: Watcher, *, closed: bool = False) -> None:
+        """The connection ended. When it was the instance's last one here, its unwritten signs
+        of life are forgotten and, if ``closed``, the next tick marks the instance disconnected."""
+        watchers = self._watchers.get(instance_id, [])
+        if watcher in watchers:
+            watchers.remove(watcher)
+        if watchers:
+            return
+        self._watchers.pop(instance_id, None)
+        self._seen.pop(instance_id, None)
+        if closed:
+            self._closed.add(instance_id)
+
+    def connections(self, instance_id: int) -> int:
+        return len(self._watchers.get(instance_id, ()))
 
     def seen(self, instance_id: int, when: float | None = None) -> None:
         self._seen[instance_id] = time.time() if when is None else when
@@ -81,22 +116,43 @@ class ChannelHub:
 
     async def tick(self) -> None:
         seen, self._seen = self._seen, {}
-        watched = dict(self._watchers)
-        if not seen and not watched:
+        closed, self._closed = sorted(self._closed), set()
+        watched = {instance_id: list(watchers) for instance_id, watchers in self._watchers.items()}
+        if not seen and not watched and not closed:
             return
+        live = [{"row_id": i, "seen": at} for i, at in seen.items() if i in watched]
+        others = [{"row_id": i, "seen": at} for i, at in seen.items() if i not in watched]
+        keys = sorted(
+            {key for ws in watched.values() for w in ws if (key := getattr(w, "access_key_id", None))}
+            if self._check_keys
+            else ()
+        )
 
-        def work(connection: Connection) -> dict[int, tuple[int, str]]:
-            if seen:
-                connection.execute(_MARK_SEEN, [{"row_id": i, "seen": at} for i, at in seen.items()])
+        def work(connection: Connection) -> tuple[dict[int, tuple[int, str]], set[str]]:
+            for statement, marks in ((_MARK_LIVE, live), (_MARK_SEEN, others)):
+                if marks:
+                    connection.execute(statement, marks)
+            if closed:
+                connection.execute(_MARK_CLOSED, {"ids": closed, "now": time.time()})
             versions: dict[int, tuple[int, str]] = {}
             ids = sorted(watched)
             for start in range(0, len(ids), _READ_AT_ONCE):
                 rows = connection.execute(_VERSIONS, {"ids": ids[start : start + _READ_AT_ONCE]})
                 versions.update((row.id, (int(row.desired_version), row.status)) for row in rows)
-            return versions
+            active: set[str] = set()
+            for start in range(0, len(keys), _READ_AT_ONCE):
+                active.update(
+                    connection.execute(_ACTIVE_KEYS, {"ids": keys[start : start + _READ_AT_ONCE]}).scalars()
+                )
+            return versions, active
 
-        versions = await self._run_in_store(work)
-        for instance_id, watcher in watched.items():
+        versions, active = await self._run_in_store(work)
+        for instance_id, watchers in watched.items():
             version, status = versions.get(instance_id, (None, "INACTIVE"))
-            if status == "INACTIVE" or version != watcher.sent_version:
-                watcher.wake.set()
+            for watcher in watchers:
+                key = getattr(watcher, "access_key_id", None) if self._check_keys else None
+                if key and key not in active:
+                    watcher.revoked = True
+                    watcher.wake.set()
+                elif status == "INACTIVE" or version != watcher.sent_version:
+                    watcher.wake.set()

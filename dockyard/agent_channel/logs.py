@@ -1,7 +1,9 @@
 """Container output: appended from agents' log frames, read back by ``dockyard logs``.
 
-The newest ``KEEP_LINES`` lines of each container are kept; older ones are trimmed as new ones
-arrive, so a chatty container cannot fill the store.
+An agent's log frame is taken only for a task placed on its own instance and for one of that
+task's containers (by the names its definition gives them); the newest ``KEEP_LINES`` lines of
+each container are kept, older ones trimmed as new ones arrive, so what a task keeps is
+bounded by its number of containers, and no agent can fill the store under invented names.
 """
 
 from __future__ import annotations
@@ -15,20 +17,46 @@ from dockyard.store.schema import container_logs, tasks
 
 KEEP_LINES = 10_000
 MAX_LINE = 16_384
+MAX_LINES_PER_FRAME = 5_000
 
 
-def append(ctx: RequestContext, frame: dict[str, Any]) -> None:
-    """Store a ``logs`` frame's lines for a task of the caller's account."""
+class MalformedLogs(ValueError):
+    """A logs frame not of the shape agents send."""
+
+
+def _lines(frame: dict[str, Any]) -> list[tuple[float, str]]:
+    lines = frame.get("lines") or []
+    if not isinstance(lines, list) or len(lines) > MAX_LINES_PER_FRAME:
+        raise MalformedLogs(f"lines must be a list of at most {MAX_LINES_PER_FRAME} [time, text] pairs")
+    checked = []
+    for entry in lines:
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or isinstance(entry[0], bool)
+            or not isinstance(entry[0], (int, float))
+            or not isinstance(entry[1], str)
+        ):
+            raise MalformedLogs("each line must be a [time, text] pair")
+        checked.append((float(entry[0]), entry[1]))
+    return checked
+
+
+def append(ctx: RequestContext, frame: dict[str, Any], instance_id: int) -> None:
+    """Store a ``logs`` frame's lines for a container of a task on the agent's instance."""
+    lines = _lines(frame)
     task_arn = str(frame.get("taskArn", ""))
     task = ctx.conn.execute(
-        select(tasks.c.task_id).where(
-            tasks.c.account_id == ctx.account_id, tasks.c.region == ctx.region, tasks.c.arn == task_arn
+        select(tasks.c.task_id, tasks.c.containers).where(
+            tasks.c.account_id == ctx.account_id,
+            tasks.c.region == ctx.region,
+            tasks.c.arn == task_arn,
+            tasks.c.container_instance_id == instance_id,
         )
     ).first()
-    lines = frame.get("lines") or []
-    if task is None or not lines:
-        return
     container = str(frame.get("containerName", ""))
+    if task is None or not lines or container not in _container_names(task.containers):
+        return
     ctx.conn.execute(
         insert(container_logs),
         [
@@ -37,13 +65,17 @@ def append(ctx: RequestContext, frame: dict[str, Any]) -> None:
                 "region": ctx.region,
                 "task_id": task.task_id,
                 "container_name": container,
-                "at": float(at),
-                "line": str(text)[:MAX_LINE],
+                "at": at,
+                "line": text[:MAX_LINE].replace("\x00", "\ufffd"),  # PostgreSQL stores no NUL
             }
             for at, text in lines
         ],
     )
     _trim(ctx, task.task_id, container)
+
+
+def _container_names(containers: Any) -> set[str]:
+    return {str(c.get("name")) for c in containers or [] if isinstance(c, dict)}
 
 
 def _trim(ctx: RequestContext, task_id: str, container: str) -> None:

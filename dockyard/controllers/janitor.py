@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from dockyard.ecs.container_instances import INSTANCE_LOST_SECONDS
+from dockyard.ecs.container_instances import INSTANCE_LOST_SECONDS, LAST_CONTACT
 from dockyard.store.db import transaction
 from dockyard.store.schema import (
     container_instances,
@@ -92,8 +92,8 @@ def wake_for_lost_instances(connection: Connection, now: float, window: float) -
     lost (within the last ``window`` seconds, so each loss wakes them once): they replace them."""
     newly_lost = select(container_instances.c.id).where(
         container_instances.c.status != "INACTIVE",
-        container_instances.c.last_seen_at < now - INSTANCE_LOST_SECONDS,
-        container_instances.c.last_seen_at >= now - INSTANCE_LOST_SECONDS - window,
+        now - INSTANCE_LOST_SECONDS > LAST_CONTACT,
+        now - INSTANCE_LOST_SECONDS - window <= LAST_CONTACT,
     )
     affected = (
         select(services.c.id)

@@ -37,6 +37,8 @@ from dockyard.store.schema import container_instances as instances_table
 AGENT_TIMEOUT_SECONDS = 30.0
 # An agent silent this long is lost with its host: services replace the tasks it ran.
 INSTANCE_LOST_SECONDS = float(os.environ.get("DOCKYARD_INSTANCE_LOST_SECONDS", 300))
+# When the instance's agent was last in touch: its last sign of life, or when it disconnected.
+LAST_CONTACT = func.coalesce(instances_table.c.last_seen_at, instances_table.c.disconnected_at)
 LATEST_AGENT_VERSION = AGENT_VERSION  # what this control plane offers (agent_channel.agent_update)
 
 
@@ -49,7 +51,7 @@ def _identity(document: str | None) -> dict[str, Any]:
         return {}
     try:
         parsed = json.loads(document)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidParameterException("instanceIdentityDocument is not valid JSON.") from None
     if not isinstance(parsed, dict):
         raise InvalidParameterException("instanceIdentityDocument must be a JSON object.")
@@ -63,12 +65,21 @@ def _resources(given: list[dict[str, Any]] | None) -> dict[str, Any]:
         name = resource.get("name")
         if name in ("CPU", "MEMORY"):
             value = resource.get("integerValue", resource.get("longValue", resource.get("doubleValue", 0)))
-            if not isinstance(value, (int, float)) or value < 0:
-                raise InvalidParameterException(f"{name} must be a non-negative integer.")
+            if not isinstance(value, (int, float)) or not 0 <= value <= _MAX_RESOURCE:
+                raise InvalidParameterException(f"{name} must be an integer from 0 to {_MAX_RESOURCE}.")
             found[name] = int(value)
         elif name in ("PORTS", "PORTS_UDP", "GPU"):
             found[name] = [str(item) for item in resource.get("stringSetValue", [])]
+    for name in ("PORTS", "PORTS_UDP"):
+        if not all(
+            len(port) <= 5 and port.isascii() and port.isdigit() and int(port) <= 65535
+            for port in found[name]
+        ):
+            raise InvalidParameterException(f"{name} must hold port numbers from 0 to 65535.")
     return found
+
+
+_MAX_RESOURCE = 2**31 - 1  # the store's 32-bit columns, and ECS's Integer
 
 
 def _integer(name: str, value: int) -> dict[str, Any]:

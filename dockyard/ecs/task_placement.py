@@ -9,12 +9,16 @@ order), and if any is no longer at the version placement saw (another request, a
 replica, a stale cache), nothing is written: the chosen instances are read again from the
 store, and placement runs again on the snapshot with those instances replaced, as Nomad's
 plan/apply does. Otherwise their resources are reserved. Two concurrent requests can
-therefore never overcommit an instance.
+therefore never overcommit an instance. When conflicts keep winning (many requests, or several
+replicas, on the same instances), the last attempt is pessimistic: it locks every instance of
+the cluster in id order, reads them from the store and places once, so a RunTask under
+contention waits its turn instead of failing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 from collections import defaultdict
 from typing import Any
@@ -29,7 +33,8 @@ from dockyard.placement.model import InstanceSnapshot, PlacementRequest, Placeme
 from dockyard.store.db import lock_scope
 from dockyard.store.schema import container_instances
 
-MAX_ATTEMPTS = 20
+# Optimistic attempts before the pessimistic one (the variable lets tests force the latter).
+MAX_ATTEMPTS = int(os.environ.get("DOCKYARD_PLACEMENT_ATTEMPTS", "20"))
 # Ties and random draws only need to be fair, not secret: SystemRandom's system call per draw
 # (one per candidate instance) cost more than the rest of placement.
 _rng = random.Random()
@@ -57,6 +62,18 @@ _RESERVE = (
     )
 )
 _RESERVE_HELD = _RESERVE.values(used_ports=bindparam("ports"), used_gpus=bindparam("gpus"))
+# Every instance of a cluster, locked in the same (id) order the optimistic path locks its
+# subsets in, so the two never deadlock each other.
+_LOCK_CLUSTER = (
+    select(_instances.id)
+    .where(
+        _instances.account_id == bindparam("account"),
+        _instances.region == bindparam("region"),
+        _instances.cluster_name == bindparam("cluster"),
+    )
+    .order_by(_instances.id)
+    .with_for_update()
+)
 
 
 class Conflict(Exception):
@@ -153,7 +170,22 @@ def place_and_reserve(
             continue
         placement_cache.changed(ctx, cluster.name, after, placed=after)
         return result
-    raise ServerException("Placement kept conflicting with concurrent changes; try again.")
+    return _place_locked(ctx, cluster, request, only_ids)
+
+
+def _place_locked(
+    ctx: RequestContext, cluster: Row[Any], request: PlacementRequest, only_ids: list[int] | None
+) -> PlacementResult:
+    """Place with the cluster's instances locked until the commit: nothing can conflict."""
+    scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name}
+    ctx.conn.execute(_LOCK_CLUSTER, scope).all()
+    result = place(load_snapshot(ctx, cluster.name, only_ids), request, _rng)
+    try:
+        after = _commit(ctx, result, request)
+    except Conflict:  # the rows are locked and were just read: a bug, and the request fails whole
+        raise ServerException("An instance changed while its cluster was locked for a placement.") from None
+    placement_cache.changed(ctx, cluster.name, after, placed=after)
+    return result
 
 
 def _reread(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dockyard.context import Identity
-from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
+from dockyard.identity.sigv4 import check_clock, check_scope, parse_authorization, verify_signature
 
 if TYPE_CHECKING:
     from dockyard.server_state import ServerState
@@ -22,11 +22,16 @@ def authenticate(
     headers: dict[str, str],
     body: bytes,
     now: float | None = None,
+    service: str = "ecs",
 ) -> tuple[Identity, str]:
-    """The signer's identity and the region of the credential scope; raises the AWS error."""
+    """The signer's identity and the region of the credential scope; raises the AWS error.
+
+    ``service`` is the signing name the scope must carry (every endpoint of the control plane
+    is signed as ECS: the API, the agent socket, the logs)."""
     if not server.verify_signatures:
         return server.unverified_identity(headers)
     signed = parse_authorization(headers)
+    check_scope(signed, headers, service)
     check_clock(signed, time.time() if now is None else now)
     key = server.access_key(signed.access_key_id)
     verify_signature(

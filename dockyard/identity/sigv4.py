@@ -3,6 +3,10 @@
 The client's signature is recomputed with botocore's own signer over exactly the headers the
 client says it signed, then compared in constant time. The credential scope names the
 region (every resource lives in the region its request was signed for) and the service.
+As AWS does, ``check_scope`` refuses a request before that: the scope's service must be the
+API's signing name, its region one that botocore's endpoint data lists, and ``host`` and every
+``x-amz-*`` header sent must be among the signed ones (an unsigned ``X-Amz-Target`` could
+otherwise be swapped on a captured request).
 
 This runs on every request, so it avoids work that does not change the answer: the derived
 signing key (a function of secret, date, region and service) is cached, checked against
@@ -21,6 +25,7 @@ from calendar import timegm
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.loaders
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth, _host_from_url
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -88,6 +93,32 @@ def parse_authorization(headers: dict[str, str]) -> SignedRequest:
         signature=fields["Signature"],
         amz_date=amz_date,
     )
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's endpoint data."""
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
+
+
+def check_scope(signed: SignedRequest, headers: dict[str, str], service: str) -> None:
+    """The scope is for this API and a real region, and the signature covers what it must."""
+    if signed.service != service:
+        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{service}'.")
+    if signed.region not in known_regions():
+        raise InvalidSignatureException(
+            f"Credential should be scoped to a valid region, not '{signed.region}'."
+        )
+    covered = set(signed.signed_headers)
+    unsigned = sorted(name for name in headers if name.startswith("x-amz-") and name not in covered)
+    if "host" not in covered:
+        unsigned.insert(0, "host")
+    if unsigned:
+        raise InvalidSignatureException(
+            f"The request signature does not cover the header(s) {', '.join(unsigned)}; "
+            "host and every x-amz-* header must be signed."
+        )
 
 
 def check_clock(signed: SignedRequest, now: float | None = None) -> None:

@@ -15,8 +15,10 @@ Rules that ECS leaves implicit, chosen here and tested:
   when some group matches, ``!=``/``not_in``/``!~`` when the instance runs tasks and none
   matches, so anti-affinity is written ``not(task:group == database)`` as in the ECS guide.
 - ``*`` in an ``==``/``!=``/``in``/``not_in`` argument stands for any run of characters
-  (attribute values can't hold a ``*``); ``=~`` takes a regular expression matched against
-  the whole value, as Java's ``String.matches`` does.
+  (attribute values can't hold a ``*``), matched by scanning for its pieces in order (never
+  by backtracking); ``=~`` takes a regular expression matched against the whole value, as
+  Java's ``String.matches`` does, on RE2 (linear time in the value; no back-references or
+  look-arounds, which RE2 refuses as invalid).
 - A date denotes its whole day (``registeredAt > 2018-06-18`` means from the 19th on); a
   timestamp its second. Timestamps without an offset are UTC.
 """
@@ -29,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import re2
 
 from dockyard.placement.model import InstanceSnapshot
 
@@ -154,17 +158,51 @@ def parse_date(text: str) -> tuple[float, float]:
     return start, start + width
 
 
-def _wildcard(value: str) -> re.Pattern[str] | None:
+MAX_PATTERN = 512  # characters of a regular expression or wildcard argument
+
+
+def _wildcard(value: str) -> Callable[[str], bool] | None:
+    """A test of ``value`` with ``*`` for any run of characters, or None without a ``*``.
+
+    The first piece must start the text and the last end it; each piece between is found at
+    its leftmost place after the one before (leftmost is never worse for what follows), so a
+    test costs one scan of the text, whatever the pattern.
+    """
     if "*" not in value:
         return None
-    return re.compile(".*".join(re.escape(part) for part in value.split("*")), re.DOTALL)
+    first, *middle, last = value.split("*")
+
+    def test(text: str) -> bool:
+        if len(text) < len(first) + len(last) or not text.startswith(first) or not text.endswith(last):
+            return False
+        position, end = len(first), len(text) - len(last)
+        for piece in middle:
+            found = text.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return True
+
+    return test
 
 
-def _regex(value: str) -> re.Pattern[str]:
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a user's bad pattern is their error, not a line in our log
+
+
+def _regex(value: str) -> Any:
+    """``value`` compiled by RE2 (matching in time linear in the text)."""
+    if len(value) > MAX_PATTERN:
+        raise ArgumentError(f"a regular expression has at most {MAX_PATTERN} characters")
     try:
-        return re.compile(value)
-    except re.error as error:
-        raise ArgumentError(f"'{value}' is not a valid regular expression ({error})") from None
+        return re2.compile(value, _RE2_OPTIONS)
+    except re2.error as error:
+        reason = (
+            error.args[0].decode(errors="replace")
+            if error.args and isinstance(error.args[0], bytes)
+            else error
+        )
+        raise ArgumentError(f"'{value}' is not a valid regular expression ({reason})") from None
 
 
 def _convert(kind: str, value: str) -> Any:
@@ -235,7 +273,7 @@ def _positive(op: str, kind: str, arguments: list[str]) -> Callable[[Any], objec
         literals = frozenset(v for v in converted if "*" not in v)
         if not patterns:
             return literals.__contains__
-        return _memo(lambda v: v in literals or any(p.fullmatch(v) for p in patterns))
+        return _memo(lambda v: v in literals or any(p(v) for p in patterns))
     return _ordering(op, kind, converted[0])
 
 
@@ -266,6 +304,8 @@ def check_operator(subject: Subject, op: str) -> None:
 
 def check_argument(subject: Subject, op: str, value: str) -> None:
     """Raise ArgumentError unless ``value`` is an argument ``subject op`` can compare with."""
+    if "*" in value and len(value) > MAX_PATTERN:
+        raise ArgumentError(f"a wildcard has at most {MAX_PATTERN} characters")
     if POSITIVE.get(op, op) == "matches":
         _regex(value)
     else:

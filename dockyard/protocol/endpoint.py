@@ -6,9 +6,14 @@ from typing import Any
 
 import anyio.to_thread
 
+from dockyard.errors import RequestEntityTooLargeException
 from dockyard.protocol.http import HttpRequest, HttpResponse
-from dockyard.protocol.pipeline import handle, handle_inline
+from dockyard.protocol.pipeline import handle, handle_inline, refuse, screen
 from dockyard.server_state import ServerState
+
+# The largest request body taken (a task definition, the largest ECS request, is 64 KiB of
+# JSON at most); a longer one is refused from its Content-Length or as soon as it grows past.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 class AwsJsonEndpoint:
@@ -23,17 +28,24 @@ class AwsJsonEndpoint:
         self.inline = server.engine.dialect.name == "sqlite"
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        refused = screen(self.server, self.service, headers)
+        if refused is None and not _length_allowed(headers.get("content-length")):
+            refused = refuse(self.server, self.service, _too_large())
+        if refused is not None:
+            await _send(send, refused, close=True)
+            return
+        body = await _read_body(receive)
+        if body is _DISCONNECTED:  # the client left (or was cut off) before its body was whole
+            return
+        if body is None:
+            await _send(send, refuse(self.server, self.service, _too_large()), close=True)
+            return
         http = HttpRequest(
             method=scope["method"],
             path=scope["path"],
             query=scope["query_string"].decode("latin-1"),
-            headers={name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]},
+            headers=headers,
             body=body,
         )
         if self.inline:
@@ -43,8 +55,40 @@ class AwsJsonEndpoint:
         await _send(send, response)
 
 
-async def _send(send: Any, response: HttpResponse) -> None:
+def _length_allowed(declared: str | None) -> bool:
+    return declared is None or (declared.isdigit() and len(declared) < 12 and int(declared) <= MAX_BODY_BYTES)
+
+
+def _too_large() -> RequestEntityTooLargeException:
+    return RequestEntityTooLargeException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
+_DISCONNECTED = b"\0disconnected"  # a marker compared by identity, never a body
+
+
+async def _read_body(receive: Any) -> bytes | None:
+    """The body, its chunks joined once (linear in its size); None past MAX_BODY_BYTES,
+    ``_DISCONNECTED`` when the connection ended before the body did."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return _DISCONNECTED
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send(send: Any, response: HttpResponse, *, close: bool = False) -> None:
     headers = [(name.encode(), value.encode()) for name, value in response.headers]
     headers.append((b"content-length", str(len(response.body)).encode()))
+    if close:  # the rest of the body is never read: the connection cannot carry another request
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from dockyard.errors import ApiError, SerializationException
+from dockyard.errors import ApiError, InvalidParameterException, SerializationException
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -26,7 +26,27 @@ def parse_body(body: bytes) -> dict[str, Any]:
         raise SerializationException("Unable to parse the request body as JSON.") from None
     if not isinstance(params, dict):
         raise SerializationException("Start of list found where not expected")
+    # A NUL can only arrive escaped; the scan of the bytes keeps the walk off the hot path.
+    if b"\\u0000" in body and _has_nul(params):
+        raise InvalidParameterException("Strings must not contain the NUL character (U+0000).")
     return params
+
+
+def _has_nul(params: dict[str, Any]) -> bool:
+    """Whether a key or string anywhere in ``params`` holds a NUL (PostgreSQL can store none,
+    so both stores refuse them alike). A loop, not recursion: JSON may nest 1,024 deep."""
+    pending: list[Any] = [params]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _default(value: Any) -> Any:

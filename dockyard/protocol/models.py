@@ -21,3 +21,10 @@ def operation(service: str, name: str) -> OperationModel | None:
     if name not in model.operation_names:
         return None
     return model.operation_model(name)
+
+
+@functools.cache
+def signing_name(service: str) -> str:
+    """The name a SigV4 scope must carry for ``service`` (``ecs``; botocore's signingName)."""
+    metadata = service_model(service).metadata
+    return str(metadata.get("signingName") or metadata["endpointPrefix"])

@@ -12,13 +12,15 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from dockyard.context import Identity, RequestContext
-from dockyard.errors import ApiError, ServerException, UnknownOperationException
-from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
+from dockyard.context import RequestContext
+from dockyard.errors import ApiError, InvalidParameterException, ServerException, UnknownOperationException
+from dockyard.identity import authenticate as identity
+from dockyard.identity.sigv4 import check_clock, check_scope, parse_authorization
 from dockyard.protocol import json_protocol
 from dockyard.protocol.http import HttpRequest, HttpResponse
-from dockyard.protocol.models import operation
+from dockyard.protocol.models import operation, signing_name
 from dockyard.server_state import ServerState
 
 log = logging.getLogger(__name__)
@@ -27,25 +29,37 @@ Step = Callable[[RequestContext, HttpRequest], None]
 
 
 def authenticate(ctx: RequestContext, http: HttpRequest) -> None:
-    """SigV4: the key must exist and be active, the clock close and the signature right."""
-    server = ctx.server
-    if not server.verify_signatures:
-        ctx.identity, ctx.region = server.unverified_identity(http.headers)
-        return
-    signed = parse_authorization(http.headers)
-    check_clock(signed, ctx.now)
-    key = server.access_key(signed.access_key_id)
-    verify_signature(
-        signed,
-        key.secret_access_key,
+    """SigV4: the scope right, the key existing and active, the clock close, the signature right."""
+    ctx.identity, ctx.region = identity.authenticate(
+        ctx.server,
         method=http.method,
         path=http.path,
         query=http.query,
         headers=http.headers,
         body=http.body,
+        now=ctx.now,
+        service=signing_name(ctx.service),
     )
-    ctx.identity = Identity(key.access_key_id, key.account_id, key.user_name)
-    ctx.region = signed.region
+
+
+def screen(server: ServerState, service: str, headers: dict[str, str]) -> HttpResponse | None:
+    """What the headers alone decide, before the body is read: an unsigned request, or one
+    signed too long ago, is refused without taking its body (the signature itself covers the
+    body, so it is checked with the rest of the request). None when the request may go on."""
+    ctx = _context(server, service)
+    try:
+        if server.verify_signatures:
+            signed = parse_authorization(headers)
+            check_scope(signed, headers, signing_name(service))
+            check_clock(signed, ctx.now)
+        return None
+    except Exception as error:
+        return _error_response(ctx, error)
+
+
+def refuse(server: ServerState, service: str, error: ApiError) -> HttpResponse:
+    """The response for a request refused before its steps ran (framing: its size)."""
+    return _error_response(_context(server, service), error)
 
 
 def resolve_operation(ctx: RequestContext, http: HttpRequest) -> None:
@@ -61,6 +75,21 @@ def parse_params(ctx: RequestContext, http: HttpRequest) -> None:
     ctx.params = json_protocol.parse_body(http.body)
 
 
+def check_list_limits(ctx: RequestContext, http: HttpRequest) -> None:
+    """The service's caps on list members, before any item of a list is looked at."""
+    assert ctx.operation is not None
+    limits = ctx.server.list_limits.get(ctx.service, {}).get(ctx.operation.name)
+    if not limits:
+        return
+    for path, most in limits.items():
+        value: Any = ctx.params
+        for name in path.split("."):
+            value = value.get(name) if isinstance(value, dict) else None
+        if isinstance(value, list) and len(value) > most:
+            member = path.rsplit(".", 1)[-1]
+            raise InvalidParameterException(f"{member[:1].upper()}{member[1:]} cannot be longer than {most}.")
+
+
 def validate_params(ctx: RequestContext, http: HttpRequest) -> None:
     assert ctx.operation is not None
     ctx.server.validator.validate(ctx.operation.input_shape, ctx.params)
@@ -71,7 +100,13 @@ def invoke(ctx: RequestContext, http: HttpRequest) -> None:
     ctx.result = ctx.server.dispatch(ctx)
 
 
-PREPARE: tuple[Step, ...] = (authenticate, resolve_operation, parse_params, validate_params)
+PREPARE: tuple[Step, ...] = (
+    authenticate,
+    resolve_operation,
+    parse_params,
+    check_list_limits,
+    validate_params,
+)
 STEPS: tuple[Step, ...] = (*PREPARE, invoke)
 
 

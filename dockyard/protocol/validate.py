@@ -171,11 +171,15 @@ class ShapeValidator:
         low = shape.metadata.get("min")
         high = shape.metadata.get("max")
         wanted = "an Integer" if integral else "a Double"
+        # What the wire type can hold (AWS's parsers refuse the rest as a framing error).
+        limit = _INTEGRAL_LIMITS.get(shape.type_name)
 
         def check(value: Any, path: str, problems: list[str]) -> None:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise _type_error(value, wanted, path)
             if integral and isinstance(value, float) and not value.is_integer():
+                raise _type_error(value, wanted, path)
+            if limit is not None and not -limit <= value < limit:
                 raise _type_error(value, wanted, path)
             if low is not None and value < low:
                 problems.append(
@@ -205,6 +209,9 @@ class ShapeValidator:
                 raise _type_error(value, "a Timestamp", path)
 
         return check
+
+
+_INTEGRAL_LIMITS = {"integer": 2**31, "long": 2**63}
 
 
 def _length_bounds(shape: Shape) -> tuple[int | None, int | None] | None:

@@ -163,6 +163,7 @@ container_instances = Table(
     Column("tags", Document, nullable=False),
     Column("registered_at", Float, nullable=False),
     Column("last_seen_at", Float),  # the agent's last sign of life; None once it disconnected
+    Column("disconnected_at", Float),  # when its last connection closed (for "lost")
     Column("agent_update_status", String(32)),
     # The cluster's placement_version of this instance's last change placement sees.
     Column("placement_version", Integer, nullable=False, default=0, server_default="0"),

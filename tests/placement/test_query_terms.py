@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from dockyard.errors import InvalidParameterException
 from dockyard.placement.model import InstanceSnapshot
 from dockyard.placement.query_language import parse
+from dockyard.placement.query_terms import MAX_PATTERN
 from tests.placement.builders import instance
 
 
@@ -163,3 +170,48 @@ def test_regex_results_are_remembered_per_value_without_changing_them() -> None:
     expression = parse("attribute:ecs.instance-type =~ 't2\\..*'")
     results = [expression.matches(i) for i in (T2_SMALL, M5_LARGE, T2_SMALL, M5_LARGE)]
     assert results == [True, False, True, False]
+
+
+# Linear time (issue 10, item 3): the reproductions that once ran for seconds, then minutes.
+# Each runs in a worker with a generous bound, so a regression fails instead of hanging.
+def _within_a_minute(test: Any, target: InstanceSnapshot) -> bool:
+    with ThreadPoolExecutor(1) as pool:
+        return bool(pool.submit(test, target).result(timeout=60))
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        pytest.param("attribute:evil =~ '(a+)+'", "a" * 127 + "b", id="nested repetition, 128 characters"),
+        pytest.param("attribute:evil =~ '(a|a)*c'", "a" * 128, id="overlapping alternatives"),
+        pytest.param("attribute:evil == '*a*a*a*a*a*a*a*b'", "a" * 128, id="wildcards, 128 characters"),
+        pytest.param("attribute:evil in ['*a*a*a*a*a*a*a*a*a*a*a*a*b']", "a" * 128, id="wildcards in a list"),
+    ],
+)
+def test_hostile_patterns_answer_in_linear_time(expression: str, value: str) -> None:
+    compiled = parse(expression)
+    assert _within_a_minute(compiled.matches, instance(attributes={"evil": value})) is False
+
+
+WILDCARD_PIECES = st.text(alphabet="ab*", max_size=8)
+
+
+@given(pattern=WILDCARD_PIECES, value=st.text(alphabet="ab", max_size=10))
+def test_a_wildcard_matches_as_the_regular_expression_it_stands_for(pattern: str, value: str) -> None:
+    expected = re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), value, re.DOTALL)
+    wanted = "attribute:w == " + (f"'{pattern}'" if pattern else "''")
+    assert parse(wanted).matches(instance(attributes={"w": value})) == (expected is not None)
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        pytest.param("attribute:a =~ '(a)\\1'", "not a valid regular expression", id="a back-reference"),
+        pytest.param("attribute:a =~ '(?=a)a'", "not a valid regular expression", id="a look-ahead"),
+        pytest.param(f"attribute:a =~ '{'a' * (MAX_PATTERN + 1)}'", "at most", id="a long regex"),
+        pytest.param(f"attribute:a == '*{'a' * MAX_PATTERN}'", "at most", id="a long wildcard"),
+    ],
+)
+def test_patterns_re2_cannot_run_in_linear_time_are_refused(expression: str, words: str) -> None:
+    with pytest.raises(InvalidParameterException, match=words):
+        parse(expression)

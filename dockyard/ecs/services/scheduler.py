@@ -14,7 +14,7 @@ from sqlalchemy import Row, delete, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import clusters, placement_cache, task_definitions, task_launch
-from dockyard.ecs.container_instances import INSTANCE_LOST_SECONDS
+from dockyard.ecs.container_instances import INSTANCE_LOST_SECONDS, LAST_CONTACT
 from dockyard.ecs.services import config, deployments, events, records, rollout
 from dockyard.ecs.task_lifecycle import mark_stopped, request_stop
 from dockyard.errors import ApiError
@@ -134,7 +134,7 @@ class _State:
             self.ctx.conn.execute(
                 select(container_instances.c.id).where(
                     container_instances.c.id.in_(ids),
-                    container_instances.c.last_seen_at < self.ctx.now - INSTANCE_LOST_SECONDS,
+                    self.ctx.now - INSTANCE_LOST_SECONDS > LAST_CONTACT,
                 )
             ).scalars()
         )

@@ -20,6 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("tasks", sa.Column("deployment_id", sa.Integer(), nullable=True))
+    op.add_column("container_instances", sa.Column("disconnected_at", sa.Float(), nullable=True))
     op.create_index(
         "ix_tasks_service", "tasks", ["account_id", "region", "cluster_name", "service_name", "id"]
     )
@@ -113,3 +114,4 @@ def downgrade() -> None:
     op.drop_index("ix_tasks_deployment", table_name="tasks")
     op.drop_index("ix_tasks_service", table_name="tasks")
     op.drop_column("tasks", "deployment_id")
+    op.drop_column("container_instances", "disconnected_at")

@@ -1,0 +1,140 @@
+"""The HTTP connections the control plane accepts: uvicorn's httptools protocol with the limits
+a server facing strangers needs, so slow or abusive clients can't hold it.
+
+uvicorn bounds only the idle time between requests (keep-alive). Here a request must also
+send its head (request line and headers, at most ``MAX_HEAD_BYTES``) within ``head_seconds`` of
+its first byte or of the connection's opening, and its body within ``body_seconds`` of its
+head; a connection past either deadline is closed, and the request never reaches the
+application with a partial body. Connections are capped overall and per client address: one
+over a cap is closed as it opens, before anything of it is read.
+
+The limits are class attributes set once at start-up (``configure``): uvicorn builds one
+protocol object per connection from the class, with no other place to pass settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    head_seconds: float = 10.0
+    body_seconds: float = 30.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 10_000
+    max_connections_per_client: int = 512
+
+
+MAX_HEAD_BYTES = 64 * 1024
+MAX_WEBSOCKET_FRAME_BYTES = 1024 * 1024
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """One HTTP connection, with deadlines for its requests' heads and bodies and a place
+    under the connection caps."""
+
+    limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+    # Open connections per client address, in this process (one event loop).
+    by_client: ClassVar[Counter[str]] = Counter()
+    total: ClassVar[int] = 0
+
+    _deadline: asyncio.TimerHandle | None = None
+    _address: str | None = None
+    _head_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        cls = GuardedHttpToolsProtocol
+        address = self.client[0] if self.client else ""
+        limits = cls.limits
+        if cls.total >= limits.max_connections or cls.by_client[address] >= limits.max_connections_per_client:
+            transport.abort()  # nothing read, nothing answered: the cheapest refusal
+            return
+        self._address = address
+        cls.by_client[address] += 1
+        cls.total += 1
+        self._arm(limits.head_seconds)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self._release()
+        super().connection_lost(exc)
+
+    def _release(self) -> None:
+        if self._address is not None:
+            cls = GuardedHttpToolsProtocol
+            cls.total -= 1
+            cls.by_client[self._address] -= 1
+            if cls.by_client[self._address] <= 0:
+                del cls.by_client[self._address]
+            self._address = None
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._arm(self.limits.head_seconds)  # the next request of a kept-alive connection
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value))
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._arm(self.limits.body_seconds)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        # The WebSocket protocol takes the connection over (its close is never seen here),
+        # with its own limits: a signed upgrade, a frame size cap, pings.
+        self._disarm()
+        self._release()
+        super().handle_websocket_upgrade()
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._close()
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._close)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _close(self) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.abort()
+
+
+def configure(limits: ConnectionLimits) -> None:
+    """Set the limits every connection of this process is held to."""
+    GuardedHttpToolsProtocol.limits = limits
+
+
+def uvicorn_settings(limits: ConnectionLimits) -> dict[str, Any]:
+    """uvicorn's own settings that go with ``limits``."""
+    return {
+        "http": GuardedHttpToolsProtocol,
+        "timeout_keep_alive": limits.keep_alive_seconds,
+        # WebSocket frames (the agent channel) of at most 1 MiB; pings find dead peers.
+        "ws_max_size": MAX_WEBSOCKET_FRAME_BYTES,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+    }

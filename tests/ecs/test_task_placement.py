@@ -1,0 +1,59 @@
+"""RunTask under contention: conflicts are retried inside the request, never a 500."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.builders import container, register_instance
+from tests.conftest import database_url_for
+from tests.harness import DockyardServer, drop_postgres_database
+
+CLIENTS = 8
+CALLS_PER_CLIENT = 40
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Two control planes on one PostgreSQL database, each giving up optimism after one conflict
+    (at the default of 20, a request rarely needs the pessimistic attempt this test is about)."""
+    monkeypatch.setenv("DOCKYARD_PLACEMENT_ATTEMPTS", "1")
+    url = database_url_for("postgresql")
+    first = DockyardServer(data_dir=tmp_path / "a", database_url=url).start()
+    second = DockyardServer(data_dir=tmp_path / "b", database_url=url).start()
+    yield first, second
+    first.stop()
+    second.stop()
+    assert url is not None
+    drop_postgres_database(url)
+
+
+def test_concurrent_run_tasks_on_one_instance_never_answer_500(
+    replicas: tuple[DockyardServer, DockyardServer],
+) -> None:
+    account = replicas[0].new_account()
+    admin = replicas[0].client(account)
+    admin.create_cluster()
+    register_instance(admin, cpu=1_000_000, memory=1_000_000, ports=())
+    admin.register_task_definition(family="tiny", containerDefinitions=[container(memory=6)])
+
+    def client_run(number: int) -> Counter[str]:
+        ecs = replicas[number % 2].client(account)
+        outcomes: Counter[str] = Counter()
+        for _ in range(CALLS_PER_CLIENT):
+            try:
+                result = ecs.run_task(taskDefinition="tiny")
+                outcomes["placed" if result["tasks"] else "failure"] += 1
+            except ClientError as error:
+                outcomes[str(error.response["ResponseMetadata"]["HTTPStatusCode"])] += 1
+        return outcomes
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        total = sum(pool.map(client_run, range(CLIENTS)), Counter())
+    assert total == Counter(placed=CLIENTS * CALLS_PER_CLIENT), total
+    assert all("Traceback" not in replica.log() for replica in replicas)
