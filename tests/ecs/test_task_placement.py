@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.builders import container, register_instance
+from tests.builders import container
 from tests.conftest import database_url_for
-from tests.harness import DockyardServer, drop_postgres_database
+from tests.harness import DockyardServer, HollowAgents, drop_postgres_database
 
 CLIENTS = 8
 CALLS_PER_CLIENT = 40
@@ -39,7 +39,8 @@ def test_concurrent_run_tasks_on_one_instance_never_answer_500(
     account = replicas[0].new_account()
     admin = replicas[0].client(account)
     admin.create_cluster()
-    register_instance(admin, cpu=1_000_000, memory=1_000_000, ports=())
+    agents = HollowAgents(replicas[0], account)
+    agents.start(1, cpu=1_000_000, memory=1_000_000)  # a connected agent: it takes tasks
     admin.register_task_definition(family="tiny", containerDefinitions=[container(memory=6)])
 
     def client_run(number: int) -> Counter[str]:
@@ -55,5 +56,6 @@ def test_concurrent_run_tasks_on_one_instance_never_answer_500(
 
     with ThreadPoolExecutor(CLIENTS) as pool:
         total = sum(pool.map(client_run, range(CLIENTS)), Counter())
+    agents.close()
     assert total == Counter(placed=CLIENTS * CALLS_PER_CLIENT), total
     assert all("Traceback" not in replica.log() for replica in replicas)

@@ -139,7 +139,7 @@ def test_tasks_on_a_lost_instance_are_replaced(tmp_path: Any) -> None:
 
     server = DockyardServer(
         data_dir=tmp_path / "server",
-        environment={"DOCKYARD_INSTANCE_LOST_SECONDS": "3", "DOCKYARD_JANITOR_INTERVAL": "1"},
+        environment={"DOCKYARD_INSTANCE_LOST_SECONDS": "4", "DOCKYARD_JANITOR_INTERVAL": "1"},
     ).start()
     account = server.new_account()
     ecs = server.client(account)
@@ -147,10 +147,10 @@ def test_tasks_on_a_lost_instance_are_replaced(tmp_path: Any) -> None:
     try:
         ecs.create_cluster(clusterName="default")
         ecs.register_task_definition(family="web", containerDefinitions=[TASK])
-        doomed = agents.start(1, reports=True)
+        doomed = agents.start(1, reports=True, heartbeat_interval=0.5)  # well within the 4 s
         ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=2)
         _steady(ecs)
-        survivor = agents.start(1, reports=True)
+        survivor = agents.start(1, reports=True, heartbeat_interval=0.5)
         agents.stop(doomed)  # its instance stays registered, silent
         lost = set(doomed.arns)
 
