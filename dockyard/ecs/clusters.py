@@ -54,8 +54,8 @@ def _settings(ctx: RequestContext, given: list[dict[str, str]] | None) -> list[d
     for setting in given or []:
         if setting.get("name") != "containerInsights":
             raise InvalidParameterException(f"Unknown cluster setting: {setting.get('name')}")
-        if setting.get("value") not in ("enabled", "disabled", "enhanced"):
-            raise InvalidParameterException("containerInsights must be one of enabled, disabled or enhanced.")
+        if setting.get("value") not in account_settings.SETTINGS["containerInsights"][1]:
+            raise InvalidParameterException(account_settings.INVALID_VALUE)
         value = setting["value"]
     return [{"name": "containerInsights", "value": value}]
 
@@ -264,11 +264,12 @@ def describe_clusters(
     return {"clusters": found, "failures": failures}
 
 
-_ACTIVE_PAGE = PagedQuery(
+# ACTIVE and INACTIVE: a deleted cluster stays discoverable, as DeleteCluster's reference says,
+# until a cluster of its name is created again.
+_LISTED_PAGE = PagedQuery(
     select(clusters.c.arn, clusters.c.name).where(
         clusters.c.account_id == bindparam("account"),
         clusters.c.region == bindparam("region"),
-        clusters.c.status == "ACTIVE",
     ),
     [clusters.c.name],
 )
@@ -280,7 +281,7 @@ def list_clusters(
     return list_page(
         ctx,
         member="clusterArns",
-        query=_ACTIVE_PAGE,
+        query=_LISTED_PAGE,
         params={"account": ctx.account_id, "region": ctx.region},
         scope=("ListClusters", ctx.account_id, ctx.region),
         next_token=next_token,

@@ -406,6 +406,8 @@ def describe_tasks(
     ctx: RequestContext, *, tasks: list[str], cluster: str | None = None, include: list[str] | None = None
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
+    if not tasks:
+        raise InvalidParameterException("Tasks cannot be empty.")
     if len(tasks) > 100:
         raise InvalidParameterException("At most 100 tasks can be described at once.")
     rows, failures = [], []

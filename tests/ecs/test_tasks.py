@@ -102,7 +102,8 @@ def test_stop_task_asks_the_agent_then_records_user_initiated(ecs: Any, cluster:
     ecs.submit_task_state_change(task=arn, status="RUNNING")
     stopping = ecs.stop_task(task=arn, reason="enough")["task"]
     assert stopping["desiredStatus"] == "STOPPED" and "stoppingAt" in stopping
-    assert stopping["lastStatus"] == "DEACTIVATING"
+    assert stopping["lastStatus"] == "RUNNING"  # as ECS answers: the task as it is
+    assert ecs.describe_tasks(tasks=[arn])["tasks"][0]["lastStatus"] == "RUNNING"
     ecs.submit_task_state_change(task=arn, status="STOPPED")
     task = ecs.describe_tasks(tasks=[arn])["tasks"][0]
     assert (task["lastStatus"], task["stopCode"], task["stoppedReason"]) == (
@@ -249,3 +250,22 @@ def test_cluster_counts_follow_tasks(ecs: Any, cluster: str) -> None:
         counts["runningTasksCount"],
         counts["pendingTasksCount"],
     ) == (1, 1, 1)
+
+
+def test_describe_tasks_with_no_tasks_is_refused(ecs: Any, cluster: str) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        ecs.describe_tasks(tasks=[])
+    error = excinfo.value.response["Error"]
+    assert (error["Code"], error["Message"]) == ("InvalidParameterException", "Tasks cannot be empty.")
+    with pytest.raises(ClientError) as excinfo:
+        ecs.describe_tasks(cluster="nowhere", tasks=[])
+    assert code(excinfo) == "ClusterNotFoundException"
+
+
+def test_a_launch_type_outside_the_enum_is_refused_in_ecs_words(ecs: Any, cluster: str) -> None:
+    register_task_definition(ecs, "x")
+    with pytest.raises(ClientError) as excinfo:
+        ecs.run_task(taskDefinition="x", launchType="MOON")
+    error = excinfo.value.response["Error"]
+    assert error["Code"] == "InvalidParameterException"
+    assert error["Message"].startswith("launch type should be one of [EC2,FARGATE,EXTERNAL")
