@@ -57,6 +57,8 @@ class AgentConfig:
     region: str = "us-east-1"
     availability_zone: str | None = None
     fargate_capacity: bool = False  # offer this host as capacity for FARGATE tasks
+    reserved_tcp: Sequence[int] = ()  # host ports to keep from tasks, beyond ECS's defaults
+    reserved_udp: Sequence[int] = ()
     argv: Sequence[str] = ()  # the command that runs this agent again (for self-updates)
     failed_updates: Sequence[str] = field(default=())  # versions not to try again
 
@@ -222,6 +224,8 @@ class Agent:
                     endpoint=config.endpoint,
                     instance_arn=stored,
                     own_ports=own_ports,
+                    reserved_tcp=config.reserved_tcp,
+                    reserved_udp=config.reserved_udp,
                     fargate_capacity=config.fargate_capacity,
                 )
                 arn = await run_blocking(registration.register, client, params)

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from dockyard.agent.agent import Agent, AgentConfig, AgentStartError
+from dockyard.agent.registration import parse_ports
 from dockyard.agent.state_dir import DEFAULT_STATE_DIR, StateDirBusy
 from dockyard.agent.update import Replacement
 
@@ -56,7 +57,32 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
         help="offer this host as capacity for FARGATE tasks (attribute "
         "dockyard.capacity.fargate=true; awsvpc tasks run in bridge mode)",
     )
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--reserved-ports",
+        type=_ports,
+        default=_ports(os.environ.get("ECS_RESERVED_PORTS", "")),
+        help="TCP host ports tasks may not take, beyond ECS's 22, 2375, 2376, 51678 and 51679: "
+        "'80,443' or ECS_RESERVED_PORTS' '[80, 443]' (default: $ECS_RESERVED_PORTS)",
+    )
+    parser.add_argument(
+        "--reserved-udp-ports",
+        type=_ports,
+        default=_ports(os.environ.get("ECS_RESERVED_PORTS_UDP", "")),
+        help="UDP host ports tasks may not take (default: $ECS_RESERVED_PORTS_UDP)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="how much the agent logs (default: info)",
+    )
+
+
+def _ports(text: str) -> tuple[int, ...]:
+    try:
+        return parse_ports(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 STOP_GRACE_SECONDS = 20.0
@@ -103,6 +129,10 @@ def agent_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--availability-zone", args.availability_zone]
     if args.fargate_capacity:
         argv.append("--fargate-capacity")
+    if args.reserved_ports:
+        argv += ["--reserved-ports", ",".join(map(str, args.reserved_ports))]
+    if args.reserved_udp_ports:
+        argv += ["--reserved-udp-ports", ",".join(map(str, args.reserved_udp_ports))]
     return argv
 
 
@@ -132,6 +162,8 @@ def run_agent(args: argparse.Namespace) -> None:
             region=args.region,
             availability_zone=args.availability_zone,
             fargate_capacity=args.fargate_capacity,
+            reserved_tcp=args.reserved_ports,
+            reserved_udp=args.reserved_udp_ports,
             argv=agent_argv(args),
             failed_updates=tuple(failed),
         )

@@ -95,6 +95,31 @@ def app(command: list[str], **extra: Any) -> dict[str, Any]:
     return {"name": "app", "image": "busybox", "memory": 32, "command": command, **extra}
 
 
+def test_an_instance_reserves_ecs_defaults_and_configured_ports_only(
+    server: DockyardServer, tmp_path: Path
+) -> None:
+    host = Host(server, tmp_path / "agent", "process")
+    host.agent.environment["ECS_RESERVED_PORTS"] = "[8080, 9090]"
+    host.agent.options = ("--reserved-udp-ports", "53")
+    with socket.socket() as listening:  # a port in use on the host is not ECS's business
+        listening.bind(("0.0.0.0", 0))
+        listening.listen()
+        busy = listening.getsockname()[1]
+        host.start()
+        try:
+            described = host.ecs.describe_container_instances(containerInstances=host.instances())
+            resources = {
+                r["name"]: r.get("stringSetValue")
+                for r in described["containerInstances"][0]["registeredResources"]
+            }
+            assert set(resources["PORTS"]) == {
+                str(p) for p in (22, 2375, 2376, 51678, 51679, 8080, 9090, server.port)
+            }, busy
+            assert resources["PORTS_UDP"] == ["53"]
+        finally:
+            host.close()
+
+
 def test_the_process_driver_runs_a_task_and_reports_its_exit(process_host: Host) -> None:
     arn = process_host.run("exit3", [app(["sh", "-c", "echo hello from a process; exit 3"])])
     task = process_host.wait_status(arn, "STOPPED")
