@@ -59,6 +59,7 @@ class AgentConfig:
     fargate_capacity: bool = False  # offer this host as capacity for FARGATE tasks
     reserved_tcp: Sequence[int] = ()  # host ports to keep from tasks, beyond ECS's defaults
     reserved_udp: Sequence[int] = ()
+    task_cleanup_wait: float = 3 * 3600.0  # seconds stopped containers stay (docker driver)
     argv: Sequence[str] = ()  # the command that runs this agent again (for self-updates)
     failed_updates: Sequence[str] = field(default=())  # versions not to try again
 
@@ -147,6 +148,8 @@ class Agent:
             send=channel.send,
             logs=shipper,
             instance_id=instance_id,
+            # A process driver's "containers" are files in the state dir: nothing to inspect later.
+            cleanup_wait=config.task_cleanup_wait if info.name == "docker" else 0.0,
         )
         self.updater = AgentUpdater(
             state_dir=self.state.path,

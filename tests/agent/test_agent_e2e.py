@@ -226,6 +226,29 @@ def test_a_deregistered_instance_registers_again_and_drops_its_orphans(docker_ho
         client.close()
 
 
+@pytest.mark.docker
+def test_a_stopped_tasks_containers_stay_on_the_host_to_inspect(
+    server: DockyardServer, docker_engine: None, tmp_path: Path
+) -> None:
+    host = Host(server, tmp_path / "agent", "docker")
+    host.agent.environment["ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION"] = "3h"  # ECS's default
+    host.start()
+    try:
+        arn = host.run("brief", [app(["sh", "-c", "echo still here"], image="dockyard/busybox:latest")])
+        runtime_id = host.wait_status(arn, "STOPPED")["containers"][0]["runtimeId"]
+        wait_for(lambda: "stay on the host" in host.agent.log(), 30, message=host.agent.log()[-3000:])
+        import docker
+
+        client = docker.from_env()
+        try:
+            assert client.api.inspect_container(runtime_id)["State"]["Status"] == "exited"
+            assert client.api.logs(runtime_id) == b"still here\n"
+        finally:
+            client.close()
+    finally:
+        host.close()
+
+
 def test_sigterm_ends_an_agent_waiting_on_an_unanswering_control_plane(tmp_path: Path) -> None:
     """A registration call under way (the control plane accepted the connection and says
     nothing) must not hold a stopping agent: it exits cleanly in seconds, not after timeouts."""

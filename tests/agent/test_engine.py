@@ -175,6 +175,42 @@ def test_a_restarted_agent_adopts_without_duplicates(kind: str, instance_id: str
             remove_docker_leftovers(instance_id)
 
 
+def test_a_finished_tasks_containers_stay_for_the_cleanup_wait(driver: Driver, instance_id: str) -> None:
+    task = task_frame(container(command=["sh", "-c", "echo done"]))
+    arn = task["taskArn"]
+
+    async def scenario() -> None:
+        async with Rig(driver, instance_id, cleanup_wait=3600) as rig:
+            await rig.apply(task)
+            await rig.stopped(arn)
+            await rig.apply()  # the control plane lets go of the task
+            await rig.until(lambda: arn not in rig.engine.owners and arn in rig.engine._cleaning)
+            kept = [c for c in driver.list_containers() if c.task_arn == arn]
+            assert [c.status.name for c in kept] == ["STOPPED"]  # still there to inspect
+            await rig.apply()  # another frame neither brings it back nor removes it
+            assert [c.runtime_id for c in driver.list_containers() if c.task_arn == arn] == [
+                c.runtime_id for c in kept
+            ]
+            assert rig.ecs.task_statuses(arn).count("STOPPED") == 1
+
+    asyncio.run(scenario())
+
+
+def test_kept_containers_go_once_the_cleanup_wait_is_over(driver: Driver, instance_id: str) -> None:
+    task = task_frame(container(command=["sh", "-c", "echo done"]))
+    arn = task["taskArn"]
+
+    async def scenario() -> None:
+        async with Rig(driver, instance_id, cleanup_wait=0.5) as rig:
+            await rig.apply(task)
+            await rig.stopped(arn)
+            await rig.apply()
+            await rig.until(lambda: not any(c.task_arn == arn for c in driver.list_containers()))
+            await rig.until(lambda: arn not in rig.engine._cleaning)
+
+    asyncio.run(scenario())
+
+
 def test_orphans_are_stopped_and_removed(kind: str, instance_id: str, tmp_path: Path) -> None:
     task = task_frame(container(command=["sleep", "600"], stopTimeout=1))
     driver = make_driver(kind, instance_id, tmp_path)
