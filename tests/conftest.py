@@ -16,6 +16,9 @@ import pytest
 from tests.harness import Credentials, DockyardServer, drop_postgres_database, new_postgres_database
 
 BACKENDS = ["sqlite", "postgresql"]
+# Every server the suite starts (and every process it spawns) checks each response against
+# botocore's output shape: a misspelt member fails the test that received it.
+os.environ.setdefault("DOCKYARD_VALIDATE_RESPONSES", "1")
 
 
 def postgres_admin_url() -> str:

@@ -549,5 +549,4 @@ def discover_poll_endpoint(
         "endpoint": endpoint,
         "telemetryEndpoint": endpoint,
         "serviceConnectEndpoint": endpoint,
-        "systemLogsEndpoint": endpoint,
     }
