@@ -162,12 +162,37 @@ def render(ctx: RequestContext, row: Row[Any], include: frozenset[str] = frozens
     if "CONFIGURATIONS" in include and row.configuration is not None:
         cluster["configuration"] = row.configuration
     if "STATISTICS" in include:
-        cluster["statistics"] = [{"name": name, "value": "0"} for name in _STATISTICS]
+        cluster["statistics"] = statistics(ctx, row)
     if "ATTACHMENTS" in include:
         cluster["attachments"] = []
     if row.service_connect_defaults:
         cluster["serviceConnectDefaults"] = row.service_connect_defaults
     return cluster
+
+
+_TASKS_BY_LAUNCH_TYPE = (
+    select(tasks.c.launch_type, tasks.c.last_status, func.count())
+    .where(
+        tasks.c.account_id == bindparam("account"),
+        tasks.c.region == bindparam("region"),
+        tasks.c.cluster_name == bindparam("name"),
+        one_of(tasks.c.last_status, ("RUNNING", *task_states.PENDING)),
+    )
+    .group_by(tasks.c.launch_type, tasks.c.last_status)
+)
+_LAUNCH_TYPE_WORD = {"EC2": "EC2", "FARGATE": "Fargate", "EXTERNAL": "External"}
+
+
+def statistics(ctx: RequestContext, row: Row[Any]) -> list[dict[str, str]]:
+    """DescribeClusters' STATISTICS: running and pending tasks counted per launch type (service
+    counts are zero while Dockyard has no services)."""
+    counted = dict.fromkeys(_STATISTICS, 0)
+    scope = {"account": row.account_id, "region": row.region, "name": row.name}
+    for launch_type, status, count in ctx.conn.execute(_TASKS_BY_LAUNCH_TYPE, scope):
+        word = _LAUNCH_TYPE_WORD.get(launch_type or "EC2", "EC2")
+        state = "running" if status == "RUNNING" else "pending"
+        counted[f"{state}{word}TasksCount"] += count
+    return [{"name": name, "value": str(value)} for name, value in counted.items()]
 
 
 _EVERYTHING = frozenset({"SETTINGS", "TAGS", "CONFIGURATIONS"})
