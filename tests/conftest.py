@@ -61,16 +61,17 @@ def ecs(server: DockyardServer, account: Credentials) -> Any:
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    """A reachable Docker Engine with the local busybox image (scripts/docker-engine makes both)."""
+    """A reachable Docker Engine with Dockyard's demo image, dockyard/busybox (scripts/docker-engine
+    makes both; the user's own busybox is never touched)."""
     import subprocess
 
     reachable = (
         subprocess.run(
-            ["docker", "image", "inspect", "busybox:latest"], capture_output=True, check=False
+            ["docker", "image", "inspect", "dockyard/busybox:latest"], capture_output=True, check=False
         ).returncode
         == 0
     )
     if not reachable:
         if os.environ.get("CI"):
-            pytest.fail("no Docker Engine with busybox:latest: CI must run the Docker tests")
+            pytest.fail("no Docker Engine with dockyard/busybox:latest: CI must run the Docker tests")
         pytest.skip("no Docker Engine (run scripts/docker-engine)")

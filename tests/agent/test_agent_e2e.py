@@ -92,7 +92,7 @@ def docker_host(server: DockyardServer, docker_engine: None, tmp_path: Path) -> 
 
 
 def app(command: list[str], **extra: Any) -> dict[str, Any]:
-    return {"name": "app", "image": "busybox", "memory": 32, "command": command, **extra}
+    return {"name": "app", "image": "dockyard/busybox", "memory": 32, "command": command, **extra}
 
 
 def test_an_instance_reserves_ecs_defaults_and_configured_ports_only(

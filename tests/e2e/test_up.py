@@ -53,7 +53,7 @@ def test_up_serves_runs_tasks_locally_stops_cleanly_and_comes_back(tmp_path: Pat
         ecs.register_task_definition(
             family="hello",
             containerDefinitions=[
-                {"name": "app", "image": "busybox", "memory": 32, "command": ["sh", "-c", "exit 5"]}
+                {"name": "app", "image": "dockyard/busybox", "memory": 32, "command": ["sh", "-c", "exit 5"]}
             ],
         )
         arn = ecs.run_task(taskDefinition="hello")["tasks"][0]["taskArn"]
