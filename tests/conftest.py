@@ -75,3 +75,14 @@ def docker_engine() -> None:
         if os.environ.get("CI"):
             pytest.fail("no Docker Engine with dockyard/busybox:latest: CI must run the Docker tests")
         pytest.skip("no Docker Engine (run scripts/docker-engine)")
+
+
+_DOCKER_FIXTURES = {"docker_engine", "docker_driver", "docker_host"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that takes a Docker fixture needs the engine, marked or not (the quick tier
+    leaves out every ``docker`` and ``agents`` test)."""
+    for item in items:
+        if _DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)

@@ -78,6 +78,7 @@ class Agent:
         self.updater: AgentUpdater | None = None
         self.shipper: LogShipper | None = None
         self.replacement: Replacement | None = None  # set when an update wants us replaced
+        self._first_frame = False  # the next state frame is a new connection's first
         self._stop: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -138,7 +139,7 @@ class Agent:
             credentials=credentials.get_frozen_credentials,
             region=config.region,
             on_state=self._on_state,
-            on_connect=lambda: engine.health_frames(),
+            on_connect=self._on_connect,
         )
         self.shipper = shipper = LogShipper(channel.deliver, lambda: channel.connected)
         self.engine = engine = TaskEngine(
@@ -189,6 +190,11 @@ class Agent:
         if self._stop is not None:
             self._stop.set()
 
+    def _on_connect(self) -> list[dict[str, Any]]:
+        assert self.engine is not None
+        self._first_frame = True
+        return self.engine.health_frames()
+
     async def _on_state(self, frame: dict[str, Any]) -> None:
         assert self.engine is not None
         target = frame.get("containerInstanceArn")
@@ -196,6 +202,9 @@ class Agent:
             log.warning("ignoring a state frame for %s (we are %s)", target, self.engine.instance_arn)
             return
         await self.engine.apply_state(frame)
+        if self._first_frame:  # a marker operators (and tests) can wait for
+            self._first_frame = False
+            log.info("applied the desired state of this connection (version %s)", frame.get("version"))
         if self.updater is not None and self.replacement is None:
             self.updater.offer(frame.get("agentUpdate"))
 

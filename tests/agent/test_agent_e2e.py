@@ -23,6 +23,8 @@ from dockyard.agent.drivers.process import ProcessDriver
 from tests.agent.conftest import remove_docker_leftovers
 from tests.harness import DockyardAgent, DockyardServer, Tenant, wait_for
 
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
+
 
 class Host(Tenant):
     """One account, its default cluster and one agent on this host."""
@@ -148,11 +150,19 @@ def test_a_task_run_through_another_control_plane_reaches_the_agent(
         replica.stop()
 
 
-def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host) -> None:
-    arn = process_host.run("late", [app(["sh", "-c", "sleep 2; exit 4"])])
+def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host, tmp_path: Path) -> None:
+    go, gone = tmp_path / "go", tmp_path / "gone"
+    script = f"while [ ! -e {go} ]; do sleep 0.05; done; touch {gone}; exit 4"
+    arn = process_host.run("late", [app(["sh", "-c", script])])
     process_host.wait_status(arn, "RUNNING")
+    runtime_id = process_host.task(arn)["containers"][0]["runtimeId"]
     assert process_host.agent.stop() == 0  # SIGTERM: the agent goes, the process stays
-    time.sleep(3)  # the process exits while no agent watches
+    go.touch()  # the process exits while no agent watches
+    looker = ProcessDriver(process_host.instance_id, process_host.state_dir)
+    try:
+        wait_for(lambda: gone.exists() and (seen := looker.inspect(runtime_id)) and seen.exit_code == 4, 30)
+    finally:
+        looker.close()
     process_host.start()
     task = process_host.wait_status(arn, "STOPPED")
     assert task["containers"][0]["exitCode"] == 4

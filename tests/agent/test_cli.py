@@ -12,6 +12,8 @@ import pytest
 from dockyard.agent.cli import add_agent_arguments, agent_argv, parse_duration
 from dockyard.agent.state_dir import StateDir
 
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
+
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()

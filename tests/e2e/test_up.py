@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.harness import ADMIN_KEY_ID, ADMIN_SECRET, Credentials, DockyardServer, wait_for
+
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
 
 
 class DockyardUp(DockyardServer):
