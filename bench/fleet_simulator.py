@@ -96,7 +96,7 @@ TASK_DEFINITION: dict[str, Any] = {
     "containerDefinitions": [
         {
             "name": "app",
-            "image": "busybox",
+            "image": "dockyard/busybox",
             "cpu": TASK_CPU,
             "memory": TASK_MEMORY,
             "essential": True,

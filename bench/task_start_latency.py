@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ecs_client, machine, start_dockyard
 
-IMAGE = "busybox:latest"
+IMAGE = "dockyard/busybox:latest"
 COMMAND = ["sleep", "300"]
 
 

@@ -1,4 +1,4 @@
-"""The ``dockyard`` command: ``server`` and the admin verbs (access keys)."""
+"""The ``dockyard`` command: the control plane, a local set-up, an agent, and admin verbs."""
 
 from __future__ import annotations
 
@@ -38,6 +38,19 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         default=os.environ.get("DOCKYARD_DATABASE_URL"),
         help="a PostgreSQL URL; default: SQLite inside --data-dir",
+    )
+
+
+def _listen_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"the port to listen on (default: {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error"),
+        help="how much the control plane logs (default: warning)",
     )
 
 
@@ -190,11 +203,24 @@ def up(args: argparse.Namespace) -> None:
 
     engine = open_store(args.data_dir, args.database_url)
     created = bootstrap_admin_key(engine)
-    if created is not None and created.access_key_id != os.environ.get("DOCKYARD_ADMIN_ACCESS_KEY_ID"):
-        print("Admin access key (shown once, keep it):", flush=True)
-        print(f"  AWS_ACCESS_KEY_ID={created.access_key_id}", flush=True)
-        print(f"  AWS_SECRET_ACCESS_KEY={created.secret_access_key}", flush=True)
-    run_up(args, engine)
+    shown = (
+        created
+        if created is not None and created.access_key_id != os.environ.get("DOCKYARD_ADMIN_ACCESS_KEY_ID")
+        else None
+    )
+    run_up(args, engine, new_admin_key=shown)  # prints the key last, once everything is up
+
+
+def down(args: argparse.Namespace) -> None:
+    from dockyard.agent.state_dir import StateDirBusy
+    from dockyard.local import stop_local_tasks
+
+    data_dir = Path(args.data_dir).resolve()
+    try:
+        stopped = stop_local_tasks(data_dir)
+    except StateDirBusy:
+        sys.exit(f"dockyard down: dockyard up is still running on {data_dir}; stop it first (Ctrl-C)")
+    print(f"stopped {stopped} running container(s) of the local agent of {data_dir}")
 
 
 def agent(args: argparse.Namespace) -> None:
@@ -227,14 +253,15 @@ def keys_command(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dockyard", description=__doc__)
-    verbs = parser.add_subparsers(dest="verb", required=True)
+    parser = argparse.ArgumentParser(
+        prog="dockyard",
+        description="Dockyard: a self-hosted container orchestrator that speaks the Amazon ECS API.",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, help="what to do")
 
     server = verbs.add_parser("server", help="run the control plane in the foreground")
     _store_arguments(server)
-    server.add_argument("--host", default="127.0.0.1")
-    server.add_argument("--port", type=int, default=DEFAULT_PORT)
-    server.add_argument("--log-level", default="warning")
+    _listen_arguments(server)
     server.add_argument("--advertise-url", help="the URL agents on other hosts reach this server at")
     server.add_argument(
         "--no-verify-signatures",
@@ -259,12 +286,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     up_parser = verbs.add_parser("up", help="run the control plane and a local agent")
     _store_arguments(up_parser)
-    up_parser.add_argument("--host", default="127.0.0.1")
-    up_parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    up_parser.add_argument("--log-level", default="warning")
-    up_parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    up_parser.add_argument("--driver", choices=["docker", "process"], help="default: docker if reachable")
+    _listen_arguments(up_parser)
+    up_parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        help="the local agent's region (default: $AWS_DEFAULT_REGION or us-east-1)",
+    )
+    up_parser.add_argument(
+        "--driver",
+        choices=["docker", "process"],
+        help="how the local agent runs tasks (default: docker when an engine answers, else process)",
+    )
     up_parser.set_defaults(run=up)
+
+    down_parser = verbs.add_parser(
+        "down", help="stop and remove the containers the local agent of a stopped `dockyard up` left running"
+    )
+    _store_arguments(down_parser)
+    down_parser.set_defaults(run=down)
 
     from dockyard.agent.cli import add_agent_arguments
 
@@ -274,22 +313,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs_parser = verbs.add_parser("logs", help="print a task's container output")
     logs_parser.add_argument("task", help="task ARN or id")
-    logs_parser.add_argument("--container", help="only this container")
+    logs_parser.add_argument("--container", help="only this container's output")
     logs_parser.add_argument(
-        "--endpoint", default=os.environ.get("DOCKYARD_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}")
+        "--endpoint",
+        default=os.environ.get("DOCKYARD_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}"),
+        help=f"the control plane's URL (default: $DOCKYARD_ENDPOINT or http://127.0.0.1:{DEFAULT_PORT})",
     )
-    logs_parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    logs_parser.add_argument("--timestamps", action="store_true")
+    logs_parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        help="the task's region (default: $AWS_DEFAULT_REGION or us-east-1)",
+    )
+    logs_parser.add_argument("--timestamps", action="store_true", help="start each line with its time (UTC)")
     logs_parser.set_defaults(run=logs_command)
 
     key_parser = verbs.add_parser("keys", help="manage access keys")
-    key_verbs = key_parser.add_subparsers(dest="keys_verb", required=True)
+    key_verbs = key_parser.add_subparsers(dest="keys_verb", required=True, help="create, list or revoke")
     create = key_verbs.add_parser("create", help="create a key")
-    create.add_argument("--account-id", default=keys.DEFAULT_ACCOUNT_ID)
-    create.add_argument("--user", default="admin")
+    create.add_argument(
+        "--account-id",
+        default=keys.DEFAULT_ACCOUNT_ID,
+        help=f"the account the key belongs to (default: {keys.DEFAULT_ACCOUNT_ID})",
+    )
+    create.add_argument("--user", default="admin", help="the user name the key signs as (default: admin)")
     key_verbs.add_parser("list", help="list keys")
     revoke = key_verbs.add_parser("revoke", help="revoke a key")
-    revoke.add_argument("access_key_id")
+    revoke.add_argument("access_key_id", help="the key to revoke (AKIA...)")
     for sub in (create, key_verbs.choices["list"], revoke):
         _store_arguments(sub)
     key_parser.set_defaults(run=keys_command)

@@ -70,7 +70,55 @@ def _ensure_default_cluster(endpoint: str, key: keys.AccessKey, region: str) -> 
     client.create_cluster(clusterName="default")
 
 
-def run_up(args: argparse.Namespace, engine: Engine) -> None:
+def _wait_connected(endpoint: str, key: keys.AccessKey, region: str, timeout: float = 60) -> None:
+    """Until the local agent is connected (its start-up lines are then behind the summary)."""
+    import botocore.session
+
+    client = botocore.session.get_session().create_client(
+        "ecs",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            arns = client.list_container_instances(cluster="default")["containerInstanceArns"]
+            if arns:
+                described = client.describe_container_instances(cluster="default", containerInstances=arns)
+                if any(i["agentConnected"] for i in described["containerInstances"]):
+                    return
+        except Exception:  # noqa: BLE001 - a slow start is no reason to stop; the summary still comes
+            pass
+        time.sleep(0.2)
+
+
+def summary(endpoint: str, region: str, data_dir: Path, new_admin_key: keys.AccessKey | None) -> str:
+    """The lines ``dockyard up`` ends its start with: where to connect, and with which key."""
+    rule = "=" * 72
+    lines = [rule, f"Dockyard is up: {endpoint}  (cluster 'default', one local agent)"]
+    if new_admin_key is not None:
+        lines += [
+            "Admin access key, shown this once; keep it:",
+            f"  export AWS_ACCESS_KEY_ID={new_admin_key.access_key_id}",
+            f"  export AWS_SECRET_ACCESS_KEY={new_admin_key.secret_access_key}",
+            f"  export AWS_DEFAULT_REGION={region}",
+        ]
+    else:
+        lines += [
+            f"Admin access key: printed at the first start of {data_dir} (or set from",
+            f"  DOCKYARD_ADMIN_*); make another with: dockyard keys create --data-dir {data_dir}",
+        ]
+    lines += [
+        f"Try: aws ecs list-clusters --endpoint-url {endpoint}",
+        "Stop: Ctrl-C (tasks keep running; see README)",
+        rule,
+    ]
+    return "\n".join(lines)
+
+
+def run_up(args: argparse.Namespace, engine: Engine, new_admin_key: keys.AccessKey | None = None) -> None:
     data_dir = Path(args.data_dir).resolve()
     account = os.environ.get("DOCKYARD_ACCOUNT_ID", keys.DEFAULT_ACCOUNT_ID)
     agent_key = local_agent_key(engine, data_dir, account)
@@ -135,7 +183,49 @@ def run_up(args: argparse.Namespace, engine: Engine) -> None:
     if args.driver:
         agent_command += ["--driver", args.driver]
     children.append(subprocess.Popen(agent_command, env=agent_env))
-    print(f"Dockyard is up: {endpoint} (cluster 'default', one local agent)", flush=True)
+    _wait_connected(endpoint, agent_key, args.region)
+    print(summary(endpoint, args.region, data_dir, new_admin_key), flush=True)
     while all(child.poll() is None for child in children):
         time.sleep(0.5)
     stop()
+
+
+def stop_local_tasks(data_dir: Path) -> int:
+    """``dockyard down``: stop and remove the containers (or host processes) that the local
+    agent of ``dockyard up`` on ``data_dir`` left running; how many were running. Refused
+    (StateDirBusy) while that ``dockyard up`` still runs."""
+    from dockyard.agent.drivers import Driver
+    from dockyard.agent.host import docker_reachable
+    from dockyard.agent.state_dir import StateDir
+    from dockyard.agent.status import ContainerStatus
+
+    path = data_dir / "agent"
+    if not (path / "agent.json").exists():
+        return 0
+    state = StateDir(path)
+    state.lock()
+    try:
+        instance_id = state.instance_id()
+        from dockyard.agent.drivers.process import ProcessDriver
+
+        drivers: list[Driver] = [ProcessDriver(instance_id, path)]
+        if docker_reachable():
+            from dockyard.agent.drivers.docker import DockerDriver
+
+            drivers.append(DockerDriver(instance_id))
+        stopped = 0
+        for driver in drivers:
+            try:
+                found = driver.list_containers()
+                for container in found:
+                    if container.status < ContainerStatus.STOPPED:
+                        driver.stop(container.runtime_id, 10)
+                        stopped += 1
+                    driver.remove(container.runtime_id)
+                for task_arn in {c.task_arn for c in found if c.task_arn}:
+                    driver.cleanup_task(task_arn)
+            finally:
+                driver.close()
+        return stopped
+    finally:
+        state.unlock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import urllib.error
 import urllib.parse
@@ -33,4 +34,15 @@ def print_logs(args: argparse.Namespace) -> None:
         with urllib.request.urlopen(urllib.request.Request(url, headers=dict(prepared.headers))) as response:
             sys.stdout.write(response.read().decode("utf-8", "replace"))
     except urllib.error.HTTPError as error:
-        sys.exit(f"dockyard logs: {error.code} {error.read().decode('utf-8', 'replace')}")
+        sys.exit(f"dockyard logs: {explain(error.code, error.read())}")
+    except urllib.error.URLError as error:
+        sys.exit(f"dockyard logs: cannot reach {args.endpoint}: {error.reason}")
+
+
+def explain(status: int, body: bytes) -> str:
+    """A server's error as ``ExceptionName: message`` (AWS's JSON error shape), else its status."""
+    try:
+        error = json.loads(body)
+        return f"{error['__type']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {status}: {body.decode('utf-8', 'replace').strip()}"

@@ -60,7 +60,7 @@ def register_instance(
 
 
 def container(
-    name: str = "app", *, image: str = "busybox", memory: int | None = 128, **extra: Any
+    name: str = "app", *, image: str = "dockyard/busybox", memory: int | None = 128, **extra: Any
 ) -> dict[str, Any]:
     definition: dict[str, Any] = {"name": name, "image": image, **extra}
     if memory is not None:

@@ -22,6 +22,9 @@ from tests.harness import (
 )
 
 BACKENDS = ["sqlite", "postgresql"]
+# Every server the suite starts (and every process it spawns) checks each response against
+# botocore's output shape: a misspelt member fails the test that received it.
+os.environ.setdefault("DOCKYARD_VALIDATE_RESPONSES", "1")
 
 
 def postgres_admin_url() -> str:
@@ -72,16 +75,28 @@ def hollow(server: DockyardServer, account: Credentials) -> Iterator[HollowAgent
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    """A reachable Docker Engine with the local busybox image (scripts/docker-engine makes both)."""
+    """A reachable Docker Engine with Dockyard's demo image, dockyard/busybox (scripts/docker-engine
+    makes both; the user's own busybox is never touched)."""
     import subprocess
 
     reachable = (
         subprocess.run(
-            ["docker", "image", "inspect", "busybox:latest"], capture_output=True, check=False
+            ["docker", "image", "inspect", "dockyard/busybox:latest"], capture_output=True, check=False
         ).returncode
         == 0
     )
     if not reachable:
         if os.environ.get("CI"):
-            pytest.fail("no Docker Engine with busybox:latest: CI must run the Docker tests")
+            pytest.fail("no Docker Engine with dockyard/busybox:latest: CI must run the Docker tests")
         pytest.skip("no Docker Engine (run scripts/docker-engine)")
+
+
+_DOCKER_FIXTURES = {"docker_engine", "docker_driver", "docker_host"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that takes a Docker fixture needs the engine, marked or not (the quick tier
+    leaves out every ``docker`` and ``agents`` test)."""
+    for item in items:
+        if _DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)

@@ -215,13 +215,15 @@ class DockyardAgent:
     environment: dict[str, str] = field(default_factory=dict)  # more environment variables
 
     def start(self) -> DockyardAgent:
-        env = dict(
-            os.environ,
-            AWS_ACCESS_KEY_ID=self.credentials.access_key_id,
-            AWS_SECRET_ACCESS_KEY=self.credentials.secret_access_key,
-            AWS_DEFAULT_REGION="us-east-1",
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": self.credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.credentials.secret_access_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            # Tests' stopped containers go at once; one test keeps ECS's 3 h to check it.
+            "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": "0s",
             **self.environment,
-        )
+        }
         command = [
             sys.executable,
             "-m",

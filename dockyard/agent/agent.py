@@ -57,6 +57,9 @@ class AgentConfig:
     region: str = "us-east-1"
     availability_zone: str | None = None
     fargate_capacity: bool = False  # offer this host as capacity for FARGATE tasks
+    reserved_tcp: Sequence[int] = ()  # host ports to keep from tasks, beyond ECS's defaults
+    reserved_udp: Sequence[int] = ()
+    task_cleanup_wait: float = 3 * 3600.0  # seconds stopped containers stay (docker driver)
     argv: Sequence[str] = ()  # the command that runs this agent again (for self-updates)
     failed_updates: Sequence[str] = field(default=())  # versions not to try again
 
@@ -75,6 +78,7 @@ class Agent:
         self.updater: AgentUpdater | None = None
         self.shipper: LogShipper | None = None
         self.replacement: Replacement | None = None  # set when an update wants us replaced
+        self._first_frame = False  # the next state frame is a new connection's first
         self._stop: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -135,7 +139,7 @@ class Agent:
             credentials=credentials.get_frozen_credentials,
             region=config.region,
             on_state=self._on_state,
-            on_connect=lambda: engine.health_frames(),
+            on_connect=self._on_connect,
         )
         self.shipper = shipper = LogShipper(channel.deliver, lambda: channel.connected)
         self.engine = engine = TaskEngine(
@@ -145,6 +149,8 @@ class Agent:
             send=channel.send,
             logs=shipper,
             instance_id=instance_id,
+            # A process driver's "containers" are files in the state dir: nothing to inspect later.
+            cleanup_wait=config.task_cleanup_wait if info.name == "docker" else 0.0,
         )
         self.updater = AgentUpdater(
             state_dir=self.state.path,
@@ -184,6 +190,11 @@ class Agent:
         if self._stop is not None:
             self._stop.set()
 
+    def _on_connect(self) -> list[dict[str, Any]]:
+        assert self.engine is not None
+        self._first_frame = True
+        return self.engine.health_frames()
+
     async def _on_state(self, frame: dict[str, Any]) -> None:
         assert self.engine is not None
         target = frame.get("containerInstanceArn")
@@ -191,6 +202,9 @@ class Agent:
             log.warning("ignoring a state frame for %s (we are %s)", target, self.engine.instance_arn)
             return
         await self.engine.apply_state(frame)
+        if self._first_frame:  # a marker operators (and tests) can wait for
+            self._first_frame = False
+            log.info("applied the desired state of this connection (version %s)", frame.get("version"))
         if self.updater is not None and self.replacement is None:
             self.updater.offer(frame.get("agentUpdate"))
 
@@ -222,6 +236,8 @@ class Agent:
                     endpoint=config.endpoint,
                     instance_arn=stored,
                     own_ports=own_ports,
+                    reserved_tcp=config.reserved_tcp,
+                    reserved_udp=config.reserved_udp,
                     fargate_capacity=config.fargate_capacity,
                 )
                 arn = await run_blocking(registration.register, client, params)

@@ -13,6 +13,7 @@ import faulthandler
 import functools
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.agent.agent import Agent, AgentConfig, AgentStartError
+from dockyard.agent.registration import parse_ports
 from dockyard.agent.state_dir import DEFAULT_STATE_DIR, StateDirBusy
 from dockyard.agent.update import Replacement
 
@@ -62,7 +64,32 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
         help="offer this host as capacity for FARGATE tasks (attribute "
         "dockyard.capacity.fargate=true; awsvpc tasks run in bridge mode)",
     )
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--reserved-ports",
+        type=_ports,
+        default=os.environ.get("ECS_RESERVED_PORTS", ""),  # argparse converts a string default
+        help="TCP host ports tasks may not take, beyond ECS's 22, 2375, 2376, 51678 and 51679: "
+        "'80,443' or ECS_RESERVED_PORTS' '[80, 443]' (default: $ECS_RESERVED_PORTS)",
+    )
+    parser.add_argument(
+        "--reserved-udp-ports",
+        type=_ports,
+        default=os.environ.get("ECS_RESERVED_PORTS_UDP", ""),
+        help="UDP host ports tasks may not take (default: $ECS_RESERVED_PORTS_UDP)",
+    )
+    parser.add_argument(
+        "--task-cleanup-wait",
+        type=_duration,
+        default=os.environ.get("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION") or "3h",
+        help="how long a stopped task's containers stay on the host before they are removed "
+        "(docker driver), e.g. 3h, 10m, 30s (default: $ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION or 3h)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="how much the agent logs (default: info)",
+    )
     add_hollow_arguments(parser.add_argument_group("hollow agents (simulated instances, no containers)"))
 
 
@@ -140,6 +167,36 @@ def hollow_config(args: argparse.Namespace) -> HollowConfig:
     )
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration as the ECS agent's settings take it (``3h``, ``1h30m``, ``45s``, ``0``) in
+    seconds."""
+    text = text.strip()
+    if text == "0":
+        return 0.0
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a duration: {text!r} (e.g. 3h, 10m, 30s)")
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _ports(text: str) -> tuple[int, ...]:
+    try:
+        return parse_ports(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 STOP_GRACE_SECONDS = 20.0
 
 
@@ -184,6 +241,11 @@ def agent_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--availability-zone", args.availability_zone]
     if args.fargate_capacity:
         argv.append("--fargate-capacity")
+    argv += ["--task-cleanup-wait", f"{args.task_cleanup_wait}s"]
+    if args.reserved_ports:
+        argv += ["--reserved-ports", ",".join(map(str, args.reserved_ports))]
+    if args.reserved_udp_ports:
+        argv += ["--reserved-udp-ports", ",".join(map(str, args.reserved_udp_ports))]
     return argv
 
 
@@ -224,6 +286,9 @@ def run_agent(args: argparse.Namespace) -> None:
             region=args.region,
             availability_zone=args.availability_zone,
             fargate_capacity=args.fargate_capacity,
+            reserved_tcp=args.reserved_ports,
+            reserved_udp=args.reserved_udp_ports,
+            task_cleanup_wait=args.task_cleanup_wait,
             argv=agent_argv(args),
             failed_updates=tuple(failed),
         )

@@ -4,6 +4,11 @@ For every frame it lists this agent's containers on the host, lets :func:`plan_s
 the tasks, and acts on the plan: new owners adopt, existing owners get the frame, owners of
 tasks that left the frame retire, and orphans are stopped and removed. Driver events reach
 an owner by task ARN as a poke; the owner then looks for itself.
+
+A finished task's containers stay on the host for ``cleanup_wait`` seconds after they stopped
+(ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION, 3 h on ECS), so ``docker inspect`` and ``docker logs``
+work on them as on an ECS host; the engine removes them afterwards, once, in one place
+(``_remove_task``), whether their owner retired or an agent restart found them as orphans.
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ class TaskEngine:
         logs: LogShipper,
         instance_id: str,
         clock: Callable[[], float] = time.time,
+        cleanup_wait: float = 0.0,
     ) -> None:
         self.driver, self.run_blocking, self.reporter = driver, run_blocking, reporter
+        self.cleanup_wait = cleanup_wait
         self.send, self.logs, self.instance_id, self.clock = send, logs, instance_id, clock
         self.instance_arn = ""
         self.owners: dict[str, TaskOwner] = {}
@@ -88,7 +95,7 @@ class TaskEngine:
             self.owners[arn].retire()
         for arn in plan.orphans:
             if arn not in self._cleaning:
-                self._cleaning[arn] = asyncio.create_task(self._remove_orphan(arn, on_host[arn]))
+                self._cleaning[arn] = asyncio.create_task(self._remove_task(arn, on_host[arn]))
         self.applied_version = frame.get("version", self.applied_version)
 
     def _start_owner(self, spec: TaskSpec, adopted: list[Observed]) -> None:
@@ -104,6 +111,7 @@ class TaskEngine:
             labels_for=self.labels_for,
             adopted=adopted,
             clock=self.clock,
+            keep_containers=self.cleanup_wait > 0,
         )
         self.owners[spec.arn] = owner
         run = asyncio.create_task(owner.run(), name=f"task-{spec.task_id}")
@@ -119,26 +127,40 @@ class TaskEngine:
             log.error("owner of task %s failed", arn, exc_info=run.exception())
         elif owner is not None and owner.retired:
             self._remember_finished(arn)
+            if self.cleanup_wait > 0 and arn not in self._cleaning:
+                self._cleaning[arn] = asyncio.create_task(self._remove_task(arn, None))
 
     def _remember_finished(self, arn: str) -> None:
         self._finished[arn] = None
         while len(self._finished) > FINISHED_MEMORY:
             self._finished.popitem(last=False)
 
-    async def _remove_orphan(self, arn: str, containers: list[Observed]) -> None:
-        """Stop (as gently as its labels allow) and remove what no desired task claims."""
+    async def _remove_task(self, arn: str, containers: list[Observed] | None) -> None:
+        """Stop (as gently as its labels allow) what still runs of a task no one desires, keep
+        its containers for ``cleanup_wait`` after they stopped, then remove them."""
         try:
-            log.info("task %s is not desired here: removing %d container(s)", arn, len(containers))
+            if containers is None:
+                listed: list[Observed] = await self.run_blocking(self.driver.list_containers)
+                containers = [c for c in listed if c.task_arn == arn]
+            running = [c for c in containers if c.status < ContainerStatus.STOPPED]
+            if running:
+                log.info("task %s is not desired here: stopping %d container(s)", arn, len(running))
             await asyncio.gather(
                 *(
                     self.run_blocking(self.driver.stop, c.runtime_id, names.stop_timeout_of(c.labels))
-                    for c in containers
-                    if c.status < ContainerStatus.STOPPED
+                    for c in running
                 )
             )
+            now = self.clock()
+            stopped_at = max((c.finished_at or now for c in containers if c not in running), default=now)
+            delay = stopped_at + self.cleanup_wait - now
+            if delay > 0:
+                log.info("task %s: its containers stay on the host for %.0fs", arn, delay)
+                await asyncio.sleep(delay)
             for container in containers:
                 await self.run_blocking(self.driver.remove, container.runtime_id)
             await self.run_blocking(self.driver.cleanup_task, arn)
+            log.info("task %s: containers removed", arn)
             self._remember_finished(arn)
         except Exception:
             log.exception("could not remove the containers of task %s; next frame retries", arn)

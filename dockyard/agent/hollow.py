@@ -101,8 +101,6 @@ class HollowInstance:
         facts = HostFacts(
             cpu_units=config.cpu,
             memory_mib=config.memory,
-            tcp_ports=frozenset(),
-            udp_ports=frozenset(),
             os_type="linux",
             architecture="x86_64",
             hostname=f"hollow-{self.index}",

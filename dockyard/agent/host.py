@@ -14,7 +14,6 @@ from dockyard.agent.drivers import Driver
 log = logging.getLogger(__name__)
 
 CPU_UNITS_PER_CORE = 1024
-TCP_LISTEN, UDP_BOUND = "0A", "07"
 ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -22,8 +21,6 @@ ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm
 class HostFacts:
     cpu_units: int
     memory_mib: int
-    tcp_ports: frozenset[int]
-    udp_ports: frozenset[int]
     os_type: str
     architecture: str
     hostname: str
@@ -44,30 +41,15 @@ def total_memory_mib(meminfo: Path = Path("/proc/meminfo")) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024))
 
 
-def ports_in_use(tables: list[Path], state: str) -> frozenset[int]:
-    """Local ports of the sockets in ``state`` in /proc/net tables (LISTEN for TCP)."""
-    ports: set[int] = set()
-    for table in tables:
-        try:
-            lines = table.read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == state:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return frozenset(ports)
-
-
-def measure_host(proc_net: Path = Path("/proc/net")) -> HostFacts:
-    """CPU units (1024 per core), memory in MiB less a reserve, ports in use, OS and arch."""
+def measure_host() -> HostFacts:
+    """CPU units (1024 per core), memory in MiB less a reserve, OS and arch. Ports that happen
+    to be listening are not measured: as on ECS, an instance reserves the agent's configured
+    ports only (``registration.RESERVED_TCP_PORTS`` plus ``--reserved-ports``)."""
     total = total_memory_mib()
     machine = platform.machine().lower()
     return HostFacts(
         cpu_units=(os.cpu_count() or 1) * CPU_UNITS_PER_CORE,
         memory_mib=total - memory_reserve_mib(total),
-        tcp_ports=ports_in_use([proc_net / "tcp", proc_net / "tcp6"], TCP_LISTEN),
-        udp_ports=ports_in_use([proc_net / "udp", proc_net / "udp6"], UDP_BOUND),
         os_type=platform.system().lower() or "linux",
         architecture=ARCHITECTURES.get(machine, machine),
         hostname=socket.gethostname(),

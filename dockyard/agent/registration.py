@@ -35,6 +35,17 @@ class Registration:
     endpoint: str  # the poll endpoint's base URL
 
 
+def parse_ports(text: str | None) -> tuple[int, ...]:
+    """``"[22, 80]"`` (ECS_RESERVED_PORTS' JSON array) or ``"22,80"`` -> (22, 80)."""
+    items = (text or "").strip().strip("[]").replace(",", " ").split()
+    ports = []
+    for item in items:
+        if not item.isdigit() or not 0 < int(item) < 65536:
+            raise ValueError(f"not a port: {item!r}")
+        ports.append(int(item))
+    return tuple(ports)
+
+
 def control_plane_port(endpoint: str) -> int | None:
     """The control plane's port when it runs on this host (its port is then taken here)."""
     parts = urlsplit(endpoint)
@@ -55,22 +66,26 @@ def registration_params(
     endpoint: str,
     instance_arn: str | None = None,
     own_ports: Iterable[int] = (),
+    reserved_tcp: Iterable[int] = (),
+    reserved_udp: Iterable[int] = (),
     account_id: str = "",
     fargate_capacity: bool = False,
     instance_type: str | None = None,
 ) -> dict[str, Any]:
     """The RegisterContainerInstance request for this host.
 
+    The instance reserves ECS's default ports, the control plane's when it runs on this host,
+    and ``reserved_tcp`` / ``reserved_udp`` (``--reserved-ports``, ECS_RESERVED_PORTS);
     ``own_ports`` are host ports our own containers hold: they are accounted to their tasks,
-    so they are not reported as taken by the host. ``fargate_capacity`` offers the host for
+    so they are never reported as taken by the host. ``fargate_capacity`` offers the host for
     FARGATE tasks: ``dockyard.capacity.fargate=true``, and ``ecs.capability.task-eni`` (which
     every awsvpc task requires) whatever the driver."""
     own = set(own_ports)
-    tcp = (set(RESERVED_TCP_PORTS) | set(facts.tcp_ports)) - own
+    tcp = (set(RESERVED_TCP_PORTS) | set(reserved_tcp)) - own
     plane = control_plane_port(endpoint)
     if plane is not None:
         tcp.add(plane)
-    udp = set(facts.udp_ports) - own
+    udp = set(reserved_udp) - own
     document = {
         "instanceId": instance_id,
         "instanceType": instance_type or f"dockyard.{driver.name}",

@@ -130,8 +130,10 @@ class TaskOwner:
         labels_for: LabelsFor,
         adopted: Sequence[Observed] = (),
         clock: Callable[[], float] = time.time,
+        keep_containers: bool = False,
     ) -> None:
         self.spec = spec
+        self.keep_containers = keep_containers  # the engine removes them after the cleanup wait
         self.driver, self.run_blocking, self.reporter = driver, run_blocking, reporter
         self.send, self.logs, self.labels_for, self.clock = send, logs, labels_for, clock
         self.desire = TaskDesire(spec.desired)
@@ -334,6 +336,8 @@ class TaskOwner:
     async def _cleanup(self) -> None:
         await self._drain_logs()  # the last lines before the container and its files go
         self._stop_followers()
+        if self.keep_containers:
+            return
         ids = [record.runtime_id for record in self.records.values() if record.runtime_id]
         for runtime_id in ids + self.strays:
             await self.run_blocking(self.driver.remove, runtime_id)

@@ -16,15 +16,15 @@ from dockyard.server_state import ServerState
 
 def logs_endpoint(server: ServerState):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
-        try:
-            identity, region = authenticate_get(server, request.scope)
-        except ApiError as error:
-            return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         task_id = request.path_params["task_id"].rsplit("/", 1)[-1]
         container = request.query_params.get("container")
-        lines = await server.transact(
-            identity, region, lambda ctx: logs.read(ctx, task_id, container), write=False
-        )
+        try:
+            identity, region = authenticate_get(server, request.scope)
+            lines = await server.transact(
+                identity, region, lambda ctx: logs.read(ctx, task_id, container), write=False
+            )
+        except ApiError as error:
+            return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         text = (
             "".join(
                 f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(at))} {name} {line}\n"

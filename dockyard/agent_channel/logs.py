@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 
 from dockyard.context import RequestContext
+from dockyard.errors import InvalidParameterException
 from dockyard.store.schema import container_logs, tasks
 
 KEEP_LINES = 10_000
@@ -100,7 +101,20 @@ def _trim(ctx: RequestContext, task_id: str, container: str) -> None:
 def read(
     ctx: RequestContext, task_id: str, container: str | None, limit: int = KEEP_LINES
 ) -> list[tuple[float, str, str]]:
-    """(time, container, line) of a task's output, oldest first."""
+    """(time, container, line) of a task's output, oldest first; InvalidParameterException for
+    a task the caller does not have in this region, or a container the task does not have."""
+    task = ctx.conn.execute(
+        select(tasks.c.containers).where(
+            tasks.c.account_id == ctx.account_id, tasks.c.region == ctx.region, tasks.c.task_id == task_id
+        )
+    ).first()
+    if task is None:
+        raise InvalidParameterException(f"The task {task_id} was not found in {ctx.region}.")
+    names = [c.get("name") for c in task.containers or []]
+    if container and container not in names:
+        raise InvalidParameterException(
+            f"The task {task_id} has no container named {container!r}; it has {', '.join(map(str, names))}."
+        )
     query = select(container_logs.c.at, container_logs.c.container_name, container_logs.c.line).where(
         container_logs.c.account_id == ctx.account_id,
         container_logs.c.region == ctx.region,

@@ -18,6 +18,7 @@ from dockyard.store.pagination import page_limit
 from dockyard.store.schema import account_settings
 
 ACCOUNT_DEFAULT = ""  # principal_arn of an account-wide default
+INVALID_VALUE = "Invalid setting 'value'"  # ECS's words for a value a setting does not take
 
 _ON_OFF = ("enabled", "disabled")
 # name -> (AWS default, allowed values)
@@ -55,8 +56,7 @@ def _check(name: str, value: str | None = None) -> None:
     if name not in SETTINGS:
         raise InvalidParameterException(f"Unknown account setting name: {name}")
     if value is not None and value not in SETTINGS[name][1]:
-        allowed = ", ".join(SETTINGS[name][1])
-        raise InvalidParameterException(f"{name} must be one of: {allowed}.")
+        raise InvalidParameterException(INVALID_VALUE)
 
 
 def _principal(ctx: RequestContext, principal_arn: str | None) -> str:

@@ -54,8 +54,8 @@ def _settings(ctx: RequestContext, given: list[dict[str, str]] | None) -> list[d
     for setting in given or []:
         if setting.get("name") != "containerInsights":
             raise InvalidParameterException(f"Unknown cluster setting: {setting.get('name')}")
-        if setting.get("value") not in ("enabled", "disabled", "enhanced"):
-            raise InvalidParameterException("containerInsights must be one of enabled, disabled or enhanced.")
+        if setting.get("value") not in account_settings.SETTINGS["containerInsights"][1]:
+            raise InvalidParameterException(account_settings.INVALID_VALUE)
         value = setting["value"]
     return [{"name": "containerInsights", "value": value}]
 
@@ -173,7 +173,7 @@ def render(ctx: RequestContext, row: Row[Any], include: frozenset[str] = frozens
     if "CONFIGURATIONS" in include and row.configuration is not None:
         cluster["configuration"] = row.configuration
     if "STATISTICS" in include:
-        cluster["statistics"] = _statistics(ctx, row)
+        cluster["statistics"] = statistics(ctx, row)
     if "ATTACHMENTS" in include:
         cluster["attachments"] = []
     if row.service_connect_defaults:
@@ -181,43 +181,42 @@ def render(ctx: RequestContext, row: Row[Any], include: frozenset[str] = frozens
     return cluster
 
 
-_LAUNCH_WORD = {"EC2": "EC2", "FARGATE": "Fargate", "EXTERNAL": "External"}
-
-
-def _statistics(ctx: RequestContext, row: Row[Any]) -> list[dict[str, str]]:
-    """DescribeClusters' STATISTICS: tasks and services counted by launch type and state."""
-    values = dict.fromkeys(_STATISTICS, 0)
-    in_cluster = {"account": row.account_id, "region": row.region, "name": row.name}
-    task_rows = ctx.conn.execute(
-        select(tasks.c.launch_type, tasks.c.last_status, func.count())
-        .where(
-            tasks.c.account_id == bindparam("account"),
-            tasks.c.region == bindparam("region"),
-            tasks.c.cluster_name == bindparam("name"),
-            one_of(tasks.c.last_status, ("RUNNING", *task_states.PENDING)),
-        )
-        .group_by(tasks.c.launch_type, tasks.c.last_status),
-        in_cluster,
+_TASKS_BY_LAUNCH_TYPE = (
+    select(tasks.c.launch_type, tasks.c.last_status, func.count())
+    .where(
+        tasks.c.account_id == bindparam("account"),
+        tasks.c.region == bindparam("region"),
+        tasks.c.cluster_name == bindparam("name"),
+        one_of(tasks.c.last_status, ("RUNNING", *task_states.PENDING)),
     )
-    for launch_type, status, count in task_rows:
+    .group_by(tasks.c.launch_type, tasks.c.last_status)
+)
+_SERVICES_BY_LAUNCH_TYPE = (
+    select(services.c.launch_type, services.c.status, func.count())
+    .where(
+        services.c.account_id == bindparam("account"),
+        services.c.region == bindparam("region"),
+        services.c.cluster_name == bindparam("name"),
+        one_of(services.c.status, ("ACTIVE", "DRAINING")),
+    )
+    .group_by(services.c.launch_type, services.c.status)
+)
+_LAUNCH_TYPE_WORD = {"EC2": "EC2", "FARGATE": "Fargate", "EXTERNAL": "External"}
+
+
+def statistics(ctx: RequestContext, row: Row[Any]) -> list[dict[str, str]]:
+    """DescribeClusters' STATISTICS: running and pending tasks, active and draining services,
+    counted per launch type."""
+    counted = dict.fromkeys(_STATISTICS, 0)
+    scope = {"account": row.account_id, "region": row.region, "name": row.name}
+    for launch_type, status, count in ctx.conn.execute(_TASKS_BY_LAUNCH_TYPE, scope):
+        word = _LAUNCH_TYPE_WORD.get(launch_type or "EC2", "EC2")
         state = "running" if status == "RUNNING" else "pending"
-        name = f"{state}{_LAUNCH_WORD.get(launch_type, 'EC2')}TasksCount"
-        values[name] = values.get(name, 0) + count
-    service_rows = ctx.conn.execute(
-        select(services.c.launch_type, services.c.status, func.count())
-        .where(
-            services.c.account_id == bindparam("account"),
-            services.c.region == bindparam("region"),
-            services.c.cluster_name == bindparam("name"),
-            one_of(services.c.status, ("ACTIVE", "DRAINING")),
-        )
-        .group_by(services.c.launch_type, services.c.status),
-        in_cluster,
-    )
-    for launch_type, status, count in service_rows:
-        name = f"{status.lower()}{_LAUNCH_WORD.get(launch_type or 'EC2', 'EC2')}ServiceCount"
-        values[name] = values.get(name, 0) + count
-    return [{"name": name, "value": str(values[name])} for name in _STATISTICS]
+        counted[f"{state}{word}TasksCount"] += count
+    for launch_type, status, count in ctx.conn.execute(_SERVICES_BY_LAUNCH_TYPE, scope):
+        word = _LAUNCH_TYPE_WORD.get(launch_type or "EC2", "EC2")
+        counted[f"{status.lower()}{word}ServiceCount"] += count
+    return [{"name": name, "value": str(value)} for name, value in counted.items()]
 
 
 _EVERYTHING = frozenset({"SETTINGS", "TAGS", "CONFIGURATIONS"})
@@ -314,11 +313,12 @@ def describe_clusters(
     return {"clusters": found, "failures": failures}
 
 
-_ACTIVE_PAGE = PagedQuery(
+# ACTIVE and INACTIVE: a deleted cluster stays discoverable, as DeleteCluster's reference says,
+# until a cluster of its name is created again.
+_LISTED_PAGE = PagedQuery(
     select(clusters.c.arn, clusters.c.name).where(
         clusters.c.account_id == bindparam("account"),
         clusters.c.region == bindparam("region"),
-        clusters.c.status == "ACTIVE",
     ),
     [clusters.c.name],
 )
@@ -330,7 +330,7 @@ def list_clusters(
     return list_page(
         ctx,
         member="clusterArns",
-        query=_ACTIVE_PAGE,
+        query=_LISTED_PAGE,
         params={"account": ctx.account_id, "region": ctx.region},
         scope=("ListClusters", ctx.account_id, ctx.region),
         next_token=next_token,

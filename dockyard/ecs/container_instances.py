@@ -456,6 +456,8 @@ def describe_container_instances(
     include: list[str] | None = None,
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
+    if not container_instances:
+        raise InvalidParameterException("Container instance cannot be empty.")
     if len(container_instances) > 100:
         raise InvalidParameterException("At most 100 container instances can be described at once.")
     rows, failures = [], []
@@ -579,5 +581,4 @@ def discover_poll_endpoint(
         "endpoint": endpoint,
         "telemetryEndpoint": endpoint,
         "serviceConnectEndpoint": endpoint,
-        "systemLogsEndpoint": endpoint,
     }

@@ -122,6 +122,9 @@ def _volumes(given: list[Document]) -> list[Document]:
         seen.add(name)
         if not any(key in volume for key in _VOLUME_CONFIGURATIONS):
             volume["host"] = {}  # a bind mount whose host path Docker chooses
+        efs = volume.get("efsVolumeConfiguration")
+        if efs is not None:
+            volume["efsVolumeConfiguration"] = {"rootDirectory": "/", **efs}  # ECS's default
         volumes.append(volume)
     return volumes
 
@@ -312,6 +315,11 @@ def _check_task_options(document: Document, containers: list[Document]) -> None:
     if proxy and proxy.get("containerName") not in names:
         raise ClientException(
             f"Invalid 'proxyConfiguration' setting. Unknown container '{proxy['containerName']}'."
+        )
+    if "FARGATE" in (document.get("requiresCompatibilities") or []) and document.get("pidMode") == "host":
+        raise ClientException(
+            "Tasks using the Fargate launch type do not support pidMode 'host'. "
+            "The supported value for pidMode is 'task'."
         )
     storage = document.get("ephemeralStorage")
     low, high = EPHEMERAL_STORAGE_GIB

@@ -136,13 +136,11 @@ def request_stop(ctx: RequestContext, task: Row[Any], *, reason: str, stop_code:
     if task.container_instance_id is None:
         mark_stopped(ctx, task, stop_code=stop_code, reason=reason)
         return
-    status = later(task.last_status, "DEACTIVATING" if task.last_status == "RUNNING" else task.last_status)
     ctx.conn.execute(
         update(tasks)
         .where(tasks.c.id == task.id)
         .values(
-            desired_status="STOPPED",
-            last_status=status,
+            desired_status="STOPPED",  # lastStatus moves only when the agent reports, as in ECS
             stopping_at=ctx.now,
             stop_code=stop_code,
             stopped_reason=reason,

@@ -16,7 +16,7 @@ from dockyard.ecs import clusters
 from dockyard.ecs.services import wake
 from dockyard.ecs.task_lifecycle import later, later_container, mark_stopped
 from dockyard.ecs.tasks import find
-from dockyard.errors import InvalidParameterException
+from dockyard.errors import InvalidParameterException, UnsupportedFeatureException
 from dockyard.store.schema import tasks
 
 _ACK = {"acknowledgment": "ACK"}
@@ -77,6 +77,11 @@ def submit_task_state_change(
     execution_stopped_at: float | None = None,
 ) -> dict[str, Any]:
     row = _task(ctx, cluster, task)
+    _refuse_attachments(attachments, "attachments")
+    if managed_agents:
+        raise UnsupportedFeatureException(
+            "managedAgents is not supported by Dockyard: it runs no managed agents (no ExecuteCommand)."
+        )
     if status is not None and status not in _TASK_STATUSES:
         raise InvalidParameterException(f"Unknown task status: {status}")
     merged = _merge_containers(row.containers, containers or [])
@@ -151,7 +156,16 @@ def submit_attachment_state_changes(
     ctx: RequestContext, *, attachments: list[dict[str, Any]], cluster: str | None = None
 ) -> dict[str, Any]:
     clusters.lookup(ctx, cluster)
+    _refuse_attachments(attachments, "attachments")
     return _ACK
+
+
+def _refuse_attachments(given: list[dict[str, Any]] | None, member: str) -> None:
+    if given:  # said, not dropped: a Dockyard task never has an attachment to report on
+        raise UnsupportedFeatureException(
+            f"{member} is not supported by Dockyard: its tasks have no elastic network interfaces "
+            "or other attachments."
+        )
 
 
 def record_health(ctx: RequestContext, task: Row[Any], health: dict[str, str]) -> None:

@@ -10,7 +10,7 @@ from dockyard.context import RequestContext
 from dockyard.ecs import arns, clusters, container_instances, task_launch
 from dockyard.ecs.task_lifecycle import request_stop
 from dockyard.ecs.task_views import render_tasks
-from dockyard.errors import InvalidParameterException
+from dockyard.errors import InvalidParameterException, UnsupportedFeatureException
 from dockyard.store.pagination import fetch_page, page_limit
 from dockyard.store.schema import tasks
 
@@ -104,6 +104,14 @@ def _by_client_token(ctx: RequestContext, token: str | None) -> dict[str, Any] |
     return {"tasks": render_tasks(ctx, rows, include_tags=True), "failures": []} if rows else None
 
 
+def _refuse_volume_configurations(given: list[dict[str, Any]] | None) -> None:
+    if given:  # said, not dropped: Dockyard has no EBS to create a volume from
+        raise UnsupportedFeatureException(
+            "volumeConfigurations is not supported by Dockyard: it cannot create Amazon EBS volumes "
+            "at launch. Use a host or Docker volume in the task definition instead."
+        )
+
+
 def run_task(
     ctx: RequestContext,
     *,
@@ -127,6 +135,7 @@ def run_task(
     client_token: str | None = None,
     volume_configurations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    _refuse_volume_configurations(volume_configurations)
     if count is not None and not 1 <= count <= 10:
         raise InvalidParameterException("count must be between 1 and 10.")
     if started_by is not None and len(started_by) > 128:
@@ -178,6 +187,7 @@ def start_task(
     tags: list[dict[str, str]] | None = None,
     volume_configurations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    _refuse_volume_configurations(volume_configurations)
     if not 1 <= len(container_instances) <= 10:
         raise InvalidParameterException("containerInstances must name between 1 and 10 instances.")
     placed: dict[str, Any] = {"tasks": [], "failures": []}
@@ -244,6 +254,8 @@ def describe_tasks(
     ctx: RequestContext, *, tasks: list[str], cluster: str | None = None, include: list[str] | None = None
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
+    if not tasks:
+        raise InvalidParameterException("Tasks cannot be empty.")
     if len(tasks) > 100:
         raise InvalidParameterException("At most 100 tasks can be described at once.")
     rows, failures = [], []
@@ -277,8 +289,8 @@ def list_tasks(
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
     limit = page_limit(max_results)
-    if daemon_name:  # no daemons in Dockyard yet: no task belongs to one
-        return {"taskArns": []}
+    if daemon_name:  # said, not answered with an empty list: there are no daemons to filter by
+        raise UnsupportedFeatureException("daemonName is not supported by Dockyard: it has no daemons yet.")
     if started_by and (family or container_instance or service_name):
         raise InvalidParameterException("When you specify startedBy, it must be the only filter.")
     status = desired_status or "RUNNING"

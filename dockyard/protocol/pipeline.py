@@ -14,16 +14,20 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from dockyard.context import RequestContext
 from dockyard.errors import ApiError, InvalidParameterException, ServerException, UnknownOperationException
 from dockyard.identity import authenticate as identity
 from dockyard.identity.sigv4 import check_clock, check_scope, parse_authorization
-from dockyard.protocol import json_protocol
+from dockyard.protocol import check_output, json_protocol
+from dockyard.protocol.check_output import output_problems
 from dockyard.protocol.http import HttpRequest, HttpResponse
 from dockyard.protocol.models import operation, signing_name
 from dockyard.server_state import ServerState
 
 log = logging.getLogger(__name__)
+CHECK_RESPONSES = check_output.enabled()
 
 Step = Callable[[RequestContext, HttpRequest], None]
 
@@ -138,7 +142,15 @@ def _context(server: ServerState, service: str) -> RequestContext:
 
 
 def _response(ctx: RequestContext) -> HttpResponse:
-    return _reply(ctx, 200, json_protocol.serialize_result(ctx.result))
+    body = json_protocol.serialize_result(ctx.result)
+    if CHECK_RESPONSES:  # the test suite's guard against a response botocore would misread
+        assert ctx.operation is not None
+        problems = output_problems(ctx.operation.output_shape, orjson.loads(body))
+        if problems:
+            message = f"{ctx.operation.name} response breaks its output shape: {problems[:5]}"
+            log.error("request %s: %s", ctx.request_id, message)
+            raise ServerException(message)
+    return _reply(ctx, 200, body)
 
 
 def _error_response(ctx: RequestContext, error: Exception) -> HttpResponse:

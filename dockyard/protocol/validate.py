@@ -3,12 +3,15 @@
 Each input shape is compiled once into a tree of small checker closures (type, required,
 enum, length and range), so validating a request is a walk with no model look-ups. Type
 mismatches are framing errors (``SerializationException``, as AWS's JSON front-ends
-answer); constraint violations are collected and reported together in the Coral wording
-AWS uses ("1 validation error detected: Value ... at 'x' failed to satisfy constraint: ...").
+answer); a value outside an enum is refused in ECS's own words ("launch type should be one
+of [EC2,FARGATE,EXTERNAL]"); other constraint violations are collected and reported together
+in the Coral wording AWS uses ("1 validation error detected: Value ... at 'x' failed to
+satisfy constraint: ...").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +45,20 @@ def _show(value: Any) -> str:
     return f"'{value}'"
 
 
+class _EnumProblem(str):
+    """A value outside its enum, said as ECS says it (ECS answers it alone, before others)."""
+
+
+def enum_message(path: str, allowed: list[str]) -> str:
+    """``runTask.launchType`` -> "launch type should be one of [EC2,FARGATE,EXTERNAL]"."""
+    names = [part for part in path.split(".") if part != "member" and not part.isdigit()]
+    words = _CAMEL_WORDS.sub(" ", names[-1] if names else "value").lower()
+    return f"{words} should be one of [{','.join(allowed)}]"
+
+
+_CAMEL_WORDS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -58,6 +75,9 @@ class ShapeValidator:
             return
         problems: list[str] = []
         self._checker(shape)(params, "", problems)
+        enums = [problem for problem in problems if isinstance(problem, _EnumProblem)]
+        if enums:
+            raise InvalidParameterException(str(enums[0]))
         if problems:
             count = len(problems)
             noun = "error" if count == 1 else "errors"
@@ -150,17 +170,14 @@ class ShapeValidator:
 
     def _string(self, shape: Shape) -> Checker:
         enum = frozenset(shape.enum) if shape.enum else None
-        enum_text = ", ".join(shape.enum) if shape.enum else ""
+        allowed = list(shape.enum or ())
         bounds = _length_bounds(shape)
 
         def check(value: Any, path: str, problems: list[str]) -> None:
             if not isinstance(value, str):
                 raise _type_error(value, "a String", path)
             if enum is not None and value not in enum:
-                problems.append(
-                    f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                    f"Member must satisfy enum value set: [{enum_text}]"
-                )
+                problems.append(_EnumProblem(enum_message(path, allowed)))
             if bounds:
                 _check_length(len(value), bounds, value, path, problems)
 

@@ -66,8 +66,8 @@ class RecordingEcs:
 class Rig:
     """An engine on ``driver`` inside a running event loop (use ``async with``)."""
 
-    def __init__(self, driver: Driver, instance_id: str) -> None:
-        self.driver, self.instance_id = driver, instance_id
+    def __init__(self, driver: Driver, instance_id: str, cleanup_wait: float = 0.0) -> None:
+        self.driver, self.instance_id, self.cleanup_wait = driver, instance_id, cleanup_wait
         self.timeline: list[tuple[str, dict[str, Any]]] = []
         self.ecs = RecordingEcs(self.timeline)
         self.frames: list[dict[str, Any]] = []
@@ -85,6 +85,7 @@ class Rig:
             send=self.send,
             logs=self.logs,
             instance_id=self.instance_id,
+            cleanup_wait=self.cleanup_wait,
         )
         self.engine.bind(INSTANCE_ARN)
         self.driver.watch(lambda arn: loop.call_soon_threadsafe(self.engine.poke, arn))

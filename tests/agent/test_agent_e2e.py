@@ -23,6 +23,8 @@ from dockyard.agent.drivers.process import ProcessDriver
 from tests.agent.conftest import remove_docker_leftovers
 from tests.harness import DockyardAgent, DockyardServer, Tenant, wait_for
 
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
+
 
 class Host(Tenant):
     """One account, its default cluster and one agent on this host."""
@@ -92,7 +94,32 @@ def docker_host(server: DockyardServer, docker_engine: None, tmp_path: Path) -> 
 
 
 def app(command: list[str], **extra: Any) -> dict[str, Any]:
-    return {"name": "app", "image": "busybox", "memory": 32, "command": command, **extra}
+    return {"name": "app", "image": "dockyard/busybox", "memory": 32, "command": command, **extra}
+
+
+def test_an_instance_reserves_ecs_defaults_and_configured_ports_only(
+    server: DockyardServer, tmp_path: Path
+) -> None:
+    host = Host(server, tmp_path / "agent", "process")
+    host.agent.environment["ECS_RESERVED_PORTS"] = "[8080, 9090]"
+    host.agent.options = ("--reserved-udp-ports", "53")
+    with socket.socket() as listening:  # a port in use on the host is not ECS's business
+        listening.bind(("0.0.0.0", 0))
+        listening.listen()
+        busy = listening.getsockname()[1]
+        host.start()
+        try:
+            described = host.ecs.describe_container_instances(containerInstances=host.instances())
+            resources = {
+                r["name"]: r.get("stringSetValue")
+                for r in described["containerInstances"][0]["registeredResources"]
+            }
+            assert set(resources["PORTS"]) == {
+                str(p) for p in (22, 2375, 2376, 51678, 51679, 8080, 9090, server.port)
+            }, busy
+            assert resources["PORTS_UDP"] == ["53"]
+        finally:
+            host.close()
 
 
 def test_the_process_driver_runs_a_task_and_reports_its_exit(process_host: Host) -> None:
@@ -123,11 +150,19 @@ def test_a_task_run_through_another_control_plane_reaches_the_agent(
         replica.stop()
 
 
-def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host) -> None:
-    arn = process_host.run("late", [app(["sh", "-c", "sleep 2; exit 4"])])
+def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host, tmp_path: Path) -> None:
+    go, gone = tmp_path / "go", tmp_path / "gone"
+    script = f"while [ ! -e {go} ]; do sleep 0.05; done; touch {gone}; exit 4"
+    arn = process_host.run("late", [app(["sh", "-c", script])])
     process_host.wait_status(arn, "RUNNING")
+    runtime_id = process_host.task(arn)["containers"][0]["runtimeId"]
     assert process_host.agent.stop() == 0  # SIGTERM: the agent goes, the process stays
-    time.sleep(3)  # the process exits while no agent watches
+    go.touch()  # the process exits while no agent watches
+    looker = ProcessDriver(process_host.instance_id, process_host.state_dir)
+    try:
+        wait_for(lambda: gone.exists() and (seen := looker.inspect(runtime_id)) and seen.exit_code == 4, 30)
+    finally:
+        looker.close()
     process_host.start()
     task = process_host.wait_status(arn, "STOPPED")
     assert task["containers"][0]["exitCode"] == 4
@@ -199,6 +234,29 @@ def test_a_deregistered_instance_registers_again_and_drops_its_orphans(docker_ho
         )
     finally:
         client.close()
+
+
+@pytest.mark.docker
+def test_a_stopped_tasks_containers_stay_on_the_host_to_inspect(
+    server: DockyardServer, docker_engine: None, tmp_path: Path
+) -> None:
+    host = Host(server, tmp_path / "agent", "docker")
+    host.agent.environment["ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION"] = "3h"  # ECS's default
+    host.start()
+    try:
+        arn = host.run("brief", [app(["sh", "-c", "echo still here"], image="dockyard/busybox:latest")])
+        runtime_id = host.wait_status(arn, "STOPPED")["containers"][0]["runtimeId"]
+        wait_for(lambda: "stay on the host" in host.agent.log(), 30, message=host.agent.log()[-3000:])
+        import docker
+
+        client = docker.from_env()
+        try:
+            assert client.api.inspect_container(runtime_id)["State"]["Status"] == "exited"
+            assert client.api.logs(runtime_id) == b"still here\n"
+        finally:
+            client.close()
+    finally:
+        host.close()
 
 
 def test_sigterm_ends_an_agent_waiting_on_an_unanswering_control_plane(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.agent.cli import add_agent_arguments
+from dockyard.agent.cli import add_agent_arguments, agent_argv, parse_duration
 from dockyard.agent.state_dir import StateDir
+
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -36,6 +38,44 @@ def test_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert str(defaults.state_dir).endswith(".dockyard-agent")
     with pytest.raises(SystemExit):
         parse("--driver", "podman")
+
+
+def test_reserved_ports_and_the_cleanup_wait_come_from_ecs_agent_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = parse()
+    assert (defaults.reserved_ports, defaults.reserved_udp_ports) == ((), ())
+    assert defaults.task_cleanup_wait == 3 * 3600
+    monkeypatch.setenv("ECS_RESERVED_PORTS", "[80, 8080]")
+    monkeypatch.setenv("ECS_RESERVED_PORTS_UDP", "[53]")
+    monkeypatch.setenv("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "10m")
+    configured = parse("--endpoint", "http://plane:5566")
+    assert (configured.reserved_ports, configured.reserved_udp_ports) == ((80, 8080), (53,))
+    assert configured.task_cleanup_wait == 600
+    again = parse(*agent_argv(configured)[4:])  # what a self-update runs keeps every setting
+    assert (again.reserved_ports, again.reserved_udp_ports, again.task_cleanup_wait) == (
+        (80, 8080),
+        (53,),
+        600,
+    )
+    assert parse("--task-cleanup-wait", "0").task_cleanup_wait == 0
+    with pytest.raises(SystemExit):
+        parse("--reserved-ports", "http")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("3h", 10800), ("1h30m", 5400), ("45s", 45), ("0", 0), ("1.5s", 1.5), ("250ms", 0.25)],
+    ids=["hours", "hours and minutes", "seconds", "zero", "a fraction", "milliseconds"],
+)
+def test_durations_read_as_go_writes_them(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "3 hours", "h", "10"], ids=["empty", "words", "no number", "no unit"])
+def test_a_bad_duration_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
 
 
 def agent(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -178,7 +178,7 @@ def test_events_announce_an_exit(docker_driver: DockerDriver) -> None:
         event.set()
 
     docker_driver.watch(callback)
-    time.sleep(0.3)  # let the event stream connect
+    wait_for(lambda: docker_driver._events is not None)  # the event stream is connected
     spec = task_spec(container(command=["true"]))
     run(docker_driver, spec)
     assert event.wait(20) and spec.arn in seen

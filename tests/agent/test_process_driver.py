@@ -84,21 +84,26 @@ def test_the_agent_secrets_do_not_leak_into_the_process(
     assert wait_for(lambda: stopped(process_driver, started.runtime_id)).exit_code == 0
 
 
-def test_stop_sends_sigterm_first(process_driver: ProcessDriver) -> None:
-    spec = task_spec(container(command=["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]))
+def test_stop_sends_sigterm_first(process_driver: ProcessDriver, tmp_path: Path) -> None:
+    ready = tmp_path / "trapped"
+    spec = task_spec(container(command=["sh", "-c", f"trap 'exit 0' TERM; touch {ready}; sleep 600 & wait"]))
     started = run(process_driver, spec)
-    time.sleep(0.3)  # let sh install its trap
+    wait_for(ready.exists)  # sh has installed its trap
     final = process_driver.stop(started.runtime_id, 30)
     assert final is not None and final.status is ContainerStatus.STOPPED
     assert final.exit_code == 0
 
 
-def test_stop_kills_after_stop_timeout(process_driver: ProcessDriver) -> None:
+def test_stop_kills_after_stop_timeout(process_driver: ProcessDriver, tmp_path: Path) -> None:
+    ready = tmp_path / "trapped"
     spec = task_spec(
-        container(command=["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"], stopTimeout=1)
+        container(
+            command=["sh", "-c", f"trap '' TERM; touch {ready}; while true; do sleep 0.1; done"],
+            stopTimeout=1,
+        )
     )
     started = run(process_driver, spec)
-    time.sleep(0.3)
+    wait_for(ready.exists)
     began = time.monotonic()
     final = process_driver.stop(started.runtime_id, 1)
     assert time.monotonic() - began >= 0.9
@@ -129,10 +134,13 @@ def test_a_restarted_driver_adopts_the_running_process(instance_id: str, tmp_pat
 
 def test_an_exit_while_the_agent_was_away_keeps_its_code(instance_id: str, tmp_path: Path) -> None:
     first = ProcessDriver(instance_id, tmp_path)
-    spec = task_spec(container(command=["sh", "-c", "sleep 0.5; exit 5"]))
+    go = tmp_path / "go"
+    spec = task_spec(container(command=["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; exit 5"]))
     started = run(first, spec)
     first.close()
-    time.sleep(1.0)
+    go.touch()  # it exits while no driver watches
+    task_id, _, name = started.runtime_id.partition("/")
+    wait_for((first.root / task_id / f"{name}.exit").exists)  # the shim wrote its exit code
     second = ProcessDriver(instance_id, tmp_path)
     try:
         final = wait_for(lambda: stopped(second, started.runtime_id))

@@ -16,6 +16,7 @@ from dockyard.agent.registration import (
     cluster_arn_of,
     control_plane_port,
     discover,
+    parse_ports,
     register,
     registration_params,
 )
@@ -25,8 +26,6 @@ from tests.harness import DockyardServer
 FACTS = HostFacts(
     cpu_units=2048,
     memory_mib=3840,
-    tcp_ports=frozenset({22, 8080, 32768}),
-    udp_ports=frozenset({53}),
     os_type="linux",
     architecture="x86_64",
     hostname="box",
@@ -59,11 +58,32 @@ def test_the_request_matches_the_ecs_input_shape() -> None:
     assert not report.has_errors(), report.generate_report()
 
 
-def test_resources_count_cores_memory_and_taken_ports() -> None:
-    found = resources(params(own_ports=[32768]))
+def test_resources_count_cores_memory_and_reserved_ports() -> None:
+    found = resources(params())
     assert (found["CPU"], found["MEMORY"]) == (2048, 3840)
-    assert set(found["PORTS"]) == {str(p) for p in (*RESERVED_TCP_PORTS, 8080, 5566)}
+    assert set(found["PORTS"]) == {"22", "2375", "2376", "51678", "51679", "5566"}
+    assert found["PORTS_UDP"] == []
+
+
+def test_configured_ports_are_reserved_too_but_never_our_own() -> None:
+    found = resources(params(reserved_tcp=[80, 8080], reserved_udp=[53], own_ports=[8080]))
+    assert set(found["PORTS"]) == {str(p) for p in (*RESERVED_TCP_PORTS, 5566, 80)}
     assert found["PORTS_UDP"] == ["53"]
+
+
+@pytest.mark.parametrize(
+    ("text", "ports"),
+    [("", ()), ("[22, 80, 5000]", (22, 80, 5000)), ("80,443", (80, 443)), ("[]", ())],
+    ids=["nothing", "ECS_RESERVED_PORTS' JSON array", "a comma list", "an empty array"],
+)
+def test_reserved_port_lists_are_read_as_the_ecs_agent_reads_them(text: str, ports: tuple[int, ...]) -> None:
+    assert parse_ports(text) == ports
+
+
+@pytest.mark.parametrize("text", ["[80, http]", "0", "70000"], ids=["a word", "zero", "too high"])
+def test_a_bad_reserved_port_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a port"):
+        parse_ports(text)
 
 
 def test_a_remote_control_plane_port_is_not_reserved_here() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
@@ -39,13 +38,14 @@ def test_a_cancelled_caller_does_not_wait_for_the_call() -> None:
 
 def test_at_most_limit_calls_run_at_once() -> None:
     running, peak, lock = 0, 0, threading.Lock()
+    together = threading.Barrier(3, timeout=20)  # passes only when three calls run at once
 
     def work() -> None:
         nonlocal running, peak
         with lock:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.05)
+        together.wait()
         with lock:
             running -= 1
 

@@ -19,6 +19,8 @@ from tests.agent.conftest import remove_docker_leftovers
 from tests.builders import container
 from tests.harness import DockyardAgent, DockyardServer, connected_instances, wait_for
 
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
+
 OLD_VERSION = "0.0.1"
 
 

@@ -14,6 +14,8 @@ from tests.agent.conftest import remove_docker_leftovers
 from tests.builders import container, register_instance
 from tests.harness import DockyardAgent, DockyardServer, connected_instances, wait_for
 
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
+
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"], "assignPublicIp": "DISABLED"}}
 
 

@@ -23,6 +23,8 @@ from botocore.exceptions import ClientError
 from tests.builders import container, register_task_definition
 from tests.harness import Credentials, DockyardAgent, DockyardServer, HollowAgents, wait_for
 
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
+
 ZONES = ("us-east-1a", "us-east-1a", "us-east-1b", "us-east-1c")  # four agents, three zones
 SPREAD_ZONES = {"type": "spread", "field": "attribute:ecs.availability-zone"}
 BINPACK_MEMORY = {"type": "binpack", "field": "memory"}

@@ -17,6 +17,8 @@ import pytest
 from tests.builders import container
 from tests.harness import DockyardAgent, DockyardServer, Tenant, connected_instances, wait_for
 
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
+
 TASKS = 20
 
 

@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.harness import ADMIN_KEY_ID, ADMIN_SECRET, Credentials, DockyardServer, wait_for
+
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
 
 
 class DockyardUp(DockyardServer):
@@ -53,7 +57,7 @@ def test_up_serves_runs_tasks_locally_stops_cleanly_and_comes_back(tmp_path: Pat
         ecs.register_task_definition(
             family="hello",
             containerDefinitions=[
-                {"name": "app", "image": "busybox", "memory": 32, "command": ["sh", "-c", "exit 5"]}
+                {"name": "app", "image": "dockyard/busybox", "memory": 32, "command": ["sh", "-c", "exit 5"]}
             ],
         )
         arn = ecs.run_task(taskDefinition="hello")["tasks"][0]["taskArn"]
@@ -77,3 +81,43 @@ def test_up_serves_runs_tasks_locally_stops_cleanly_and_comes_back(tmp_path: Pat
         assert ecs.describe_tasks(tasks=[arn])["tasks"][0]["containers"][0]["exitCode"] == 5
     finally:
         assert up.stop() == 0, up.log()
+
+
+def dockyard(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dockyard", *argv], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_up_ends_with_its_summary_and_down_stops_what_it_left_running(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    up = DockyardUp(data_dir=data_dir).start(timeout=60)
+    try:
+        rule = "=" * 72
+        wait_for(lambda: up.log().rstrip().endswith(rule), 60, message=up.log())
+        closing = up.log().rstrip().splitlines()[-8:]
+        assert any(line.startswith("Dockyard is up: http://127.0.0.1:") for line in closing), closing
+        assert any("printed at the first start of" in line for line in closing), closing  # keys from env
+        ecs = up.client(Credentials(ADMIN_KEY_ID, ADMIN_SECRET, "123456789012"))
+        ecs.register_task_definition(
+            family="forever",
+            containerDefinitions=[
+                {"name": "app", "image": "dockyard/busybox", "memory": 32, "command": ["sleep", "600"]}
+            ],
+        )
+        arn = ecs.run_task(taskDefinition="forever")["tasks"][0]["taskArn"]
+        wait_for(lambda: ecs.describe_tasks(tasks=[arn])["tasks"][0]["lastStatus"] == "RUNNING", 60)
+        refused = dockyard("down", "--data-dir", str(data_dir))
+        assert refused.returncode != 0 and "dockyard up is still running" in refused.stderr
+    finally:
+        assert up.stop() == 0, up.log()
+    done = wait_for(lambda: (d := dockyard("down", "--data-dir", str(data_dir))).returncode == 0 and d, 30)
+    assert "stopped 1 running container(s)" in done.stdout
+    from dockyard.agent.drivers.process import ProcessDriver
+    from dockyard.agent.state_dir import StateDir
+
+    driver = ProcessDriver(StateDir(data_dir / "agent").instance_id(), data_dir / "agent")
+    try:
+        assert driver.list_containers() == []
+    finally:
+        driver.close()

@@ -56,14 +56,35 @@ def test_list_filters_by_value(ecs: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
-    [("noSuchSetting", "enabled"), ("taskLongArnFormat", "maybe"), ("containerInsights", "on")],
-    ids=["an unknown name", "a value outside on/off", "a value containerInsights does not take"],
+    ("name", "value", "message"),
+    [
+        ("noSuchSetting", "enabled", "name should be one of [serviceLongArnFormat,"),
+        ("taskLongArnFormat", "maybe", "Invalid setting 'value'"),
+        ("taskLongArnFormat", "ENABLED", "Invalid setting 'value'"),
+        ("containerInsights", "on", "Invalid setting 'value'"),
+    ],
+    ids=[
+        "an unknown name",
+        "a value outside on/off",
+        "a value in the wrong case",
+        "a value containerInsights does not take",
+    ],
 )
-def test_bad_settings_are_invalid_parameters(ecs: Any, name: str, value: str) -> None:
+def test_bad_settings_are_refused_in_ecs_words(ecs: Any, name: str, value: str, message: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         ecs.put_account_setting(name=name, value=value)
     assert excinfo.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert excinfo.value.response["Error"]["Message"].startswith(message)
+
+
+def test_a_bad_cluster_setting_value_is_an_invalid_setting(ecs: Any) -> None:
+    ecs.create_cluster(clusterName="insights")
+    with pytest.raises(ClientError) as excinfo:
+        ecs.update_cluster(cluster="insights", settings=[{"name": "containerInsights", "value": "on"}])
+    assert excinfo.value.response["Error"]["Message"] == "Invalid setting 'value'"
+    with pytest.raises(ClientError) as excinfo:
+        ecs.update_cluster_settings(cluster="insights", settings=[{"name": "noSuch", "value": "on"}])
+    assert excinfo.value.response["Error"]["Message"] == "name should be one of [containerInsights]"
 
 
 def test_deleting_a_setting_that_is_not_set_is_refused(ecs: Any) -> None:

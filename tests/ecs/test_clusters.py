@@ -61,16 +61,25 @@ def test_describe_clusters_defaults_to_the_default_cluster(ecs: Any) -> None:
     assert ecs.describe_clusters()["clusters"][0]["clusterName"] == "default"
 
 
-def test_delete_cluster_makes_it_inactive_and_unlisted(ecs: Any) -> None:
-    ecs.create_cluster(clusterName="gone")
+def test_a_deleted_cluster_stays_discoverable_as_inactive(ecs: Any) -> None:
+    arn = ecs.create_cluster(clusterName="gone")["cluster"]["clusterArn"]
     deleted = ecs.delete_cluster(cluster="gone")["cluster"]
     assert deleted["status"] == "INACTIVE"
-    assert ecs.list_clusters()["clusterArns"] == []
+    assert ecs.list_clusters()["clusterArns"] == [arn]
     assert ecs.describe_clusters(clusters=["gone"])["clusters"][0]["status"] == "INACTIVE"
     with pytest.raises(ClientError) as excinfo:
         ecs.delete_cluster(cluster="gone")
     assert error_code(excinfo) == "ClusterNotFoundException"
     assert ecs.create_cluster(clusterName="gone")["cluster"]["status"] == "ACTIVE"
+    assert ecs.list_clusters()["clusterArns"] == [arn]
+
+
+def test_an_inactive_cluster_takes_no_work(ecs: Any) -> None:
+    ecs.create_cluster(clusterName="gone")
+    ecs.delete_cluster(cluster="gone")
+    with pytest.raises(ClientError) as excinfo:
+        ecs.list_tasks(cluster="gone")
+    assert error_code(excinfo) == "ClusterNotFoundException"
 
 
 def test_delete_unknown_cluster_is_cluster_not_found(ecs: Any) -> None:

@@ -269,3 +269,16 @@ def test_the_agent_package_is_served_to_signed_requests_only(server: Any, accoun
     ):
         names = archive.getnames()
     assert "dockyard/agent/version.py" in names
+
+
+def test_describe_with_no_instances_is_refused(ecs: Any, cluster: str) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        ecs.describe_container_instances(cluster=cluster, containerInstances=[])
+    error = excinfo.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "InvalidParameterException",
+        "Container instance cannot be empty.",
+    )
+    with pytest.raises(ClientError) as excinfo:
+        ecs.describe_container_instances(cluster="nowhere", containerInstances=[])
+    assert excinfo.value.response["Error"]["Code"] == "ClusterNotFoundException"

@@ -274,6 +274,41 @@ def test_fargate_refuses_what_it_cannot_run(ecs: Any, members: dict[str, Any], m
     assert error_of(excinfo) == ("ClientException", message)
 
 
+def test_fargate_refuses_the_host_pid_mode(ecs: Any) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        register(
+            ecs,
+            "serverless",
+            container(memory=None),
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
+            pidMode="host",
+        )
+    assert error_of(excinfo) == (
+        "ClientException",
+        "Tasks using the Fargate launch type do not support pidMode 'host'. "
+        "The supported value for pidMode is 'task'.",
+    )
+    ec2 = register(ecs, "onhosts", container(), pidMode="host")["taskDefinition"]
+    assert ec2["pidMode"] == "host"
+
+
+def test_an_efs_volume_gets_the_root_directory_by_default(ecs: Any) -> None:
+    volumes = [
+        {"name": "shared", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}},
+        {"name": "sub", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "rootDirectory": "/data"}},
+    ]
+    registered = register(ecs, "efs", container(), volumes=volumes)["taskDefinition"]
+    described = ecs.describe_task_definition(taskDefinition="efs")["taskDefinition"]
+    for definition in (registered, described):
+        assert [v["efsVolumeConfiguration"] for v in definition["volumes"]] == [
+            {"fileSystemId": "fs-1", "rootDirectory": "/"},
+            {"fileSystemId": "fs-1", "rootDirectory": "/data"},
+        ]
+
+
 INVALID = [
     pytest.param({"family": "bad.family"}, "ClientException", "Invalid family name", id="family"),
     pytest.param(

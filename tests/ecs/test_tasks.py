@@ -107,7 +107,8 @@ def test_stop_task_asks_the_agent_then_records_user_initiated(
     ecs.submit_task_state_change(task=arn, status="RUNNING")
     stopping = ecs.stop_task(task=arn, reason="enough")["task"]
     assert stopping["desiredStatus"] == "STOPPED" and "stoppingAt" in stopping
-    assert stopping["lastStatus"] == "DEACTIVATING"
+    assert stopping["lastStatus"] == "RUNNING"  # as ECS answers: the task as it is
+    assert ecs.describe_tasks(tasks=[arn])["tasks"][0]["lastStatus"] == "RUNNING"
     ecs.submit_task_state_change(task=arn, status="STOPPED")
     task = ecs.describe_tasks(tasks=[arn])["tasks"][0]
     assert (task["lastStatus"], task["stopCode"], task["stoppedReason"]) == (
@@ -257,3 +258,92 @@ def test_cluster_counts_follow_tasks(hollow: HollowAgents, ecs: Any, cluster: st
         counts["runningTasksCount"],
         counts["pendingTasksCount"],
     ) == (1, 1, 1)
+
+
+def test_describe_tasks_with_no_tasks_is_refused(ecs: Any, cluster: str) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        ecs.describe_tasks(tasks=[])
+    error = excinfo.value.response["Error"]
+    assert (error["Code"], error["Message"]) == ("InvalidParameterException", "Tasks cannot be empty.")
+    with pytest.raises(ClientError) as excinfo:
+        ecs.describe_tasks(cluster="nowhere", tasks=[])
+    assert code(excinfo) == "ClusterNotFoundException"
+
+
+def test_a_launch_type_outside_the_enum_is_refused_in_ecs_words(ecs: Any, cluster: str) -> None:
+    register_task_definition(ecs, "x")
+    with pytest.raises(ClientError) as excinfo:
+        ecs.run_task(taskDefinition="x", launchType="MOON")
+    error = excinfo.value.response["Error"]
+    assert error["Code"] == "InvalidParameterException"
+    assert error["Message"].startswith("launch type should be one of [EC2,FARGATE,EXTERNAL")
+
+
+def test_cluster_statistics_count_tasks_per_launch_type(ecs: Any, cluster: str, hollow: HollowAgents) -> None:
+    hollow.instance(ecs)
+    register_task_definition(ecs, "x")
+    arns = [t["taskArn"] for t in ecs.run_task(taskDefinition="x", count=3)["tasks"]]
+    ecs.submit_task_state_change(task=arns[0], status="RUNNING")
+    ecs.submit_task_state_change(task=arns[1], status="STOPPED")
+    described = ecs.describe_clusters(include=["STATISTICS"])["clusters"][0]
+    statistics = {s["name"]: s["value"] for s in described["statistics"]}
+    assert statistics.pop("runningEC2TasksCount") == "1"
+    assert statistics.pop("pendingEC2TasksCount") == "1"
+    assert set(statistics.values()) == {"0"}  # nothing on Fargate or external instances, no services
+
+
+@pytest.mark.parametrize(
+    ("action", "member"),
+    [
+        ("run_task", "volumeConfigurations"),
+        ("start_task", "volumeConfigurations"),
+        ("list_tasks", "daemonName"),
+        ("submit_task_state_change", "attachments"),
+        ("submit_task_state_change", "managedAgents"),
+        ("submit_attachment_state_changes", "attachments"),
+    ],
+    ids=[
+        "RunTask's EBS volumes",
+        "StartTask's EBS volumes",
+        "ListTasks by daemon",
+        "a task's attachments",
+        "a task's managed agents",
+        "attachment state changes",
+    ],
+)
+def test_what_dockyard_cannot_honour_is_refused_by_name(
+    ecs: Any, cluster: str, hollow: HollowAgents, action: str, member: str
+) -> None:
+    instance = hollow.instance(ecs)["containerInstanceArn"]
+    register_task_definition(ecs, "x")
+    task = ecs.run_task(taskDefinition="x")["tasks"][0]["taskArn"]
+    volume = [{"name": "data", "managedEBSVolume": {"roleArn": "arn:aws:iam::1:role/ebs"}}]
+    attachment = [{"attachmentArn": "arn:aws:ecs:us-east-1:1:attachment/a", "status": "ATTACHED"}]
+    calls = {
+        ("run_task", "volumeConfigurations"): lambda: ecs.run_task(
+            taskDefinition="x", volumeConfigurations=volume
+        ),
+        ("start_task", "volumeConfigurations"): lambda: ecs.start_task(
+            taskDefinition="x", containerInstances=[instance], volumeConfigurations=volume
+        ),
+        ("list_tasks", "daemonName"): lambda: ecs.list_tasks(daemonName="logs"),
+        ("submit_task_state_change", "attachments"): lambda: ecs.submit_task_state_change(
+            task=task, status="RUNNING", attachments=attachment
+        ),
+        ("submit_task_state_change", "managedAgents"): lambda: ecs.submit_task_state_change(
+            task=task,
+            status="RUNNING",
+            managedAgents=[
+                {"containerName": "app", "managedAgentName": "ExecuteCommandAgent", "status": "RUNNING"}
+            ],
+        ),
+        ("submit_attachment_state_changes", "attachments"): lambda: ecs.submit_attachment_state_changes(
+            attachments=attachment
+        ),
+    }
+    with pytest.raises(ClientError) as excinfo:
+        calls[(action, member)]()
+    assert code(excinfo) == "UnsupportedFeatureException"
+    assert excinfo.value.response["Error"]["Message"].startswith(f"{member} is not supported by Dockyard")
+    assert ecs.list_tasks(desiredStatus="RUNNING")["taskArns"] == [task]  # nothing was started
+    assert ecs.describe_tasks(tasks=[task])["tasks"][0]["lastStatus"] == "PROVISIONING"  # nor changed
