@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import database_url_for
 from tests.harness import DockyardAgent, DockyardServer, connected_instances, drop_postgres_database, wait_for
 
-SLEEPER = {"name": "app", "image": "busybox", "memory": 16, "command": ["sleep", "600"]}
+SLEEPER = {"name": "app", "image": "dockyard/busybox", "memory": 16, "command": ["sleep", "600"]}
 
 
 def _start_service(ecs: Any) -> None:

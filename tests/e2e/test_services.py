@@ -15,7 +15,13 @@ from tests.harness import Credentials, DockyardAgent, DockyardServer, connected_
 
 pytestmark = pytest.mark.docker
 
-SLEEPER = {"name": "app", "image": "busybox", "memory": 16, "command": ["sleep", "600"], "stopTimeout": 2}
+SLEEPER = {
+    "name": "app",
+    "image": "dockyard/busybox",
+    "memory": 16,
+    "command": ["sleep", "600"],
+    "stopTimeout": 2,
+}
 
 
 class Fleet:
