@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.builders import container, register_instance
-from tests.harness import Credentials, DockyardServer, free_port
+from tests.builders import container
+from tests.harness import Credentials, DockyardServer, HollowAgents, free_port
 
 
 def dockyard_logs(server_endpoint: str, account: Credentials, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -28,9 +28,9 @@ def dockyard_logs(server_endpoint: str, account: Credentials, *argv: str) -> sub
 
 
 @pytest.fixture
-def task_arn(ecs: Any) -> str:
+def task_arn(ecs: Any, hollow: HollowAgents) -> str:
     ecs.create_cluster()
-    register_instance(ecs)
+    hollow.instance(ecs)
     ecs.register_task_definition(family="quiet", containerDefinitions=[container("app", command=["true"])])
     return str(ecs.run_task(taskDefinition="quiet")["tasks"][0]["taskArn"])
 

@@ -7,13 +7,15 @@ from typing import Any
 
 from dockyard.controllers import janitor
 from dockyard.store.db import make_engine
-from tests.builders import register_instance, register_task_definition
-from tests.harness import DockyardServer
+from tests.builders import register_task_definition
+from tests.harness import DockyardServer, HollowAgents
 
 
-def test_stopped_tasks_are_kept_for_the_retention_then_forgotten(server: DockyardServer, ecs: Any) -> None:
+def test_stopped_tasks_are_kept_for_the_retention_then_forgotten(
+    server: DockyardServer, ecs: Any, hollow: HollowAgents
+) -> None:
     ecs.create_cluster()
-    register_instance(ecs)
+    hollow.instance(ecs)
     register_task_definition(ecs, "x")
     stopped, running = (t["taskArn"] for t in ecs.run_task(taskDefinition="x", count=2)["tasks"])
     ecs.submit_task_state_change(task=stopped, status="STOPPED")
