@@ -260,7 +260,7 @@ class Connection:
 
 def _task_of(ctx: RequestContext, instance_id: int, task_arn: str) -> Any:
     return ctx.conn.execute(
-        select(tasks_table).where(
-            tasks_table.c.arn == task_arn, tasks_table.c.container_instance_id == instance_id
-        )
+        select(tasks_table)
+        .where(tasks_table.c.arn == task_arn, tasks_table.c.container_instance_id == instance_id)
+        .with_for_update()  # its health is written from what is read here
     ).first()

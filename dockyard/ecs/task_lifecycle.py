@@ -124,7 +124,9 @@ def mark_stopped(
 
 def abandon_tasks(ctx: RequestContext, task_ids: list[int], reason: str) -> None:
     """Stop tasks whose instance is going away, without waiting for their agent."""
-    rows = ctx.conn.execute(select(tasks).where(tasks.c.id.in_(task_ids))).all()
+    rows = ctx.conn.execute(
+        select(tasks).where(tasks.c.id.in_(task_ids)).order_by(tasks.c.id).with_for_update()
+    ).all()
     for row in rows:
         mark_stopped(ctx, row, stop_code="UserInitiated", reason=reason)
 

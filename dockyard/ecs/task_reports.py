@@ -27,7 +27,7 @@ def _task(ctx: RequestContext, cluster: str | None, task: str | None) -> Row[Any
     cluster_row = clusters.lookup(ctx, cluster)
     if not task:
         raise InvalidParameterException("task is required.")
-    row = find(ctx, cluster_row, task)
+    row = find(ctx, cluster_row, task, lock=True)
     if row is None:
         raise InvalidParameterException(f"The referenced task {task} was not found.")
     return row

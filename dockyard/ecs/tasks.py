@@ -217,13 +217,14 @@ def start_task(
     return placed
 
 
-def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | None:
-    """The cluster's task named by id or ARN (long or short form)."""
+def find(ctx: RequestContext, cluster: Row[Any], identifier: str, *, lock: bool = False) -> Row[Any] | None:
+    """The cluster's task named by id or ARN (long or short form); ``lock``: locked until the
+    commit, for a change computed from what it reads (a report racing a stop must not undo it)."""
     task_id = arns.named_id(ctx, identifier, "task")
     if not task_id:
         return None
     scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name, "id": task_id}
-    return ctx.conn.execute(_TASK_BY_ID, scope).first()
+    return ctx.conn.execute(_TASK_BY_ID_LOCKED if lock else _TASK_BY_ID, scope).first()
 
 
 # Built once: agents' state reports and DescribeTasks/StopTask look one up on every call.
@@ -233,13 +234,14 @@ _TASK_BY_ID = select(tasks).where(
     tasks.c.cluster_name == bindparam("cluster"),
     tasks.c.task_id == bindparam("id"),
 )
+_TASK_BY_ID_LOCKED = _TASK_BY_ID.with_for_update()
 
 
 def stop_task(
     ctx: RequestContext, *, task: str, cluster: str | None = None, reason: str | None = None
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
-    row = find(ctx, cluster_row, task)
+    row = find(ctx, cluster_row, task, lock=True)
     if row is None:
         raise InvalidParameterException("The referenced task was not found.")
     if reason is not None and len(reason) > 1024:

@@ -67,7 +67,7 @@ def test_drain_and_deregister_race_run_task_and_services(
     for task in tasks:
         instance = task["containerInstanceArn"]
         if instance in gone:
-            assert task["lastStatus"] == "STOPPED", "nothing runs on a deregistered instance"
+            assert task["lastStatus"] == "STOPPED", f"nothing runs on a deregistered instance: {task}"
         if instance in drained_at:
             assert task["createdAt"].timestamp() <= drained_at[instance], "placed after the drain"
     live = [t for t in tasks if t["lastStatus"] != "STOPPED"]

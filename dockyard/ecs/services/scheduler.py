@@ -112,7 +112,8 @@ class _State:
     def _task_rows(self) -> list[Row[Any]]:
         return list(
             self.ctx.conn.execute(
-                select(tasks).where(
+                select(tasks)
+                .where(
                     tasks.c.account_id == self.ctx.account_id,
                     tasks.c.region == self.ctx.region,
                     tasks.c.cluster_name == self.service.cluster_name,
@@ -120,6 +121,8 @@ class _State:
                     tasks.c.deployment_id.in_([d.id for d in self.deployments]),
                     tasks.c.last_status != "STOPPED",
                 )
+                .order_by(tasks.c.id)
+                .with_for_update()  # stops are written from what is read here: a report must wait
             )
         )
 
