@@ -224,22 +224,16 @@ def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:
     return row
 
 
-def _locked(ctx: RequestContext, instance_id: int) -> Row[Any]:
-    """The instance's row as it is now, locked until the commit: a placement racing with a
-    drain or a deregistration then either commits first (and is seen here) or finds the
-    instance's version moved and places again (``task_placement``)."""
-    row = ctx.conn.execute(
-        select(instances_table).where(instances_table.c.id == instance_id).with_for_update()
-    ).first()
-    assert row is not None
-    return row
-
-
 def _placement_changed(ctx: RequestContext, cluster: Row[Any], ids: list[int]) -> None:
     from dockyard.ecs import placement_cache  # it reads this module's constants
-    from dockyard.ecs.services import wake
 
     placement_cache.changed(ctx, cluster.name, ids)
+    _services_look_again(ctx, cluster)
+
+
+def _services_look_again(ctx: RequestContext, cluster: Row[Any]) -> None:
+    from dockyard.ecs.services import wake
+
     wake.cluster_changed(ctx, cluster.name)  # services place, drain and run daemons on instances
 
 
@@ -407,8 +401,11 @@ def register_container_instance(
 def deregister_container_instance(
     ctx: RequestContext, *, container_instance: str, cluster: str | None = None, force: bool | None = None
 ) -> dict[str, Any]:
+    from dockyard.ecs import instance_books
+
     cluster_row = clusters.lookup(ctx, cluster)
-    row = _locked(ctx, lookup(ctx, cluster_row, container_instance).id)
+    found = lookup(ctx, cluster_row, container_instance)
+    row = instance_books.lock(ctx, [found.id])[found.id]
     live = ctx.conn.execute(
         select(tasks.c.id).where(
             tasks.c.container_instance_id == row.id, one_of(tasks.c.last_status, task_states.LIVE)
@@ -429,20 +426,8 @@ def deregister_container_instance(
             attributes.c.target_id == row.arn,
         )
     )
-    ctx.conn.execute(
-        update(instances_table)
-        .where(instances_table.c.id == row.id)
-        .values(
-            status="INACTIVE",
-            version=instances_table.c.version + 1,
-            desired_version=instances_table.c.desired_version + 1,
-            used_cpu=0,
-            used_memory=0,
-            used_ports=[],
-            used_gpus=[],
-        )
-    )
-    _placement_changed(ctx, cluster_row, [row.id])
+    instance_books.retire(ctx, cluster_row.name, row.id)
+    _services_look_again(ctx, cluster_row)
     refreshed = find(ctx, cluster_row, row.arn)
     assert refreshed is not None
     return {"containerInstance": render_many(ctx, [refreshed])[0]}
@@ -524,16 +509,10 @@ def update_container_instances_state(
             failures.append({"arn": row.arn if row else identifier, "reason": "MISSING"})
         else:
             found[row.id] = row
-    # Locked in id order, as placement locks them; the version moves in SQL, so a placement
-    # that saw the instance before the change can never pass its version check after it.
-    changed = [row_id for row_id in sorted(found) if _locked(ctx, row_id).status != status]
-    if changed:
-        ctx.conn.execute(
-            update(instances_table)
-            .where(instances_table.c.id.in_(changed))
-            .values(status=status, version=instances_table.c.version + 1)
-        )
-        _placement_changed(ctx, cluster_row, changed)
+    from dockyard.ecs import instance_books
+
+    if instance_books.set_status(ctx, cluster_row.name, found, status):
+        _services_look_again(ctx, cluster_row)
     rows = [find(ctx, cluster_row, row.arn) for row in found.values()]
     return {
         "containerInstances": render_many(ctx, [row for row in rows if row is not None]),

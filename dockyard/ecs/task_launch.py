@@ -13,9 +13,10 @@ from sqlalchemy import Row, insert, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, task_definitions
+from dockyard.ecs.instance_books import gpus_of
 from dockyard.ecs.tagging import check_tags
 from dockyard.ecs.task_lifecycle import wake_agents
-from dockyard.ecs.task_placement import gpus_of, place_and_reserve
+from dockyard.ecs.task_placement import place_and_reserve
 from dockyard.errors import ClientException, InvalidParameterException, UnsupportedFeatureException
 from dockyard.placement.constraints import check_constraints
 from dockyard.placement.demand import task_demand

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select, update
 
 from dockyard.context import RequestContext
-from dockyard.ecs import placement_cache, task_states
+from dockyard.ecs import instance_books, placement_cache, task_states
 from dockyard.ecs.services import wake
 from dockyard.store.schema import container_instances, tasks
 
@@ -58,33 +58,6 @@ def wake_agents(ctx: RequestContext, instance_ids: Iterable[int]) -> None:
     ctx.after_commit.append(lambda: ctx.server.notifier.wake(ids))
 
 
-def release(ctx: RequestContext, task: Row[Any]) -> None:
-    """Give what ``task`` held back to its instance (once: callers check it was not STOPPED)."""
-    if task.container_instance_id is None:
-        return
-    instance = ctx.conn.execute(
-        select(container_instances)
-        .where(container_instances.c.id == task.container_instance_id)
-        .with_for_update()
-    ).first()
-    if instance is None:
-        return
-    held_ports = set(task.ports)
-    held_gpus = set(task.gpus)
-    ctx.conn.execute(
-        update(container_instances)
-        .where(container_instances.c.id == instance.id)
-        .values(
-            used_cpu=max(0, instance.used_cpu - task.cpu),
-            used_memory=max(0, instance.used_memory - task.memory),
-            used_ports=[port for port in instance.used_ports if port not in held_ports],
-            used_gpus=[gpu for gpu in instance.used_gpus if gpu not in held_gpus],
-            version=instance.version + 1,
-        )
-    )
-    placement_cache.changed(ctx, task.cluster_name, [instance.id])
-
-
 def mark_stopped(
     ctx: RequestContext,
     task: Row[Any],
@@ -116,7 +89,7 @@ def mark_stopped(
         if timestamps.get(name) and getattr(task, name) is None:
             values[name] = timestamps[name]
     ctx.conn.execute(update(tasks).where(tasks.c.id == task.id).values(**values))
-    release(ctx, task)
+    instance_books.release(ctx, task)
     touch_instances(ctx, [task.container_instance_id])
     wake.task_changed(ctx, task, stopped_with=values["stop_code"])
     wake.cluster_changed(ctx, task.cluster_name, capacity_only=True)  # what it held is free

@@ -17,16 +17,15 @@ contention waits its turn instead of failing.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
-from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import placement_cache
+from dockyard.ecs.instance_books import Conflict, reserve
 from dockyard.errors import ServerException
 from dockyard.placement.engine import place
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
@@ -40,28 +39,6 @@ MAX_ATTEMPTS = int(os.environ.get("DOCKYARD_PLACEMENT_ATTEMPTS", "20"))
 _rng = random.Random()
 
 _instances = container_instances.c
-# Built once: a statement built per call costs more than the database's work on it.
-# The chosen instances as the store has them, locked until the commit (FOR UPDATE is a no-op
-# on SQLite, whose writer holds the whole database).
-_CURRENT = (
-    select(_instances.id, _instances.version, _instances.used_ports, _instances.used_gpus)
-    .where(_instances.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_instances.id)
-    .with_for_update()
-)
-# A task reserved on an instance is also a change to the instance's desired state, so the
-# same UPDATE moves its desired version (the agent connection is woken after the commit).
-_RESERVE = (
-    update(container_instances)
-    .where(_instances.id == bindparam("row_id"), _instances.version == bindparam("expected"))
-    .values(
-        used_cpu=_instances.used_cpu + bindparam("cpu"),
-        used_memory=_instances.used_memory + bindparam("memory"),
-        version=_instances.version + 1,
-        desired_version=_instances.desired_version + 1,
-    )
-)
-_RESERVE_HELD = _RESERVE.values(used_ports=bindparam("ports"), used_gpus=bindparam("gpus"))
 # Every instance of a cluster, locked in the same (id) order the optimistic path locks its
 # subsets in, so the two never deadlock each other.
 _LOCK_CLUSTER = (
@@ -76,10 +53,6 @@ _LOCK_CLUSTER = (
 )
 
 
-class Conflict(Exception):
-    """An instance changed between snapshot and commit."""
-
-
 def load_snapshot(
     ctx: RequestContext,
     cluster_name: str,
@@ -92,58 +65,6 @@ def load_snapshot(
     return placement_cache.read_instances(
         ctx, cluster_name, ids=only_ids, include_inactive=include_inactive
     ).snapshots
-
-
-def gpus_of(pick: InstanceSnapshot, request: PlacementRequest) -> list[str]:
-    """The GPU ids a task placed on ``pick`` (as snapshotted at its turn) holds."""
-    return list(pick.free_gpus[: request.demand.gpus])
-
-
-def _commit(
-    ctx: RequestContext, result: PlacementResult, request: PlacementRequest
-) -> dict[int, InstanceSnapshot]:
-    """Reserve what the placed tasks hold and mark the instances' desired state changed;
-    returns each chosen instance's state after it.
-
-    First the chosen instances are read and locked: if one is not at the version placement
-    saw, ``Conflict`` is raised with nothing written (the caller's ``lock_scope`` lets the
-    locks go before it retries). Then one executemany per statement shape reserves them all.
-    """
-    demand = request.demand
-    taken: dict[int, list[InstanceSnapshot]] = defaultdict(list)
-    for instance in result.chosen:
-        taken[instance.id].append(instance)
-    if not taken:
-        return {}
-    current = {row.id: row for row in ctx.conn.execute(_CURRENT, {"ids": sorted(taken)})}
-    if any(current.get(i) is None or current[i].version != picks[0].version for i, picks in taken.items()):
-        raise Conflict()
-    after: dict[int, InstanceSnapshot] = {}
-    plain: list[dict[str, Any]] = []
-    held: list[dict[str, Any]] = []
-    for instance_id in sorted(taken):
-        picks = taken[instance_id]
-        first, count = picks[0], len(picks)
-        params: dict[str, Any] = {
-            "row_id": instance_id,
-            "expected": first.version,
-            "cpu": demand.cpu * count,
-            "memory": demand.memory * count,
-        }
-        if demand.ports or demand.gpus:
-            row = current[instance_id]
-            params["ports"] = sorted(set(row.used_ports) | demand.ports)
-            params["gpus"] = list(row.used_gpus) + [gpu for pick in picks for gpu in gpus_of(pick, request)]
-            held.append(params)
-        else:
-            plain.append(params)
-        after[instance_id] = dataclasses.replace(picks[-1].take(demand), version=first.version + 1)
-    for statement, rows in ((_RESERVE, plain), (_RESERVE_HELD, held)):
-        # The rows are locked and were just checked, so each matches; anything else is a bug,
-        # and failing the request rolls its writes back.
-        if rows and ctx.conn.execute(statement, rows).rowcount != len(rows):
-            raise ServerException("An instance changed while it was locked for a placement.")
-    return after
 
 
 def place_and_reserve(
@@ -162,7 +83,7 @@ def place_and_reserve(
             result = place(snapshot, request, _rng)
         try:
             with lock_scope(ctx.conn):
-                after = _commit(ctx, result, request)
+                after = reserve(ctx, result, request)
         except Conflict:
             if snapshot is None:
                 snapshot = placement_cache.snapshot(ctx, cluster)
@@ -181,7 +102,7 @@ def _place_locked(
     ctx.conn.execute(_LOCK_CLUSTER, scope).all()
     result = place(load_snapshot(ctx, cluster.name, only_ids), request, _rng)
     try:
-        after = _commit(ctx, result, request)
+        after = reserve(ctx, result, request)
     except Conflict:  # the rows are locked and were just read: a bug, and the request fails whole
         raise ServerException("An instance changed while its cluster was locked for a placement.") from None
     placement_cache.changed(ctx, cluster.name, after, placed=after)

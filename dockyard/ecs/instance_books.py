@@ -1,0 +1,181 @@
+"""The one owner of an instance's books: everything that changes what placement sees of an
+instance (what its tasks hold, its status, its registration) happens here, under the row's
+lock, with its version moved in SQL, and reported to the placement cache. A placement that
+saw the instance before such a change can then never pass its version check after it
+(``task_placement``), so a DRAINING or deregistered instance never takes a task that raced
+with the change, and the cached snapshot follows the store by construction
+(``tests/ecs/test_placement_cache_property.py`` checks it against fresh reads).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select, update
+
+from dockyard.context import RequestContext
+from dockyard.errors import ServerException
+from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
+from dockyard.store.schema import container_instances
+
+_instances = container_instances.c
+# Built once: a statement built per call costs more than the database's work on it.
+# The chosen instances as the store has them, locked until the commit (FOR UPDATE is a no-op
+# on SQLite, whose writer holds the whole database).
+_CURRENT = (
+    select(_instances.id, _instances.version, _instances.used_ports, _instances.used_gpus)
+    .where(_instances.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_instances.id)
+    .with_for_update()
+)
+# A task reserved on an instance is also a change to the instance's desired state, so the
+# same UPDATE moves its desired version (the agent connection is woken after the commit).
+_RESERVE = (
+    update(container_instances)
+    .where(_instances.id == bindparam("row_id"), _instances.version == bindparam("expected"))
+    .values(
+        used_cpu=_instances.used_cpu + bindparam("cpu"),
+        used_memory=_instances.used_memory + bindparam("memory"),
+        version=_instances.version + 1,
+        desired_version=_instances.desired_version + 1,
+    )
+)
+_RESERVE_HELD = _RESERVE.values(used_ports=bindparam("ports"), used_gpus=bindparam("gpus"))
+_LOCK = (
+    select(container_instances)
+    .where(_instances.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_instances.id)
+    .with_for_update()
+)
+
+
+class Conflict(Exception):
+    """An instance changed between snapshot and commit."""
+
+
+def gpus_of(pick: InstanceSnapshot, request: PlacementRequest) -> list[str]:
+    """The GPU ids a task placed on ``pick`` (as snapshotted at its turn) holds."""
+    return list(pick.free_gpus[: request.demand.gpus])
+
+
+def reserve(
+    ctx: RequestContext, result: PlacementResult, request: PlacementRequest
+) -> dict[int, InstanceSnapshot]:
+    """Reserve what the placed tasks hold and mark the instances' desired state changed;
+    returns each chosen instance's state after it.
+
+    First the chosen instances are read and locked: if one is not at the version placement
+    saw, ``Conflict`` is raised with nothing written (the caller's ``lock_scope`` lets the
+    locks go before it retries). Then one executemany per statement shape reserves them all.
+    """
+    demand = request.demand
+    taken: dict[int, list[InstanceSnapshot]] = defaultdict(list)
+    for instance in result.chosen:
+        taken[instance.id].append(instance)
+    if not taken:
+        return {}
+    current = {row.id: row for row in ctx.conn.execute(_CURRENT, {"ids": sorted(taken)})}
+    if any(current.get(i) is None or current[i].version != picks[0].version for i, picks in taken.items()):
+        raise Conflict()
+    after: dict[int, InstanceSnapshot] = {}
+    plain: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    for instance_id in sorted(taken):
+        picks = taken[instance_id]
+        first, count = picks[0], len(picks)
+        params: dict[str, Any] = {
+            "row_id": instance_id,
+            "expected": first.version,
+            "cpu": demand.cpu * count,
+            "memory": demand.memory * count,
+        }
+        if demand.ports or demand.gpus:
+            row = current[instance_id]
+            params["ports"] = sorted(set(row.used_ports) | demand.ports)
+            params["gpus"] = list(row.used_gpus) + [gpu for pick in picks for gpu in gpus_of(pick, request)]
+            held.append(params)
+        else:
+            plain.append(params)
+        after[instance_id] = dataclasses.replace(picks[-1].take(demand), version=first.version + 1)
+    for statement, rows in ((_RESERVE, plain), (_RESERVE_HELD, held)):
+        # The rows are locked and were just checked, so each matches; anything else is a bug,
+        # and failing the request rolls its writes back.
+        if rows and ctx.conn.execute(statement, rows).rowcount != len(rows):
+            raise ServerException("An instance changed while it was locked for a placement.")
+    return after
+
+
+def lock(ctx: RequestContext, ids: Iterable[int]) -> dict[int, Row[Any]]:
+    """These instances as they are now, locked until the commit, in id order (the order every
+    writer takes them in)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {row.id: row for row in ctx.conn.execute(_LOCK, {"ids": wanted})}
+
+
+def _changed(ctx: RequestContext, cluster_name: str, ids: Iterable[int]) -> None:
+    from dockyard.ecs import placement_cache  # it reads container_instances, which imports this
+
+    placement_cache.changed(ctx, cluster_name, ids)
+
+
+def set_status(ctx: RequestContext, cluster_name: str, ids: Iterable[int], status: str) -> list[int]:
+    """Move these instances to ACTIVE or DRAINING; the ids that changed."""
+    changed = [row.id for row in lock(ctx, ids).values() if row.status != status]
+    if changed:
+        ctx.conn.execute(
+            update(container_instances)
+            .where(_instances.id.in_(changed))
+            .values(status=status, version=_instances.version + 1)
+        )
+        _changed(ctx, cluster_name, changed)
+    return changed
+
+
+def retire(ctx: RequestContext, cluster_name: str, instance_id: int) -> None:
+    """Deregister: INACTIVE, holding nothing (its tasks were stopped first, under this lock)."""
+    ctx.conn.execute(
+        update(container_instances)
+        .where(_instances.id == instance_id)
+        .values(
+            status="INACTIVE",
+            version=_instances.version + 1,
+            desired_version=_instances.desired_version + 1,
+            used_cpu=0,
+            used_memory=0,
+            used_ports=[],
+            used_gpus=[],
+        )
+    )
+    _changed(ctx, cluster_name, [instance_id])
+
+
+def release(ctx: RequestContext, task: Row[Any]) -> None:
+    """Give what ``task`` held back to its instance (once: callers check it was not STOPPED)."""
+    if task.container_instance_id is None:
+        return
+    instance = ctx.conn.execute(
+        select(container_instances)
+        .where(container_instances.c.id == task.container_instance_id)
+        .with_for_update()
+    ).first()
+    if instance is None:
+        return
+    held_ports = set(task.ports)
+    held_gpus = set(task.gpus)
+    ctx.conn.execute(
+        update(container_instances)
+        .where(container_instances.c.id == instance.id)
+        .values(
+            used_cpu=max(0, instance.used_cpu - task.cpu),
+            used_memory=max(0, instance.used_memory - task.memory),
+            used_ports=[port for port in instance.used_ports if port not in held_ports],
+            used_gpus=[gpu for gpu in instance.used_gpus if gpu not in held_gpus],
+            version=_instances.version + 1,
+        )
+    )
+    _changed(ctx, task.cluster_name, [instance.id])
