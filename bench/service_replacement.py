@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.servers import ecs_client, machine, start_dockyard
-from bench.task_start_latency import COMMAND, IMAGE, _agent, _connected, _wait, docker_round
+from bench.task_start_latency import _wait, docker_round, local_dockyard, print_rounds
 
 
 def _running(ecs: Any) -> set[str]:
@@ -48,48 +45,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as work:
-        server = start_dockyard(Path(work) / "server")
-        agent = _agent(server.endpoint, Path(work) / "agent" / "state")
-        try:
-            ecs = ecs_client(server)
-            ecs.create_cluster()
-            _wait(lambda: _connected(ecs), 30, 0.1)
-            ecs.register_task_definition(
-                family="replace",
-                containerDefinitions=[
-                    {"name": "main", "image": IMAGE, "memory": 64, "command": COMMAND, "stopTimeout": 1}
-                ],
-            )
-            ecs.create_service(serviceName="replace", taskDefinition="replace", desiredCount=1)
-            docker_round()  # warm the image cache
-            ours, theirs = [], []
-            for _ in range(args.rounds):
-                ours.append(replacement_round(ecs))
-                theirs.append(docker_round())
-            ecs.delete_service(service="replace", force=True)
-            _wait(lambda: not ecs.list_tasks()["taskArns"], 60, 0.2)
-        finally:
-            agent.terminate()
-            agent.wait(timeout=30)
-            server.stop()
-            subprocess.run(
-                "docker ps -aq --filter label=com.amazonaws.ecs.task-definition-family=replace"
-                " | xargs -r docker rm -f",
-                shell=True,
-                capture_output=True,
-                check=False,
-            )
-    print(f"machine: {machine()}")
-    print(f"rounds: {args.rounds}")
-    print("| path | median ms | p90 ms | min ms |")
-    print("| --- | --- | --- | --- |")
-    for name, values in (("docker kill -> replacement RUNNING", ours), ("docker run -d", theirs)):
-        ordered = sorted(values)
-        print(
-            f"| {name} | {statistics.median(values) * 1000:.0f} | "
-            f"{ordered[int(len(ordered) * 0.9) - 1] * 1000:.0f} | {ordered[0] * 1000:.0f} |"
-        )
+    with local_dockyard("replace") as ecs:
+        ecs.create_service(serviceName="replace", taskDefinition="replace", desiredCount=1)
+        docker_round()  # warm the image cache
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(replacement_round(ecs))
+            theirs.append(docker_round())
+        ecs.delete_service(service="replace", force=True)
+        _wait(lambda: not ecs.list_tasks()["taskArns"], 60, 0.2)
+    print_rounds(args.rounds, [("docker kill -> replacement RUNNING", ours), ("docker run -d", theirs)])
     overhead = statistics.median(ours) - statistics.median(theirs)
     print(
         f"Dockyard's share (median replacement - median docker run): {overhead * 1000:.0f} ms "

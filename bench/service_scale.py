@@ -25,6 +25,7 @@ from typing import Any
 from botocore.credentials import Credentials
 
 from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ServerProcess, ecs_client, machine, start_dockyard
+from bench.task_start_latency import _wait
 from dockyard.agent.hollow import HollowConfig, HollowThread
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -36,16 +37,6 @@ def _scheduler(server: ServerProcess) -> tuple[int, float]:
     with urllib.request.urlopen(f"{server.endpoint}/_dockyard/controllers", timeout=10) as reply:
         stats = json.loads(reply.read())["services"]
     return int(stats["reconciles"]), float(stats["cpu_seconds"])
-
-
-def _wait(check: Any, timeout: float, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError
 
 
 def _running(ecs: Any) -> int:
@@ -75,8 +66,8 @@ def measure_services(server: ServerProcess, clients: list[Any], count: int, pref
                 enumerate(names),
             )
         )
-    _wait(lambda: _running(ecs) >= before_tasks + 10 * count, 1800)
-    _wait(lambda: _all_steady(ecs, names), 600)
+    _wait(lambda: _running(ecs) >= before_tasks + 10 * count, 1800, 0.5)
+    _wait(lambda: _all_steady(ecs, names), 600, 0.5)
     elapsed = time.perf_counter() - started
     cpu = server.cpu_seconds() - cpu
     now_reconciles, now_in_scheduler = _scheduler(server)
@@ -94,11 +85,11 @@ def measure_services(server: ServerProcess, clients: list[Any], count: int, pref
 
 def measure_rollout(server: ServerProcess, ecs: Any, size: int) -> dict[str, Any]:
     ecs.create_service(serviceName="big", taskDefinition="scale:1", desiredCount=size)
-    _wait(lambda: _all_steady(ecs, ["big"]), 900)
+    _wait(lambda: _all_steady(ecs, ["big"]), 900, 0.5)
     ecs.register_task_definition(family="scale", containerDefinitions=[{**TASK, "command": ["sleep", "601"]}])
     cpu, (reconciles, in_scheduler), started = server.cpu_seconds(), _scheduler(server), time.perf_counter()
     ecs.update_service(service="big", taskDefinition="scale:2")
-    _wait(lambda: _all_steady(ecs, ["big"]), 900)
+    _wait(lambda: _all_steady(ecs, ["big"]), 900, 0.5)
     elapsed = time.perf_counter() - started
     cpu = server.cpu_seconds() - cpu
     now_reconciles, now_in_scheduler = _scheduler(server)

@@ -11,12 +11,14 @@ then running). Rounds alternate, so both see the same machine state; the medians
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +101,10 @@ def docker_round() -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=30)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def local_dockyard(family: str) -> Iterator[Any]:
+    """A Dockyard server and one local Docker agent; yields a connected client, and leaves
+    no container of ``family`` behind."""
     with tempfile.TemporaryDirectory() as work:
         server = start_dockyard(Path(work) / "server")
         agent = _agent(server.endpoint, Path(work) / "agent" / "state")
@@ -111,40 +113,52 @@ def main() -> None:
             ecs.create_cluster()
             _wait(lambda: _connected(ecs), 30, 0.1)
             ecs.register_task_definition(
-                family="latency",
+                family=family,
                 containerDefinitions=[
                     {"name": "main", "image": IMAGE, "memory": 64, "command": COMMAND, "stopTimeout": 1}
                 ],
             )
-            dockyard_round(ecs), docker_round()  # warm both paths (image cache, connections)
-            ours, theirs = [], []
-            for _ in range(args.rounds):
-                ours.append(dockyard_round(ecs))
-                theirs.append(docker_round())
-            _wait(lambda: not ecs.list_tasks()["taskArns"], 60, 0.2)
+            yield ecs
         finally:
             agent.terminate()
             agent.wait(timeout=30)
             server.stop()
             subprocess.run(
-                "docker ps -aq --filter label=com.amazonaws.ecs.task-definition-family=latency"
+                f"docker ps -aq --filter label=com.amazonaws.ecs.task-definition-family={family}"
                 " | xargs -r docker rm -f",
                 shell=True,
                 capture_output=True,
                 check=False,
             )
-    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+
+
+def print_rounds(rounds: int, rows: list[tuple[str, list[float]]]) -> None:
     print(f"machine: {machine()}")
-    print(f"rounds: {args.rounds}")
+    print(f"rounds: {rounds}")
     print("| path | median ms | p90 ms | min ms |")
     print("| --- | --- | --- | --- |")
-    for name, values in (("Dockyard RunTask -> RUNNING", ours), ("docker run -d", theirs)):
+    for name, values in rows:
         ordered = sorted(values)
         print(
             f"| {name} | {statistics.median(values) * 1000:.0f} | "
             f"{ordered[int(len(ordered) * 0.9) - 1] * 1000:.0f} | {ordered[0] * 1000:.0f} |"
         )
-    print(f"ratio (Dockyard / docker run): {ours_median / theirs_median:.2f}x (target <= 1.5x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    with local_dockyard("latency") as ecs:
+        dockyard_round(ecs), docker_round()  # warm both paths (image cache, connections)
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(dockyard_round(ecs))
+            theirs.append(docker_round())
+        _wait(lambda: not ecs.list_tasks()["taskArns"], 60, 0.2)
+    print_rounds(args.rounds, [("Dockyard RunTask -> RUNNING", ours), ("docker run -d", theirs)])
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(f"ratio (Dockyard / docker run): {ratio:.2f}x (target <= 1.5x)")
 
 
 if __name__ == "__main__":

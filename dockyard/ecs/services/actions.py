@@ -23,10 +23,22 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 MAX_GRACE_SECONDS = 2_147_483_647
 
 
-def _refuse_unsupported(**members: Any) -> None:
+# Members Dockyard cannot honour yet (wire name: keyword).
+_UNSUPPORTED = {
+    "loadBalancers": "load_balancers",
+    "serviceRegistries": "service_registries",
+    "serviceConnectConfiguration": "service_connect_configuration",
+    "volumeConfigurations": "volume_configurations",
+    "vpcLatticeConfigurations": "vpc_lattice_configurations",
+    "gatewayConnectors": "gateway_connectors",
+    "monitoring": "monitoring",
+}
+
+
+def _refuse_unsupported(members: dict[str, Any]) -> None:
     """Members Dockyard cannot honour are refused by name, never accepted and dropped."""
-    for name, value in members.items():
-        if value:
+    for name, keyword in _UNSUPPORTED.items():
+        if members.get(keyword):
             raise UnsupportedFeatureException(f"{name} is not supported by Dockyard yet.")
 
 
@@ -109,15 +121,7 @@ def create_service(
         )
     if client_token is not None and not 1 <= len(client_token) <= 36:
         raise InvalidParameterException("clientToken can have up to 36 ASCII characters.")
-    _refuse_unsupported(
-        loadBalancers=load_balancers,
-        serviceRegistries=service_registries,
-        serviceConnectConfiguration=service_connect_configuration,
-        volumeConfigurations=volume_configurations,
-        vpcLatticeConfigurations=vpc_lattice_configurations,
-        gatewayConnectors=gateway_connectors,
-        monitoring=monitoring,
-    )
+    _refuse_unsupported(request)
     _check_deployment_controller(deployment_controller)
     strategy = scheduling_strategy or "REPLICA"
     if strategy == "DAEMON":
@@ -256,15 +260,7 @@ def update_service(
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
     row = records.lookup_active(ctx, cluster_row, service)
-    _refuse_unsupported(
-        loadBalancers=load_balancers,
-        serviceRegistries=service_registries,
-        serviceConnectConfiguration=service_connect_configuration,
-        volumeConfigurations=volume_configurations,
-        vpcLatticeConfigurations=vpc_lattice_configurations,
-        gatewayConnectors=gateway_connectors,
-        monitoring=monitoring,
-    )
+    _refuse_unsupported(locals())
     _check_deployment_controller(deployment_controller)
     _check_desired(desired_count)
     _check_grace(health_check_grace_period_seconds)
