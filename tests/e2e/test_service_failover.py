@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import database_url_for
 from tests.harness import DockyardAgent, DockyardServer, connected_instances, drop_postgres_database, wait_for
 
+pytestmark = pytest.mark.agents  # starts agent processes: not in the quick tier
+
 SLEEPER = {"name": "app", "image": "dockyard/busybox", "memory": 16, "command": ["sleep", "600"]}
 
 
@@ -93,5 +95,3 @@ def test_the_other_server_finishes_a_deployment_when_the_leader_dies(tmp_path: P
             leader.process.wait()
         drop_postgres_database(url)
 
-
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

@@ -13,7 +13,7 @@ import pytest
 
 from tests.harness import Credentials, DockyardAgent, DockyardServer, connected_instances, wait_for
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.agents]
 
 SLEEPER = {
     "name": "app",
