@@ -251,7 +251,10 @@ class HollowFleet:
     async def run(self, stop: asyncio.Event) -> None:
         """Every instance until ``stop`` is set."""
         try:
-            await asyncio.gather(*(instance.run(stop) for instance in self.instances))
+            # Once stopped, a connection that takes longer than the grace to let go is dropped.
+            await unless_stopped(asyncio.gather(*(i.run(stop) for i in self.instances)), stop, STOP_GRACE)
+        except Stopped:
+            log.warning("hollow agents: %d connections did not close in time", self.connected)
         finally:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
