@@ -94,6 +94,7 @@ class HollowInstance:
             on_state=self._on_state,
             on_connect=self._connected,
             heartbeat_interval=config.heartbeat_interval,
+            opening=lambda: fleet.opening,
         )
 
     def registration_params(self) -> dict[str, Any]:
@@ -225,6 +226,9 @@ class HollowFleet:
             HollowInstance(self, i, f"i-{prefix}{i:0{max(1, 17 - len(prefix))}x}", zones[i % len(zones)])
             for i in range(config.count)
         ]
+        # A fleet opens its sockets a few at a time: thousands of handshakes at once would
+        # all time out together, and again at every retry.
+        self.opening = asyncio.Semaphore(config.concurrency)
         self._ever_connected: set[int] = set()
         self.ready = asyncio.Event()  # every instance connected at least once
 
