@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -212,7 +213,7 @@ class Channel:
             except TimeoutError:
                 raise TimeoutError(f"nothing from the control plane for {self.idle_timeout:g}s") from None
             try:
-                frame = json.loads(message)
+                frame = orjson.loads(message)  # a busy instance's frames are large
             except ValueError:
                 log.warning("ignoring a frame that is not JSON")
                 continue

@@ -85,6 +85,8 @@ class HollowInstance:
         config = fleet.config
         self.fleet, self.index, self.instance_id, self.zone = fleet, index, instance_id, zone
         self.arn: str | None = None
+        self.last_frame: dict[str, Any] | None = None  # the last state frame, and when it came
+        self.last_frame_at = 0.0
         seed = None if config.seed is None else config.seed * 1_000_003 + index
         self.tasks = HollowTasks(config.script, random.Random(seed))
         self.reporter = Reporter(fleet.client, fleet.run_blocking)
@@ -180,7 +182,10 @@ class HollowInstance:
 
     async def _on_state(self, frame: dict[str, Any]) -> None:
         target = frame.get("containerInstanceArn")
-        if (target and target != self.arn) or not self.fleet.config.reports:
+        if target and target != self.arn:
+            return
+        self.last_frame, self.last_frame_at = frame, time.time()
+        if not self.fleet.config.reports:
             return
         for params in self.tasks.apply(frame, time.time()):
             self.reporter.task_change(params)

@@ -138,7 +138,9 @@ class Connection:
                 # closed; else only for the next heartbeat.
                 woken = False
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), max(0.0, next_heartbeat - time.monotonic()))
+                    # asyncio.timeout, not wait_for: no task per wait (5,000 connections wait).
+                    async with asyncio.timeout(max(0.0, next_heartbeat - time.monotonic())):
+                        await self.wake.wait()
                     woken = True
                 pause = self.frame_sent_at + FRAME_INTERVAL - time.monotonic()
                 if woken and pause > 0 and not reader.done():
