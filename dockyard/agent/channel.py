@@ -150,6 +150,10 @@ class Channel:
                         close_timeout=CLOSE_TIMEOUT,
                         max_size=MAX_FRAME_BYTES,
                         user_agent_header=f"dockyard-agent/{agent_version()}",
+                        # The heartbeat frames are the keepalive; frames are not worth deflating
+                        # (a busy instance's frames are large, and the server would pay for each).
+                        ping_interval=None,
+                        compression=None,
                     )
                 async with ws:
                     delay = BACKOFF_START
