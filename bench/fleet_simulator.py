@@ -1,26 +1,26 @@
 """A simulated fleet under a RunTask storm: Dockyard against moto, side by side in one run.
 
-For each fleet size N (100, 1,000 and 5,000 by default) both servers start fresh and get the
-same N container instances through RegisterContainerInstance: EC2 identity documents spread
-round-robin over three zones and four instance types, with registered resources to match
-(moto ignores those: its instances all have 4096 CPU units and 7482 MiB). Then several client
-processes (``bench.loadgen``: requests pre-signed with botocore, replayed over keep-alive
-connections) call RunTask as fast as the server answers, with the same body on both servers:
-count=10, placementStrategy spread(attribute:ecs.availability-zone) then binpack(memory).
-Dockyard runs the whole placement engine; moto does first-fit bookkeeping only (it ignores
-strategies and constraints).
+For each fleet size N (100, 1,000 and 5,000 by default) both servers start fresh and get N
+container instances spread round-robin over three zones and four instance types. Dockyard gets
+them as **hollow agents** (``dockyard agent --hollow``, one process per instance type): each
+instance registers with RegisterContainerInstance, holds its own WebSocket (heartbeats, state
+frames, acks) and, with ``--hollow-reports`` (the default), reports every task it is given
+PENDING then RUNNING with SubmitTaskStateChange, as an agent does, without starting anything.
+moto gets the same instances through RegisterContainerInstance (it has no agents; its instances
+all have 4096 CPU units and 7482 MiB). Then several client processes (``bench.loadgen``: requests
+pre-signed with botocore, replayed over keep-alive connections; 2 x 2 = 4 concurrent by default)
+call RunTask as fast as the server answers, with the same body on both servers: count=10,
+placementStrategy spread(attribute:ecs.availability-zone) then binpack(memory). Tasks
+accumulate over the storm. Dockyard runs the whole placement engine; moto does first-fit
+bookkeeping only (it ignores strategies and constraints).
 
 Why it is built this way:
 
-- No agent runs. Dockyard derives ``agentConnected`` from the last sign of life within 30 s,
-  and a re-registration (same identity document, as a restarting agent sends) is one. So
-  right before the storm every instance is registered again, oldest first, and a keeper (a
-  few threads) re-registers each one 25 s after its last registration from then on: one
-  sign of life per instance per 25 s, the least any liveness scheme needs (an agent's
-  WebSocket heartbeats write one every 5 to 10 s). A storm that ends within 25 s of the
-  refresh sees no keeper traffic; what the keeper sent during the storm is printed (and is
-  in Dockyard's server CPU). moto has no notion of a connected agent (and would register a
-  second instance), so it gets neither.
+- An instance registered through the API with no agent behind it takes no tasks (as in ECS),
+  so Dockyard's fleet is live: what the fleet costs the server (heartbeats, the hub's tick,
+  the state frames each placement pushes, the agents' reports) is in its server CPU, as it
+  would be in production. The fleet's upkeep alone is measured before the storm (server CPU
+  per second with every agent connected and nothing else going on) and printed.
 - ``--servers dockyard-nocache`` runs Dockyard with ``DOCKYARD_PLACEMENT_CACHE=off``: the
   snapshot read from the store on every RunTask, as before the snapshot cache;
   ``dockyard-baseline`` runs the source tree given by ``--baseline`` (an older commit).
@@ -45,7 +45,6 @@ import argparse
 import collections
 import contextlib
 import dataclasses
-import heapq
 import json
 import os
 import shutil
@@ -66,6 +65,7 @@ from bench.servers import (
     ServerProcess,
     ecs_client,
     machine,
+    process_tree_cpu,
     start_dockyard,
     start_moto,
 )
@@ -87,9 +87,6 @@ STRATEGY = [
     {"type": "spread", "field": "attribute:ecs.availability-zone"},
     {"type": "binpack", "field": "memory"},
 ]
-AGENT_TIMEOUT_SECONDS = 30.0  # Dockyard's: an agent silent this long is disconnected
-KEEP_SECONDS = 25.0  # re-register an instance this long after its last registration
-KEEPER_THREADS = 4
 CAPACITY_SHARE = 0.7
 TASK_DEFINITION: dict[str, Any] = {
     "family": FAMILY,
@@ -209,73 +206,82 @@ class Clients:
         return client
 
 
-class Keeper:
-    """Keeps every instance's agent connected: re-registers it ``KEEP_SECONDS`` after its last
-    registration (the oldest first), from a few threads, from its first registration on."""
-
-    def __init__(self, clients: Clients, threads: int = KEEPER_THREADS) -> None:
-        self.clients = clients
-        self.due: list[tuple[float, int, SimulatedInstance]] = []  # heap of (registered at, index, ...)
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.sent = 0
-        self.late = 0  # re-registrations that came after the agent timeout: it was disconnected
-        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def __enter__(self) -> Keeper:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-
-    def registered(self, instance: SimulatedInstance, at: float) -> None:
-        with self.lock:
-            heapq.heappush(self.due, (at, instance.index, instance))
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            now = time.monotonic()
-            with self.lock:
-                ready = self.due and self.due[0][0] + KEEP_SECONDS <= now
-                entry = heapq.heappop(self.due) if ready else None
-            if entry is None:
-                self.stop.wait(0.1)
-                continue
-            at, _, instance = entry
-            instance.register(self.clients.get())
-            with self.lock:
-                self.sent += 1
-                self.late += now - at > AGENT_TIMEOUT_SECONDS
-            self.registered(instance, time.monotonic())
-
-
-def prepare(server: ServerProcess, instances: list[SimulatedInstance], threads: int) -> tuple[Clients, float]:
-    """The cluster, the task definition and every instance registered."""
+def prepare(server: ServerProcess) -> Clients:
+    """The cluster and the task definition."""
     clients = Clients(server)
     ecs = clients.get()
     ecs.create_cluster(clusterName=CLUSTER)
     ecs.register_task_definition(**TASK_DEFINITION)
-    return clients, register_all(clients, instances, threads)
+    return clients
 
 
-def register_all(
-    clients: Clients, instances: list[SimulatedInstance], threads: int, keeper: Keeper | None = None
-) -> float:
-    """Register (again) every instance, in order, from ``threads`` threads; the seconds it took."""
+def register_all(clients: Clients, instances: list[SimulatedInstance], threads: int) -> float:
+    """Register every instance through the API (moto), from ``threads`` threads; seconds taken."""
     started = time.monotonic()
-
-    def one(instance: SimulatedInstance) -> None:
-        instance.register(clients.get())
-        if keeper:
-            keeper.registered(instance, time.monotonic())
-
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, instances))
+        list(pool.map(lambda instance: instance.register(clients.get()), instances))
     return time.monotonic() - started
+
+
+class HollowFleet:
+    """The fleet as hollow agents: one ``dockyard agent --hollow`` process per instance type,
+    each spreading its instances over the zones."""
+
+    def __init__(self, server: ServerProcess, size: int, log_dir: Path, reports: bool, concurrency: int):
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[tuple[Path, int]] = []
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID=BENCH_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=BENCH_SECRET,
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        types = list(INSTANCE_TYPES.items())
+        for index, (name, (cpu, memory)) in enumerate(types):
+            count = size // len(types) + (index < size % len(types))
+            if not count:
+                continue
+            command = [sys.executable, "-m", "dockyard", "agent", "--endpoint", server.endpoint]
+            command += ["--cluster", CLUSTER, "--hollow", str(count), "--hollow-cpu", str(cpu)]
+            command += ["--hollow-memory", str(memory), "--hollow-zones", ",".join(ZONES)]
+            command += ["--hollow-instance-type", name, "--hollow-concurrency", str(concurrency)]
+            command += ["--hollow-seed", str(index)] + ([] if reports else ["--hollow-no-reports"])
+            log_path = log_dir / f"hollow-{name}.log"
+            with log_path.open("ab") as log:
+                self.processes.append(
+                    subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+                )
+            self.logs.append((log_path, count))
+
+    def wait_connected(self, timeout: float = 600.0) -> float:
+        """Seconds until every instance of every process is registered and connected."""
+        started = time.monotonic()
+        while True:
+            texts = [path.read_text(errors="replace") if path.exists() else "" for path, _ in self.logs]
+            if all(
+                f"all {count} connected" in text for text, (_, count) in zip(texts, self.logs, strict=True)
+            ):
+                return time.monotonic() - started
+            if any(process.poll() is not None for process in self.processes) or (
+                time.monotonic() - started > timeout
+            ):
+                raise RuntimeError(
+                    "hollow agents did not all connect:\n" + "\n".join(t[-2000:] for t in texts)
+                )
+            time.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        return sum(process_tree_cpu(process.pid) for process in self.processes)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def placed_tasks(ecs: Any) -> int:
@@ -319,8 +325,9 @@ class Storm:
     result: loadgen.LoadResult
     placed: int
     cpu_seconds: float
-    keeper_sent: int = 0
-    keeper_late: int = 0
+    agents_cpu_seconds: float = 0.0  # the hollow agents' processes, during the storm
+    running: int = 0  # tasks RUNNING at the end of the storm (the agents' reports came in)
+    upkeep_ms_per_second: float = 0.0  # server CPU of the idle, connected fleet, before the storm
     books: str = ""
 
     @property
@@ -332,12 +339,26 @@ class Storm:
         return 1000 * self.cpu_seconds / max(1, self.placed)
 
 
+def upkeep(server: ServerProcess, seconds: float) -> float:
+    """Server CPU ms per second while the connected fleet does nothing but stay connected."""
+    before = server.cpu_seconds()
+    time.sleep(seconds)
+    return 1000 * (server.cpu_seconds() - before) / seconds
+
+
+def counts(ecs: Any) -> tuple[int, int]:
+    """The cluster's (running + pending, running) tasks."""
+    cluster = ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]
+    running = int(cluster["runningTasksCount"])
+    return running + int(cluster["pendingTasksCount"]), running
+
+
 def storm(
     server: ServerProcess,
     clients: Clients,
     size: int,
     plan: loadgen.LoadPlan,
-    keeper: Keeper | None,
+    fleet: HollowFleet | None,
     check: bool,
     profile: Path | None,
 ) -> Storm:
@@ -351,24 +372,17 @@ def storm(
     )
     ecs = clients.get()
     before = placed_tasks(ecs)
-    sent_before, late_before = (keeper.sent, keeper.late) if keeper else (0, 0)
     spy = _start_py_spy(server, profile / f"{server.name}-{size}.txt") if profile else None
     cpu_before = server.cpu_seconds()
+    agents_before = fleet.cpu_seconds() if fleet else 0.0
     result = loadgen.run(spec, plan)
     cpu = server.cpu_seconds() - cpu_before
+    agents_cpu = (fleet.cpu_seconds() - agents_before) if fleet else 0.0
     if spy is not None:
         spy.send_signal(2)  # SIGINT: py-spy writes what it sampled so far
         spy.wait(timeout=60)
-    placed = placed_tasks(ecs) - before
-    run = Storm(
-        server.name,
-        size,
-        result,
-        placed,
-        cpu,
-        (keeper.sent - sent_before) if keeper else 0,
-        (keeper.late - late_before) if keeper else 0,
-    )
+    placed, running = counts(ecs)
+    run = Storm(server.name, size, result, placed - before, cpu, agents_cpu, running)
     if check:
         run.books = verify(ecs, placed_tasks(ecs))
     return run
@@ -458,8 +472,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="RunTask calls measured per storm")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=2, help="client processes")
-    parser.add_argument("--connections", type=int, default=4, help="connections per client process")
-    parser.add_argument("--register-threads", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=2, help="connections per client process")
+    parser.add_argument("--register-threads", type=int, default=8, help="moto's registrations")
+    parser.add_argument(
+        "--hollow-reports",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the hollow agents report their tasks PENDING then RUNNING (--no-hollow-reports: "
+        "they take them and say nothing, the tasks stay PROVISIONING)",
+    )
+    parser.add_argument(
+        "--hollow-concurrency", type=int, default=16, help="API calls at once per agent process"
+    )
+    parser.add_argument("--upkeep-seconds", type=float, default=5.0, help="idle fleet measured this long")
     parser.add_argument(
         "--servers",
         default="dockyard,moto",
@@ -538,21 +563,27 @@ def _one(
             server.name = name
         else:
             server = start_moto(Path(tmp) / "moto")
+        fleet = None
         try:
-            if not dockyard:
-                instances = moto_ec2_instances(server, instances)
-            clients, seconds = prepare(server, instances, args.register_threads)
-            print(f"# {name:16} {size:5} instances registered in {seconds:.1f} s", flush=True)
-            with contextlib.ExitStack() as stack:
-                keeper = None
-                if dockyard:
-                    # Every agent freshly alive when the storm starts; the keeper keeps them so.
-                    keeper = stack.enter_context(Keeper(clients))
-                    seconds = register_all(clients, instances, args.register_threads, keeper)
-                    print(f"# {name:16} {size:5} instances re-registered in {seconds:.1f} s", flush=True)
-                profile = args.profile if dockyard else None
-                run = storm(server, clients, size, plan, keeper, args.verify, profile)
+            clients = prepare(server)
+            if dockyard:
+                fleet = HollowFleet(server, size, Path(tmp), args.hollow_reports, args.hollow_concurrency)
+                seconds = fleet.wait_connected()
+                print(
+                    f"# {name:16} {size:5} hollow agents registered and connected in {seconds:.1f} s",
+                    flush=True,
+                )
+                idle = upkeep(server, args.upkeep_seconds)
+            else:
+                seconds = register_all(clients, moto_ec2_instances(server, instances), args.register_threads)
+                print(f"# {name:16} {size:5} instances registered in {seconds:.1f} s", flush=True)
+            profile = args.profile if dockyard else None
+            run = storm(server, clients, size, plan, fleet, args.verify, profile)
+            if dockyard:
+                run.upkeep_ms_per_second = idle
         finally:
+            if fleet is not None:
+                fleet.stop()
             server.stop()
             if database_url:
                 from tests.harness import drop_postgres_database
@@ -561,7 +592,12 @@ def _one(
     print(
         f"# {name:16} {size:5} instances: {run.placed} tasks placed, {run.placements_per_second:,.0f} "
         f"placements/s; {run.result.summary()}; server CPU {run.cpu_ms_per_placement:.3f} ms/placement"
-        + (f"; keeper re-registered {run.keeper_sent} ({run.keeper_late} late)" if dockyard else ""),
+        + (
+            f"; fleet upkeep {run.upkeep_ms_per_second:.0f} ms CPU/s before the storm; agents' CPU "
+            f"{run.agents_cpu_seconds:.1f} s; {run.running} tasks RUNNING at the end"
+            if dockyard
+            else ""
+        ),
         flush=True,
     )
     if run.books:

@@ -72,8 +72,14 @@ def bootstrap_admin_key(engine: Engine) -> keys.AccessKey | None:
 
 
 # How every control-plane process serves: no access log, the fastest loop, and httptools'
-# parser held to the connection limits (dockyard.protocol.connections).
-_UVICORN: dict[str, Any] = {"access_log": False, "lifespan": "on", "loop": "uvloop"}
+# parser held to the connection limits (dockyard.protocol.connections). Agent sockets' state
+# frames go uncompressed (deflating them cost more than they weigh).
+_UVICORN: dict[str, Any] = {
+    "access_log": False,
+    "lifespan": "on",
+    "loop": "uvloop",
+    "ws_per_message_deflate": False,
+}
 
 
 def _connection_limits(args: argparse.Namespace) -> Any:

@@ -17,9 +17,11 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -89,8 +91,10 @@ class Channel:
         on_connect: Callable[[], list[dict[str, Any]]] = list,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         idle_timeout: float = IDLE_TIMEOUT,
+        opening: Callable[[], AbstractAsyncContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         self.credentials, self.region = credentials, region
+        self.opening = opening  # held while a connection opens (hollow fleets bound their handshakes)
         self.on_state, self.on_connect = on_state, on_connect
         self.heartbeat_interval, self.idle_timeout = heartbeat_interval, idle_timeout
         self.connected = False
@@ -138,15 +142,20 @@ class Channel:
         delay = BACKOFF_START
         while not stop.is_set():
             try:
-                headers = signed_headers(url, self.credentials(), self.region)
-                async with connect(
-                    url,
-                    additional_headers=headers,
-                    open_timeout=10,
-                    close_timeout=CLOSE_TIMEOUT,
-                    max_size=MAX_FRAME_BYTES,
-                    user_agent_header=f"dockyard-agent/{agent_version()}",
-                ) as ws:
+                async with self.opening():
+                    ws = await connect(
+                        url,
+                        additional_headers=signed_headers(url, self.credentials(), self.region),
+                        open_timeout=10,
+                        close_timeout=CLOSE_TIMEOUT,
+                        max_size=MAX_FRAME_BYTES,
+                        user_agent_header=f"dockyard-agent/{agent_version()}",
+                        # The heartbeat frames are the keepalive; frames are not worth deflating
+                        # (a busy instance's frames are large, and the server would pay for each).
+                        ping_interval=None,
+                        compression=None,
+                    )
+                async with ws:
                     delay = BACKOFF_START
                     await self._session(ws, stop)
             except ConnectionClosed as error:
@@ -208,7 +217,7 @@ class Channel:
             except TimeoutError:
                 raise TimeoutError(f"nothing from the control plane for {self.idle_timeout:g}s") from None
             try:
-                frame = json.loads(message)
+                frame = orjson.loads(message)  # a busy instance's frames are large
             except ValueError:
                 log.warning("ignoring a frame that is not JSON")
                 continue

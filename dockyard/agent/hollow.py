@@ -85,6 +85,8 @@ class HollowInstance:
         config = fleet.config
         self.fleet, self.index, self.instance_id, self.zone = fleet, index, instance_id, zone
         self.arn: str | None = None
+        self.last_frame: dict[str, Any] | None = None  # the last state frame, and when it came
+        self.last_frame_at = 0.0
         seed = None if config.seed is None else config.seed * 1_000_003 + index
         self.tasks = HollowTasks(config.script, random.Random(seed))
         self.reporter = Reporter(fleet.client, fleet.run_blocking)
@@ -94,6 +96,7 @@ class HollowInstance:
             on_state=self._on_state,
             on_connect=self._connected,
             heartbeat_interval=config.heartbeat_interval,
+            opening=lambda: fleet.opening,
         )
 
     def registration_params(self) -> dict[str, Any]:
@@ -177,7 +180,10 @@ class HollowInstance:
 
     async def _on_state(self, frame: dict[str, Any]) -> None:
         target = frame.get("containerInstanceArn")
-        if (target and target != self.arn) or not self.fleet.config.reports:
+        if target and target != self.arn:
+            return
+        self.last_frame, self.last_frame_at = frame, time.time()
+        if not self.fleet.config.reports:
             return
         for params in self.tasks.apply(frame, time.time()):
             self.reporter.task_change(params)
@@ -223,6 +229,9 @@ class HollowFleet:
             HollowInstance(self, i, f"i-{prefix}{i:0{max(1, 17 - len(prefix))}x}", zones[i % len(zones)])
             for i in range(config.count)
         ]
+        # A fleet opens its sockets a few at a time: thousands of handshakes at once would
+        # all time out together, and again at every retry.
+        self.opening = asyncio.Semaphore(config.concurrency)
         self._ever_connected: set[int] = set()
         self.ready = asyncio.Event()  # every instance connected at least once
 
@@ -249,7 +258,10 @@ class HollowFleet:
     async def run(self, stop: asyncio.Event) -> None:
         """Every instance until ``stop`` is set."""
         try:
-            await asyncio.gather(*(instance.run(stop) for instance in self.instances))
+            # Once stopped, a connection that takes longer than the grace to let go is dropped.
+            await unless_stopped(asyncio.gather(*(i.run(stop) for i in self.instances)), stop, STOP_GRACE)
+        except Stopped:
+            log.warning("hollow agents: %d connections did not close in time", self.connected)
         finally:
             self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -54,6 +54,10 @@ class HollowTasks:
         reports: list[dict[str, Any]] = []
         listed: set[str] = set()
         for raw in frame.get("tasks") or ():
+            known = self.tasks.get(str(raw.get("taskArn"))) if isinstance(raw, dict) else None
+            if known is not None and raw.get("desiredStatus") == known.spec.desired.name:
+                listed.add(known.spec.arn)  # as it was: a busy instance's frame is mostly these
+                continue
             try:
                 spec = task_from_frame(raw, str(frame.get("clusterArn", "")))
             except (KeyError, TypeError, ValueError):

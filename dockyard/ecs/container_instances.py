@@ -238,12 +238,12 @@ def _services_look_again(ctx: RequestContext, cluster: Row[Any]) -> None:
 
 
 def _replace_builtin_attributes(
-    ctx: RequestContext, cluster: Row[Any], arn: str, given: list[dict[str, Any]]
+    ctx: RequestContext, cluster: Row[Any], arn: str, given: list[dict[str, Any]], *, replacing: bool = True
 ) -> None:
     # Attributes that come with registration replace the previous registration's; custom
-    # ones (PutAttributes) stay.
+    # ones (PutAttributes) stay. A new instance has none to replace.
     names = {item["name"] for item in given}
-    if names:
+    if names and replacing:
         ctx.conn.execute(
             delete(attributes).where(
                 attributes.c.account_id == ctx.account_id,
@@ -253,6 +253,7 @@ def _replace_builtin_attributes(
                 attributes.c.name.in_(names),
             )
         )
+    if names:
         ctx.conn.execute(
             insert(attributes),
             [
@@ -391,7 +392,9 @@ def register_container_instance(
                 **values,
             )
         )
-    _replace_builtin_attributes(ctx, cluster_row, arn, _registration_attributes(identity, attributes))
+    _replace_builtin_attributes(
+        ctx, cluster_row, arn, _registration_attributes(identity, attributes), replacing=existing is not None
+    )
     row = find(ctx, cluster_row, arn)
     assert row is not None
     _placement_changed(ctx, cluster_row, [row.id])

@@ -270,22 +270,27 @@ class ClusterCache:
         self.ordered = None
 
     def refresh_last_seen(self, ctx: RequestContext, cluster_name: str) -> None:
-        """Read every agent's last sign of life again and derive connectivity from it."""
+        """Read every agent's last sign of life again and derive connectivity from it.
+
+        Only the instances whose last sign of life moved are looked at (a tenth of a fleet
+        heartbeats in a second); the others' timeouts are in the heap already."""
         scope = {"in_account": ctx.account_id, "in_region": ctx.region, "in_cluster": cluster_name}
-        for instance_id, seen in ctx.conn.execute(_LAST_SEEN, scope):
-            if instance_id in self.instances:
-                self.last_seen[instance_id] = seen
+        last_seen, instances = self.last_seen, self.instances
+        moved = [
+            (instance_id, seen)
+            for instance_id, seen in ctx.conn.execute(_LAST_SEEN, scope)
+            if instance_id in instances and last_seen.get(instance_id, -1.0) != seen
+        ]
         self.seen_read_at = ctx.now
-        timeouts = []
-        for instance_id, instance in self.instances.items():
-            seen = self.last_seen.get(instance_id)
+        for instance_id, seen in moved:
+            last_seen[instance_id] = seen
+            instance = instances[instance_id]
             connected = _connected(seen, ctx.now)
             if connected != instance.agent_connected:
                 self.put(dataclasses.replace(instance, agent_connected=connected))
             if connected and seen is not None:
-                timeouts.append((seen + AGENT_TIMEOUT_SECONDS, instance_id))
-        heapq.heapify(timeouts)
-        self.timeouts = timeouts
+                heapq.heappush(self.timeouts, (seen + AGENT_TIMEOUT_SECONDS, instance_id))
+        self.expire(ctx.now)
 
     def expire(self, now: float) -> None:
         """Mark disconnected the agents that timed out by ``now``: only those, earliest first."""

@@ -473,15 +473,14 @@ def test_an_agent_silent_for_30_seconds_gets_no_tasks(
 ) -> None:
     ecs.create_cluster(clusterName="silent")
     # Connected, but it sends nothing unless spoken to (a heartbeat an hour).
-    arn = hollow.instance(ecs, cluster="silent", heartbeat_interval=3600.0, id_prefix="5173")[
-        "containerInstanceArn"
-    ]
-    connected_at = _last_seen(server, arn)
+    fleet = hollow.start(1, cluster="silent", heartbeat_interval=3600.0, id_prefix="5173", reports=False)
+    [arn], [agent] = fleet.arns, fleet.instances
     register_task_definition(ecs, "quiet")
     first = ecs.run_task(cluster="silent", taskDefinition="quiet")["tasks"]
     assert len(first) == 1
-    # Its ack of the new state is its last sign of life until it is spoken to again.
-    wait_for(lambda: (_last_seen(server, arn) or 0) > (connected_at or 0), 10, message="for the ack")
+    # Its ack of the frame with the task is its last sign of life until it is spoken to again.
+    wait_for(lambda: agent.last_frame and agent.last_frame["tasks"], 10, message="for the frame")
+    wait_for(lambda: (_last_seen(server, arn) or 0) >= agent.last_frame_at, 10, message="for the ack")
     # The agent's last sign of life moves 31 s into the past, as the agent channel records it.
     _set_last_seen(server, arn, seconds_ago=31)
     # Probed with a task that never fits (a placement would wake the agent, whose ack is a
@@ -505,6 +504,7 @@ def test_an_agent_silent_for_30_seconds_gets_no_tasks(
 
 
 def _last_seen(server: DockyardServer, arn: str) -> float | None:
+    """The instance's last sign of life as the store has it."""
     from sqlalchemy import select
 
     from dockyard.store.db import make_engine, transaction

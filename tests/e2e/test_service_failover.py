@@ -94,4 +94,3 @@ def test_the_other_server_finishes_a_deployment_when_the_leader_dies(tmp_path: P
             leader.process.kill()
             leader.process.wait()
         drop_postgres_database(url)
-
