@@ -19,6 +19,7 @@ import botocore.config
 import psycopg
 
 from dockyard.identity import keys
+from dockyard.identity.sealing import load_sealer
 from dockyard.store.db import make_engine, sqlite_url, transaction
 
 ADMIN_KEY_ID = "AKIADOCKYARDTESTADMIN"
@@ -127,7 +128,9 @@ class DockyardServer:
         engine = make_engine(self.store_url)
         try:
             with transaction(engine) as connection:
-                key = keys.create_key(connection, account_id=account_id, user_name=user_name)
+                key = keys.create_key(
+                    connection, load_sealer(self.data_dir), account_id=account_id, user_name=user_name
+                )
         finally:
             engine.dispose()
         return Credentials(key.access_key_id, key.secret_access_key, account_id)
