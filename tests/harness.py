@@ -66,6 +66,8 @@ class DockyardServer:
     extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # A replica on another's store must seal secrets as that one does: pass its master_key_path.
+    master_key_file: Path | None = None
 
     @property
     def endpoint(self) -> str:
@@ -74,6 +76,10 @@ class DockyardServer:
     @property
     def store_url(self) -> str:
         return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
 
     def command(self) -> list[str]:
         command = [
@@ -89,6 +95,8 @@ class DockyardServer:
         ]
         if self.database_url:
             command += ["--database-url", self.database_url]
+        if self.master_key_file:
+            command += ["--master-key-file", str(self.master_key_file)]
         return command
 
     def start(self, timeout: float = 20) -> DockyardServer:
@@ -129,7 +137,10 @@ class DockyardServer:
         try:
             with transaction(engine) as connection:
                 key = keys.create_key(
-                    connection, load_sealer(self.data_dir), account_id=account_id, user_name=user_name
+                    connection,
+                    load_sealer(self.data_dir, self.master_key_file),
+                    account_id=account_id,
+                    user_name=user_name,
                 )
         finally:
             engine.dispose()
