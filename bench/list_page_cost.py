@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from sqlalchemy import Engine, event, insert
 
 from bench import loadgen
 from bench.servers import ServerProcess, ecs_client, machine, start_dockyard
+from dockyard.identity.sealing import Sealer
 
 FAMILY = "bench-web"
 REGION = "us-east-1"
@@ -38,6 +40,9 @@ CONTAINER = {
     "environment": [{"name": "MODE", "value": "bench"}],
 }
 _CHUNK = 10_000
+
+# Secrets of the bench's throwaway store, sealed under a throwaway master key.
+_SEALER = Sealer(secrets.token_bytes(32))
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ def populate(engine: Engine, size: int) -> Account:
     document = normalize({"family": FAMILY, "containerDefinitions": [CONTAINER]})
     principal = f"arn:aws:iam::{account_id}:user/bench"
     with transaction(engine) as connection:
-        key = keys.create_key(connection, account_id=account_id, user_name="bench")
+        key = keys.create_key(connection, _SEALER, account_id=account_id, user_name="bench")
         connection.execute(
             insert(task_definition_families).values(
                 account_id=account_id,
@@ -141,7 +146,7 @@ def query_plan(engine: Engine, account: Account, token: str, prefix: bool) -> li
         if "task_definitions" in statement:
             statements.append((statement, parameters))
 
-    state = build_server_state(engine, public_url="http://127.0.0.1")
+    state = build_server_state(engine, public_url="http://127.0.0.1", sealer=_SEALER)
     ctx = RequestContext(request_id="plan", service="ecs", server=state, now=time.time())
     ctx.identity = Identity(account.key_id, account.account_id, "bench")
     ctx.region = REGION

@@ -130,11 +130,13 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["DOCKYARD_ADMIN_SECRET_ACCESS_KEY"] = BENCH_SECRET
     from dockyard.app import build_app, build_server_state
     from dockyard.cli import bootstrap_admin_key, open_store
+    from dockyard.identity.sealing import load_sealer
 
     with tempfile.TemporaryDirectory(prefix="dockyard-path-") as tmp:
         engine = open_store(str(Path(tmp)), None)
-        bootstrap_admin_key(engine)
-        app = build_app(build_server_state(engine, public_url="http://127.0.0.1:5566"))
+        sealer = load_sealer(tmp)
+        bootstrap_admin_key(engine, sealer)
+        app = build_app(build_server_state(engine, public_url="http://127.0.0.1:5566", sealer=sealer))
         # The state bench.api_throughput prepares: clusters and one family's revisions.
         setup = [_signed("CreateCluster", {"clusterName": f"bench-{i}"}) for i in range(5)]
         setup += [

@@ -19,6 +19,7 @@ from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_e
 from dockyard.controllers import janitor
 from dockyard.ecs.request_limits import LIST_LIMITS
 from dockyard.ecs.services.controller import ServiceController
+from dockyard.identity.sealing import Sealer
 from dockyard.protocol.endpoint import AwsJsonEndpoint
 from dockyard.server_state import ServerState
 
@@ -88,10 +89,16 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
 
 
 def build_server_state(
-    engine: Engine, *, public_url: str, verify_signatures: bool = True, default_account_id: str | None = None
+    engine: Engine,
+    *,
+    public_url: str,
+    sealer: Sealer,
+    verify_signatures: bool = True,
+    default_account_id: str | None = None,
 ) -> ServerState:
     state = ServerState(
         engine=engine,
+        sealer=sealer,
         providers={"ecs": ecs.provider()},
         public_url=public_url,
         verify_signatures=verify_signatures,

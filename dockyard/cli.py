@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from dockyard.identity import keys
+from dockyard.identity.sealing import Sealer, load_sealer
 from dockyard.store.db import make_engine, sqlite_url, transaction
 from dockyard.store.migrate import upgrade
 
@@ -21,11 +22,30 @@ DEFAULT_PORT = 5566  # out of the way of LocalStack (4566) and moto (5000)
 
 
 def open_store(data_dir: str, database_url: str | None) -> Engine:
-    """The migrated store: ``database_url`` if given, else SQLite inside ``data_dir``."""
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    """The migrated store: ``database_url`` if given, else SQLite inside ``data_dir``.
+
+    The data directory is the owner's alone (0700), and so are the database's files (0600;
+    SQLite gives its WAL and shared-memory files the database file's mode)."""
+    directory = Path(data_dir)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)
+    if not database_url:
+        database = directory / "dockyard.db"
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+        for path in (database, directory / "dockyard.db-wal", directory / "dockyard.db-shm"):
+            if path.exists():
+                path.chmod(0o600)
     engine = make_engine(database_url or sqlite_url(data_dir))
     upgrade(engine)
     return engine
+
+
+def open_sealer(args: argparse.Namespace, engine: Engine) -> Sealer:
+    """The master key's sealer; secrets stored before sealing existed are sealed now."""
+    sealer = load_sealer(args.data_dir, args.master_key_file)
+    with transaction(engine) as connection:
+        keys.seal_stored_secrets(connection, sealer)
+    return sealer
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +58,12 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         default=os.environ.get("DOCKYARD_DATABASE_URL"),
         help="a PostgreSQL URL; default: SQLite inside --data-dir",
+    )
+    parser.add_argument(
+        "--master-key-file",
+        default=os.environ.get("DOCKYARD_MASTER_KEY_FILE"),
+        help="the key that seals secret keys at rest (default: master.key in --data-dir, made at "
+        "first start; control planes sharing a PostgreSQL database must share it)",
     )
 
 
@@ -54,21 +80,21 @@ def _listen_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def bootstrap_admin_key(engine: Engine) -> keys.AccessKey | None:
+def bootstrap_admin_key(engine: Engine, sealer: Sealer) -> keys.AccessKey | None:
     """Create the admin key on first start (from DOCKYARD_ADMIN_* when set); None if it exists."""
     key_id = os.environ.get("DOCKYARD_ADMIN_ACCESS_KEY_ID")
     secret = os.environ.get("DOCKYARD_ADMIN_SECRET_ACCESS_KEY")
     account = os.environ.get("DOCKYARD_ACCOUNT_ID", keys.DEFAULT_ACCOUNT_ID)
     with transaction(engine) as connection:
         if key_id and secret:
-            if keys.find_key(connection, key_id) is not None:
+            if keys.find_key(connection, key_id, sealer) is not None:
                 return None
             return keys.create_key(
-                connection, account_id=account, access_key_id=key_id, secret_access_key=secret
+                connection, sealer, account_id=account, access_key_id=key_id, secret_access_key=secret
             )
         if keys.has_keys(connection):
             return None
-        return keys.create_key(connection, account_id=account)
+        return keys.create_key(connection, sealer, account_id=account)
 
 
 # How every control-plane process serves: no access log, the fastest loop, and httptools'
@@ -100,7 +126,8 @@ def serve(args: argparse.Namespace) -> None:
     from dockyard.app import build_app, build_server_state
 
     engine = open_store(args.data_dir, args.database_url)
-    created = bootstrap_admin_key(engine)
+    sealer = open_sealer(args, engine)
+    created = bootstrap_admin_key(engine, sealer)
     endpoint = f"http://{args.host}:{args.port}"
     print(f"Dockyard endpoint: {endpoint}", flush=True)
     if created is not None and created.access_key_id == os.environ.get("DOCKYARD_ADMIN_ACCESS_KEY_ID"):
@@ -126,6 +153,7 @@ def serve(args: argparse.Namespace) -> None:
     state = build_server_state(
         engine,
         public_url=public_url,
+        sealer=sealer,
         verify_signatures=not args.no_verify_signatures,
         default_account_id=os.environ.get("DOCKYARD_ACCOUNT_ID"),
     )
@@ -174,6 +202,8 @@ def _serve_workers(args: argparse.Namespace, public_url: str) -> None:
             "verify_signatures": not args.no_verify_signatures,
             "default_account_id": os.environ.get("DOCKYARD_ACCOUNT_ID"),
             "connection_limits": dataclasses.asdict(limits),
+            "data_dir": args.data_dir,
+            "master_key_file": args.master_key_file,
         }
     )
     uvicorn.run(
@@ -198,6 +228,7 @@ def worker_app() -> Any:
     state = build_server_state(
         make_engine(settings["database_url"]),
         public_url=settings["public_url"],
+        sealer=load_sealer(settings["data_dir"], settings["master_key_file"]),
         verify_signatures=settings["verify_signatures"],
         default_account_id=settings["default_account_id"],
     )
@@ -208,13 +239,14 @@ def up(args: argparse.Namespace) -> None:
     from dockyard.local import run_up
 
     engine = open_store(args.data_dir, args.database_url)
-    created = bootstrap_admin_key(engine)
+    sealer = open_sealer(args, engine)
+    created = bootstrap_admin_key(engine, sealer)
     shown = (
         created
         if created is not None and created.access_key_id != os.environ.get("DOCKYARD_ADMIN_ACCESS_KEY_ID")
         else None
     )
-    run_up(args, engine, new_admin_key=shown)  # prints the key last, once everything is up
+    run_up(args, engine, sealer, new_admin_key=shown)  # prints the key last, once everything is up
 
 
 def down(args: argparse.Namespace) -> None:
@@ -243,9 +275,10 @@ def logs_command(args: argparse.Namespace) -> None:
 
 def keys_command(args: argparse.Namespace) -> None:
     engine = open_store(args.data_dir, args.database_url)
+    sealer = open_sealer(args, engine)
     with transaction(engine) as connection:
         if args.keys_verb == "create":
-            key = keys.create_key(connection, account_id=args.account_id, user_name=args.user)
+            key = keys.create_key(connection, sealer, account_id=args.account_id, user_name=args.user)
             print(f"AWS_ACCESS_KEY_ID={key.access_key_id}")
             print(f"AWS_SECRET_ACCESS_KEY={key.secret_access_key}")
             print(f"account={key.account_id} user={key.user_name}")

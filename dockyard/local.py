@@ -21,23 +21,25 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from dockyard.identity import keys
+from dockyard.identity.sealing import Sealer
 from dockyard.store.db import transaction
 
 AGENT_USER = "dockyard-agent"
 
 
-def local_agent_key(engine: Engine, data_dir: Path, account_id: str) -> keys.AccessKey:
+def local_agent_key(engine: Engine, data_dir: Path, account_id: str, sealer: Sealer) -> keys.AccessKey:
     """The local agent's key, created once and kept (mode 0600) in the data directory."""
     path = data_dir / "local-agent-key.json"
     if path.exists():
         saved = json.loads(path.read_text())
         with transaction(engine, write=False) as connection:
-            found = keys.find_key(connection, saved["access_key_id"])
+            found = keys.find_key(connection, saved["access_key_id"], sealer)
         if found is not None and found.status == "Active":
             return found
     with transaction(engine) as connection:
-        key = keys.create_key(connection, account_id=account_id, user_name=AGENT_USER)
+        key = keys.create_key(connection, sealer, account_id=account_id, user_name=AGENT_USER)
     path.touch(mode=0o600)
+    path.chmod(0o600)
     path.write_text(
         json.dumps({"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key})
     )
@@ -118,10 +120,12 @@ def summary(endpoint: str, region: str, data_dir: Path, new_admin_key: keys.Acce
     return "\n".join(lines)
 
 
-def run_up(args: argparse.Namespace, engine: Engine, new_admin_key: keys.AccessKey | None = None) -> None:
+def run_up(
+    args: argparse.Namespace, engine: Engine, sealer: Sealer, new_admin_key: keys.AccessKey | None = None
+) -> None:
     data_dir = Path(args.data_dir).resolve()
     account = os.environ.get("DOCKYARD_ACCOUNT_ID", keys.DEFAULT_ACCOUNT_ID)
-    agent_key = local_agent_key(engine, data_dir, account)
+    agent_key = local_agent_key(engine, data_dir, account, sealer)
     engine.dispose()
     endpoint = f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}"
     server_command = [

@@ -22,6 +22,7 @@ from dockyard.context import Identity, RequestContext
 from dockyard.controllers.runtime import Runtime
 from dockyard.errors import UnrecognizedClientException
 from dockyard.identity.keys import DEFAULT_ACCOUNT_ID, AccessKey, find_key
+from dockyard.identity.sealing import Sealer
 from dockyard.protocol.dispatch import Action, build_actions, not_implemented
 from dockyard.protocol.models import service_model
 from dockyard.protocol.validate import ShapeValidator
@@ -44,6 +45,7 @@ KEY_CACHE_SECONDS = 1.0
 class ServerState:
     engine: Engine
     providers: dict[str, Iterable[ModuleType]]
+    sealer: Sealer  # opens the stored secret access keys
     verify_signatures: bool = True
     public_url: str = "http://127.0.0.1:5566"
     default_account_id: str = DEFAULT_ACCOUNT_ID
@@ -87,7 +89,7 @@ class ServerState:
         cached = self._keys.get(access_key_id)
         if cached is None or cached[0] < now:
             with transaction(self.engine, write=False) as connection:
-                key = find_key(connection, access_key_id)
+                key = find_key(connection, access_key_id, self.sealer)
             cached = (now + KEY_CACHE_SECONDS, key)
             self._keys[access_key_id] = cached
         key = cached[1]

@@ -19,6 +19,7 @@ import botocore.config
 import psycopg
 
 from dockyard.identity import keys
+from dockyard.identity.sealing import load_sealer
 from dockyard.store.db import make_engine, sqlite_url, transaction
 
 ADMIN_KEY_ID = "AKIADOCKYARDTESTADMIN"
@@ -66,6 +67,8 @@ class DockyardServer:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     environment: dict[str, str] = field(default_factory=dict)  # more environment variables
+    # A replica on another's store must seal secrets as that one does: pass its master_key_path.
+    master_key_file: Path | None = None
 
     @property
     def endpoint(self) -> str:
@@ -74,6 +77,10 @@ class DockyardServer:
     @property
     def store_url(self) -> str:
         return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
 
     def command(self) -> list[str]:
         command = [
@@ -89,6 +96,8 @@ class DockyardServer:
         ]
         if self.database_url:
             command += ["--database-url", self.database_url]
+        if self.master_key_file:
+            command += ["--master-key-file", str(self.master_key_file)]
         return command
 
     def start(self, timeout: float = 20) -> DockyardServer:
@@ -129,7 +138,12 @@ class DockyardServer:
         engine = make_engine(self.store_url)
         try:
             with transaction(engine) as connection:
-                key = keys.create_key(connection, account_id=account_id, user_name=user_name)
+                key = keys.create_key(
+                    connection,
+                    load_sealer(self.data_dir, self.master_key_file),
+                    account_id=account_id,
+                    user_name=user_name,
+                )
         finally:
             engine.dispose()
         return Credentials(key.access_key_id, key.secret_access_key, account_id)

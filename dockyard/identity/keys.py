@@ -1,4 +1,8 @@
-"""Access keys: created, listed and revoked by the admin verbs; looked up on every request."""
+"""Access keys: created, listed and revoked by the admin verbs; looked up on every request.
+
+Secrets are stored sealed (``identity.sealing``): whoever writes or reads one passes the
+control plane's ``Sealer``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
+from dockyard.identity.sealing import Sealer, is_sealed
 from dockyard.store.schema import access_keys
 
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -27,6 +32,7 @@ class AccessKey:
 
 def create_key(
     connection: Connection,
+    sealer: Sealer,
     *,
     account_id: str = DEFAULT_ACCOUNT_ID,
     user_name: str = "admin",
@@ -42,7 +48,8 @@ def create_key(
         status="Active",
         created_at=time.time(),
     )
-    connection.execute(insert(access_keys).values(_as_row(key)))
+    row = _as_row(key) | {"secret_access_key": sealer.seal(key.secret_access_key, key.access_key_id)}
+    connection.execute(insert(access_keys).values(row))
     return key
 
 
@@ -54,15 +61,32 @@ def _as_row(key: AccessKey) -> dict[str, object]:
     return {name: getattr(key, name) for name in AccessKey.__slots__}
 
 
-def find_key(connection: Connection, access_key_id: str) -> AccessKey | None:
-    """The key with this id, active or not."""
+def find_key(connection: Connection, access_key_id: str, sealer: Sealer) -> AccessKey | None:
+    """The key with this id, active or not, its secret opened."""
     row = connection.execute(select(access_keys).where(access_keys.c.access_key_id == access_key_id)).first()
-    return AccessKey(**row._mapping) if row else None
+    if row is None:
+        return None
+    secret = sealer.open(row.secret_access_key, row.access_key_id)
+    return AccessKey(**(dict(row._mapping) | {"secret_access_key": secret}))
 
 
 def list_keys(connection: Connection) -> list[AccessKey]:
+    """Every key, without its secret."""
     rows = connection.execute(select(access_keys).order_by(access_keys.c.created_at))
-    return [AccessKey(**row._mapping) for row in rows]
+    return [AccessKey(**(dict(row._mapping) | {"secret_access_key": ""})) for row in rows]
+
+
+def seal_stored_secrets(connection: Connection, sealer: Sealer) -> int:
+    """Seal the secrets stored before sealing existed (at start-up); how many there were."""
+    rows = connection.execute(select(access_keys.c.access_key_id, access_keys.c.secret_access_key)).all()
+    plain = [row for row in rows if not is_sealed(row.secret_access_key)]
+    for row in plain:
+        connection.execute(
+            update(access_keys)
+            .where(access_keys.c.access_key_id == row.access_key_id)
+            .values(secret_access_key=sealer.seal(row.secret_access_key, row.access_key_id))
+        )
+    return len(plain)
 
 
 def revoke_key(connection: Connection, access_key_id: str) -> bool:

@@ -48,11 +48,25 @@ class AwsJsonEndpoint:
             headers=headers,
             body=body,
         )
-        if self.inline:
+        if self.inline and not _heavy_read(headers, body):
             response = await handle_inline(self.server, self.service, http)
         else:
             response = await anyio.to_thread.run_sync(handle, self.server, self.service, http)
         await _send(send, response)
+
+
+# A read that names many items (or filters with the query language) may take tens of
+# milliseconds: it runs on a worker thread even on SQLite, so the event loop keeps serving
+# everyone else meanwhile (a read needs none of the group commit's ordering).
+_HEAVY_BODY_BYTES = 256
+_READ_PREFIXES = (".Describe", ".List", ".Get")
+
+
+def _heavy_read(headers: dict[str, str], body: bytes) -> bool:
+    target = headers.get("x-amz-target", "")
+    if not any(prefix in target for prefix in _READ_PREFIXES):
+        return False
+    return len(body) > _HEAVY_BODY_BYTES or b'"filter"' in body
 
 
 def _length_allowed(declared: str | None) -> bool:

@@ -50,7 +50,7 @@ access_keys = Table(
     "access_keys",
     metadata,
     Column("access_key_id", String(32), primary_key=True),
-    Column("secret_access_key", String(64), nullable=False),
+    Column("secret_access_key", String(256), nullable=False),  # sealed: identity.sealing
     Column("account_id", String(12), nullable=False),
     Column("user_name", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # Active | Inactive (revoked)

@@ -137,7 +137,9 @@ def test_a_task_run_through_another_control_plane_reaches_the_agent(
     # the same store, whose commit no notifier of the first one hears: the hub's once-a-second
     # look at the connected instances' desired versions must find it.
     replica = DockyardServer(
-        data_dir=tmp_path / "replica", database_url=process_host.server.store_url
+        data_dir=tmp_path / "replica",
+        database_url=process_host.server.store_url,
+        master_key_file=process_host.server.master_key_path,
     ).start()
     try:
         ecs = replica.client(process_host.account)

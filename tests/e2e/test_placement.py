@@ -372,7 +372,9 @@ def test_a_run_task_storm_never_overcommits_an_instance(ecs: Any, hollow: Hollow
 @pytest.fixture
 def second_server(server: DockyardServer, tmp_path: Path) -> Iterator[DockyardServer]:
     """Another control-plane process on the same store (a replica)."""
-    replica = DockyardServer(data_dir=tmp_path / "replica", database_url=server.store_url).start()
+    replica = DockyardServer(
+        data_dir=tmp_path / "replica", database_url=server.store_url, master_key_file=server.master_key_path
+    ).start()
     yield replica
     replica.stop()
 

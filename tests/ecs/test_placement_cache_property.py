@@ -23,6 +23,7 @@ from dockyard.ecs.services import actions as service_actions
 from dockyard.ecs.services import scheduler
 from dockyard.ecs.task_reports import submit_task_state_change
 from dockyard.errors import ApiError
+from dockyard.identity.sealing import Sealer
 from dockyard.server_state import ServerState
 from dockyard.store.db import make_engine, sqlite_url
 from dockyard.store.migrate import upgrade
@@ -167,7 +168,7 @@ class World:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(ACTIONS), st.integers(0, 2**32)), min_size=5, max_size=40))
 def test_the_cached_snapshot_equals_a_fresh_read(engine: Engine, steps: list[tuple[str, int]]) -> None:
-    server = build_server_state(engine, public_url="http://127.0.0.1")
+    server = build_server_state(engine, public_url="http://127.0.0.1", sealer=Sealer(bytes(32)))
     cluster = f"c{random.getrandbits(32):x}"
     world = World(server, cluster)
     world.call(lambda ctx: clusters.create_cluster(ctx, cluster_name=cluster))

@@ -25,7 +25,9 @@ def replicas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DOCKYARD_PLACEMENT_ATTEMPTS", "1")
     url = database_url_for("postgresql")
     first = DockyardServer(data_dir=tmp_path / "a", database_url=url).start()
-    second = DockyardServer(data_dir=tmp_path / "b", database_url=url).start()
+    second = DockyardServer(
+        data_dir=tmp_path / "b", database_url=url, master_key_file=first.master_key_path
+    ).start()
     yield first, second
     first.stop()
     second.stop()
