@@ -1,10 +1,11 @@
 """Time from a service task's death to its replacement RUNNING, beside a plain ``docker run -d``.
 
 One Dockyard server and one local agent (Docker driver). Each round creates a service of one
-busybox task (a new one: deaths seconds apart are throttled as tasks failing to start), kills the task's container from outside (``docker kill``) and times until
-DescribeServices' task list shows another task RUNNING (polled every 5 ms). ECS itself takes
-tens of seconds for this; the target is under 1 s plus the container's own start, which the
-``docker run -d`` rounds (alternating with ours) measure on the same machine.
+busybox task (a new one: deaths seconds apart are throttled as tasks failing to start), kills
+the task's container from outside (``docker kill``) and times until the service shows another
+task RUNNING (polled every 5 ms). ECS itself takes tens of seconds for this; the target is
+under 1 s plus the container's own start, which the ``docker run -d`` rounds (alternating with
+ours) measure on the same machine.
 
     .venv/bin/python -m bench.service_replacement --rounds 10
 """
