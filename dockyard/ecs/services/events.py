@@ -5,30 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import update
-
 from dockyard.context import RequestContext
-from dockyard.store.schema import services
 
 MAX_EVENTS = 100  # ECS shows the last 100
 
 
-def add(
-    ctx: RequestContext, service: Any, events: list[dict[str, Any]], *messages: str
-) -> list[dict[str, Any]]:
+def add(ctx: RequestContext, events: list[dict[str, Any]], *messages: str) -> list[dict[str, Any]]:
     """``events`` with ``messages`` in front (the same message is not repeated back to back)."""
     for message in messages:
         if events and events[0]["message"] == message:
             continue
         events = [{"id": str(uuid.uuid4()), "createdAt": ctx.now, "message": message}, *events][:MAX_EVENTS]
     return events
-
-
-def record(ctx: RequestContext, service: Any, *messages: str) -> None:
-    """Write ``messages`` into the service's events now."""
-    events = add(ctx, service, list(service.events), *messages)
-    if events != service.events:
-        ctx.conn.execute(update(services).where(services.c.id == service.id).values(events=events))
 
 
 def tasks_started(name: str, task_ids: list[str]) -> str:

@@ -153,7 +153,6 @@ class _State:
             )
         self.events = events.add(
             self.ctx,
-            self.service,
             self.events,
             events.tasks_stopped(self.service.name, [r.task_id for r in gone], "lost"),
         )
@@ -277,7 +276,7 @@ class _State:
         if service.launch_after is None:
             delay = min(MAX_THROTTLE_SECONDS, 5.0 * 2 ** (service.failure_streak - THROTTLE_AFTER_FAILURES))
             self.values["launch_after"] = now + delay
-            self.events = events.add(self.ctx, service, self.events, events.throttled(service.name))
+            self.events = events.add(self.ctx, self.events, events.throttled(service.name))
             self._due(now + delay)
         else:
             self._due(service.launch_after)
@@ -340,9 +339,7 @@ class _State:
         for task, why in plan.stop:
             row = rows[task.id]
             if why == rollout.HEALTH:
-                self.events = events.add(
-                    ctx, service, self.events, events.unhealthy(service.name, row.task_id)
-                )
+                self.events = events.add(ctx, self.events, events.unhealthy(service.name, row.task_id))
                 if row.deployment_id is not None:
                     ctx.conn.execute(
                         update(service_deployments)
@@ -353,7 +350,7 @@ class _State:
                 ctx, row, reason=_STOP_REASONS.get(why, scaling), stop_code="ServiceSchedulerInitiated"
             )
             stopped.append(row.task_id)
-        self.events = events.add(ctx, service, self.events, events.tasks_stopped(service.name, stopped))
+        self.events = events.add(ctx, self.events, events.tasks_stopped(service.name, stopped))
 
     def _start(self, plan: rollout.Plan, primary: Row[Any]) -> int:
         count = plan.start if not plan.start_on else len(plan.start_on)
@@ -421,14 +418,10 @@ class _State:
             if len(launched.rows) < batch:
                 failures = launched.failures
         if started_ids:
-            self.events = events.add(
-                ctx, service, self.events, events.tasks_started(service.name, started_ids)
-            )
+            self.events = events.add(ctx, self.events, events.tasks_started(service.name, started_ids))
         if failures or len(started_ids) < count:
             self.values["starved"] = True
-            self.events = events.add(
-                ctx, service, self.events, events.unable_to_place(service.name, failures)
-            )
+            self.events = events.add(ctx, self.events, events.unable_to_place(service.name, failures))
         else:
             self.values["starved"] = False
         return len(started_ids)
@@ -456,13 +449,11 @@ class _State:
             finished_at=ctx.now,
         )
         self.events = events.add(
-            ctx, service, self.events, events.deployment_failed(service.name, primary.deployment_id)
+            ctx, self.events, events.deployment_failed(service.name, primary.deployment_id)
         )
         if target is None:
             return _reread(ctx, primary.id)
-        self.events = events.add(
-            ctx, service, self.events, events.rolling_back(service.name, target.deployment_id)
-        )
+        self.events = events.add(ctx, self.events, events.rolling_back(service.name, target.deployment_id))
         new_id = deployments.start(
             ctx,
             service,
@@ -542,11 +533,11 @@ class _State:
                     .values(lifecycle_status="ROLLBACK_SUCCESSFUL", updated_at=ctx.now)
                 )
             self.events = events.add(
-                ctx, service, self.events, events.deployment_completed(service.name, primary.deployment_id)
+                ctx, self.events, events.deployment_completed(service.name, primary.deployment_id)
             )
         if not service.steady:
             self.values["steady"] = True
-            self.events = events.add(ctx, service, self.events, events.steady_state(service.name))
+            self.events = events.add(ctx, self.events, events.steady_state(service.name))
 
 
 def _reread(ctx: RequestContext, deployment_id: int) -> Row[Any]:
