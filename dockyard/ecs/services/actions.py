@@ -67,7 +67,6 @@ def _digest(params: dict[str, Any]) -> str:
 
 def _deployment_body(service_body: dict[str, Any], launch_type: str | None) -> dict[str, Any]:
     """What a deployment keeps of its service at the time it starts."""
-    threshold = config.circuit_breaker_threshold
     return {
         "launchType": launch_type,
         "platformVersion": service_body.get("platformVersion"),
@@ -76,7 +75,6 @@ def _deployment_body(service_body: dict[str, Any], launch_type: str | None) -> d
         "deploymentConfiguration": service_body["deploymentConfiguration"],
         "placementConstraints": service_body.get("placementConstraints"),
         "placementStrategy": service_body.get("placementStrategy"),
-        "circuitBreakerThreshold": threshold(service_body.get("desiredCount", 0)),
     }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import task_states
+from dockyard.ecs.services import config
 from dockyard.store.expressions import one_of
 from dockyard.store.schema import service_deployments, tasks
 
@@ -179,7 +180,7 @@ def render_service_deployment(
             if enabled
             else "DISABLED",
             "failureCount": row.failed_tasks,
-            "threshold": body.get("circuitBreakerThreshold", 0),
+            "threshold": config.circuit_breaker_threshold(row.desired_count),  # as the scheduler counts
         },
     }
     if body.get("rollback"):
