@@ -51,7 +51,10 @@ def test_drain_and_deregister_race_run_task_and_services(
 
     with ThreadPoolExecutor(4) as pool:
         runners = [pool.submit(run_tasks, client) for client in clients]
-        pool.submit(change_instances).result(timeout=120)
+        try:
+            pool.submit(change_instances).result(timeout=120)
+        finally:
+            done.set()  # the runners stop even when the changes failed, or the pool never closes
         assert sum(runner.result(timeout=60) for runner in runners) > 0
     wait_for(lambda: ecs.describe_services(services=["svc"])["services"][0]["runningCount"] == 40, 60)
 
