@@ -64,6 +64,7 @@ def ws_url(endpoint: str, cluster_arn: str, instance_arn: str, version: str | No
             ("clusterArn", cluster_arn),
             ("containerInstanceArn", instance_arn),
             ("agentVersion", version or agent_version()),
+            ("stateDeltas", "1"),  # after the first, frames carry only what changed
         )
     )
     return f"{base}ws?{query}"
@@ -77,6 +78,31 @@ def signed_headers(url: str, credentials: Credentials, region: str) -> dict[str,
     request = AWSRequest(method="GET", url=http_url, data=b"")
     SigV4Auth(credentials, "ecs", region).add_auth(request)
     return {name: value for name, value in request.headers.items() if name.lower() != "host"}
+
+
+class DesiredState:
+    """The instance's full desired state as one connection's frames build it: a full frame
+    replaces it, a delta (``since`` the previous frame) updates and removes entries."""
+
+    def __init__(self) -> None:
+        self.version: Any = None
+        self.tasks: dict[str, Any] = {}
+
+    def apply(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        """The full frame ``frame`` amounts to; None for a delta on another base."""
+        entries = [t for t in frame.get("tasks") or () if isinstance(t, dict)]
+        if "since" in frame:
+            if self.version is None or frame["since"] != self.version:
+                return None
+            for arn in frame.get("removed") or ():
+                self.tasks.pop(arn, None)
+        else:
+            self.tasks = {}
+        self.tasks.update((str(entry.get("taskArn")), entry) for entry in entries)
+        self.version = frame.get("version")
+        full = {key: value for key, value in frame.items() if key not in ("since", "removed")}
+        full["tasks"] = list(self.tasks.values())
+        return full
 
 
 class Channel:
@@ -104,6 +130,7 @@ class Channel:
         self._pending = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing waits to be written
         self._idle.set()
+        self._state = DesiredState()
 
     def send(self, frame: dict[str, Any]) -> bool:
         """Queue a frame for the live connection; False (dropped) while disconnected."""
@@ -187,6 +214,7 @@ class Channel:
     async def _session(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         self.connections += 1
         self._forget_outgoing()
+        self._state = DesiredState()  # a connection's first frame is the full state
         self.connected = True
         log.info("connected to the control plane")
         for frame in self.on_connect():
@@ -223,8 +251,14 @@ class Channel:
                 continue
             kind = frame.get("type") if isinstance(frame, dict) else None
             if kind == "state":
+                full = self._state.apply(frame)
+                if full is None:
+                    raise WebSocketException(
+                        f"state frame {frame.get('version')} is a delta since {frame.get('since')}, "
+                        f"not since the {self._state.version} this connection applied"
+                    )
                 try:
-                    await self.on_state(frame)
+                    await self.on_state(full)
                 except Exception:  # a bug must not cost the connection; the next frame retries
                     log.exception("applying state frame %s failed", frame.get("version"))
                     continue

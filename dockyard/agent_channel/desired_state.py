@@ -10,6 +10,12 @@ members), reads and serializes only the tasks that are new or changed since the 
 splices the kept entries in as they are. Rendered task definitions are shared by
 the connections of a process (a definition's body never changes; its status members are part
 of the key).
+
+An agent that asks for deltas (``stateDeltas=1`` on its upgrade) gets, after the first full
+frame of a connection, frames with only the entries that are new or changed and the ARNs of
+the tasks that left, relative to the connection's previous frame (``since``): the socket is
+ordered and reliable, so the agent's copy plus the delta is the full state. A frame's cost on
+the wire and in the agent then follows what changed, not what the instance holds.
 """
 
 from __future__ import annotations
@@ -56,9 +62,14 @@ _rendered_lock = threading.Lock()
 class FrameBuilder:
     """Builds one instance's state frames, keeping each task's entry (as JSON) between frames."""
 
-    def __init__(self) -> None:
-        # task id -> (its live row as last read, its entry serialized)
-        self._entries: dict[int, tuple[tuple[Any, ...], bytes]] = {}
+    def __init__(self, deltas: bool = False) -> None:
+        self.deltas = deltas
+        # task id -> (its live row as last read, its ARN, its entry serialized)
+        self._entries: dict[int, tuple[tuple[Any, ...], str, bytes]] = {}
+        self._version: int | None = None  # the version of the last frame sent
+        # What the last frame built would make of the two above, once it is sent: a frame built
+        # twice (a retried transaction) or never sent must not become the base of a delta.
+        self._built: tuple[dict[int, tuple[tuple[Any, ...], str, bytes]], int] | None = None
 
     def frame_if_changed(
         self, ctx: RequestContext, instance_id: int, cluster_arn: str, sent_version: int | None
@@ -74,20 +85,20 @@ class FrameBuilder:
 
     def frame(self, ctx: RequestContext, instance: Row[Any], cluster_arn: str) -> bytes:
         """Every task the instance should know about (all of its tasks not yet reported
-        STOPPED), as one JSON frame."""
+        STOPPED), as one JSON frame; only what moved since the last frame when deltas are on."""
         live = [tuple(row) for row in ctx.conn.execute(_LIVE_TASKS, {"instance_id": instance.id})]
         kept = self._entries
         # New tasks, and tasks whose desired status (or definition's status) moved.
         stale = [row[0] for row in live if (entry := kept.get(row[0])) is None or entry[0] != row]
         details = {row.id: row for row in ctx.conn.execute(_TASK_ENTRIES, {"ids": stale})} if stale else {}
-        entries: dict[int, tuple[tuple[Any, ...], bytes]] = {}
+        entries: dict[int, tuple[tuple[Any, ...], str, bytes]] = {}
         for row in live:
             task = details.get(row[0])
             if task is None:
                 entries[row[0]] = kept[row[0]]
             else:
-                entries[row[0]] = (row, orjson.dumps(_entry(task, row[1], _definition(ctx, row[2:]))))
-        self._entries = entries
+                rendered = orjson.dumps(_entry(task, row[1], _definition(ctx, row[2:])))
+                entries[row[0]] = (row, task.arn, rendered)
         head: dict[str, Any] = {
             "type": "state",
             "version": instance.desired_version,
@@ -97,8 +108,22 @@ class FrameBuilder:
         update_offer = agent_update.offer(instance)
         if update_offer is not None:
             head["agentUpdate"] = update_offer
+        if self.deltas and self._version is not None:
+            head["since"] = self._version
+            head["removed"] = [arn for task_id, (_, arn, _) in kept.items() if task_id not in entries]
+            sent = [entries[task_id][2] for task_id in stale]
+        else:
+            sent = [entry for _, _, entry in entries.values()]
+        self._built = entries, instance.desired_version
         # The kept entries are spliced in as they are: no task is serialized twice.
-        return orjson.dumps(head)[:-1] + b',"tasks":[' + b",".join(e for _, e in entries.values()) + b"]}"
+        return orjson.dumps(head)[:-1] + b',"tasks":[' + b",".join(sent) + b"]}"
+
+
+    def sent(self) -> None:
+        """The frame last built went out: it is the base of the next one."""
+        if self._built is not None:
+            self._entries, self._version = self._built
+            self._built = None
 
 
 def _entry(task: Any, desired_status: str, definition: dict[str, Any]) -> dict[str, Any]:

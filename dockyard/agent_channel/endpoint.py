@@ -165,7 +165,8 @@ class Connection:
         self.access_key_id = identity.access_key_id if server.verify_signatures else None
         self.revoked = False
         self.frames = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
-        self.frame_builder = desired_state.FrameBuilder()
+        query = parse_qs(websocket.scope["query_string"].decode("latin-1"))
+        self.frame_builder = desired_state.FrameBuilder(deltas=query.get("stateDeltas") == ["1"])
         self.frame_sent_at = float("-inf")
 
     def _db(self, function: Any, *, write: bool = True) -> Any:
@@ -216,6 +217,7 @@ class Connection:
         version, frame = found
         if frame:
             await self.websocket.send_text(frame.decode())
+            self.frame_builder.sent()
             self.sent_version, self.frame_sent_at = version, time.monotonic()
         return True
 

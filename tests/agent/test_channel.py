@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from dockyard.agent.channel import Channel, InstanceGone, signed_headers, ws_url
+from dockyard.agent.channel import Channel, DesiredState, InstanceGone, signed_headers, ws_url
 from dockyard.errors import ApiError
 from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
 
@@ -103,7 +103,7 @@ def run_against(plane: FakeControlPlane, scenario: Callable[[str], Awaitable[Non
 def test_the_ws_url_carries_the_instance_and_version() -> None:
     url = ws_url("https://plane.example:5566/", CLUSTER, INSTANCE, "1.2.3")
     assert url.startswith("wss://plane.example:5566/ws?clusterArn=arn%3Aaws%3Aecs")
-    assert url.endswith("&agentVersion=1.2.3")
+    assert url.endswith("&agentVersion=1.2.3&stateDeltas=1")
     assert ws_url("http://h:1", CLUSTER, INSTANCE).startswith("ws://h:1/ws?")
 
 
@@ -291,3 +291,85 @@ def test_frames_a_lost_connection_did_not_write_are_answered_false() -> None:
 
     plane.on_connect = remember
     run_against(plane, scenario)
+
+
+def entry(arn: str, desired: str = "RUNNING") -> dict[str, Any]:
+    return {"taskArn": arn, "desiredStatus": desired}
+
+
+@pytest.mark.parametrize(
+    ("frames", "expected"),
+    [
+        pytest.param(
+            [{"version": 1, "tasks": [entry("a"), entry("b")]}],
+            {"a": "RUNNING", "b": "RUNNING"},
+            id="a full frame is the state",
+        ),
+        pytest.param(
+            [
+                {"version": 1, "tasks": [entry("a"), entry("b")]},
+                {"version": 4, "since": 1, "tasks": [entry("b", "STOPPED"), entry("c")], "removed": []},
+            ],
+            {"a": "RUNNING", "b": "STOPPED", "c": "RUNNING"},
+            id="a delta changes and adds entries",
+        ),
+        pytest.param(
+            [
+                {"version": 1, "tasks": [entry("a"), entry("b")]},
+                {"version": 2, "since": 1, "tasks": [], "removed": ["a"]},
+            ],
+            {"b": "RUNNING"},
+            id="a delta removes the tasks that left",
+        ),
+        pytest.param(
+            [
+                {"version": 1, "tasks": [entry("a")]},
+                {"version": 2, "since": 1, "tasks": [entry("b")], "removed": []},
+                {"version": 3, "tasks": [entry("c")]},
+            ],
+            {"c": "RUNNING"},
+            id="a full frame replaces everything",
+        ),
+    ],
+)
+def test_deltas_build_the_full_state(frames: list[dict[str, Any]], expected: dict[str, str]) -> None:
+    state = DesiredState()
+    for frame in frames:
+        full = state.apply({"type": "state", **frame})
+        assert full is not None and "since" not in full and "removed" not in full
+        assert full["version"] == frame["version"]
+    assert {task["taskArn"]: task["desiredStatus"] for task in full["tasks"]} == expected
+
+
+@pytest.mark.parametrize("since", [None, 3], ids=["no full frame first", "another base"])
+def test_a_delta_on_another_base_is_refused(since: int | None) -> None:
+    state = DesiredState()
+    if since is not None:
+        assert state.apply({"type": "state", "version": 1, "tasks": []}) is not None
+    assert state.apply({"type": "state", "version": 5, "since": since or 4, "tasks": []}) is None
+
+
+def test_a_delta_the_agent_cannot_place_reopens_the_connection() -> None:
+    plane, states = FakeControlPlane(), list[dict[str, Any]]()
+
+    async def push(connection: ServerConnection) -> None:
+        number = plane.connections
+        await connection.send(json.dumps({"type": "state", "version": 10 * number, "tasks": [entry("a")]}))
+        if number == 1:  # a delta on a version this connection never sent
+            await connection.send(
+                json.dumps({"type": "state", "version": 12, "since": 11, "tasks": [], "removed": ["a"]})
+            )
+
+    plane.on_connect = push
+
+    async def scenario(url: str) -> None:
+        stop = asyncio.Event()
+        client = channel(states)
+        running = asyncio.create_task(client.run(url, stop))
+        await until(lambda: len(states) >= 2)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+        assert client.connections == 2
+
+    run_against(plane, scenario)
+    assert [(frame["version"], len(frame["tasks"])) for frame in states] == [(10, 1), (20, 1)]

@@ -188,3 +188,48 @@ def test_logs_are_kept_only_for_the_tasks_own_containers(
         )
         text = wait_for(lambda: (t := _logs(server, account, task_arn)) and "hello" in t and t)
     assert text == "web | hello\n"
+
+
+def _next_state(socket: ClientConnection) -> dict[str, Any]:
+    while True:
+        frame = json.loads(socket.recv(timeout=30))
+        if frame["type"] == "state":
+            return dict(frame)
+
+
+@pytest.mark.parametrize("deltas", [True, False], ids=["deltas", "full frames"])
+def test_frames_after_the_first_carry_only_what_changed(
+    server: DockyardServer, account: Credentials, instance: dict[str, Any], ecs: Any, deltas: bool
+) -> None:
+    ecs.register_task_definition(family="web", containerDefinitions=[container()])
+    url = ws_url(server.endpoint, "default", instance["containerInstanceArn"])
+    if not deltas:
+        url = url.replace("&stateDeltas=1", "")
+    credentials = BotoCredentials(account.access_key_id, account.secret_access_key)
+    with connect(
+        url, additional_headers=signed_headers(url, credentials, "us-east-1"), open_timeout=10
+    ) as socket:
+        first = _next_state(socket)
+        assert "since" not in first and first["tasks"] == []
+        placed = [task["taskArn"] for task in ecs.run_task(taskDefinition="web", count=2)["tasks"]]
+        placing = _next_state(socket)
+        assert sorted(t["taskArn"] for t in placing["tasks"]) == sorted(placed)
+
+        ecs.stop_task(task=placed[0])
+        stopping = _next_state(socket)
+        ecs.submit_task_state_change(task=placed[0], status="STOPPED")
+        gone = _next_state(socket)
+
+    if deltas:
+        assert (placing["since"], placing["removed"]) == (first["version"], [])
+        assert [(t["taskArn"], t["desiredStatus"]) for t in stopping["tasks"]] == [(placed[0], "STOPPED")]
+        assert (stopping["since"], stopping["removed"]) == (placing["version"], [])
+        assert (gone["since"], gone["tasks"], gone["removed"]) == (stopping["version"], [], [placed[0]])
+    else:
+        for frame in (placing, stopping, gone):
+            assert "since" not in frame and "removed" not in frame
+        assert {t["taskArn"]: t["desiredStatus"] for t in stopping["tasks"]} == {
+            placed[0]: "STOPPED",
+            placed[1]: "RUNNING",
+        }
+        assert [t["taskArn"] for t in gone["tasks"]] == [placed[1]]
