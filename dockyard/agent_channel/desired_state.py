@@ -1,21 +1,22 @@
-"""The full desired state of one container instance, as the agent channel sends it.
+"""The desired state of one container instance, as the agent channel sends it.
 
-Every frame carries every task the instance should know about, so a frame costs what the
-instance holds: under binpack a busy instance holds hundreds of tasks, and every placement on
-it sends a new frame. Most of a task's entry never changes (its ARN, definition, overrides,
-containers, launch type, creation time); only ``desiredStatus`` does. So each connection keeps
-a :class:`FrameBuilder` that remembers the entries it built, serialized: a frame reads one
-narrow row per live task (id, desired status, definition ARN and the definition's own changing
-members), reads and serializes only the tasks that are new or changed since the last frame, and
-splices the kept entries in as they are. Rendered task definitions are shared by
-the connections of a process (a definition's body never changes; its status members are part
-of the key).
+A connection's first frame carries every task the instance should know about (its tasks not
+yet reported STOPPED). Under binpack a busy instance holds hundreds of tasks, and every
+placement on it makes a new frame, so the rest are cheap:
 
-An agent that asks for deltas (``stateDeltas=1`` on its upgrade) gets, after the first full
-frame of a connection, frames with only the entries that are new or changed and the ARNs of
-the tasks that left, relative to the connection's previous frame (``since``): the socket is
-ordered and reliable, so the agent's copy plus the delta is the full state. A frame's cost on
-the wire and in the agent then follows what changed, not what the instance holds.
+- An agent that asks for deltas (``stateDeltas=1`` on its upgrade, as ``dockyard agent`` does)
+  gets frames with only the tasks stamped (``tasks.frame_version``) past the connection's
+  previous frame (``since``): entries for the live ones, ARNs for those that left. Whoever
+  changes a task's entry stamps it with the instance's new desired version
+  (``task_lifecycle.changed_in_frames``, and the insert of a placed task). The socket is
+  ordered and reliable, so the agent's copy plus the delta is the full state, and a frame costs
+  what changed, not what the instance holds.
+- Other agents get the whole state every time; their connection keeps every entry it built,
+  serialized, reads one narrow row per live task, and serializes only tasks that are new or
+  whose desired status (or definition's status) moved.
+
+Rendered task definitions are shared by the connections of a process (a definition's body
+never changes; its status members are part of the key).
 """
 
 from __future__ import annotations
@@ -46,6 +47,28 @@ _LIVE_TASKS = (
     )
     .join(definitions_table, _definitions.arn == tasks.c.task_definition_arn)
     .where(tasks.c.container_instance_id == bindparam("instance_id"), tasks.c.last_status != "STOPPED")
+    .order_by(tasks.c.id)
+)
+# A delta's tasks: those of the instance stamped past the connection's last frame.
+_CHANGED_TASKS = (
+    select(
+        tasks.c.id,
+        tasks.c.desired_status,
+        tasks.c.task_definition_arn,
+        _definitions.status,
+        _definitions.deregistered_at,
+        _definitions.delete_requested_at,
+        tasks.c.last_status,
+        tasks.c.arn,
+        tasks.c.overrides,
+        tasks.c.containers,
+        tasks.c.launch_type,
+        tasks.c.created_at,
+    )
+    .join(definitions_table, _definitions.arn == tasks.c.task_definition_arn)
+    .where(
+        tasks.c.container_instance_id == bindparam("instance_id"), tasks.c.frame_version > bindparam("since")
+    )
     .order_by(tasks.c.id)
 )
 _TASK_ENTRIES = select(
@@ -86,6 +109,17 @@ class FrameBuilder:
     def frame(self, ctx: RequestContext, instance: Row[Any], cluster_arn: str) -> bytes:
         """Every task the instance should know about (all of its tasks not yet reported
         STOPPED), as one JSON frame; only what moved since the last frame when deltas are on."""
+        head: dict[str, Any] = {
+            "type": "state",
+            "version": instance.desired_version,
+            "clusterArn": cluster_arn,
+            "containerInstanceArn": instance.arn,
+        }
+        update_offer = agent_update.offer(instance)
+        if update_offer is not None:
+            head["agentUpdate"] = update_offer
+        if self.deltas and self._version is not None:
+            return self._delta(ctx, instance, head)
         live = [tuple(row) for row in ctx.conn.execute(_LIVE_TASKS, {"instance_id": instance.id})]
         kept = self._entries
         # New tasks, and tasks whose desired status (or definition's status) moved.
@@ -99,31 +133,34 @@ class FrameBuilder:
             else:
                 rendered = orjson.dumps(_entry(task, row[1], _definition(ctx, row[2:])))
                 entries[row[0]] = (row, task.arn, rendered)
-        head: dict[str, Any] = {
-            "type": "state",
-            "version": instance.desired_version,
-            "clusterArn": cluster_arn,
-            "containerInstanceArn": instance.arn,
-        }
-        update_offer = agent_update.offer(instance)
-        if update_offer is not None:
-            head["agentUpdate"] = update_offer
-        if self.deltas and self._version is not None:
-            head["since"] = self._version
-            head["removed"] = [arn for task_id, (_, arn, _) in kept.items() if task_id not in entries]
-            sent = [entries[task_id][2] for task_id in stale]
-        else:
-            sent = [entry for _, _, entry in entries.values()]
-        self._built = entries, instance.desired_version
+        # A delta connection keeps nothing after its first frame: its deltas read the stamps.
+        self._built = ({} if self.deltas else entries), instance.desired_version
         # The kept entries are spliced in as they are: no task is serialized twice.
-        return orjson.dumps(head)[:-1] + b',"tasks":[' + b",".join(sent) + b"]}"
+        return _joined(head, [entry for _, _, entry in entries.values()])
 
+    def _delta(self, ctx: RequestContext, instance: Row[Any], head: dict[str, Any]) -> bytes:
+        """The tasks stamped since the connection's last frame: entries for the live ones, ARNs
+        for those that left (reported STOPPED)."""
+        changed = ctx.conn.execute(_CHANGED_TASKS, {"instance_id": instance.id, "since": self._version})
+        sent, removed = [], []
+        for row in changed:
+            if row.last_status == "STOPPED":
+                removed.append(row.arn)
+            else:
+                sent.append(orjson.dumps(_entry(row, row.desired_status, _definition(ctx, tuple(row[2:6])))))
+        head["since"], head["removed"] = self._version, removed
+        self._built = {}, instance.desired_version
+        return _joined(head, sent)
 
     def sent(self) -> None:
         """The frame last built went out: it is the base of the next one."""
         if self._built is not None:
             self._entries, self._version = self._built
             self._built = None
+
+
+def _joined(head: dict[str, Any], entries: list[bytes]) -> bytes:
+    return orjson.dumps(head)[:-1] + b',"tasks":[' + b",".join(entries) + b"]}"
 
 
 def _entry(task: Any, desired_status: str, definition: dict[str, Any]) -> dict[str, Any]:

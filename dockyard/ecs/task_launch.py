@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, task_definitions
@@ -22,10 +22,17 @@ from dockyard.placement.constraints import check_constraints
 from dockyard.placement.demand import task_demand
 from dockyard.placement.model import PlacementRequest, PlacementResult
 from dockyard.placement.strategies import check_strategies
-from dockyard.store.schema import attributes, tasks
+from dockyard.store.schema import attributes, container_instances, tasks
 
 # The columns of a new task row that a launch leaves unset (None), for rendering it unread.
 _UNSET = dict.fromkeys(column.name for column in tasks.c)
+# A new task is stamped with its instance's desired version, which the reservation just moved:
+# the agent's next delta frame (docs/agent-protocol.md) finds it by that stamp.
+_INSERT = insert(tasks).values(
+    frame_version=select(container_instances.c.desired_version)
+    .where(container_instances.c.id == bindparam("frame_instance"))
+    .scalar_subquery()
+)
 
 
 @dataclass(frozen=True)
@@ -221,6 +228,7 @@ def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -
                 "task_id": task_id,
                 "arn": task_arn,
                 "container_instance_id": pick.id,
+                "frame_instance": pick.id,
                 "task_definition_arn": definition["taskDefinitionArn"],
                 "family": definition["family"],
                 "launch_type": order.launch_type,
@@ -248,6 +256,6 @@ def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -
             }
         )
     if values:
-        ctx.conn.execute(insert(tasks), values)  # one executemany; nothing to read back
+        ctx.conn.execute(_INSERT, values)  # one executemany; nothing to read back
     # The rows as inserted (render_tasks reads attributes), without a round trip to read them.
     return [SimpleNamespace(**{**_UNSET, **value}) for value in values]

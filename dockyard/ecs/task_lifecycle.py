@@ -42,6 +42,26 @@ _TOUCH = (  # built once: building it per call cost more than running it (RunTas
 )
 
 
+# The task's entry changed in its instance's frames: stamped with the version just moved to.
+_STAMP = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("stamped_task"))
+    .values(
+        frame_version=select(container_instances.c.desired_version)
+        .where(container_instances.c.id == tasks.c.container_instance_id)
+        .scalar_subquery()
+    )
+)
+
+
+def changed_in_frames(ctx: RequestContext, task: Row[Any]) -> None:
+    """The task's entry in its instance's desired state changed: move the instance's desired
+    version, stamp the task with it (delta frames read the tasks stamped past their base) and
+    wake the instance's agent connection after the commit."""
+    touch_instances(ctx, [task.container_instance_id])
+    ctx.conn.execute(_STAMP, {"stamped_task": task.id})
+
+
 def touch_instances(ctx: RequestContext, instance_ids: Iterable[int | None]) -> None:
     """Mark the instances' desired state as changed and wake their agent connections."""
     ids = sorted({i for i in instance_ids if i is not None})
@@ -90,7 +110,7 @@ def mark_stopped(
             values[name] = timestamps[name]
     ctx.conn.execute(update(tasks).where(tasks.c.id == task.id).values(**values))
     instance_books.release(ctx, task)
-    touch_instances(ctx, [task.container_instance_id])
+    changed_in_frames(ctx, task)
     wake.task_changed(ctx, task, stopped_with=values["stop_code"])
     wake.cluster_changed(ctx, task.cluster_name, capacity_only=True)  # what it held is free
 
@@ -122,6 +142,6 @@ def request_stop(ctx: RequestContext, task: Row[Any], *, reason: str, stop_code:
             version=task.version + 1,
         )
     )
-    touch_instances(ctx, [task.container_instance_id])
+    changed_in_frames(ctx, task)
     placement_cache.changed(ctx, task.cluster_name, [task.container_instance_id])  # its group count
     wake.task_changed(ctx, task)

@@ -212,6 +212,9 @@ tasks = Table(
     Column("version", Integer, nullable=False),
     Column("client_token", String(64)),  # RunTask's idempotency token
     Column("deployment_id", Integer),  # service_deployments.id of a service's task
+    # Its instance's desired_version when the task's entry in the agent's frames last changed
+    # (placed, told to stop, stopped): a delta frame reads only the tasks stamped past its base.
+    Column("frame_version", Integer),
     UniqueConstraint("account_id", "region", "task_id", name="uq_tasks_id"),
     Index("ix_tasks_client_token", "account_id", "region", "client_token"),
     Index("ix_tasks_cluster", "account_id", "region", "cluster_name", "desired_status", "id"),
@@ -222,6 +225,7 @@ tasks = Table(
     Index("ix_tasks_stopped", "last_status", "stopped_at"),
     Index("ix_tasks_service", "account_id", "region", "cluster_name", "service_name", "id"),
     Index("ix_tasks_deployment", "deployment_id", "last_status"),
+    Index("ix_tasks_frames", "container_instance_id", "frame_version"),
 )
 
 services = Table(
