@@ -286,11 +286,11 @@ class HollowThread:
             self._fleets[id(fleet)] = (fleet, stop, asyncio.create_task(fleet.run(stop)))
             return fleet
 
-        fleet = asyncio.run_coroutine_threadsafe(launch(), self.loop).result()
+        fleet = asyncio.run_coroutine_threadsafe(launch(), self.loop).result(STOP_GRACE)
         try:
             asyncio.run_coroutine_threadsafe(
                 asyncio.wait_for(fleet.ready.wait(), timeout), self.loop
-            ).result()
+            ).result(timeout + STOP_GRACE)
         except TimeoutError:
             self.stop(fleet)
             raise TimeoutError(
@@ -309,7 +309,8 @@ class HollowThread:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(run, STOP_GRACE)
 
-        asyncio.run_coroutine_threadsafe(finish(), self.loop).result()
+        # Bounded even if the loop is stuck: a caller (a test, a benchmark) must never hang here.
+        asyncio.run_coroutine_threadsafe(finish(), self.loop).result(2 * STOP_GRACE)
 
     def stop_all(self) -> None:
         for fleet, _, _ in list(self._fleets.values()):

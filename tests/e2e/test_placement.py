@@ -263,7 +263,7 @@ def _storm(clients: list[Any], cluster: str) -> list[dict[str, Any]]:
     """Many threads calling RunTask at once (through every client given); the tasks placed."""
     placed: list[dict[str, Any]] = []
     lock = threading.Lock()
-    start = threading.Barrier(STORM_THREADS)
+    start = threading.Barrier(STORM_THREADS, timeout=60)
 
     def worker(index: int) -> None:
         ecs = clients[index % len(clients)]

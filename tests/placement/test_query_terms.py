@@ -175,8 +175,11 @@ def test_regex_results_are_remembered_per_value_without_changing_them() -> None:
 # Linear time (issue 10, item 3): the reproductions that once ran for seconds, then minutes.
 # Each runs in a worker with a generous bound, so a regression fails instead of hanging.
 def _within_a_minute(test: Any, target: InstanceSnapshot) -> bool:
-    with ThreadPoolExecutor(1) as pool:
+    pool = ThreadPoolExecutor(1)
+    try:
         return bool(pool.submit(test, target).result(timeout=60))
+    finally:
+        pool.shutdown(wait=False)  # a runaway match must fail the test, not hang it at the exit
 
 
 @pytest.mark.parametrize(
