@@ -1,0 +1,133 @@
+"""The console over plain HTTP against a real server: who may see and do what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dockyard.identity import keys
+from dockyard.store.db import make_engine, transaction
+from tests.console.client import ConsoleClient
+from tests.harness import Credentials, DockyardServer, wait_for
+
+
+@pytest.fixture
+def console(server: DockyardServer, account: Credentials) -> ConsoleClient:
+    client = ConsoleClient(server)
+    assert client.sign_in(account).status == 303
+    return client
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/clusters", "/console/clusters/default", "/console/task-definitions", "/console/"]
+)
+def test_a_page_without_a_session_sends_to_the_sign_in_page(server: DockyardServer, path: str) -> None:
+    reply = ConsoleClient(server).get(path)
+    assert reply.status == 303
+    assert reply.location.startswith("/console/signin?next=")
+
+
+def test_a_forged_or_foreign_cookie_is_no_session(server: DockyardServer, console: ConsoleClient) -> None:
+    other = ConsoleClient(server)
+    cookie = next(c for c in console.jar if c.name == "dockyard_console")
+    body, mac = cookie.value.split(".")
+    forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
+    other.opener.addheaders = [("Cookie", f"dockyard_console={forged}")]
+    assert other.get("/console/clusters").status == 303
+
+
+def test_an_action_without_a_session_is_refused(server: DockyardServer, ecs: Any) -> None:
+    ecs.create_cluster(clusterName="quiet")
+    reply = ConsoleClient(server).post(
+        "/console/clusters/quiet/run-task", {"taskDefinition": "x", "csrf": "x"}
+    )
+    assert reply.status == 403
+
+
+def test_a_wrong_secret_does_not_sign_in(server: DockyardServer, account: Credentials) -> None:
+    client = ConsoleClient(server)
+    wrong = Credentials(account.access_key_id, account.secret_access_key + "x", account.account_id)
+    reply = client.sign_in(wrong)
+    assert reply.status == 403
+    assert "not valid" in reply.text
+    assert client.get("/console/clusters").status == 303
+
+
+def test_the_session_cookie_is_http_only_and_same_site_strict(
+    server: DockyardServer, account: Credentials
+) -> None:
+    reply = ConsoleClient(server).sign_in(account)
+    cookie = reply.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+    assert "secure" not in cookie  # plain HTTP here; set when the console is served over TLS
+
+
+def test_an_account_never_sees_another_accounts_resources(server: DockyardServer, ecs: Any) -> None:
+    ecs.create_cluster(clusterName="private-a")
+    ecs.register_task_definition(
+        family="secret-family",
+        containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 32}],
+    )
+    other = ConsoleClient(server)
+    assert other.sign_in(server.new_account()).status == 303
+    assert "private-a" not in other.get("/console/clusters").text
+    assert other.get("/console/clusters/private-a").status == 400  # ClusterNotFoundException
+    assert "secret-family" not in other.get("/console/task-definitions?status=ALL").text
+    assert other.get("/console/task-definitions/secret-family/1").status == 400
+
+
+@pytest.mark.parametrize(
+    "origin, with_token",
+    [
+        pytest.param("http://evil.example", True, id="another origin, even with the right token"),
+        pytest.param(None, True, id="no Origin and no Referer"),
+        pytest.param("same", False, id="same origin but no CSRF token"),
+    ],
+)
+def test_a_forged_cross_site_post_is_refused(
+    server: DockyardServer, ecs: Any, console: ConsoleClient, origin: str | None, with_token: bool
+) -> None:
+    ecs.create_cluster(clusterName="guarded")
+    ecs.register_task_definition(
+        family="guarded", containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 32}]
+    )
+    fields = {"taskDefinition": "guarded", "count": "1"}
+    if with_token:
+        fields["csrf"] = console.csrf("/console/clusters/guarded")
+    reply = console.post("/console/clusters/guarded/run-task", fields, origin=origin)
+    assert reply.status == 403
+    assert ecs.list_tasks(cluster="guarded", desiredStatus="STOPPED")["taskArns"] == []
+
+
+def test_an_action_refused_by_ecs_shows_ecs_message(
+    server: DockyardServer, ecs: Any, console: ConsoleClient
+) -> None:
+    ecs.create_cluster(clusterName="empty")
+    ecs.register_task_definition(
+        family="lonely", containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 32}]
+    )
+    token = console.csrf("/console/clusters/empty")
+    reply = console.post(
+        "/console/clusters/empty/run-task", {"taskDefinition": "lonely", "count": "1", "csrf": token}
+    )
+    assert reply.status == 303
+    page = console.get(reply.location)
+    assert "InvalidParameterException: No Container Instances were found in your cluster." in page.text
+    again = console.post(
+        "/console/clusters/empty/run-task", {"taskDefinition": "lonely", "count": "11", "csrf": token}
+    )
+    assert "count must be between 1 and 10." in console.get(again.location).text
+
+
+def test_revoking_the_key_ends_its_sessions(server: DockyardServer, account: Credentials) -> None:
+    client = ConsoleClient(server)
+    client.sign_in(account)
+    assert client.get("/console/clusters").status == 200
+    engine = make_engine(server.store_url)
+    try:
+        with transaction(engine) as connection:
+            assert keys.revoke_key(connection, account.access_key_id)
+    finally:
+        engine.dispose()
+    wait_for(lambda: client.get("/console/clusters").status == 303, timeout=10, message="for the key cache")
