@@ -58,7 +58,11 @@ def test_the_diff_of_two_revisions_shows_what_changed_and_nothing_else() -> None
     old = {"family": "web", "revision": 1, "containerDefinitions": [{"name": "a", "memory": 64}]}
     new = {"family": "web", "revision": 2, "containerDefinitions": [{"name": "a", "memory": 128}]}
     lines = present.json_diff(present.definition_body(old), present.definition_body(new))
-    changed = [(line.kind, line.text[0] + line.text[1:].strip()) for line in lines if line.kind in ("added", "removed")]
+    changed = [
+        (line.kind, line.text[0] + line.text[1:].strip())
+        for line in lines
+        if line.kind in ("added", "removed")
+    ]
     assert changed == [("removed", '-"memory": 64,'), ("added", '+"memory": 128,')]
     assert present.json_diff(present.definition_body(old), present.definition_body(old)) == []
 
