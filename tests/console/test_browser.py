@@ -5,12 +5,13 @@ and watch its deployment bar move. A screenshot of each main page lands in artif
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.console.browser import Page
-from tests.harness import Credentials, HollowAgents, connected_instances
+from tests.harness import Credentials, DockyardAgent, DockyardServer, HollowAgents, connected_instances
 
 # One backend is enough for the browser: the pages read through the ECS actions, which the
 # rest of the suite covers on both.
@@ -104,3 +105,43 @@ def _bar(page: Page) -> tuple[int, int, int]:
     )
     values = page.browser.execute_script(script)
     return (int(values[0]), int(values[1]), int(values[2])) if values else (-1, -1, -1)
+
+
+def test_a_running_tasks_log_lines_appear_on_its_page(
+    page: Page, server: DockyardServer, account: Credentials, tmp_path: Path, docker_engine: None
+) -> None:
+    ecs = server.client(account)
+    ecs.create_cluster()
+    agent = DockyardAgent(server, account, tmp_path / "agent", driver="docker").start()
+    try:
+        connected_instances(ecs, 1, message=agent.log()[-3000:])
+        ecs.register_task_definition(
+            family="talker",
+            containerDefinitions=[
+                {
+                    "name": "talker",
+                    "image": "dockyard/busybox",
+                    "memory": 32,
+                    "command": [
+                        "sh",
+                        "-c",
+                        "echo first line; sleep 3; echo hello from the console; sleep 300",
+                    ],
+                }
+            ],
+        )
+        page.sign_in(account)
+        page.go("/console/clusters/default?tab=tasks")
+        page.element("taskDefinition").find_element("xpath", "ancestor::details").click()
+        page.fill("taskDefinition", "talker")
+        page.click("run-task")
+        page.wait(lambda: "/tasks/" in page.browser.current_url, "the new task's page")
+        page.mark()
+        page.wait(lambda: "hello from the console" in page.text("log-lines"), "the log line", timeout=90)
+        assert page.not_reloaded(), "the log line came in without a reload"
+        page.screenshot("task-logs")
+        page.click("stop-task")
+        page.confirm()
+        page.wait(lambda: page.text("last-status") == "STOPPED", "the task to be STOPPED", timeout=60)
+    finally:
+        agent.stop()
