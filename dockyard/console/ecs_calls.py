@@ -27,6 +27,7 @@ T = TypeVar("T")
 
 # The steps after authentication and parsing take no HTTP of their own.
 _NO_HTTP = HttpRequest(method="POST", path="/", query="", headers={}, body=b"")
+_READS = ("Describe", "List", "Get")
 
 
 class Ecs:
@@ -53,7 +54,10 @@ class Ecs:
         )
         check_list_limits(ctx, _NO_HTTP)
         validate_params(ctx, _NO_HTTP)
-        if self.server.group_commit is not None:
+        # A page's reads name dozens of items: a worker thread, as the API's heavy reads take
+        # (endpoint._heavy_read), keeps the loop serving meanwhile; a write on SQLite joins the
+        # loop's group commit.
+        if self.server.group_commit is not None and not operation_name.startswith(_READS):
             result = await self.server.dispatch_inline(ctx)
         else:
             result = await anyio.to_thread.run_sync(self.server.dispatch, ctx)

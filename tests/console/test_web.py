@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from dockyard.identity import keys
 from dockyard.store.db import make_engine, transaction
 from tests.console.client import ConsoleClient
-from tests.harness import Credentials, DockyardServer, wait_for
+from tests.harness import Credentials, DockyardServer, HollowAgents, connected_instances, wait_for
 
 
 @pytest.fixture
@@ -131,3 +133,57 @@ def test_revoking_the_key_ends_its_sessions(server: DockyardServer, account: Cre
     finally:
         engine.dispose()
     wait_for(lambda: client.get("/console/clusters").status == 303, timeout=10, message="for the key cache")
+
+
+def test_drain_an_instance_and_force_a_new_deployment(
+    server: DockyardServer, ecs: Any, console: ConsoleClient, hollow: HollowAgents
+) -> None:
+    ecs.create_cluster(clusterName="ops")
+    hollow.start(1, cluster="ops")
+    instance_id = connected_instances(ecs, 1, cluster="ops")[0].rsplit("/", 1)[-1]
+    ecs.register_task_definition(
+        family="ops", containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 32}]
+    )
+    ecs.create_service(cluster="ops", serviceName="svc", taskDefinition="ops", desiredCount=1)
+    first = ecs.describe_services(cluster="ops", services=["svc"])["services"][0]["deployments"][0]["id"]
+    service_page = "/console/clusters/ops/services/svc"
+    token = console.csrf(service_page)
+
+    reply = console.post(service_page + "/deploy", {"csrf": token})
+    assert reply.status == 303 and reply.location == service_page
+    deployments = ecs.describe_services(cluster="ops", services=["svc"])["services"][0]["deployments"]
+    primary = next(d for d in deployments if d["status"] == "PRIMARY")
+    assert primary["id"] != first
+    assert "a new deployment started" in console.get(reply.location).text
+
+    reply = console.post(
+        f"/console/clusters/ops/instances/{instance_id}/state", {"status": "DRAINING", "csrf": token}
+    )
+    assert reply.status == 303
+    described = ecs.describe_container_instances(cluster="ops", containerInstances=[instance_id])
+    assert described["containerInstances"][0]["status"] == "DRAINING"
+    assert f"Instance {instance_id} is DRAINING." in console.get(reply.location).text
+
+
+def test_a_refused_scale_shows_the_apis_own_error(
+    server: DockyardServer, ecs: Any, console: ConsoleClient
+) -> None:
+    ecs.create_cluster(clusterName="scaled")
+    ecs.register_task_definition(
+        family="scaled", containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 32}]
+    )
+    ecs.create_service(cluster="scaled", serviceName="svc", taskDefinition="scaled", desiredCount=0)
+    service_page = "/console/clusters/scaled/services/svc"
+    token = console.csrf(service_page)
+
+    def both_refuse(desired: int) -> None:
+        with pytest.raises(ClientError) as refused:
+            ecs.update_service(cluster="scaled", service="svc", desiredCount=desired)
+        error = refused.value.response["Error"]
+        reply = console.post(service_page + "/scale", {"desiredCount": str(desired), "csrf": token})
+        assert reply.status == 303
+        assert html.escape(f"{error['Code']}: {error['Message']}") in console.get(reply.location).text
+
+    both_refuse(-1)
+    ecs.delete_service(cluster="scaled", service="svc")
+    both_refuse(1)  # the service is no longer active
