@@ -81,11 +81,15 @@ def test_scale_a_service_and_watch_its_deployment_bar_move(
     page.fill("desiredCount", "3")
     page.click("scale")
     page.wait(lambda: "desired count 3" in page.text("notice"), "the scale notice")
-    page.wait(lambda: _bar(page) == (1, 0, 3), "one of three tasks in the bar (no room for more)")
+    page.wait(lambda: _bar(page) == (1, 0, 3), "one of three tasks in the bar (no room for more)", timeout=60)
     page.screenshot("service-scaling")
     page.mark()
     hollow.start(2, cluster="api", memory=100)  # room for the other two
-    page.wait(lambda: _bar(page) == (3, 0, 3), "three of three tasks in the bar")
+    try:
+        page.wait(lambda: _bar(page) == (3, 0, 3), "three of three tasks in the bar", timeout=60)
+    except Exception as error:  # say what the service saw
+        events = ecs.describe_services(cluster="api", services=["orders"])["services"][0]["events"][:5]
+        raise AssertionError(f"the bar shows {_bar(page)}; the service's events: {events}") from error
     assert page.not_reloaded(), "the bar moved without a reload"
     assert ecs.describe_services(cluster="api", services=["orders"])["services"][0]["runningCount"] == 3
     page.screenshot("service")
