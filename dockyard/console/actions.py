@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from dockyard.console import present
+from dockyard.console.pages import explain_placement
 from dockyard.console.web import PREFIX, Visit
 from dockyard.errors import ApiError, InvalidParameterException
 
@@ -44,12 +45,17 @@ async def run_task(visit: Visit) -> Response:
         return visit.redirect(back, _refused(error))
     started = result["tasks"]
     if result["failures"]:
+        definition = started[0]["taskDefinitionArn"] if started else visit.field("taskDefinition")
+        family = definition.rsplit("/", 1)[-1].split(":")[0]
         return visit.render(
             "not_placed.html",
             cluster_name=cluster,
             task_definition=visit.field("taskDefinition"),
             started=started,
             failures=result["failures"],
+            placement=await explain_placement(
+                visit.ecs, cluster=cluster, task_definition=definition, group=f"family:{family}"
+            ),
         )
     if len(started) == 1:
         task_id = present.short_id(started[0]["taskArn"])

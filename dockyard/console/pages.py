@@ -14,6 +14,8 @@ from dockyard.agent_channel import logs
 from dockyard.console import present
 from dockyard.console.ecs_calls import Ecs
 from dockyard.console.web import PREFIX, Visit
+from dockyard.ecs import placement_explain
+from dockyard.ecs.services.scheduler import DEFAULT_STRATEGY
 from dockyard.errors import ApiError, ClientException, ClusterNotFoundException, ServiceNotFoundException
 
 PAGE_SIZE = 50
@@ -134,8 +136,25 @@ async def service(visit: Visit) -> Response:
     tasks, next_token = await task_page(
         visit.ecs, cluster_name, visit.param("next"), serviceName=name, desiredStatus="RUNNING"
     )
+    primary = next((d for d in record.get("deployments", []) if d["status"] == "PRIMARY"), None)
+    short = (
+        primary is not None and primary["runningCount"] + primary["pendingCount"] < primary["desiredCount"]
+    )
+    placement = None
+    if primary is not None and (short or visit.param("placement")):
+        placement = await explain_placement(
+            visit.ecs,
+            cluster=cluster_name,
+            task_definition=primary["taskDefinition"],
+            group=f"service:{name}",
+            launch_type=record.get("launchType") or "EC2",
+            constraints=record.get("placementConstraints"),
+            strategies=record.get("placementStrategy") or list(DEFAULT_STRATEGY),
+        )
     return visit.render(
         "service.html",
+        placement=placement,
+        short=short,
         cluster_name=cluster_name,
         service=record,
         bars=bars,
@@ -266,3 +285,12 @@ def own_revisions(arns: list[str], family: str) -> list[int]:
         if name == family and number.isdigit():
             revisions.append(int(number))
     return revisions
+
+
+async def explain_placement(ecs: Ecs, **request: Any) -> placement_explain.Explanation | None:
+    """Why (not) placed, for the console; None when the request itself is refused (the
+    definition went INACTIVE...): the page then shows what it has without it."""
+    try:
+        return await ecs.read(lambda ctx: placement_explain.explain(ctx, **request))
+    except ApiError:
+        return None

@@ -37,7 +37,7 @@ def test_run_a_task_watch_it_run_and_stop_it(
     page.wait(lambda: "connected" in page.text("instances"), "the instances tab")
     page.screenshot("cluster-instances")
 
-    page.element("taskDefinition").find_element("xpath", "ancestor::details").click()
+    page.click("run-task-panel")
     page.fill("taskDefinition", "storefront")
     page.click("run-task")
     page.wait(lambda: "/tasks/" in page.browser.current_url, "the new task's page")
@@ -136,7 +136,7 @@ def test_a_running_tasks_log_lines_appear_on_its_page(
         )
         page.sign_in(account)
         page.go("/console/clusters/default?tab=tasks")
-        page.element("taskDefinition").find_element("xpath", "ancestor::details").click()
+        page.click("run-task-panel")
         page.fill("taskDefinition", "talker")
         page.click("run-task")
         page.wait(lambda: "/tasks/" in page.browser.current_url, "the new task's page")

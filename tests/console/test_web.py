@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import pytest
@@ -187,3 +188,44 @@ def test_a_refused_scale_shows_the_apis_own_error(
     both_refuse(-1)
     ecs.delete_service(cluster="scaled", service="svc")
     both_refuse(1)  # the service is no longer active
+
+
+def test_why_not_placed_names_each_instances_reason_and_stage(
+    server: DockyardServer, ecs: Any, console: ConsoleClient, hollow: HollowAgents
+) -> None:
+    ecs.create_cluster(clusterName="tight")
+    hollow.start(2, cluster="tight", memory=256)
+    arns = connected_instances(ecs, 2, cluster="tight")
+    big = [{"name": "c", "image": "dockyard/busybox", "memory": 512}]
+    ecs.register_task_definition(family="big", containerDefinitions=big)
+    ecs.register_task_definition(family="small", containerDefinitions=[{**big[0], "memory": 32}])
+
+    token = console.csrf("/console/clusters/tight")
+    reply = console.post(
+        "/console/clusters/tight/run-task", {"taskDefinition": "big", "count": "1", "csrf": token}
+    )
+    assert reply.status == 200
+    assert "No task of big could be placed." in reply.text
+    verdicts = _verdicts(reply.text)
+    assert verdicts == {arn.rsplit("/", 1)[-1]: ("RESOURCE:MEMORY", "memory") for arn in arns}
+
+    ecs.create_service(cluster="tight", serviceName="short", taskDefinition="big", desiredCount=1)
+    page = console.get("/console/clusters/tight/services/short").text
+    assert "Why not placed" in page and "No instance can take one more task now." in page
+    assert set(_verdicts(page).values()) == {("RESOURCE:MEMORY", "memory")}
+
+    ecs.create_service(cluster="tight", serviceName="fits", taskDefinition="small", desiredCount=0)
+    page = console.get("/console/clusters/tight/services/fits?placement=1").text
+    assert "One more task would go to instance" in page and "spread(instanceId)" in page
+    assert set(_verdicts(page).values()) == {("fits", "")}
+
+
+def _verdicts(page: str) -> dict[str, tuple[str, str]]:
+    """instance id -> (verdict, refusing stage) from a page's table of placement verdicts."""
+    table = page.split('id="verdicts"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(
+        r"instances/([0-9a-f]+)\">.*?<td>.*?</td>\s*<td><span[^>]*>([^<]+)</span></td>\s*<td>([^<]*)</td>",
+        table,
+        re.S,
+    )
+    return {instance: (verdict, stage.strip()) for instance, verdict, stage in rows}
