@@ -21,6 +21,7 @@ from dockyard.errors import ApiError, ClientException, ClusterNotFoundException,
 PAGE_SIZE = 50
 LOG_LINES = 200
 TASK_STATUSES = ("RUNNING", "STOPPED")
+TASK_FILTERS = ("family", "serviceName", "startedBy")  # ListTasks' own filters, as it applies them
 INSTANCE_STATUSES = ("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
 
 
@@ -62,8 +63,10 @@ async def cluster(visit: Visit) -> Response:
         values["services"], next_token = await service_page(visit.ecs, name, visit.param("next"))
     elif tab == "tasks":
         status = status if status in TASK_STATUSES else "RUNNING"
+        filters = {member: visit.param(member) or None for member in TASK_FILTERS}
+        values["filters"] = filters
         values["tasks"], next_token = await task_page(
-            visit.ecs, name, visit.param("next"), desiredStatus=status
+            visit.ecs, name, visit.param("next"), desiredStatus=status, **filters
         )
     else:
         status = status if status in INSTANCE_STATUSES else ""

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from dockyard.console import pages
 from dockyard.identity import keys
 from dockyard.store.db import make_engine, transaction
 from tests.console.client import ConsoleClient
@@ -229,3 +230,35 @@ def _verdicts(page: str) -> dict[str, tuple[str, str]]:
         re.S,
     )
     return {instance: (verdict, stage.strip()) for instance, verdict, stage in rows}
+
+
+def test_a_cluster_of_many_tasks_is_shown_a_page_at_a_time(
+    server: DockyardServer, ecs: Any, console: ConsoleClient, hollow: HollowAgents
+) -> None:
+    ecs.create_cluster(clusterName="busy")
+    hollow.start(1, cluster="busy", memory=8192)
+    connected_instances(ecs, 1, cluster="busy")
+    for family in ("many", "other"):
+        ecs.register_task_definition(
+            family=family, containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 8}]
+        )
+    for _ in range(6):
+        assert ecs.run_task(cluster="busy", taskDefinition="many", count=10)["failures"] == []
+    ecs.run_task(cluster="busy", taskDefinition="other", count=3)
+
+    first = console.get("/console/clusters/busy?tab=tasks&family=many")
+    shown = set(re.findall(r"/tasks/([0-9a-f]{32})\"", first.text))
+    assert len(shown) == pages.PAGE_SIZE
+    next_link = re.search(r'href="\?([^"]*next=[^"]+)" rel="next"', first.text)
+    assert next_link, "a next-page link"
+    second = console.get("/console/clusters/busy?" + html.unescape(next_link.group(1)))
+    rest = set(re.findall(r"/tasks/([0-9a-f]{32})\"", second.text))
+    assert len(rest) == 60 - pages.PAGE_SIZE and not shown & rest
+    assert 'rel="next"' not in second.text
+    every = {arn.rsplit("/", 1)[-1] for arn in _all_task_arns(ecs, "busy", "many")}
+    assert shown | rest == every  # the family filter kept the other family's tasks out
+
+
+def _all_task_arns(ecs: Any, cluster: str, family: str) -> list[str]:
+    pager = ecs.get_paginator("list_tasks")
+    return [arn for page in pager.paginate(cluster=cluster, family=family) for arn in page["taskArns"]]
