@@ -24,7 +24,7 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _REFUSED = "The access key id or secret access key is not valid."
 
 
-def _next_path(value: str | None) -> str:
+def next_path(value: str | None) -> str:
     """Where to go after signing in: a console path only (never another site)."""
     if value and value.startswith(PREFIX + "/") and not urlsplit(value).netloc and "//" not in value:
         return value
@@ -34,9 +34,9 @@ def _next_path(value: str | None) -> str:
 def form(console: Console):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
         if console.session_of(request) is not None:
-            return console.redirect(request, _next_path(request.query_params.get("next")))
+            return console.redirect(request, next_path(request.query_params.get("next")))
         return console.render(
-            request, "signin.html", next=_next_path(request.query_params.get("next")), error=""
+            request, "signin.html", next=next_path(request.query_params.get("next")), error=""
         )
 
     return endpoint
@@ -49,7 +49,7 @@ def sign_in(console: Console):  # type: ignore[no-untyped-def]
         fields = await read_form(request)
         key_id = fields.get("accessKeyId", "").strip()
         region = fields.get("region", "").strip() or "us-east-1"
-        target = _next_path(fields.get("next"))
+        target = next_path(fields.get("next"))
 
         def again(message: str) -> Response:
             return console.render(request, "signin.html", status=403, next=target, error=message)

@@ -64,6 +64,17 @@ def test_run_a_task_watch_it_run_and_stop_it(
     page.wait(lambda: "ACTIVE" in page.text("instance-status"), "the instance page")
     page.screenshot("instance")
 
+    ecs.register_task_definition(
+        family="too-big", containerDefinitions=[{**CONTAINERS[0], "memory": 100_000}]
+    )
+    page.go("/console/clusters/shop")
+    page.click("run-task-panel")
+    page.fill("taskDefinition", "too-big")
+    page.click("run-task")
+    page.wait(lambda: "could be placed" in page.text("not-placed"), "the why-not-placed page")
+    assert page.text("verdicts").count("RESOURCE:MEMORY") == 2
+    page.screenshot("why-not-placed")
+
 
 def test_scale_a_service_and_watch_its_deployment_bar_move(
     page: Page, ecs: Any, account: Credentials, hollow: HollowAgents

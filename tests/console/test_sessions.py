@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
 
-from dockyard.console import sessions
+from dockyard.console import sessions, signin, web
 
 SECRET = b"s" * 32
 SESSION = sessions.Session("AKIA1", "111122223333", "alice", "us-east-1", "nonce1", expires_at=1000.0)
@@ -82,3 +84,32 @@ def test_a_notice_opens_only_under_its_secret() -> None:
     assert sessions.flash_open(SECRET, value) == ("info", "Task 1 started.")
     assert sessions.flash_open(b"t" * 32, value) is None
     assert sessions.flash_open(SECRET, sessions.seal(SECRET, SESSION)) is None
+
+
+@pytest.mark.parametrize(
+    "given, goes_to",
+    [
+        (None, "/console/clusters"),
+        ("/console/clusters/web?tab=tasks", "/console/clusters/web?tab=tasks"),
+        ("//evil.example/console/", "/console/clusters"),
+        ("https://evil.example/console/x", "/console/clusters"),
+        ("/console//evil.example", "/console/clusters"),
+        ("/elsewhere", "/console/clusters"),
+        ("/console", "/console/clusters"),
+    ],
+)
+def test_after_signing_in_only_a_console_path_is_followed(given: str | None, goes_to: str) -> None:
+    assert signin.next_path(given) == goes_to
+
+
+@pytest.mark.parametrize("scheme, secure", [("http", False), ("https", True)])
+def test_the_cookie_is_secure_when_served_over_tls(scheme: str, secure: bool) -> None:
+    console = web.Console.__new__(web.Console)  # only its secret is used here
+    console.secret = SECRET
+    scope = {"type": "http", "scheme": scheme, "method": "POST", "path": "/", "headers": [(b"host", b"dock")]}
+    request = Request(scope)
+    response = Response()
+    console.set_session(response, request, SESSION)
+    cookie = response.headers["set-cookie"].lower()
+    assert ("; secure" in cookie) is secure
+    assert "httponly" in cookie and "samesite=strict" in cookie
