@@ -8,7 +8,7 @@
 
   function focusedInside(element) {
     const active = document.activeElement;
-    return active && active !== document.body && element.contains(active) && active.matches("input, select, textarea, button");
+    return active && active !== document.body && element.contains(active) && active.matches("input, select, textarea");
   }
 
   async function refresh() {
