@@ -38,9 +38,7 @@ async def clusters(visit: Visit) -> Response:
 async def _describe_clusters(ecs: Ecs, arns: list[str]) -> list[dict[str, Any]]:
     if not arns:
         return []
-    result = await ecs("DescribeClusters", clusters=arns, include=["STATISTICS"])
-    for cluster in result["clusters"]:
-        cluster["stats"] = {s["name"]: s["value"] for s in cluster.get("statistics", [])}
+    result = await ecs("DescribeClusters", clusters=arns)
     return list(result["clusters"])
 
 
