@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
-from dockyard import ecs
+from dockyard import console, ecs
 from dockyard.agent_channel import agent_update
 from dockyard.agent_channel.endpoint import AgentSocket
 from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_endpoint
@@ -66,6 +66,7 @@ def build_app(server: ServerState) -> FrontDoor:
         WebSocketRoute("/ws", AgentSocket(server).handle),
         Route("/_dockyard/logs/{task_id:path}", logs_endpoint(server), methods=["GET"]),
         Route(agent_update.PACKAGE_PATH, agent_package_endpoint(server), methods=["GET"]),
+        console.routes(server),
     ]
     return FrontDoor(api, Starlette(routes=routes, lifespan=_controllers(server)))
 

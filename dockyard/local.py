@@ -114,6 +114,7 @@ def summary(endpoint: str, region: str, data_dir: Path, new_admin_key: keys.Acce
         ]
     lines += [
         f"Try: aws ecs list-clusters --endpoint-url {endpoint}",
+        f"Console: {endpoint}/console (sign in with the access key)",
         "Stop: Ctrl-C (tasks keep running; see README)",
         rule,
     ]

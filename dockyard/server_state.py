@@ -80,6 +80,10 @@ class ServerState:
                 connection.execute(insert(server_settings).values(name=name, value=value))
         return bytes.fromhex(value)
 
+    def server_secret(self, name: str) -> bytes:
+        """A random secret of the control plane, made once and shared by every process on the store."""
+        return self._server_secret(name)
+
     def target_prefix(self, service: str) -> str:
         return str(service_model(service).metadata["targetPrefix"])
 

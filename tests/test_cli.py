@@ -42,6 +42,7 @@ def test_the_first_start_ends_with_the_endpoint_and_the_key() -> None:
     assert "Dockyard is up: http://127.0.0.1:5566" in lines[1]
     assert "  export AWS_ACCESS_KEY_ID=AKIAEXAMPLE" in lines
     assert "  export AWS_SECRET_ACCESS_KEY=secret-example" in lines
+    assert "Console: http://127.0.0.1:5566/console (sign in with the access key)" in lines
 
 
 def test_a_later_start_says_where_the_key_was_printed() -> None:

@@ -1,0 +1,88 @@
+"""Signing in to the console with a Dockyard access key (id and secret), and out again.
+
+The key is checked against the same store the SigV4 path reads (``ServerState.access_key``):
+an unknown, revoked or mistyped key is refused with one message that says not which. With
+``--no-verify-signatures`` (throwaway set-ups) any key id signs in, as the default account,
+as every API caller then is.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dockyard.console import sessions
+from dockyard.console.web import PREFIX, Console, read_form
+from dockyard.errors import ApiError
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_REFUSED = "The access key id or secret access key is not valid."
+
+
+def next_path(value: str | None) -> str:
+    """Where to go after signing in: a console path only (never another site)."""
+    if value and value.startswith(PREFIX + "/") and not urlsplit(value).netloc and "//" not in value:
+        return value
+    return f"{PREFIX}/clusters"
+
+
+def form(console: Console):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        if console.session_of(request) is not None:
+            return console.redirect(request, next_path(request.query_params.get("next")))
+        return console.render(
+            request, "signin.html", next=next_path(request.query_params.get("next")), error=""
+        )
+
+    return endpoint
+
+
+def sign_in(console: Console):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        if not sessions.same_origin(request.headers, request.url.scheme):
+            return console.refuse(request, 403, "The request did not come from a console page.")
+        fields = await read_form(request)
+        key_id = fields.get("accessKeyId", "").strip()
+        region = fields.get("region", "").strip() or "us-east-1"
+        target = next_path(fields.get("next"))
+
+        def again(message: str) -> Response:
+            return console.render(request, "signin.html", status=403, next=target, error=message)
+
+        if not _REGION.match(region):
+            return again(f"{region!r} is not a region name (such as us-east-1).")
+        server = console.server
+        if server.verify_signatures:
+            try:
+                key = server.access_key(key_id)
+            except ApiError:
+                return again(_REFUSED)
+            if not hmac.compare_digest(
+                key.secret_access_key.encode(), fields.get("secretAccessKey", "").encode()
+            ):
+                return again(_REFUSED)
+            account, user = key.account_id, key.user_name
+        else:
+            account, user = server.default_account_id, "admin"
+        session = sessions.new_session(key_id or "anonymous", account, user, region, time.time())
+        response = console.redirect(request, target)
+        console.set_session(response, request, session)
+        return response
+
+    return endpoint
+
+
+def sign_out(console: Console):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        if not sessions.same_origin(request.headers, request.url.scheme):
+            return console.refuse(request, 403, "The request did not come from a console page.")
+        response = console.redirect(request, f"{PREFIX}/signin")
+        console.set_session(response, request, None)
+        return response
+
+    return endpoint
