@@ -12,6 +12,7 @@ ACTIVE -> INACTIVE (deregistered) -> DELETE_IN_PROGRESS (deleted).
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
@@ -97,8 +98,8 @@ def resolve(ctx: RequestContext, identifier: str) -> Row[Any]:
     return row
 
 
-def render(row: Row[Any]) -> dict[str, Any]:
-    """The TaskDefinition shape of a stored revision."""
+def render(row: Row[Any] | SimpleNamespace) -> dict[str, Any]:
+    """The TaskDefinition shape of a stored revision (its row, or the values just written)."""
     return {
         "taskDefinitionArn": row.arn,
         **row.body,
@@ -194,22 +195,22 @@ def register_task_definition(
     checked_tags = check_tags(tags)
     assert ctx.identity is not None
     revision = _next_revision(ctx, family)
-    ctx.conn.execute(
-        insert(revisions).values(
-            account_id=ctx.account_id,
-            region=ctx.region,
-            family=family,
-            revision=revision,
-            arn=_arn(ctx, family, revision),
-            status="ACTIVE",
-            body=document,
-            tags=checked_tags,
-            registered_at=ctx.now,
-            registered_by=ctx.identity.principal_arn,
-        )
-    )
-    row = find(ctx, f"{family}:{revision}")
-    assert row is not None
+    stored = {
+        "account_id": ctx.account_id,
+        "region": ctx.region,
+        "family": family,
+        "revision": revision,
+        "arn": _arn(ctx, family, revision),
+        "status": "ACTIVE",
+        "body": document,
+        "tags": checked_tags,
+        "registered_at": ctx.now,
+        "registered_by": ctx.identity.principal_arn,
+    }
+    ctx.conn.execute(insert(revisions).values(stored))
+    # Rendered from what was written, not read back: reading a 64 KiB document again (and
+    # parsing it) was most of the request's time on the event loop.
+    row = SimpleNamespace(**stored, deregistered_at=None, delete_requested_at=None)
     result: dict[str, Any] = {"taskDefinition": render(row)}
     if checked_tags:
         result["tags"] = checked_tags
