@@ -261,9 +261,14 @@ class Connection:
         containers = message.get("containers", [])
         if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
             raise TypeError("containers must be a list of objects")
+        if not all(c.get("healthStatus", "UNKNOWN") in _HEALTH_STATUSES for c in containers):
+            raise ValueError(f"a health status is not one of {sorted(_HEALTH_STATUSES)}")
         if task is not None:
-            health = {str(c.get("containerName")): str(c.get("healthStatus", "UNKNOWN")) for c in containers}
+            health = {str(c.get("containerName")): c.get("healthStatus", "UNKNOWN") for c in containers}
             task_reports.record_health(ctx, task, health)
+
+
+_HEALTH_STATUSES = frozenset({"HEALTHY", "UNHEALTHY", "UNKNOWN"})
 
 
 def _task_of(ctx: RequestContext, instance_id: int, task_arn: str) -> Any:

@@ -18,14 +18,13 @@ import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from dockyard import ecs
 from dockyard.protocol.dispatch import build_actions
 from dockyard.store.db import make_engine
-from dockyard.store.schema import metadata, service_wakeups, services
 from tests.builders import register_instance
-from tests.harness import Credentials, DockyardServer, RawReply, raw_call
+from tests.harness import Credentials, DockyardServer, RawReply, account_state, raw_call
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
@@ -111,23 +110,6 @@ def store(server: DockyardServer) -> Iterator[Engine]:
     engine = make_engine(server.store_url)
     yield engine
     engine.dispose()
-
-
-def account_state(engine: Engine, account_id: str) -> dict[str, list[str]]:
-    """Every row of the account in every table (and its services' wake-ups), as sorted JSON."""
-    state: dict[str, list[str]] = {}
-    with engine.connect() as connection:
-        for table in metadata.sorted_tables:
-            if "account_id" in table.c:
-                query = select(table).where(table.c.account_id == account_id)
-            elif table is service_wakeups:
-                owned = select(services.c.id).where(services.c.account_id == account_id)
-                query = select(table).where(table.c.service_id.in_(owned))
-            else:
-                continue
-            rows = connection.execute(query).mappings().all()
-            state[table.name] = sorted(json.dumps(dict(row), sort_keys=True, default=str) for row in rows)
-    return state
 
 
 def refused_changes_nothing(
