@@ -254,6 +254,10 @@ class Connection:
             raise FrameError(CLOSE_UNSUPPORTED_DATA, "a frame that is not JSON") from None
         if not isinstance(message, dict):
             raise FrameError(CLOSE_UNSUPPORTED_DATA, "a frame that is not a JSON object")
+        task_arn = message.get("taskArn")
+        if isinstance(task_arn, str) and "\x00" in task_arn:
+            # No ARN holds one, and PostgreSQL cannot even compare one: refused on both stores.
+            raise FrameError(CLOSE_UNSUPPORTED_DATA, "a malformed frame (a task ARN with a NUL character)")
         return message
 
     def _health(self, ctx: RequestContext, message: dict[str, Any]) -> None:

@@ -55,7 +55,7 @@ ANY_JSON = st.recursive(
     max_leaves=6,
 )
 # "@own" and the like are replaced by the fixture's ARNs when the frame is sent.
-TASK = st.sampled_from(["@own", "@neighbour", "@stranger"]) | st.text(max_size=30) | ANY_JSON
+TASK = st.sampled_from(["@own", "@neighbour", "@stranger", "arn\x00"]) | st.text(max_size=30) | ANY_JSON
 NAME = st.sampled_from(["a", "b", "invented"]) | ANY_JSON
 HEALTH = st.fixed_dictionaries(
     {"type": st.just("health")},
