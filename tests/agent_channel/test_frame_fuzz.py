@@ -38,7 +38,7 @@ from tests.agent_channel.test_endpoint import agent_socket
 from tests.builders import register_instance
 from tests.harness import Credentials, DockyardServer, account_state, wait_for
 
-EXAMPLES = max(10, int(os.environ.get("FUZZ_EXAMPLES", "150")) // 3)
+EXAMPLES = max(10, int(os.environ.get("FUZZ_EXAMPLES", "150")) // 5)  # a connection costs ~10 requests
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
