@@ -2,6 +2,7 @@
 account, memory under unauthenticated uploads, and the worst query-language match.
 
     .venv/bin/python -m bench.hardening [--instances 300] [--rounds 20]
+    .venv/bin/python -m bench.hardening --only register [--rounds 20]   # 64 KiB registrations alone
 """
 
 from __future__ import annotations
@@ -96,6 +97,67 @@ HEAVY = {
 }
 
 
+def _near_limit_definition() -> dict[str, Any]:
+    """A task definition just under ECS's 64 KiB: the heaviest valid write."""
+    environment = [{"name": f"V{index:03d}", "value": "x" * 200} for index in range(284)]
+    container = {"name": "a", "image": "busybox", "memory": 64, "environment": environment}
+    return {"family": "near-limit", "containerDefinitions": [container]}
+
+
+def _other_account_p99(other: Any, load: Any, calls: int, loaders: int = 1) -> list[float]:
+    """Another account's ListClusters latencies (ms, sorted) while ``load`` runs in a loop on
+    ``loaders`` threads."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            load()
+
+    workers = [threading.Thread(target=loop) for _ in range(loaders)]
+    for worker in workers:
+        worker.start()
+    latencies = []
+    try:
+        for _ in range(calls):
+            started = time.perf_counter()
+            other.list_clusters()
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    return sorted(latencies)
+
+
+def _summary(latencies: list[float]) -> str:
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    return (
+        f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms "
+        f"({len(latencies)} calls)"
+    )
+
+
+def register_stall(server: ServerProcess, data_dir: Path, rounds: int) -> None:
+    """RegisterTaskDefinition at 64 KiB on two threads, and another account's ListClusters."""
+    admin = ecs_client(server)
+    other = ecs_client(server, *_other_account(data_dir))
+    definition = _near_limit_definition()
+    took = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        admin.register_task_definition(**definition)
+        took.append((time.perf_counter() - started) * 1000)
+    size = len(json.dumps(definition))
+    median = statistics.median(took)
+    print(f"\nRegisterTaskDefinition, {size:,} bytes: p50 {median:.1f} ms, max {max(took):.1f} ms")
+    idle = _other_account_p99(other, lambda: None, rounds * 20, 0)
+    print(f"another account's ListClusters, idle: {_summary(idle)}")
+    latencies = _other_account_p99(
+        other, lambda: admin.register_task_definition(**definition), rounds * 20, 2
+    )
+    print(f"another account's ListClusters while two clients register in a loop: {_summary(latencies)}")
+
+
 def stall(server: ServerProcess, data_dir: Path, instances: int, rounds: int) -> None:
     admin = ecs_client(server)
     state = _setup(admin, instances)
@@ -109,31 +171,13 @@ def stall(server: ServerProcess, data_dir: Path, instances: int, rounds: int) ->
             call(admin, state)
             took.append((time.perf_counter() - started) * 1000)
         print(f"| {name} | {statistics.median(took):.1f} | {max(took):.1f} |")
-    stop = threading.Event()
 
     def load() -> None:
-        while not stop.is_set():
-            for call in HEAVY.values():
-                call(admin, state)
+        for call in HEAVY.values():
+            call(admin, state)
 
-    worker = threading.Thread(target=load)
-    worker.start()
-    latencies = []
-    try:
-        for _ in range(rounds * 20):
-            started = time.perf_counter()
-            other.list_clusters()
-            latencies.append((time.perf_counter() - started) * 1000)
-    finally:
-        stop.set()
-        worker.join()
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(
-        "\nanother account's ListClusters while they run in a loop: "
-        f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms "
-        f"({len(latencies)} calls)"
-    )
+    latencies = _other_account_p99(other, load, rounds * 20)
+    print(f"\nanother account's ListClusters while they run in a loop: {_summary(latencies)}")
 
 
 def uploads(server: ServerProcess, count: int) -> None:
@@ -179,15 +223,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--only", choices=["register"], help="only this scenario")
     args = parser.parse_args()
     print(machine())
-    query_language()
+    if not args.only:
+        query_language()
     with tempfile.TemporaryDirectory(prefix="dockyard-hardening-") as tmp:
         data_dir = Path(tmp)
         server = start_dockyard(data_dir)
         try:
-            uploads(server, 200)
-            stall(server, data_dir, args.instances, args.rounds)
+            if args.only == "register":
+                register_stall(server, data_dir, args.rounds)
+            else:
+                uploads(server, 200)
+                stall(server, data_dir, args.instances, args.rounds)
+                register_stall(server, data_dir, args.rounds)
         finally:
             server.stop()
 

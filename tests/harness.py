@@ -272,6 +272,33 @@ class DockyardAgent:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+def account_state(engine: Any, account_id: str, ignore: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """Every row of the account in every table of the store (and its services' wake-ups), as
+    sorted JSON, without the columns named in ``ignore``: to show a refusal changed nothing."""
+    import json
+
+    from sqlalchemy import select
+
+    from dockyard.store.schema import metadata, service_wakeups, services
+
+    state: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            if "account_id" in table.c:
+                query = select(table).where(table.c.account_id == account_id)
+            elif table is service_wakeups:
+                owned = select(services.c.id).where(services.c.account_id == account_id)
+                query = select(table).where(table.c.service_id.in_(owned))
+            else:
+                continue
+            rows = connection.execute(query).mappings().all()
+            state[table.name] = sorted(
+                json.dumps({k: v for k, v in row.items() if k not in ignore}, sort_keys=True, default=str)
+                for row in rows
+            )
+    return state
+
+
 def wait_for(check: Any, timeout: float = 30, interval: float = 0.2, message: str = "") -> Any:
     """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -34,11 +34,15 @@ def offer(instance: Any) -> dict[str, str] | None:
 
 
 def record(ctx: RequestContext, instance_id: int, status: str) -> None:
-    """An agent's progress report (``{"type": "agentUpdate", "status": ...}``)."""
+    """An agent's progress report (``{"type": "agentUpdate", "status": ...}``), taken only
+    while an update is in flight: an agent cannot invent one."""
     if status in _REPORTABLE:
         ctx.conn.execute(
             update(container_instances)
-            .where(container_instances.c.id == instance_id)
+            .where(
+                container_instances.c.id == instance_id,
+                container_instances.c.agent_update_status.in_(IN_FLIGHT),
+            )
             .values(agent_update_status=status)
         )
 

@@ -256,6 +256,10 @@ class Connection:
             raise FrameError(CLOSE_UNSUPPORTED_DATA, "a frame that is not JSON") from None
         if not isinstance(message, dict):
             raise FrameError(CLOSE_UNSUPPORTED_DATA, "a frame that is not a JSON object")
+        task_arn = message.get("taskArn")
+        if isinstance(task_arn, str) and "\x00" in task_arn:
+            # No ARN holds one, and PostgreSQL cannot even compare one: refused on both stores.
+            raise FrameError(CLOSE_UNSUPPORTED_DATA, "a malformed frame (a task ARN with a NUL character)")
         return message
 
     def _health(self, ctx: RequestContext, message: dict[str, Any]) -> None:
@@ -263,9 +267,14 @@ class Connection:
         containers = message.get("containers", [])
         if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
             raise TypeError("containers must be a list of objects")
+        if not all(c.get("healthStatus", "UNKNOWN") in _HEALTH_STATUSES for c in containers):
+            raise ValueError(f"a health status is not one of {sorted(_HEALTH_STATUSES)}")
         if task is not None:
-            health = {str(c.get("containerName")): str(c.get("healthStatus", "UNKNOWN")) for c in containers}
+            health = {str(c.get("containerName")): c.get("healthStatus", "UNKNOWN") for c in containers}
             task_reports.record_health(ctx, task, health)
+
+
+_HEALTH_STATUSES = frozenset({"HEALTHY", "UNHEALTHY", "UNKNOWN"})
 
 
 def _task_of(ctx: RequestContext, instance_id: int, task_arn: str) -> Any:

@@ -1,5 +1,5 @@
 """Forgets what ECS forgets: stopped tasks (and their output) after their retention, deleted
-services after theirs.
+services and deleted clusters after theirs.
 
 Every step is an idempotent delete; it still runs in one process at a time (the leader), so
 replicas do not repeat each other's work.
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from dockyard.ecs.container_instances import INSTANCE_LOST_SECONDS, LAST_CONTACT
 from dockyard.store.db import transaction
 from dockyard.store.schema import (
+    clusters,
     container_instances,
     container_logs,
     service_deployments,
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 STOPPED_TASK_RETENTION_SECONDS = float(os.environ.get("DOCKYARD_STOPPED_TASK_RETENTION", 3600))
 # ECS keeps a deleted (INACTIVE) service describable for a while.
 INACTIVE_SERVICE_RETENTION_SECONDS = float(os.environ.get("DOCKYARD_INACTIVE_SERVICE_RETENTION", 3600))
+# ECS keeps a deleted (INACTIVE) cluster discoverable "for a period of time", unspecified; users
+# report them still described a week later (aws/copilot-cli#5052), so a week it is.
+INACTIVE_CLUSTER_RETENTION_SECONDS = float(os.environ.get("DOCKYARD_INACTIVE_CLUSTER_RETENTION", 7 * 86400))
 INTERVAL_SECONDS = float(os.environ.get("DOCKYARD_JANITOR_INTERVAL", 60))
 
 
@@ -84,7 +88,37 @@ def sweep_in(connection: Connection, now: float) -> int:
         connection.execute(delete(service_wakeups).where(service_wakeups.c.service_id.in_(gone)))
         connection.execute(delete(service_deployments).where(service_deployments.c.service_id.in_(gone)))
         connection.execute(delete(services).where(services.c.id.in_(gone)))
+    _purge_clusters(connection, now - INACTIVE_CLUSTER_RETENTION_SECONDS)
     return len(expired)
+
+
+def _purge_clusters(connection: Connection, cutoff: float) -> None:
+    """Clusters deleted before ``cutoff``, with their deregistered instances. The delete checks
+    the status again, so a cluster created anew meanwhile (brought back to ACTIVE) stays."""
+    purged = connection.execute(
+        delete(clusters)
+        .where(
+            clusters.c.id.in_(
+                select(clusters.c.id)
+                .where(clusters.c.status == "INACTIVE", clusters.c.deleted_at < cutoff)
+                .limit(1000)
+                .scalar_subquery()
+            ),
+            clusters.c.status == "INACTIVE",
+        )
+        .returning(clusters.c.account_id, clusters.c.region, clusters.c.name)
+    ).all()
+    for row in purged:
+        connection.execute(
+            delete(container_instances).where(
+                container_instances.c.account_id == row.account_id,
+                container_instances.c.region == row.region,
+                container_instances.c.cluster_name == row.name,
+                container_instances.c.status == "INACTIVE",
+            )
+        )
+    if purged:
+        log.info("janitor purged %d deleted clusters", len(purged))
 
 
 def wake_for_lost_instances(connection: Connection, now: float, window: float) -> int:

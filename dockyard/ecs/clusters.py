@@ -248,6 +248,7 @@ def create_cluster(
         "service_connect_defaults": service_connect_defaults,
         "tags": check_tags(tags),
         "created_at": ctx.now,
+        "deleted_at": None,
     }
     if existing is not None:
         # A deleted (INACTIVE) cluster of that name comes back to life as a new cluster.
@@ -268,7 +269,8 @@ def create_cluster(
 def delete_cluster(ctx: RequestContext, *, cluster: str) -> dict[str, Any]:
     row = lookup(ctx, cluster)
     refuse_delete_if_in_use(ctx, row)
-    ctx.conn.execute(update(clusters).where(clusters.c.id == row.id).values(status="INACTIVE"))
+    deleted = update(clusters).where(clusters.c.id == row.id).values(status="INACTIVE", deleted_at=ctx.now)
+    ctx.conn.execute(deleted)
     return {"cluster": render(ctx, lookup(ctx, cluster, active_only=False), _EVERYTHING)}
 
 
@@ -314,7 +316,7 @@ def describe_clusters(
 
 
 # ACTIVE and INACTIVE: a deleted cluster stays discoverable, as DeleteCluster's reference says,
-# until a cluster of its name is created again.
+# until a cluster of its name is created again or the janitor purges it.
 _LISTED_PAGE = PagedQuery(
     select(clusters.c.arn, clusters.c.name).where(
         clusters.c.account_id == bindparam("account"),

@@ -230,6 +230,7 @@ class ClusterCache:
     in it (some later ones may be too); it only ever holds committed state."""
 
     version: int = -1  # -1: never read
+    cluster_id: int | None = None  # the cluster row it caches (a purged name may come back anew)
     instances: dict[int, InstanceSnapshot] = field(default_factory=dict)  # in id order
     last_seen: dict[int, float | None] = field(default_factory=dict)
     seen_read_at: float = float("-inf")
@@ -353,13 +354,17 @@ class _Registry:
         self.lock = threading.Lock()
         self.clusters: OrderedDict[tuple[str, str, str], ClusterCache] = OrderedDict()
 
-    def get(self, key: tuple[str, str, str], create: bool = True) -> ClusterCache | None:
+    def get(
+        self, key: tuple[str, str, str], create: bool = True, cluster_id: int | None = None
+    ) -> ClusterCache | None:
         with self.lock:
             cache = self.clusters.get(key)
+            if cache is not None and cluster_id is not None and cache.cluster_id not in (None, cluster_id):
+                cache = None  # the cluster was purged and created again: its versions start over
             if cache is not None:
                 self.clusters.move_to_end(key)
             elif create:
-                cache = self.clusters[key] = ClusterCache()
+                cache = self.clusters[key] = ClusterCache(cluster_id=cluster_id)
                 if len(self.clusters) > MAX_CLUSTERS:
                     self.clusters.popitem(last=False)
             return cache
@@ -386,7 +391,7 @@ def snapshot(ctx: RequestContext, cluster: Row[Any]) -> list[InstanceSnapshot]:
         # With changes of its own not yet committed, the request must see them; the cache
         # holds only committed state.
         return read_instances(ctx, cluster.name).snapshots
-    cache = _cache(ctx, cluster.name)
+    cache = _cache(ctx, cluster)
     with cache.lock:
         cache.freshen(ctx, cluster.name, int(cluster.placement_version))
         return cache.snapshot()
@@ -400,14 +405,14 @@ def place(
     request, not the cluster's size. Same conditions as ``snapshot``."""
     if not ENABLED or _pending(ctx):
         return place_once(read_instances(ctx, cluster.name).snapshots, request, order)
-    cache = _cache(ctx, cluster.name)
+    cache = _cache(ctx, cluster)
     with cache.lock:
         cache.freshen(ctx, cluster.name, int(cluster.placement_version))
         return cache.placer(request, order).place(request.count)
 
 
-def _cache(ctx: RequestContext, cluster_name: str) -> ClusterCache:
-    cache = _registry(ctx).get((ctx.account_id, ctx.region, cluster_name))
+def _cache(ctx: RequestContext, cluster: Row[Any]) -> ClusterCache:
+    cache = _registry(ctx).get((ctx.account_id, ctx.region, cluster.name), cluster_id=cluster.id)
     assert cache is not None
     return cache
 

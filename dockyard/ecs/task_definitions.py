@@ -12,6 +12,7 @@ ACTIVE -> INACTIVE (deregistered) -> DELETE_IN_PROGRESS (deleted).
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
@@ -97,8 +98,8 @@ def resolve(ctx: RequestContext, identifier: str) -> Row[Any]:
     return row
 
 
-def render(row: Row[Any]) -> dict[str, Any]:
-    """The TaskDefinition shape of a stored revision."""
+def render(row: Row[Any] | SimpleNamespace) -> dict[str, Any]:
+    """The TaskDefinition shape of a stored revision (its row, or the values just written)."""
     return {
         "taskDefinitionArn": row.arn,
         **row.body,
@@ -112,25 +113,37 @@ def render(row: Row[Any]) -> dict[str, Any]:
     }
 
 
+def _upsert_revision(dialect: Any) -> Any:
+    return (
+        dialect.insert(families)
+        .values(
+            account_id=bindparam("account"),
+            region=bindparam("region"),
+            family=bindparam("family"),
+            latest_revision=1,
+            active_revisions=1,
+            inactive_revisions=0,
+        )
+        .on_conflict_do_update(
+            index_elements=["account_id", "region", "family"],
+            set_={
+                "latest_revision": families.c.latest_revision + 1,
+                "active_revisions": families.c.active_revisions + 1,
+            },
+        )
+        .returning(families.c.latest_revision)
+    )
+
+
+# Built once, as the lookups above: building them cost more than a registration's SQL.
+_NEXT_REVISION = {"postgresql": _upsert_revision(postgresql), "sqlite": _upsert_revision(sqlite)}
+_INSERT_REVISION = insert(revisions)
+
+
 def _next_revision(ctx: RequestContext, family: str) -> int:
     """Bump the family's revision counter; the row stays locked until the request commits."""
-    dialect = postgresql if ctx.conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(families).values(
-        account_id=ctx.account_id,
-        region=ctx.region,
-        family=family,
-        latest_revision=1,
-        active_revisions=1,
-        inactive_revisions=0,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["account_id", "region", "family"],
-        set_={
-            "latest_revision": families.c.latest_revision + 1,
-            "active_revisions": families.c.active_revisions + 1,
-        },
-    ).returning(families.c.latest_revision)
-    return int(ctx.conn.execute(statement).scalar_one())
+    scope = {"account": ctx.account_id, "region": ctx.region, "family": family}
+    return int(ctx.conn.execute(_NEXT_REVISION[ctx.conn.dialect.name], scope).scalar_one())
 
 
 def _count(ctx: RequestContext, family: str, **changes: int) -> None:
@@ -194,22 +207,22 @@ def register_task_definition(
     checked_tags = check_tags(tags)
     assert ctx.identity is not None
     revision = _next_revision(ctx, family)
-    ctx.conn.execute(
-        insert(revisions).values(
-            account_id=ctx.account_id,
-            region=ctx.region,
-            family=family,
-            revision=revision,
-            arn=_arn(ctx, family, revision),
-            status="ACTIVE",
-            body=document,
-            tags=checked_tags,
-            registered_at=ctx.now,
-            registered_by=ctx.identity.principal_arn,
-        )
-    )
-    row = find(ctx, f"{family}:{revision}")
-    assert row is not None
+    stored = {
+        "account_id": ctx.account_id,
+        "region": ctx.region,
+        "family": family,
+        "revision": revision,
+        "arn": _arn(ctx, family, revision),
+        "status": "ACTIVE",
+        "body": document,
+        "tags": checked_tags,
+        "registered_at": ctx.now,
+        "registered_by": ctx.identity.principal_arn,
+    }
+    ctx.conn.execute(_INSERT_REVISION, stored)
+    # Rendered from what was written, not read back: reading a 64 KiB document again (and
+    # parsing it) was most of the request's time on the event loop.
+    row = SimpleNamespace(**stored, deregistered_at=None, delete_requested_at=None)
     result: dict[str, Any] = {"taskDefinition": render(row)}
     if checked_tags:
         result["tags"] = checked_tags

@@ -49,7 +49,8 @@ class AwsJsonEndpoint:
             body=body,
         )
         if self.inline and not _heavy_read(headers, body):
-            response = await handle_inline(self.server, self.service, http)
+            offload = len(body) > _LARGE_BODY_BYTES
+            response = await handle_inline(self.server, self.service, http, offload=offload)
         else:
             response = await anyio.to_thread.run_sync(handle, self.server, self.service, http)
         await _send(send, response)
@@ -59,6 +60,9 @@ class AwsJsonEndpoint:
 # milliseconds: it runs on a worker thread even on SQLite, so the event loop keeps serving
 # everyone else meanwhile (a read needs none of the group commit's ordering).
 _HEAVY_BODY_BYTES = 256
+# A write this large (a task definition near its 64 KiB) is checked, parsed, validated and
+# answered on a worker thread, and only its store work joins the group commit on the loop.
+_LARGE_BODY_BYTES = 8 * 1024
 _READ_PREFIXES = (".Describe", ".List", ".Get")
 
 

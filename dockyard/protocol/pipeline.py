@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import anyio.to_thread
 import orjson
 
 from dockyard.context import RequestContext
@@ -125,16 +126,31 @@ def handle(server: ServerState, service: str, http: HttpRequest) -> HttpResponse
         return _error_response(ctx, error)
 
 
-async def handle_inline(server: ServerState, service: str, http: HttpRequest) -> HttpResponse:
-    """``handle`` on the event loop (SQLite): a write waits for its group commit, not a thread."""
+async def handle_inline(
+    server: ServerState, service: str, http: HttpRequest, *, offload: bool = False
+) -> HttpResponse:
+    """``handle`` on the event loop (SQLite): a write waits for its group commit, not a thread.
+
+    With ``offload`` (a large body) the steps before the store (signature, parsing,
+    validation) and the response's serialization run on a worker thread: only the store's
+    part of the request holds the event loop."""
     ctx = _context(server, service)
     try:
-        for step in PREPARE:
-            step(ctx, http)
+        if offload:
+            await anyio.to_thread.run_sync(_prepare, ctx, http)
+        else:
+            _prepare(ctx, http)
         ctx.result = await server.dispatch_inline(ctx)
+        if offload:
+            return await anyio.to_thread.run_sync(_response, ctx)
         return _response(ctx)
     except Exception as error:
         return _error_response(ctx, error)
+
+
+def _prepare(ctx: RequestContext, http: HttpRequest) -> None:
+    for step in PREPARE:
+        step(ctx, http)
 
 
 def _context(server: ServerState, service: str) -> RequestContext:

@@ -72,6 +72,7 @@ clusters = Table(
     Column("service_connect_defaults", Document),
     Column("tags", Document, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("deleted_at", Float),  # INACTIVE since; the janitor purges it after a retention
     # Moves forward with every committed change placement sees (ecs/placement_cache.py).
     Column("placement_version", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("account_id", "region", "name", name="uq_clusters_name"),

@@ -64,6 +64,11 @@ def close_code(socket: ClientConnection) -> int | None:
             '{"type": "logs", "taskArn": "x", "containerName": "a", "lines": 7}', id="bad log lines"
         ),
         pytest.param('{"type": "health", "taskArn": "x", "containers": "all"}', id="bad health"),
+        pytest.param(
+            '{"type": "health", "taskArn": "x", "containers": [{"healthStatus": "GREAT"}]}',
+            id="an invented health status",
+        ),
+        pytest.param('{"type": "logs", "taskArn": "\\u0000", "lines": []}', id="a NUL in a task ARN"),
     ],
 )
 def test_a_malformed_frame_closes_with_a_code_and_one_log_line(

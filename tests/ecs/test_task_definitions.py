@@ -55,6 +55,20 @@ def all_pages(call: Any, key: str, **kwargs: Any) -> list[list[str]]:
 # --- RegisterTaskDefinition ---------------------------------------------------------------
 
 
+def test_a_task_definition_near_64_kib_is_answered_as_it_is_stored(ecs: Any, server: DockyardServer) -> None:
+    # A body this large is checked and answered off the event loop (protocol/endpoint.py), and
+    # the answer is rendered from what was written rather than read back.
+    environment = [{"name": f"V{index:03d}", "value": "x" * 200} for index in range(284)]
+    registered = register(ecs, "large", container(environment=environment), tags=[{"key": "k", "value": "v"}])
+    described = ecs.describe_task_definition(taskDefinition="large:1", include=["TAGS"])
+    assert registered["taskDefinition"] == described["taskDefinition"]
+    assert registered["tags"] == described["tags"] == [{"key": "k", "value": "v"}]
+    with pytest.raises(ClientError) as excinfo:  # refused on the worker thread, in ECS's words
+        register(ecs, "large", container(environment=environment, memory=-5))
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "Traceback" not in server.log()
+
+
 def test_register_returns_the_task_definition_with_ecs_defaults(ecs: Any, account: Any) -> None:
     before = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
     result = register(

@@ -1,6 +1,7 @@
 """A bounded fuzz of the API from botocore's ECS input shapes: valid, boundary and malformed
-values for every implemented action, raw HTTP garbage and garbage agent frames. Never a 5xx,
-never a traceback in the server's log (issue 10, item 8).
+values for every implemented action, and raw HTTP garbage. Never a 5xx, never a traceback in
+the server's log, and a refused request (4xx) leaves the account's state in the store exactly
+as it was: no half-written state (issue 10, item 8). Agent frames: tests/agent_channel/.
 
 Bounded for CI (``FUZZ_EXAMPLES`` raises it): a few hundred requests per backend.
 """
@@ -9,16 +10,21 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.session
+import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
 from dockyard import ecs
 from dockyard.protocol.dispatch import build_actions
-from tests.harness import Credentials, DockyardServer, raw_call
+from dockyard.store.db import make_engine
+from tests.builders import register_instance
+from tests.harness import Credentials, DockyardServer, RawReply, account_state, raw_call
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
@@ -85,13 +91,69 @@ def _no_traceback(server: DockyardServer) -> None:
     assert "Traceback" not in server.log(), server.log()[-4000:]
 
 
+@pytest.fixture
+def seeded(server: DockyardServer, account: Credentials) -> Credentials:
+    """The test's account with something to refuse changes to: the default cluster with an
+    instance (its agent never connects) and its attributes, a task definition, a setting."""
+    client = server.client(account)
+    client.create_cluster(clusterName="default", tags=[{"key": "team", "value": "a"}])
+    register_instance(client, attributes=[{"name": "stack", "value": "prod"}])
+    client.register_task_definition(
+        family="seeded", containerDefinitions=[{"name": "a", "image": "busybox", "memory": 64}]
+    )
+    client.put_account_setting(name="containerInstanceLongArnFormat", value="enabled")
+    return account
+
+
+@pytest.fixture
+def store(server: DockyardServer) -> Iterator[Engine]:
+    engine = make_engine(server.store_url)
+    yield engine
+    engine.dispose()
+
+
+def refused_changes_nothing(
+    engine: Engine, account: Credentials, send: Callable[[], RawReply], what: Any
+) -> RawReply:
+    """``send()``'s reply; if it refused the request (4xx), the account's state is as before."""
+    before = account_state(engine, account.account_id)
+    reply = send()
+    if 400 <= reply.status < 500:
+        after = account_state(engine, account.account_id)
+        changed = {
+            table: {"gone": sorted(set(rows) - set(now)), "new": sorted(set(now) - set(rows))}
+            for table, rows in before.items()
+            if rows != (now := after[table])
+        }
+        if changed:
+            raise AssertionError(f"refused {what!r} ({reply.status} {reply.body}) and changed {changed}")
+    return reply
+
+
+def test_the_state_check_sees_a_write_behind_a_refusal(
+    server: DockyardServer, seeded: Credentials, store: Engine
+) -> None:
+    client = server.client(seeded)
+
+    def half_written() -> RawReply:
+        client.create_cluster(clusterName="half")
+        return RawReply(400, {}, {"__type": "ClientException"})
+
+    with pytest.raises(AssertionError, match="cluster/half"):
+        refused_changes_nothing(store, seeded, half_written, "a write behind a refusal")
+
+
 @FUZZ
 @given(request=REQUESTS)
-def test_no_request_built_from_the_shapes_gets_a_5xx(
-    server: DockyardServer, account: Credentials, request: tuple[str, Any]
+def test_no_request_built_from_the_shapes_gets_a_5xx_or_changes_state_when_refused(
+    server: DockyardServer, seeded: Credentials, store: Engine, request: tuple[str, Any]
 ) -> None:
     operation, params = request
-    reply = raw_call(server.endpoint, operation, json.dumps(params).encode(), account)
+    body = json.dumps(params).encode()
+    reply = refused_changes_nothing(
+        store, seeded, lambda: raw_call(server.endpoint, operation, body, seeded), request
+    )
+    event(f"answered {reply.status // 100}xx")
     assert reply.status < 500, (operation, params, reply.body)
     assert "__type" in reply.body or reply.status == 200
     _no_traceback(server)
@@ -100,16 +162,18 @@ def test_no_request_built_from_the_shapes_gets_a_5xx(
 @FUZZ
 @given(operation=st.sampled_from(OPERATIONS), body=st.binary(max_size=300))
 def test_raw_garbage_bodies_get_a_4xx(
-    server: DockyardServer, account: Credentials, operation: str, body: bytes
+    server: DockyardServer, seeded: Credentials, store: Engine, operation: str, body: bytes
 ) -> None:
-    reply_status = _raw_status(server, operation, body, account)
-    assert reply_status < 500
+    reply = refused_changes_nothing(
+        store, seeded, lambda: _raw_reply(server, operation, body, seeded), (operation, body)
+    )
+    assert reply.status < 500
     _no_traceback(server)
 
 
-def _raw_status(server: DockyardServer, operation: str, body: bytes, account: Credentials) -> int:
+def _raw_reply(server: DockyardServer, operation: str, body: bytes, account: Credentials) -> RawReply:
     try:
-        return raw_call(server.endpoint, operation, body, account).status
+        return raw_call(server.endpoint, operation, body, account)
     except json.JSONDecodeError:
         raise AssertionError("a reply that is not JSON") from None
 
@@ -117,11 +181,13 @@ def _raw_status(server: DockyardServer, operation: str, body: bytes, account: Cr
 @FUZZ
 @given(target=st.text(max_size=60), region=st.sampled_from(["us-east-1", "eu-west-1"]))
 def test_unknown_targets_get_a_4xx(
-    server: DockyardServer, account: Credentials, target: str, region: str
+    server: DockyardServer, seeded: Credentials, store: Engine, target: str, region: str
 ) -> None:
     safe = target.encode("latin-1", "replace").decode("latin-1").replace("\r", "").replace("\n", "")
     try:
-        reply = raw_call(server.endpoint, safe, b"{}", account, region=region)
+        reply = refused_changes_nothing(
+            store, seeded, lambda: raw_call(server.endpoint, safe, b"{}", seeded, region=region), safe
+        )
     except ValueError:
         return  # a header value urllib refuses to send
     assert reply.status < 500
