@@ -4,8 +4,8 @@ A deleted (INACTIVE) cluster stays discoverable for a retention, then the janito
 (``controllers/janitor.py``); it needs to know when the cluster was deleted. Clusters deleted
 before this revision count from the upgrade.
 
-Revision ID: 0005_cluster_purge
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03
 """
 
@@ -16,8 +16,8 @@ import time
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_cluster_purge"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
