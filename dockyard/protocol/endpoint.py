@@ -29,7 +29,7 @@ class AwsJsonEndpoint:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        refused = screen(self.server, self.service, headers)
+        refused, signed = screen(self.server, self.service, headers)
         if refused is None and not _length_allowed(headers.get("content-length")):
             refused = refuse(self.server, self.service, _too_large())
         if refused is not None:
@@ -47,6 +47,7 @@ class AwsJsonEndpoint:
             query=scope["query_string"].decode("latin-1"),
             headers=headers,
             body=body,
+            signed=signed,
         )
         if self.inline and not _heavy_read(headers, body):
             response = await handle_inline(self.server, self.service, http)
