@@ -11,6 +11,7 @@ ACTIVE -> INACTIVE (deregistered) -> DELETE_IN_PROGRESS (deleted).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -344,6 +345,21 @@ _FAMILY_REVISIONS_PAGE = PagedQuery(
 )
 
 
+@functools.cache
+def _families_page(by_prefix: bool, status: str) -> PagedQuery:
+    """ListTaskDefinitionFamilies' page statements for the filters given, built once."""
+    query = select(families.c.family).where(
+        families.c.account_id == bindparam("account"), families.c.region == bindparam("region")
+    )
+    if by_prefix:
+        query = query.where(families.c.family >= bindparam("lower"), families.c.family < bindparam("upper"))
+    if status == "ACTIVE":
+        query = query.where(families.c.active_revisions > 0)
+    elif status == "INACTIVE":
+        query = query.where(families.c.active_revisions == 0)
+    return PagedQuery(query, [families.c.family])
+
+
 def list_task_definition_families(
     ctx: RequestContext,
     *,
@@ -360,22 +376,15 @@ def list_task_definition_families(
         ctx.tokens.open(next_token, scope)
     if prefix and not NAME.match(prefix):
         return {"families": []}
-    query = select(families.c.family).where(
-        families.c.account_id == ctx.account_id, families.c.region == ctx.region
-    )
+    params = {"account": ctx.account_id, "region": ctx.region}
     if prefix:
         # Names sort by code point, so the names starting with "ab" are those in ["ab", "ac").
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        query = query.where(families.c.family >= prefix, families.c.family < upper)
-    if status == "ACTIVE":
-        query = query.where(families.c.active_revisions > 0)
-    elif status == "INACTIVE":
-        query = query.where(families.c.active_revisions == 0)
+        params.update(lower=prefix, upper=prefix[:-1] + chr(ord(prefix[-1]) + 1))
     return list_page(
         ctx,
         member="families",
-        query=query,
-        keys=[families.c.family],
+        query=_families_page(bool(prefix), status),
+        params=params,
         scope=scope,
         next_token=next_token,
         max_results=max_results,
