@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
 from dockyard.errors import InvalidParameterException
+from dockyard.store import direct
 from dockyard.store.expressions import in_params, in_values
 from dockyard.store.pagination import page_limit
 from dockyard.store.schema import account_settings
@@ -76,7 +77,7 @@ def _stored(
         "name": name,
         **in_values("principal", principals),
     }
-    rows = ctx.conn.execute(_stored_statement(len(principals), name is not None), values)
+    rows = direct.execute(ctx.conn, _stored_statement(len(principals), name is not None), values)
     return {(row.principal_arn, row.name): row.value for row in rows}
 
 
@@ -103,8 +104,9 @@ _IN_FORCE = select(account_settings.c.principal_arn, account_settings.c.value).w
 def effective_value(ctx: RequestContext, name: str, principal_arn: str | None = None) -> str:
     """The value of ``name`` in force for the principal (the caller by default)."""
     principal = _principal(ctx, principal_arn)
-    stored = dict(
-        ctx.conn.execute(
+    stored: dict[str, str] = dict(
+        direct.execute(
+            ctx.conn,
             _IN_FORCE,
             {
                 "account": ctx.account_id,

@@ -24,6 +24,7 @@ from dockyard.ecs.listing import list_page
 from dockyard.ecs.tagging import check_tags
 from dockyard.ecs.task_definition_rules import NAME, normalize
 from dockyard.errors import ApiError, ClientException, InvalidParameterException
+from dockyard.store import direct
 from dockyard.store.pagination import PagedQuery, page_limit
 from dockyard.store.schema import task_definition_families as families
 from dockyard.store.schema import task_definitions as revisions
@@ -72,10 +73,12 @@ def find(ctx: RequestContext, identifier: str, *, statuses: tuple[str, ...] | No
     family, revision = parsed
     scope = {"account": ctx.account_id, "region": ctx.region, "family": family}
     if revision is None:
-        return ctx.conn.execute(_LATEST, scope).first()
+        return direct.execute(ctx.conn, _LATEST, scope).first()
     if statuses is None:
-        return ctx.conn.execute(_BY_REVISION, {**scope, "revision": revision}).first()
-    return ctx.conn.execute(_BY_REVISION_IN, {**scope, "revision": revision, "statuses": statuses}).first()
+        return direct.execute(ctx.conn, _BY_REVISION, {**scope, "revision": revision}).first()
+    return direct.execute(
+        ctx.conn, _BY_REVISION_IN, {**scope, "revision": revision, "statuses": statuses}
+    ).first()
 
 
 # Built once: RunTask looks a revision up on every call, and building the statement (and its

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, select
 
 from dockyard.context import RequestContext
+from dockyard.store import direct
 from dockyard.store.expressions import in_params, in_values
 from dockyard.store.schema import clusters, container_instances
 
@@ -47,7 +48,11 @@ def render_tasks(
             {row.container_instance_id for row in rows if row.container_instance_id is not None}
         )
         instance_arns = (
-            dict(ctx.conn.execute(_instance_arns(len(instance_ids)), in_values("id", instance_ids)).all())
+            dict(
+                direct.execute(
+                    ctx.conn, _instance_arns(len(instance_ids)), in_values("id", instance_ids)
+                ).all()
+            )
             if instance_ids
             else {}
         )

@@ -12,6 +12,7 @@ from dockyard.ecs import arns, clusters, container_instances, task_launch
 from dockyard.ecs.task_lifecycle import request_stop
 from dockyard.ecs.task_views import render_tasks
 from dockyard.errors import InvalidParameterException, UnsupportedFeatureException
+from dockyard.store import direct
 from dockyard.store.expressions import in_params, in_values
 from dockyard.store.pagination import PagedQuery, fetch_page, page_limit
 from dockyard.store.schema import tasks
@@ -226,7 +227,7 @@ def find(ctx: RequestContext, cluster: Row[Any], identifier: str, *, lock: bool 
     if not task_id:
         return None
     scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name, "id": task_id}
-    return ctx.conn.execute(_TASK_BY_ID_LOCKED if lock else _TASK_BY_ID, scope).first()
+    return direct.execute(ctx.conn, _TASK_BY_ID_LOCKED if lock else _TASK_BY_ID, scope).first()
 
 
 # Built once: agents' state reports and DescribeTasks/StopTask look one up on every call.
@@ -262,7 +263,7 @@ def find_many(ctx: RequestContext, cluster: Row[Any], identifiers: list[str]) ->
         "cluster": cluster.name,
         **in_values("id", wanted),
     }
-    rows = {row.task_id: row for row in ctx.conn.execute(_tasks_by_ids(len(wanted)), values)}
+    rows = {row.task_id: row for row in direct.execute(ctx.conn, _tasks_by_ids(len(wanted)), values)}
     return {identifier: rows[task_id] for identifier, task_id in named.items() if task_id in rows}
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Row, Select, func, select
 from dockyard.context import RequestContext
 from dockyard.ecs import task_states
 from dockyard.ecs.services import config
+from dockyard.store import direct
 from dockyard.store.expressions import in_params, in_values, one_of
 from dockyard.store.schema import service_deployments, tasks
 
@@ -61,7 +62,7 @@ def task_counts(ctx: RequestContext, deployment_ids: Iterable[int]) -> dict[int,
     counts: dict[int, dict[str, int]] = defaultdict(lambda: {"running": 0, "pending": 0})
     if not ids:
         return counts
-    rows = ctx.conn.execute(_task_counts(len(ids)), in_values("id", ids))
+    rows = direct.execute(ctx.conn, _task_counts(len(ids)), in_values("id", ids))
     for deployment_id, status, count in rows:
         if status == "RUNNING":
             counts[deployment_id]["running"] += count
@@ -104,7 +105,7 @@ def render_services(
         return []
     by_service: dict[int, list[Row[Any]]] = defaultdict(list)
     ids = sorted({row.id for row in rows})
-    for deployment in ctx.conn.execute(_live_deployments(len(ids)), in_values("id", ids)):
+    for deployment in direct.execute(ctx.conn, _live_deployments(len(ids)), in_values("id", ids)):
         by_service[deployment.service_id].append(deployment)
     counts = task_counts(ctx, [d.id for ds in by_service.values() for d in ds])
     return [
