@@ -13,11 +13,15 @@ and after, so CPU per request holds even when other work shares the machine.
 
     .venv/bin/python -m bench.api_throughput --duration 5 --repeat 3
     .venv/bin/python -m bench.api_throughput --operations DescribeClusters,PutAccountSetting
+
+``--baseline DIR`` adds a Dockyard server run from another source tree (an older commit:
+``git archive <commit> | tar -x -C DIR``), measured in the same rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -218,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         help="actions to drive (default: every read-only one; PutAccountSetting is a write)",
     )
     parser.add_argument("--servers", default="dockyard,moto")
+    parser.add_argument("--baseline", type=Path, help="also run Dockyard from this source tree")
     args = parser.parse_args(argv)
     plan = loadgen.LoadPlan(
         workers=args.workers, connections=args.connections, duration=args.duration, warmup=args.warmup
@@ -243,6 +248,12 @@ def main(argv: list[str] | None = None) -> None:
                     if workers != 1:
                         server.name = f"dockyard ({workers} workers)"
                     servers.append(server)
+            if args.baseline:
+                # python -m dockyard imports the package from the working directory first.
+                with contextlib.chdir(args.baseline):
+                    server = start_dockyard(Path(tmp) / "dockyard-baseline")
+                server.name = "dockyard (baseline)"
+                servers.append(server)
             if "moto" in args.servers:
                 servers.append(start_moto(Path(tmp) / "moto"))
             prepared = [prepare(server, Path(tmp), agents) for server in servers]
