@@ -20,7 +20,7 @@ from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, upd
 from dockyard.agent.version import AGENT_VERSION
 from dockyard.agent_channel import agent_update
 from dockyard.context import RequestContext
-from dockyard.ecs import account_settings, arns, clusters, task_states
+from dockyard.ecs import account_settings, arns, clusters, described, task_states
 from dockyard.ecs.tagging import check_tags
 from dockyard.errors import (
     ClientException,
@@ -238,6 +238,17 @@ _INSTANCE_BY_ID = select(instances_table).where(
     instances_table.c.cluster_name == bindparam("cluster"),
     instances_table.c.instance_id == bindparam("id"),
 )
+
+
+@functools.lru_cache(maxsize=128)
+def _instances_by_ids(count: int) -> Select[Any]:
+    # Built once per number of instances named: DescribeContainerInstances reads them at once.
+    return select(instances_table).where(
+        instances_table.c.account_id == bindparam("account"),
+        instances_table.c.region == bindparam("region"),
+        instances_table.c.cluster_name == bindparam("cluster"),
+        in_params(instances_table.c.instance_id, "id", count),
+    )
 
 
 def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:
@@ -473,8 +484,17 @@ def describe_container_instances(
     if len(container_instances) > 100:
         raise InvalidParameterException("At most 100 container instances can be described at once.")
     rows, failures = [], []
+    scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster_row.name}
+    found = described.find_many(
+        ctx,
+        container_instances,
+        "container-instance",
+        _instances_by_ids,
+        scope,
+        lambda row: str(row.instance_id),
+    )
     for identifier in container_instances:
-        row = find(ctx, cluster_row, identifier)
+        row = found.get(identifier)
         if row is None:
             missing = (
                 identifier

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, select
 
 from dockyard.context import RequestContext
-from dockyard.ecs import arns, clusters, container_instances, task_launch
+from dockyard.ecs import arns, clusters, container_instances, described, task_launch
 from dockyard.ecs.task_lifecycle import request_stop
 from dockyard.ecs.task_views import render_tasks
 from dockyard.errors import InvalidParameterException, UnsupportedFeatureException
 from dockyard.store import direct
-from dockyard.store.expressions import in_params, in_values
+from dockyard.store.expressions import in_params
 from dockyard.store.pagination import PagedQuery, fetch_page, page_limit
 from dockyard.store.schema import tasks
 
@@ -253,18 +253,8 @@ def _tasks_by_ids(count: int) -> Select[Any]:
 
 def find_many(ctx: RequestContext, cluster: Row[Any], identifiers: list[str]) -> dict[str, Row[Any]]:
     """``find`` for several identifiers in one statement: identifier -> row, for those found."""
-    named = {identifier: arns.named_id(ctx, identifier, "task") for identifier in identifiers}
-    wanted = sorted({task_id for task_id in named.values() if task_id})
-    if not wanted:
-        return {}
-    values = {
-        "account": ctx.account_id,
-        "region": ctx.region,
-        "cluster": cluster.name,
-        **in_values("id", wanted),
-    }
-    rows = {row.task_id: row for row in direct.execute(ctx.conn, _tasks_by_ids(len(wanted)), values)}
-    return {identifier: rows[task_id] for identifier, task_id in named.items() if task_id in rows}
+    scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name}
+    return described.find_many(ctx, identifiers, "task", _tasks_by_ids, scope, lambda row: str(row.task_id))
 
 
 def stop_task(

@@ -82,7 +82,7 @@ def _json_loads(text: str) -> Any:
     # Every document column of every row read passes here; orjson parses several times
     # faster than json. Beyond 64-bit integers it returns floats where json returns ints, and
     # it refuses NaN and lone surrogates: those documents go to json, so results are the same.
-    if _LONG_DIGITS.search(text) is None:
+    if len(text) < 19 or _LONG_DIGITS.search(text) is None:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

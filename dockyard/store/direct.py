@@ -27,7 +27,7 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]  # the parameter of each "?", in order
     literals: dict[str, Any]  # values the statement carries itself (literal(), == "ACTIVE")
-    processors: tuple[Callable[[Any], Any] | None, ...]  # per result column
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, processor) where one is needed
     metadata: SimpleResultMetaData
 
 
@@ -52,15 +52,17 @@ def execute(
     literals = compiled.literals
     values = [params[name] if name in params else literals[name] for name in compiled.names]
     cursor = connection.connection.dbapi_connection.execute(compiled.sql, values)  # type: ignore[union-attr]
-    processors = compiled.processors
-    rows = [
-        tuple(
-            value if process is None else process(value)
-            for value, process in zip(row, processors, strict=True)
-        )
-        for row in cursor.fetchall()
-    ]
+    rows = cursor.fetchall()
+    if compiled.processors:
+        rows = [_processed(row, compiled.processors) for row in rows]
     return IteratorResult(compiled.metadata, iter(rows))
+
+
+def _processed(row: tuple[Any, ...], processors: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list[Any]:
+    values = list(row)
+    for index, process in processors:
+        values[index] = process(values[index])
+    return values
 
 
 def _compiled(connection: Connection, statement: Select[Unpack[TupleAny]]) -> _Compiled | None:
@@ -77,7 +79,13 @@ def _compiled(connection: Connection, statement: Select[Unpack[TupleAny]]) -> _C
             sql=compiled.string,
             names=tuple(compiled.positiontup),
             literals={name: bind.effective_value for name, bind in binds.items() if not bind.required},
-            processors=tuple(column.type.result_processor(dialect, None) for column in columns),
+            processors=tuple(
+                (index, process)
+                for index, process in enumerate(
+                    column.type.result_processor(dialect, None) for column in columns
+                )
+                if process is not None
+            ),
             metadata=SimpleResultMetaData([column.name for column in columns]),
         )
     if len(_COMPILED) >= _MOST_COMPILED:
