@@ -47,6 +47,8 @@ def classify(frames: list[str]) -> str:
     if has("dockyard/store/db.py"):
         return "transaction: pool checkout, BEGIN, COMMIT"
     if has("dockyard/ecs/"):
+        if has("dockyard/store/direct.py"):
+            return "SQL: execute + rows (prebuilt, on SQLite's driver: store/direct.py)"
         if has("sqlalchemy/sql/cache_key.py"):
             # Computed on execute, once per statement object: a cost of building it per call.
             return "SQL: cache key of a statement built for this call"
