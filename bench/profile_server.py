@@ -47,6 +47,8 @@ def classify(frames: list[str]) -> str:
     if has("dockyard/store/db.py"):
         return "transaction: pool checkout, BEGIN, COMMIT"
     if has("dockyard/ecs/"):
+        if has("dockyard/store/direct.py"):
+            return "SQL: execute + rows (prebuilt, on SQLite's driver: store/direct.py)"
         if has("sqlalchemy/sql/cache_key.py"):
             # Computed on execute, once per statement object: a cost of building it per call.
             return "SQL: cache key of a statement built for this call"
@@ -97,8 +99,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     with tempfile.TemporaryDirectory(prefix="dockyard-profile-") as tmp:
         server = start_dockyard(Path(tmp) / "data")
+        agents: list[subprocess.Popen[bytes]] = []
         try:
-            prepare(server, clusters=5, revisions=20)  # the state bench.api_throughput makes
+            fixture = prepare(server, Path(tmp), agents).fixture  # the state bench.api_throughput makes
             out = Path(args.raw or Path(tmp) / "stacks.txt")
             spy = subprocess.Popen(
                 [
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
             spec = loadgen.RequestSpec(
                 port=server.port,
                 target=f"{loadgen.ECS_TARGET_PREFIX}.{args.operation}",
-                body=(args.body or json.dumps(bodies.get(args.operation, {}))).encode(),
+                body=(args.body or json.dumps(bodies[args.operation](fixture))).encode(),
                 access_key_id=BENCH_KEY_ID,
                 secret_access_key=BENCH_SECRET,
             )
@@ -136,6 +139,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"# load: {result.summary()}")
             stages = summarize(out.read_text())
         finally:
+            for agent in agents:
+                agent.terminate()
+                agent.wait(timeout=30)
             server.stop()
     _print(stages)
 

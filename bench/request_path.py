@@ -27,11 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.api_throughput import CONTAINER, FAMILY, SCENARIOS
+from bench import read_state
+from bench.api_throughput import SCENARIOS
 from bench.loadgen import ECS_TARGET_PREFIX, RequestSpec, sign_pool
 from bench.servers import BENCH_KEY_ID, BENCH_SECRET
-
-_DEFAULT_BODIES: dict[str, Any] = {scenario.operation: scenario.body for scenario in SCENARIOS}
 
 
 def _fleet_setup(size: int) -> list[bytes]:
@@ -90,7 +89,21 @@ def _scope_and_body(raw: bytes) -> tuple[dict[str, Any], bytes]:
     return scope, body
 
 
-async def _drive(app: Any, requests: list[tuple[dict[str, Any], bytes]], count: int) -> int:
+def _in_process_call(app: Any, loop: asyncio.AbstractEventLoop) -> read_state.Call:
+    """``call(operation, body)`` on the application itself: the response, or an error raised."""
+
+    def call(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        replies: list[bytes] = []
+        if loop.run_until_complete(_drive(app, [_scope_and_body(_signed(operation, body))], 1, replies)):
+            raise RuntimeError(f"{operation} failed: {replies[-1].decode(errors='replace')}")
+        return dict(json.loads(replies[-1]))
+
+    return call
+
+
+async def _drive(
+    app: Any, requests: list[tuple[dict[str, Any], bytes]], count: int, replies: list[bytes] | None = None
+) -> int:
     failures = 0
     status = 0
 
@@ -98,6 +111,8 @@ async def _drive(app: Any, requests: list[tuple[dict[str, Any], bytes]], count: 
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+        elif replies is not None:
+            replies.append(message["body"])
 
     for index in range(count):
         scope, body = requests[index % len(requests)]
@@ -119,12 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the run")
     parser.add_argument("--fleet", type=int, default=0, help="container instances to register first")
     args = parser.parse_args(argv)
-    defaults = dict(_DEFAULT_BODIES)
-    if args.fleet:
-        from bench import fleet_simulator
-
-        defaults["RunTask"] = fleet_simulator.RUN_TASK
-    body = args.body or json.dumps(defaults.get(args.operation, {}))
+    bodies = {scenario.operation: scenario.body for scenario in SCENARIOS}
 
     os.environ["DOCKYARD_ADMIN_ACCESS_KEY_ID"] = BENCH_KEY_ID
     os.environ["DOCKYARD_ADMIN_SECRET_ACCESS_KEY"] = BENCH_SECRET
@@ -137,24 +147,32 @@ def main(argv: list[str] | None = None) -> None:
         sealer = load_sealer(tmp)
         bootstrap_admin_key(engine, sealer)
         app = build_app(build_server_state(engine, public_url="http://127.0.0.1:5566", sealer=sealer))
-        # The state bench.api_throughput prepares: clusters and one family's revisions.
-        setup = [_signed("CreateCluster", {"clusterName": f"bench-{i}"}) for i in range(5)]
-        setup += [
-            _signed("RegisterTaskDefinition", {"family": FAMILY, "containerDefinitions": [CONTAINER]})
-            for _ in range(20)
-        ]
-        setup += _fleet_setup(args.fleet) if args.fleet else []
+        loop = asyncio.new_event_loop()
+        call = _in_process_call(app, loop)
+
+        def register() -> None:  # no agent reaches an in-process app: its signs of life written
+            for index in range(read_state.INSTANCES):
+                call("RegisterContainerInstance", read_state.registration(index, f"i-{index:017x}"))
+            _agents_connected(engine)
+
+        # The state bench.api_throughput prepares (tasks stay PENDING: no agent reports them).
+        fixture = read_state.prepare(call, register, running=False)
+        body = args.body or json.dumps(bodies[args.operation](fixture) if args.operation in bodies else {})
+        if args.fleet:
+            from bench import fleet_simulator
+
+            setup = _fleet_setup(args.fleet)
+            if loop.run_until_complete(_drive(app, [_scope_and_body(raw) for raw in setup], len(setup))):
+                raise SystemExit("setting up the fleet failed")
+            _agents_connected(engine)
+            if not args.body and args.operation == "RunTask":
+                body = json.dumps(fleet_simulator.RUN_TASK)
         pool = sign_pool(
             RequestSpec(
                 5566, f"{ECS_TARGET_PREFIX}.{args.operation}", body.encode(), BENCH_KEY_ID, BENCH_SECRET
             ),
             32,
         )
-        loop = asyncio.new_event_loop()
-        if loop.run_until_complete(_drive(app, [_scope_and_body(raw) for raw in setup], len(setup))):
-            raise SystemExit("setting up the state failed")
-        if args.fleet:
-            _agents_connected(engine)
         requests = [_scope_and_body(raw) for raw in pool]
         loop.run_until_complete(_drive(app, requests, 500))  # warm caches
         profiler = cProfile.Profile() if args.profile else None

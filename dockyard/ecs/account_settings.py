@@ -7,13 +7,16 @@ A setting resolves as ECS resolves it: the principal's own value, else the accou
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
 from dockyard.errors import InvalidParameterException
+from dockyard.store import direct
+from dockyard.store.expressions import in_params, in_values
 from dockyard.store.pagination import page_limit
 from dockyard.store.schema import account_settings
 
@@ -68,14 +71,24 @@ def _principal(ctx: RequestContext, principal_arn: str | None) -> str:
 def _stored(
     ctx: RequestContext, principals: list[str], name: str | None = None
 ) -> dict[tuple[str, str], str]:
+    values = {
+        "account": ctx.account_id,
+        "region": ctx.region,
+        "name": name,
+        **in_values("principal", principals),
+    }
+    rows = direct.execute(ctx.conn, _stored_statement(len(principals), name is not None), values)
+    return {(row.principal_arn, row.name): row.value for row in rows}
+
+
+@functools.lru_cache(maxsize=16)
+def _stored_statement(principals: int, by_name: bool) -> Select[Any]:
     query = select(account_settings).where(
-        account_settings.c.account_id == ctx.account_id,
-        account_settings.c.region == ctx.region,
-        account_settings.c.principal_arn.in_(principals),
+        account_settings.c.account_id == bindparam("account"),
+        account_settings.c.region == bindparam("region"),
+        in_params(account_settings.c.principal_arn, "principal", principals),
     )
-    if name is not None:
-        query = query.where(account_settings.c.name == name)
-    return {(row.principal_arn, row.name): row.value for row in ctx.conn.execute(query)}
+    return query.where(account_settings.c.name == bindparam("name")) if by_name else query
 
 
 # Built once: RunTask and the other creating actions resolve a setting on every call, and
@@ -91,8 +104,9 @@ _IN_FORCE = select(account_settings.c.principal_arn, account_settings.c.value).w
 def effective_value(ctx: RequestContext, name: str, principal_arn: str | None = None) -> str:
     """The value of ``name`` in force for the principal (the caller by default)."""
     principal = _principal(ctx, principal_arn)
-    stored = dict(
-        ctx.conn.execute(
+    stored: dict[str, str] = dict(
+        direct.execute(
+            ctx.conn,
             _IN_FORCE,
             {
                 "account": ctx.account_id,

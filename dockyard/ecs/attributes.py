@@ -9,11 +9,12 @@ so every spelling of one target is one row.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.context import RequestContext
@@ -24,7 +25,7 @@ from dockyard.errors import (
     InvalidParameterException,
     TargetNotFoundException,
 )
-from dockyard.store.pagination import page_limit
+from dockyard.store.pagination import PagedQuery, page_limit
 from dockyard.store.schema import attributes as attribute_table
 from dockyard.store.schema import clusters as cluster_table
 
@@ -203,6 +204,24 @@ def delete_attributes(
     return {"attributes": deleted}
 
 
+@functools.cache
+def _listed(by_name: bool, by_value: bool) -> PagedQuery:
+    """ListAttributes' page statements for the filters given, built once."""
+    columns = attribute_table.c
+    query = select(columns.target_id, columns.name, columns.value).where(
+        columns.account_id == bindparam("account"),
+        columns.region == bindparam("region"),
+        columns.cluster_name == bindparam("cluster"),
+        columns.target_type == bindparam("target_type"),
+    )
+    if by_name:
+        query = query.where(columns.name == bindparam("name"))
+    if by_value:
+        query = query.where(columns.value == bindparam("value"))
+    # (name, target) is unique in a cluster and indexed: each page is one range scan.
+    return PagedQuery(query, [columns.name, columns.target_id])
+
+
 def list_attributes(
     ctx: RequestContext,
     *,
@@ -227,21 +246,19 @@ def list_attributes(
         attribute_name,
         attribute_value,
     )
-    columns = attribute_table.c
-    query = select(columns.target_id, columns.name, columns.value).where(
-        *_scope(ctx, row), columns.target_type == target_type
-    )
-    if attribute_name is not None:
-        query = query.where(columns.name == attribute_name)
-    if attribute_value is not None:
-        query = query.where(columns.value == attribute_value)
-    # (name, target) is unique in a cluster and indexed: each page is one range scan.
-    keys = [columns.name, columns.target_id]
+    params = {
+        "account": ctx.account_id,
+        "region": ctx.region,
+        "cluster": row.name,
+        "target_type": target_type,
+        "name": attribute_name,
+        "value": attribute_value,
+    }
     return list_page(
         ctx,
         member="attributes",
-        query=query,
-        keys=keys,
+        query=_listed(attribute_name is not None, attribute_value is not None),
+        params=params,
         scope=scope,
         next_token=next_token,
         max_results=max_results,

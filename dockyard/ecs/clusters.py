@@ -19,6 +19,7 @@ from dockyard.errors import (
     ClusterNotFoundException,
     InvalidParameterException,
 )
+from dockyard.store import direct
 from dockyard.store.expressions import one_of
 from dockyard.store.pagination import PagedQuery
 from dockyard.store.schema import clusters, container_instances, services, tasks
@@ -133,8 +134,8 @@ def find(ctx: RequestContext, identifier: str, *, counted: bool = False) -> Row[
     if name is None:
         return None
     statement = _BY_NAME_COUNTED if counted else _BY_NAME
-    return ctx.conn.execute(
-        statement, {"account": ctx.account_id, "region": ctx.region, "name": name}
+    return direct.execute(
+        ctx.conn, statement, {"account": ctx.account_id, "region": ctx.region, "name": name}
     ).first()
 
 
@@ -145,8 +146,8 @@ def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
         instances, running, pending = row.live_instances, row.live_running, row.live_pending
         active_services = row.live_services
     else:
-        instances, running, pending, active_services = ctx.conn.execute(
-            _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}
+        instances, running, pending, active_services = direct.execute(
+            ctx.conn, _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}
         ).one()
     return {
         "registeredContainerInstancesCount": instances,

@@ -9,17 +9,18 @@ placements committed concurrently can never overcommit it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
 
 from dockyard.agent.version import AGENT_VERSION
 from dockyard.agent_channel import agent_update
 from dockyard.context import RequestContext
-from dockyard.ecs import account_settings, arns, clusters, task_states
+from dockyard.ecs import account_settings, arns, clusters, described, task_states
 from dockyard.ecs.tagging import check_tags
 from dockyard.errors import (
     ClientException,
@@ -28,8 +29,9 @@ from dockyard.errors import (
     NoUpdateAvailableException,
     UpdateInProgressException,
 )
-from dockyard.store.expressions import one_of
-from dockyard.store.pagination import fetch_page, page_limit
+from dockyard.store import direct
+from dockyard.store.expressions import in_params, in_values, one_of
+from dockyard.store.pagination import PagedQuery, fetch_page, page_limit
 from dockyard.store.schema import attributes, tasks
 from dockyard.store.schema import container_instances as instances_table
 
@@ -114,16 +116,41 @@ def _resource_list(cpu: int, memory: int, ports: list[str], gpus: list[str]) -> 
     return resources
 
 
+# Built once per number of instances described: building a statement (and its cache key)
+# costs SQLAlchemy more than SQLite takes to run it.
+@functools.lru_cache(maxsize=128)
+def _task_counts_statement(count: int) -> Select[Any]:
+    return (
+        select(tasks.c.container_instance_id, tasks.c.last_status, func.count())
+        .where(
+            in_params(tasks.c.container_instance_id, "id", count),
+            one_of(tasks.c.last_status, task_states.LIVE),
+        )
+        .group_by(tasks.c.container_instance_id, tasks.c.last_status)
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _attributes_statement(instances: int, clusters: int) -> Select[Any]:
+    return (
+        select(attributes.c.target_id, attributes.c.name, attributes.c.value)
+        # The cluster keeps the lookup within the (cluster, target) index, not all the account's.
+        .where(
+            attributes.c.account_id == bindparam("account"),
+            attributes.c.region == bindparam("region"),
+            in_params(attributes.c.cluster_name, "cluster", clusters),
+            in_params(attributes.c.target_id, "target", instances),
+        )
+        .order_by(attributes.c.target_id, attributes.c.name)
+    )
+
+
 def _task_counts(ctx: RequestContext, ids: list[int]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {i: {"running": 0, "pending": 0} for i in ids}
     if not ids:
         return counts
-    query = (
-        select(tasks.c.container_instance_id, tasks.c.last_status, func.count())
-        .where(tasks.c.container_instance_id.in_(ids), one_of(tasks.c.last_status, task_states.LIVE))
-        .group_by(tasks.c.container_instance_id, tasks.c.last_status)
-    )
-    for instance_id, status, count in ctx.conn.execute(query):
+    statement = _task_counts_statement(len(ids))
+    for instance_id, status, count in direct.execute(ctx.conn, statement, in_values("id", ids)):
         key = "pending" if status in task_states.PENDING else "running" if status == "RUNNING" else None
         if key:
             counts[instance_id][key] += count
@@ -137,18 +164,15 @@ def instance_attributes(
     found: dict[str, list[dict[str, Any]]] = {arn: [] for arn in arns_}
     if not arns_:
         return found
-    query = (
-        select(attributes.c.target_id, attributes.c.name, attributes.c.value)
-        # The cluster keeps the lookup within the (cluster, target) index, not all the account's.
-        .where(
-            attributes.c.account_id == ctx.account_id,
-            attributes.c.region == ctx.region,
-            attributes.c.cluster_name.in_(sorted(cluster_names)),
-            attributes.c.target_id.in_(arns_),
-        )
-        .order_by(attributes.c.target_id, attributes.c.name)
-    )
-    for target, name, value in ctx.conn.execute(query):
+    targets = list(found)
+    statement = _attributes_statement(len(targets), len(cluster_names))
+    values = {
+        "account": ctx.account_id,
+        "region": ctx.region,
+        **in_values("cluster", sorted(cluster_names)),
+        **in_values("target", targets),
+    }
+    for target, name, value in direct.execute(ctx.conn, statement, values):
         found[target].append({"name": name, "value": value} if value is not None else {"name": name})
     return found
 
@@ -204,7 +228,7 @@ def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | 
     if not instance_id:
         return None
     scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name, "id": instance_id}
-    return ctx.conn.execute(_INSTANCE_BY_ID, scope).first()
+    return direct.execute(ctx.conn, _INSTANCE_BY_ID, scope).first()
 
 
 # Built once: agents' state reports and DescribeTasks/StopTask look one up on every call.
@@ -214,6 +238,17 @@ _INSTANCE_BY_ID = select(instances_table).where(
     instances_table.c.cluster_name == bindparam("cluster"),
     instances_table.c.instance_id == bindparam("id"),
 )
+
+
+@functools.lru_cache(maxsize=128)
+def _instances_by_ids(count: int) -> Select[Any]:
+    # Built once per number of instances named: DescribeContainerInstances reads them at once.
+    return select(instances_table).where(
+        instances_table.c.account_id == bindparam("account"),
+        instances_table.c.region == bindparam("region"),
+        instances_table.c.cluster_name == bindparam("cluster"),
+        in_params(instances_table.c.instance_id, "id", count),
+    )
 
 
 def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:
@@ -449,8 +484,17 @@ def describe_container_instances(
     if len(container_instances) > 100:
         raise InvalidParameterException("At most 100 container instances can be described at once.")
     rows, failures = [], []
+    scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster_row.name}
+    found = described.find_many(
+        ctx,
+        container_instances,
+        "container-instance",
+        _instances_by_ids,
+        scope,
+        lambda row: str(row.instance_id),
+    )
     for identifier in container_instances:
-        row = find(ctx, cluster_row, identifier)
+        row = found.get(identifier)
         if row is None:
             missing = (
                 identifier
@@ -476,27 +520,45 @@ def list_container_instances(
     limit = page_limit(max_results)
     scope = ("ListContainerInstances", ctx.account_id, ctx.region, cluster_row.name, filter, status)
     after = ctx.tokens.open(next_token, scope) if next_token else None
-    query = select(instances_table).where(
-        instances_table.c.account_id == ctx.account_id,
-        instances_table.c.region == ctx.region,
-        instances_table.c.cluster_name == cluster_row.name,
-    )
-    query = (
-        query.where(instances_table.c.status == status)
-        if status
-        else query.where(instances_table.c.status != "INACTIVE")
-    )
     if filter:
         from dockyard.ecs import instance_filter
 
+        query = select(instances_table).where(
+            instances_table.c.account_id == ctx.account_id,
+            instances_table.c.region == ctx.region,
+            instances_table.c.cluster_name == cluster_row.name,
+        )
+        query = (
+            query.where(instances_table.c.status == status)
+            if status
+            else query.where(instances_table.c.status != "INACTIVE")
+        )
         arns_, last = instance_filter.filtered_page(ctx, cluster_row, query, filter, limit, after)
     else:
-        rows, last = fetch_page(ctx.conn, query, [instances_table.c.id], limit=limit, after=after)
+        params = {
+            "account": ctx.account_id,
+            "region": ctx.region,
+            "cluster": cluster_row.name,
+            "status": status,
+        }
+        paged = _LISTED_WITH_STATUS if status else _LISTED_LIVE
+        rows, last = fetch_page(ctx.conn, paged, limit=limit, after=after, params=params)
         arns_ = [row.arn for row in rows]
     result: dict[str, Any] = {"containerInstanceArns": arns_}
     if last is not None:
         result["nextToken"] = ctx.tokens.seal(last, scope)
     return result
+
+
+_LISTED = select(instances_table.c.id, instances_table.c.arn).where(
+    instances_table.c.account_id == bindparam("account"),
+    instances_table.c.region == bindparam("region"),
+    instances_table.c.cluster_name == bindparam("cluster"),
+)
+_LISTED_WITH_STATUS = PagedQuery(
+    _LISTED.where(instances_table.c.status == bindparam("status")), [instances_table.c.id]
+)
+_LISTED_LIVE = PagedQuery(_LISTED.where(instances_table.c.status != "INACTIVE"), [instances_table.c.id])
 
 
 def update_container_instances_state(

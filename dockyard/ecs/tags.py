@@ -13,11 +13,12 @@ not-found error.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Table, select, update
+from sqlalchemy import Row, Select, Table, bindparam, select, update
 
 from dockyard.context import RequestContext
 from dockyard.ecs import arns
@@ -28,6 +29,8 @@ from dockyard.errors import (
     InvalidParameterException,
     ResourceNotFoundException,
 )
+from dockyard.store import direct
+from dockyard.store.expressions import one_of
 from dockyard.store.schema import clusters, container_instances, task_definitions, tasks
 
 _NAME = r"[a-zA-Z0-9_-]{1,255}"
@@ -60,6 +63,22 @@ TAGGABLE: dict[str, Taggable] = {
 }
 
 
+@functools.cache
+def _tags_of(resource_type: str, lock: bool) -> Select[Any]:
+    """The statement reading a resource's tags by ARN, built once per type."""
+    kind = TAGGABLE[resource_type]
+    table = kind.table
+    query = select(table.c.tags).where(
+        table.c.arn == bindparam("arn"),
+        table.c.account_id == bindparam("account"),
+        table.c.region == bindparam("region"),
+    )
+    if kind.live_statuses:
+        query = query.where(one_of(table.c.status, kind.live_statuses))
+    # Tag changes read, merge and write the document: one writer per resource.
+    return query.with_for_update() if lock else query
+
+
 def _resolve(ctx: RequestContext, resource_arn: str, *, lock: bool = False) -> tuple[Table, Row[Any]]:
     """The table and row (its ``tags``) of the caller's resource named by ``resource_arn``."""
     parsed = arns.parse(resource_arn)
@@ -74,18 +93,8 @@ def _resolve(ctx: RequestContext, resource_arn: str, *, lock: bool = False) -> t
     owned = arns.arn(ctx, f"{parsed.resource_type}/{parsed.resource_id}") == resource_arn
     row = None
     if owned:
-        table = kind.table
-        query = select(table.c.tags).where(
-            table.c.arn == resource_arn,
-            table.c.account_id == ctx.account_id,
-            table.c.region == ctx.region,
-        )
-        if kind.live_statuses:
-            query = query.where(table.c.status.in_(kind.live_statuses))
-        if lock:
-            # Tag changes read, merge and write the document: one writer per resource.
-            query = query.with_for_update()
-        row = ctx.conn.execute(query).first()
+        scope = {"arn": resource_arn, "account": ctx.account_id, "region": ctx.region}
+        row = direct.execute(ctx.conn, _tags_of(parsed.resource_type, lock), scope).first()
     if row is None:
         raise kind.not_found(f"The specified {parsed.resource_type} was not found: {resource_arn}")
     return kind.table, row

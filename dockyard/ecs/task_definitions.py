@@ -11,6 +11,7 @@ ACTIVE -> INACTIVE (deregistered) -> DELETE_IN_PROGRESS (deleted).
 
 from __future__ import annotations
 
+import functools
 import re
 from types import SimpleNamespace
 from typing import Any
@@ -24,6 +25,7 @@ from dockyard.ecs.listing import list_page
 from dockyard.ecs.tagging import check_tags
 from dockyard.ecs.task_definition_rules import NAME, normalize
 from dockyard.errors import ApiError, ClientException, InvalidParameterException
+from dockyard.store import direct
 from dockyard.store.pagination import PagedQuery, page_limit
 from dockyard.store.schema import task_definition_families as families
 from dockyard.store.schema import task_definitions as revisions
@@ -72,10 +74,12 @@ def find(ctx: RequestContext, identifier: str, *, statuses: tuple[str, ...] | No
     family, revision = parsed
     scope = {"account": ctx.account_id, "region": ctx.region, "family": family}
     if revision is None:
-        return ctx.conn.execute(_LATEST, scope).first()
+        return direct.execute(ctx.conn, _LATEST, scope).first()
     if statuses is None:
-        return ctx.conn.execute(_BY_REVISION, {**scope, "revision": revision}).first()
-    return ctx.conn.execute(_BY_REVISION_IN, {**scope, "revision": revision, "statuses": statuses}).first()
+        return direct.execute(ctx.conn, _BY_REVISION, {**scope, "revision": revision}).first()
+    return direct.execute(
+        ctx.conn, _BY_REVISION_IN, {**scope, "revision": revision, "statuses": statuses}
+    ).first()
 
 
 # Built once: RunTask looks a revision up on every call, and building the statement (and its
@@ -357,6 +361,21 @@ _FAMILY_REVISIONS_PAGE = PagedQuery(
 )
 
 
+@functools.cache
+def _families_page(by_prefix: bool, status: str) -> PagedQuery:
+    """ListTaskDefinitionFamilies' page statements for the filters given, built once."""
+    query = select(families.c.family).where(
+        families.c.account_id == bindparam("account"), families.c.region == bindparam("region")
+    )
+    if by_prefix:
+        query = query.where(families.c.family >= bindparam("lower"), families.c.family < bindparam("upper"))
+    if status == "ACTIVE":
+        query = query.where(families.c.active_revisions > 0)
+    elif status == "INACTIVE":
+        query = query.where(families.c.active_revisions == 0)
+    return PagedQuery(query, [families.c.family])
+
+
 def list_task_definition_families(
     ctx: RequestContext,
     *,
@@ -373,22 +392,15 @@ def list_task_definition_families(
         ctx.tokens.open(next_token, scope)
     if prefix and not NAME.match(prefix):
         return {"families": []}
-    query = select(families.c.family).where(
-        families.c.account_id == ctx.account_id, families.c.region == ctx.region
-    )
+    params = {"account": ctx.account_id, "region": ctx.region}
     if prefix:
         # Names sort by code point, so the names starting with "ab" are those in ["ab", "ac").
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        query = query.where(families.c.family >= prefix, families.c.family < upper)
-    if status == "ACTIVE":
-        query = query.where(families.c.active_revisions > 0)
-    elif status == "INACTIVE":
-        query = query.where(families.c.active_revisions == 0)
+        params.update(lower=prefix, upper=prefix[:-1] + chr(ord(prefix[-1]) + 1))
     return list_page(
         ctx,
         member="families",
-        query=query,
-        keys=[families.c.family],
+        query=_families_page(bool(prefix), status),
+        params=params,
         scope=scope,
         next_token=next_token,
         max_results=max_results,

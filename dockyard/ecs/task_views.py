@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, select
 
 from dockyard.context import RequestContext
+from dockyard.store import direct
+from dockyard.store.expressions import in_params, in_values
 from dockyard.store.schema import clusters, container_instances
 
 _TIMESTAMPS = {
@@ -22,6 +25,14 @@ _TIMESTAMPS = {
 }
 
 
+@functools.lru_cache(maxsize=128)
+def _instance_arns(count: int) -> Select[Any]:
+    # Built once per number of instances: building it per call cost more than running it.
+    return select(container_instances.c.id, container_instances.c.arn).where(
+        in_params(container_instances.c.id, "id", count)
+    )
+
+
 def render_tasks(
     ctx: RequestContext,
     rows: Sequence[Row[Any]],
@@ -33,13 +44,13 @@ def render_tasks(
     """The Task shapes of ``rows``, with their cluster and instance ARNs: given by a caller
     that knows them (RunTask), else read (one query each)."""
     if instance_arns is None:
-        instance_ids = {row.container_instance_id for row in rows if row.container_instance_id is not None}
+        instance_ids = sorted(
+            {row.container_instance_id for row in rows if row.container_instance_id is not None}
+        )
         instance_arns = (
             dict(
-                ctx.conn.execute(
-                    select(container_instances.c.id, container_instances.c.arn).where(
-                        container_instances.c.id.in_(instance_ids)
-                    )
+                direct.execute(
+                    ctx.conn, _instance_arns(len(instance_ids)), in_values("id", instance_ids)
                 ).all()
             )
             if instance_ids

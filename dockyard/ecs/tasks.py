@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 
 from dockyard.context import RequestContext
-from dockyard.ecs import arns, clusters, container_instances, task_launch
+from dockyard.ecs import arns, clusters, container_instances, described, task_launch
 from dockyard.ecs.task_lifecycle import request_stop
 from dockyard.ecs.task_views import render_tasks
 from dockyard.errors import InvalidParameterException, UnsupportedFeatureException
-from dockyard.store.pagination import fetch_page, page_limit
+from dockyard.store import direct
+from dockyard.store.expressions import in_params
+from dockyard.store.pagination import PagedQuery, fetch_page, page_limit
 from dockyard.store.schema import tasks
 
 
@@ -224,7 +227,7 @@ def find(ctx: RequestContext, cluster: Row[Any], identifier: str, *, lock: bool 
     if not task_id:
         return None
     scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name, "id": task_id}
-    return ctx.conn.execute(_TASK_BY_ID_LOCKED if lock else _TASK_BY_ID, scope).first()
+    return direct.execute(ctx.conn, _TASK_BY_ID_LOCKED if lock else _TASK_BY_ID, scope).first()
 
 
 # Built once: agents' state reports and DescribeTasks/StopTask look one up on every call.
@@ -235,6 +238,23 @@ _TASK_BY_ID = select(tasks).where(
     tasks.c.task_id == bindparam("id"),
 )
 _TASK_BY_ID_LOCKED = _TASK_BY_ID.with_for_update()
+
+
+@functools.lru_cache(maxsize=128)
+def _tasks_by_ids(count: int) -> Select[Any]:
+    # Built once per number of tasks named: DescribeTasks reads them all in one statement.
+    return select(tasks).where(
+        tasks.c.account_id == bindparam("account"),
+        tasks.c.region == bindparam("region"),
+        tasks.c.cluster_name == bindparam("cluster"),
+        in_params(tasks.c.task_id, "id", count),
+    )
+
+
+def find_many(ctx: RequestContext, cluster: Row[Any], identifiers: list[str]) -> dict[str, Row[Any]]:
+    """``find`` for several identifiers in one statement: identifier -> row, for those found."""
+    scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name}
+    return described.find_many(ctx, identifiers, "task", _tasks_by_ids, scope, lambda row: str(row.task_id))
 
 
 def stop_task(
@@ -261,8 +281,9 @@ def describe_tasks(
     if len(tasks) > 100:
         raise InvalidParameterException("At most 100 tasks can be described at once.")
     rows, failures = [], []
+    found = find_many(ctx, cluster_row, tasks)
     for identifier in tasks:
-        row = find(ctx, cluster_row, identifier)
+        row = found.get(identifier)
         if row is None:
             missing = (
                 identifier
@@ -272,7 +293,34 @@ def describe_tasks(
             failures.append({"arn": missing, "reason": "MISSING"})
         else:
             rows.append(row)
-    return {"tasks": render_tasks(ctx, rows, include_tags="TAGS" in (include or ())), "failures": failures}
+    rendered = render_tasks(
+        ctx, rows, include_tags="TAGS" in (include or ()), cluster_arns={cluster_row.name: cluster_row.arn}
+    )
+    return {"tasks": rendered, "failures": failures}
+
+
+@functools.cache
+def _listed(
+    by_instance: bool, by_family: bool, by_started_by: bool, by_service: bool, by_launch_type: bool
+) -> PagedQuery:
+    """ListTasks' page statements for the filters given, built once."""
+    query = select(tasks.c.id, tasks.c.arn).where(
+        tasks.c.account_id == bindparam("account"),
+        tasks.c.region == bindparam("region"),
+        tasks.c.cluster_name == bindparam("cluster"),
+        tasks.c.desired_status == bindparam("status"),
+    )
+    filters = (
+        (by_instance, tasks.c.container_instance_id, "instance"),
+        (by_family, tasks.c.family, "family"),
+        (by_started_by, tasks.c.started_by, "started_by"),
+        (by_service, tasks.c.service_name, "service_name"),
+        (by_launch_type, tasks.c.launch_type, "launch_type"),
+    )
+    for wanted, column, name in filters:
+        if wanted:
+            query = query.where(column == bindparam(name))
+    return PagedQuery(query, [tasks.c.id])
 
 
 def list_tasks(
@@ -296,25 +344,28 @@ def list_tasks(
     if started_by and (family or container_instance or service_name):
         raise InvalidParameterException("When you specify startedBy, it must be the only filter.")
     status = desired_status or "RUNNING"
-    query = select(tasks.c.id, tasks.c.arn).where(
-        tasks.c.account_id == ctx.account_id,
-        tasks.c.region == ctx.region,
-        tasks.c.cluster_name == cluster_row.name,
-        tasks.c.desired_status == status,
-    )
+    params: dict[str, Any] = {
+        "account": ctx.account_id,
+        "region": ctx.region,
+        "cluster": cluster_row.name,
+        "status": status,
+        "family": family,
+        "started_by": started_by,
+        "service_name": service_name,
+        "launch_type": launch_type,
+    }
     if container_instance:
         instance = container_instances.find(ctx, cluster_row, container_instance)
         if instance is None:
             raise InvalidParameterException("The referenced container instance was not found.")
-        query = query.where(tasks.c.container_instance_id == instance.id)
-    if family:
-        query = query.where(tasks.c.family == family)
-    if started_by:
-        query = query.where(tasks.c.started_by == started_by)
-    if service_name:
-        query = query.where(tasks.c.service_name == service_name)
-    if launch_type:
-        query = query.where(tasks.c.launch_type == launch_type)
+        params["instance"] = instance.id
+    filters = (
+        bool(container_instance),
+        bool(family),
+        bool(started_by),
+        bool(service_name),
+        bool(launch_type),
+    )
     scope = (
         "ListTasks",
         ctx.account_id,
@@ -328,7 +379,7 @@ def list_tasks(
         launch_type,
     )
     after = ctx.tokens.open(next_token, scope) if next_token else None
-    rows, last = fetch_page(ctx.conn, query, [tasks.c.id], limit=limit, after=after)
+    rows, last = fetch_page(ctx.conn, _listed(*filters), limit=limit, after=after, params=params)
     result: dict[str, Any] = {"taskArns": [row.arn for row in rows]}
     if last is not None:
         result["nextToken"] = ctx.tokens.seal(last, scope)

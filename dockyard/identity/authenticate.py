@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dockyard.context import Identity
-from dockyard.identity.sigv4 import check_clock, check_scope, parse_authorization, verify_signature
+from dockyard.identity.sigv4 import (
+    SignedRequest,
+    check_clock,
+    check_scope,
+    parse_authorization,
+    verify_signature,
+)
 
 if TYPE_CHECKING:
     from dockyard.server_state import ServerState
@@ -23,16 +29,20 @@ def authenticate(
     body: bytes,
     now: float | None = None,
     service: str = "ecs",
+    screened: SignedRequest | None = None,
 ) -> tuple[Identity, str]:
     """The signer's identity and the region of the credential scope; raises the AWS error.
 
     ``service`` is the signing name the scope must carry (every endpoint of the control plane
-    is signed as ECS: the API, the agent socket, the logs)."""
+    is signed as ECS: the API, the agent socket, the logs). ``screened`` is the Authorization
+    header as ``pipeline.screen`` already parsed and checked it (scope and clock)."""
     if not server.verify_signatures:
         return server.unverified_identity(headers)
-    signed = parse_authorization(headers)
-    check_scope(signed, headers, service)
-    check_clock(signed, time.time() if now is None else now)
+    signed = screened
+    if signed is None:
+        signed = parse_authorization(headers)
+        check_scope(signed, headers, service)
+        check_clock(signed, time.time() if now is None else now)
     key = server.access_key(signed.access_key_id)
     verify_signature(
         signed, key.secret_access_key, method=method, path=path, query=query, headers=headers, body=body

@@ -29,7 +29,7 @@ class AwsJsonEndpoint:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        refused = screen(self.server, self.service, headers)
+        refused, signed = screen(self.server, self.service, headers)
         if refused is None and not _length_allowed(headers.get("content-length")):
             refused = refuse(self.server, self.service, _too_large())
         if refused is not None:
@@ -47,6 +47,7 @@ class AwsJsonEndpoint:
             query=scope["query_string"].decode("latin-1"),
             headers=headers,
             body=body,
+            signed=signed,
         )
         if self.inline and not _heavy_read(headers, body):
             offload = len(body) > _LARGE_BODY_BYTES
@@ -58,8 +59,9 @@ class AwsJsonEndpoint:
 
 # A read that names many items (or filters with the query language) may take tens of
 # milliseconds: it runs on a worker thread even on SQLite, so the event loop keeps serving
-# everyone else meanwhile (a read needs none of the group commit's ordering).
-_HEAVY_BODY_BYTES = 256
+# everyone else meanwhile (a read needs none of the group commit's ordering). A few items (up
+# to ~20 ARNs) take well under a millisecond: the hop to a thread would cost more than they do.
+_HEAVY_BODY_BYTES = 2048
 # A write this large (a task definition near its 64 KiB) is checked, parsed, validated and
 # answered on a worker thread, and only its store work joins the group commit on the loop.
 _LARGE_BODY_BYTES = 8 * 1024

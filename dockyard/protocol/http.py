@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -12,6 +13,9 @@ class HttpRequest:
     query: str
     headers: dict[str, str]  # lower-case names
     body: bytes
+    # The Authorization header, parsed and screened before the body was read (a
+    # sigv4.SignedRequest), so the signature check does not parse it again; None if not yet.
+    signed: Any = None
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ import orjson
 from dockyard.context import RequestContext
 from dockyard.errors import ApiError, InvalidParameterException, ServerException, UnknownOperationException
 from dockyard.identity import authenticate as identity
-from dockyard.identity.sigv4 import check_clock, check_scope, parse_authorization
+from dockyard.identity.sigv4 import SignedRequest, check_clock, check_scope, parse_authorization
 from dockyard.protocol import check_output, json_protocol
 from dockyard.protocol.check_output import output_problems
 from dockyard.protocol.http import HttpRequest, HttpResponse
@@ -44,22 +44,26 @@ def authenticate(ctx: RequestContext, http: HttpRequest) -> None:
         body=http.body,
         now=ctx.now,
         service=signing_name(ctx.service),
+        screened=http.signed,
     )
 
 
-def screen(server: ServerState, service: str, headers: dict[str, str]) -> HttpResponse | None:
+def screen(
+    server: ServerState, service: str, headers: dict[str, str]
+) -> tuple[HttpResponse | None, SignedRequest | None]:
     """What the headers alone decide, before the body is read: an unsigned request, or one
     signed too long ago, is refused without taking its body (the signature itself covers the
-    body, so it is checked with the rest of the request). None when the request may go on."""
-    ctx = _context(server, service)
+    body, so it is checked with the rest of the request). Returns the refusal (None when the
+    request may go on) and the parsed Authorization header, for ``authenticate``."""
+    if not server.verify_signatures:
+        return None, None
     try:
-        if server.verify_signatures:
-            signed = parse_authorization(headers)
-            check_scope(signed, headers, signing_name(service))
-            check_clock(signed, ctx.now)
-        return None
+        signed = parse_authorization(headers)
+        check_scope(signed, headers, signing_name(service))
+        check_clock(signed, time.time())
+        return None, signed
     except Exception as error:
-        return _error_response(ctx, error)
+        return _error_response(_context(server, service), error), None
 
 
 def refuse(server: ServerState, service: str, error: ApiError) -> HttpResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal
+from sqlalchemy import ColumnElement, bindparam, literal
 
 
 def one_of(column: Any, values: Iterable[str]) -> ColumnElement[bool]:
@@ -16,3 +16,15 @@ def one_of(column: Any, values: Iterable[str]) -> ColumnElement[bool]:
     parameter per value keeps the compiled statement as it is.
     """
     return column.in_([literal(value) for value in values])  # type: ignore[no-any-return]
+
+
+def in_params(column: Any, name: str, count: int) -> ColumnElement[bool]:
+    """``column IN (:name_0, ..., :name_<count-1>)``: for a statement built once per list
+    length (cache it by ``count``), whose values ``in_values`` binds. Unlike an expanding
+    parameter, SQLAlchemy then compiles it once, not on every execution."""
+    return column.in_([bindparam(f"{name}_{index}", type_=column.type) for index in range(count)])  # type: ignore[no-any-return]
+
+
+def in_values(name: str, values: Iterable[Any]) -> dict[str, Any]:
+    """The parameters of ``in_params(column, name, len(values))``."""
+    return {f"{name}_{index}": value for index, value in enumerate(values)}

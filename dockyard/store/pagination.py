@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import ColumnElement, Connection, Integer, Row, Select, bindparam, tuple_
 
 from dockyard.errors import InvalidParameterException
+from dockyard.store import direct
 
 _MAC_BYTES = 16
 
@@ -68,6 +69,7 @@ def fetch_page(
     The ``keys`` must be unique together and indexed, so the page is one range scan. A
     ``PagedQuery`` brings its own keys and takes its filters' values in ``params``.
     """
+    prebuilt = isinstance(query, PagedQuery)
     paged = query if isinstance(query, PagedQuery) else PagedQuery(query, keys)
     if after is not None and len(after) != len(paged.keys):
         raise InvalidParameterException("Invalid nextToken.")
@@ -75,12 +77,15 @@ def fetch_page(
     if after is not None:
         values.update(zip(paged.after_names, after, strict=True))
     statement = paged.statement(after is not None, descending)
-    rows = list(connection.execute(statement, values))
+    # Only a prebuilt query's statements are worth compiling once for the driver.
+    rows = list(
+        direct.execute(connection, statement, values) if prebuilt else connection.execute(statement, values)
+    )
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]._mapping
-    return rows, [last[key] for key in paged.keys]
+    return rows, [last[key.name] for key in paged.keys]
 
 
 class PagedQuery:

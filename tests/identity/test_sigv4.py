@@ -17,7 +17,7 @@ from dockyard.errors import (
     InvalidSignatureException,
     MissingAuthenticationTokenException,
 )
-from dockyard.identity.sigv4 import check_clock, parse_authorization, verify_signature
+from dockyard.identity.sigv4 import check_clock, parse_authorization, root_canonical_request, verify_signature
 
 GOOD = (
     "AWS4-HMAC-SHA256 Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request, "
@@ -117,3 +117,21 @@ def test_what_botocore_signs_verifies_and_a_changed_header_does_not(
         tampered = {**headers, name: headers[name] + "x"}
         with pytest.raises(InvalidSignatureException):
             verify_signature(signed, "secret/key+0", **verify, headers=tampered, body=body)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(_NAMES | st.sampled_from(["user-agent", "x-amz-content-sha256"]), _VALUES, max_size=6),
+    st.binary(max_size=64),
+    st.sampled_from(["POST", "post", "GET"]),
+)
+def test_the_api_requests_canonical_form_is_botocores(
+    extra: dict[str, str], body: bytes, method: str
+) -> None:
+    values = {"host": "127.0.0.1:5566", "x-amz-date": "20261203T120000Z", **extra}
+    request = AWSRequest(method=method, url="http://127.0.0.1:5566/", data=body, headers=values)
+    request.context["timestamp"] = values["x-amz-date"]
+    expected = SigV4Auth(BotoCredentials("AKIAVERIFY", "secret"), "ecs", "us-east-1").canonical_request(
+        request
+    )
+    assert root_canonical_request(method, values, body) == expected

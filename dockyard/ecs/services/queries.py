@@ -3,16 +3,17 @@ DescribeServiceRevisions."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import arns, clusters, task_definitions
 from dockyard.ecs.services import records, views
 from dockyard.errors import ApiError, InvalidParameterException, ServiceNotFoundException
 from dockyard.store.expressions import one_of
-from dockyard.store.pagination import fetch_page, page_limit
+from dockyard.store.pagination import PagedQuery, fetch_page, page_limit
 from dockyard.store.schema import service_deployments, services
 
 MAX_DESCRIBED = 10  # ECS describes at most 10 services per call
@@ -57,25 +58,39 @@ def list_services(
 ) -> dict[str, Any]:
     cluster_row = clusters.lookup(ctx, cluster)
     limit = page_limit(max_results, default=10)  # ECS lists 10 services a page by default
-    query = select(services.c.id, services.c.arn).where(
-        services.c.account_id == ctx.account_id,
-        services.c.region == ctx.region,
-        services.c.cluster_name == cluster_row.name,
-        one_of(services.c.status, ("ACTIVE", "DRAINING")),
-    )
-    if launch_type:
-        query = query.where(services.c.launch_type == launch_type)
-    if scheduling_strategy:
-        query = query.where(services.c.scheduling_strategy == scheduling_strategy)
     if resource_management_type not in (None, "CUSTOMER"):
         return {"serviceArns": []}  # Dockyard manages no services on the user's behalf
     scope = ("ListServices", ctx.account_id, ctx.region, cluster_row.name, launch_type, scheduling_strategy)
     after = ctx.tokens.open(next_token, scope) if next_token else None
-    rows, last = fetch_page(ctx.conn, query, [services.c.id], limit=limit, after=after)
+    params = {
+        "account": ctx.account_id,
+        "region": ctx.region,
+        "cluster": cluster_row.name,
+        "launch_type": launch_type,
+        "scheduling_strategy": scheduling_strategy,
+    }
+    paged = _listed(bool(launch_type), bool(scheduling_strategy))
+    rows, last = fetch_page(ctx.conn, paged, limit=limit, after=after, params=params)
     result: dict[str, Any] = {"serviceArns": [row.arn for row in rows]}
     if last is not None:
         result["nextToken"] = ctx.tokens.seal(last, scope)
     return result
+
+
+@functools.cache
+def _listed(by_launch_type: bool, by_strategy: bool) -> PagedQuery:
+    """ListServices' page statements for the filters given, built once."""
+    query = select(services.c.id, services.c.arn).where(
+        services.c.account_id == bindparam("account"),
+        services.c.region == bindparam("region"),
+        services.c.cluster_name == bindparam("cluster"),
+        one_of(services.c.status, ("ACTIVE", "DRAINING")),
+    )
+    if by_launch_type:
+        query = query.where(services.c.launch_type == bindparam("launch_type"))
+    if by_strategy:
+        query = query.where(services.c.scheduling_strategy == bindparam("scheduling_strategy"))
+    return PagedQuery(query, [services.c.id])
 
 
 def list_service_deployments(

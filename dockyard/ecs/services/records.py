@@ -9,6 +9,7 @@ from sqlalchemy import Row, bindparam, case, select
 from dockyard.context import RequestContext
 from dockyard.ecs import arns
 from dockyard.errors import ServiceNotActiveException, ServiceNotFoundException
+from dockyard.store import direct
 from dockyard.store.schema import services
 
 _svc = services.c
@@ -39,9 +40,10 @@ def find(ctx: RequestContext, cluster: Row[Any], identifier: str, *, lock: bool 
     name = service_name_of(ctx, identifier)
     if name is None:
         return None
-    statement = _BY_NAME.with_for_update() if lock else _BY_NAME
     scope = {"account": ctx.account_id, "in_region": ctx.region, "cluster": cluster.name, "name": name}
-    return ctx.conn.execute(statement, scope).first()
+    if lock:
+        return ctx.conn.execute(_BY_NAME.with_for_update(), scope).first()
+    return direct.execute(ctx.conn, _BY_NAME, scope).first()
 
 
 def lookup_active(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, func, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import task_states
 from dockyard.ecs.services import config
-from dockyard.store.expressions import one_of
+from dockyard.store import direct
+from dockyard.store.expressions import in_params, in_values, one_of
 from dockyard.store.schema import service_deployments, tasks
 
 _deployments = service_deployments.c
@@ -35,17 +37,32 @@ _ECHOED = (
 )
 
 
+# Built once per number of items: building a statement per call cost more than running it.
+@functools.lru_cache(maxsize=128)
+def _task_counts(count: int) -> Select[Any]:
+    return (
+        select(tasks.c.deployment_id, tasks.c.last_status, func.count())
+        .where(in_params(tasks.c.deployment_id, "id", count), one_of(tasks.c.last_status, task_states.LIVE))
+        .group_by(tasks.c.deployment_id, tasks.c.last_status)
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _live_deployments(count: int) -> Select[Any]:
+    return (
+        select(service_deployments)
+        .where(in_params(_deployments.service_id, "id", count), _deployments.status != "INACTIVE")
+        .order_by(_deployments.id.desc())
+    )
+
+
 def task_counts(ctx: RequestContext, deployment_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Per deployment: its tasks RUNNING and PENDING (as ECS counts them)."""
     ids = sorted(set(deployment_ids))
     counts: dict[int, dict[str, int]] = defaultdict(lambda: {"running": 0, "pending": 0})
     if not ids:
         return counts
-    rows = ctx.conn.execute(
-        select(tasks.c.deployment_id, tasks.c.last_status, func.count())
-        .where(tasks.c.deployment_id.in_(ids), one_of(tasks.c.last_status, task_states.LIVE))
-        .group_by(tasks.c.deployment_id, tasks.c.last_status)
-    )
+    rows = direct.execute(ctx.conn, _task_counts(len(ids)), in_values("id", ids))
     for deployment_id, status, count in rows:
         if status == "RUNNING":
             counts[deployment_id]["running"] += count
@@ -87,14 +104,8 @@ def render_services(
     if not rows:
         return []
     by_service: dict[int, list[Row[Any]]] = defaultdict(list)
-    for deployment in ctx.conn.execute(
-        select(service_deployments)
-        .where(
-            _deployments.service_id.in_([row.id for row in rows]),
-            _deployments.status != "INACTIVE",
-        )
-        .order_by(_deployments.id.desc())
-    ):
+    ids = sorted({row.id for row in rows})
+    for deployment in direct.execute(ctx.conn, _live_deployments(len(ids)), in_values("id", ids)):
         by_service[deployment.service_id].append(deployment)
     counts = task_counts(ctx, [d.id for ds in by_service.values() for d in ds])
     return [
