@@ -20,6 +20,7 @@ from dockyard.controllers import janitor
 from dockyard.ecs.request_limits import LIST_LIMITS
 from dockyard.ecs.services.controller import ServiceController
 from dockyard.identity.sealing import Sealer
+from dockyard.jobs.controller import JobController
 from dockyard.protocol.endpoint import AwsJsonEndpoint
 from dockyard.protocol.rest.endpoint import RestEndpoint
 from dockyard.server_state import ServerState
@@ -86,6 +87,7 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
         runtime.add(server.hub)
         runtime.add(janitor.Janitor(server))
         runtime.add(ServiceController(server))
+        runtime.add(JobController(server))
         runtime.start()
         try:
             yield

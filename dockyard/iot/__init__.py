@@ -13,13 +13,16 @@ if TYPE_CHECKING:
 def provider() -> list[ModuleType]:
     """The modules implementing ``iot`` actions (``CreateThing`` -> ``create_thing``)."""
     from dockyard.iot import thing_groups, things
+    from dockyard.iot.jobs import actions, executions, templates
 
-    return [things, thing_groups]
+    return [things, thing_groups, actions, executions, templates]
 
 
 def data_provider() -> list[ModuleType]:
     """The modules implementing ``iot-jobs-data`` actions (the device side)."""
-    return []
+    from dockyard.iot.jobs import device
+
+    return [device]
 
 
 def front_ends() -> list[RestFrontEnd]:

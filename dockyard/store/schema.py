@@ -388,6 +388,7 @@ job_items = Table(
     *_scope(),
     Column("item", String(128), nullable=False),  # the thing name
     Column("number", Integer, nullable=False),  # the execution number: a retry is a new one
+    Column("current", Boolean, nullable=False),  # the item's latest number (what counts)
     Column("status", String(16), nullable=False),
     Column("released", Boolean, nullable=False),  # rolled out: the device may see it
     Column("version", Integer, nullable=False),
@@ -398,7 +399,7 @@ job_items = Table(
     Column("timeout_at", Float),
     UniqueConstraint("job_row", "item", "number", name="uq_job_items_number"),
     Index("ix_job_items_item", "account_id", "region", "item", "status"),
-    Index("ix_job_items_job_status", "job_row", "status"),
+    Index("ix_job_items_job_status", "job_row", "current", "status"),
 )
 
 job_templates = Table(

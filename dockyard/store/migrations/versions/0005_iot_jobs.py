@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("region", sa.String(length=32), nullable=False),
         sa.Column("item", sa.String(length=128), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("current", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("released", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -78,7 +79,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_job_items_item", "job_items", ["account_id", "region", "item", "status"], unique=False
     )
-    op.create_index("ix_job_items_job_status", "job_items", ["job_row", "status"], unique=False)
+    op.create_index("ix_job_items_job_status", "job_items", ["job_row", "current", "status"], unique=False)
     op.create_table(
         "job_templates",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
