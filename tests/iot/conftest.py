@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import Credentials, DockyardServer
+from tests.conftest import BACKENDS, database_url_for
+from tests.harness import Credentials, DockyardServer, drop_postgres_database
 
 
 @pytest.fixture
@@ -34,3 +37,22 @@ def register_instances(ecs: Any, cluster: str, count: int) -> list[str]:
         )["containerInstance"]["containerInstanceArn"]
         ids.append(arn.rsplit("/", 1)[-1])
     return ids
+
+
+@pytest.fixture(params=BACKENDS)
+def quick_minute_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DockyardServer]:
+    """A server of its own whose job engine counts a minute as two seconds (rollout windows,
+    timeouts), for the tests that would otherwise wait whole minutes, or restart it."""
+    instance = DockyardServer(
+        data_dir=tmp_path / "server",
+        database_url=database_url_for(request.param),
+        environment={"DOCKYARD_JOBS_MINUTE_SECONDS": str(QUICK_MINUTE)},
+    ).start()
+    yield instance
+    if instance.process is not None:
+        instance.stop()
+    if instance.database_url:
+        drop_postgres_database(instance.database_url)
+
+
+QUICK_MINUTE = 2.0
