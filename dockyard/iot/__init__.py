@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 def provider() -> list[ModuleType]:
     """The modules implementing ``iot`` actions (``CreateThing`` -> ``create_thing``)."""
     from dockyard.iot import thing_groups, things
-    from dockyard.iot.jobs import actions, executions, templates
+    from dockyard.iot.jobs import actions, executions, nudge, templates
+    from dockyard.jobs import engine
+
+    engine.WORK_CHANGED[actions.KIND] = nudge.nudge
 
     return [things, thing_groups, actions, executions, templates]
 

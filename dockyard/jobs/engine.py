@@ -7,7 +7,7 @@ then releases more items, applies the abort criteria and completes the job, in o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -90,6 +90,9 @@ def move(
     ctx.conn.execute(update(job_items).where(_i.id == item.id).values(**values))
     if status in (states.FAILED, states.TIMED_OUT) and plan is not None:
         _maybe_retry(ctx, item, status, plan)
+    if status in (states.CANCELED, states.TIMED_OUT, states.REMOVED, states.FAILED):
+        kind = ctx.conn.execute(select(_j.kind).where(_j.id == item.job_row)).scalar_one()
+        _changed(ctx, kind, [item.item])  # a running worker must stop; a retry is new work
     touch(ctx, item.job_row)
 
 
@@ -243,13 +246,19 @@ def _release(ctx: RequestContext, job: Row[Any], plan: Plan, progress: dict[str,
         ids = [row.id for row in ctx.conn.execute(chosen)]
         ctx.conn.execute(update(job_items).where(_i.id.in_(ids)).values(released=True))
         released = ctx.conn.execute(select(_i.item).where(_i.id.in_(ids))).scalars().all()
-        for hook in RELEASE_HOOKS:
-            hook(ctx, job, list(released))
+        _changed(ctx, job.kind, list(released))
     return step.next_at
 
 
-# Called with the items a job just released (IoT nudges the agents of those things).
-RELEASE_HOOKS: list[Any] = []
+# job kind -> called with the items whose work was released or taken away (IoT nudges the
+# agents of those things, iot/jobs/nudge.py).
+WORK_CHANGED: dict[str, Callable[[RequestContext, list[str]], None]] = {}
+
+
+def _changed(ctx: RequestContext, kind: str, names: list[str]) -> None:
+    hook = WORK_CHANGED.get(kind)
+    if hook is not None and names:
+        hook(ctx, names)
 
 
 def _delete_some(ctx: RequestContext, job: Row[Any]) -> None:

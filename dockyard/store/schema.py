@@ -167,6 +167,8 @@ container_instances = Table(
     Column("agent_update_status", String(32)),
     # The cluster's placement_version of this instance's last change placement sees.
     Column("placement_version", Integer, nullable=False, default=0, server_default="0"),
+    # Moves when the instance's thing has new job work (or work taken away): the agent looks.
+    Column("jobs_version", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("account_id", "region", "cluster_name", "instance_id", name="uq_instances_id"),
     Index("ix_instances_cluster", "account_id", "region", "cluster_name", "status", "id"),
     Index("ix_instances_ec2", "account_id", "region", "cluster_name", "ec2_instance_id"),

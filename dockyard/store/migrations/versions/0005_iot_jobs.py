@@ -19,6 +19,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column(
+        "container_instances", sa.Column("jobs_version", sa.Integer(), nullable=False, server_default="0")
+    )
     op.create_table(
         "iot_group_members",
         sa.Column("group_row", sa.Integer(), nullable=False),
@@ -112,6 +115,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("container_instances") as batch:
+        batch.drop_column("jobs_version")
     for table in (
         "jobs",
         "job_templates",
