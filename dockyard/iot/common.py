@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Row, Select, Table, select
 
 from dockyard.context import RequestContext
 from dockyard.iot.errors import InvalidRequestException, ResourceNotFoundException
-from dockyard.store.pagination import fetch_page
+from dockyard.store.pagination import PagedQuery, fetch_page
 from dockyard.store.schema import iot_thing_groups, iot_things
 
 
@@ -69,22 +69,24 @@ def page(
     ctx: RequestContext,
     *,
     member: str,
-    query: Select[Any],
-    keys: Sequence[ColumnElement[Any]],
+    query: Select[Any] | PagedQuery,
+    keys: Sequence[ColumnElement[Any]] = (),
     scope: tuple[Any, ...],
     next_token: str | None,
     max_results: int | None,
     item: Callable[[Row[Any]], Any],
     maximum: int = 250,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One keyset page and its sealed ``nextToken`` (bound to the account, region and filters)."""
+    """One keyset page and its sealed ``nextToken`` (bound to the account, region and filters);
+    a prebuilt ``PagedQuery`` takes its filters' values in ``params``."""
     scope = (ctx.account_id, ctx.region, *scope)
     limit = page_size(max_results, maximum)
     try:
         after = ctx.tokens.open(next_token, scope) if next_token else None
     except Exception:
         raise InvalidRequestException("Invalid nextToken.") from None
-    rows, last = fetch_page(ctx.conn, query, keys, limit=limit, after=after)
+    rows, last = fetch_page(ctx.conn, query, keys, limit=limit, after=after, params=params)
     result: dict[str, Any] = {member: [item(row) for row in rows]}
     if last is not None:
         result["nextToken"] = ctx.tokens.seal(last, scope)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, update
 
 from dockyard.context import RequestContext
 from dockyard.jobs import abort, rollout, states
@@ -48,6 +48,7 @@ def add_items(ctx: RequestContext, job: Row[Any], names: Iterable[str]) -> int:
             "region": job.region,
             "item": name,
             "number": 1,
+            "attempt": 0,
             "current": True,
             "status": states.QUEUED,
             "released": False,
@@ -97,7 +98,7 @@ def move(
 
 
 def _maybe_retry(ctx: RequestContext, item: Row[Any], status: str, plan: Plan) -> None:
-    attempt = int(item.details.get("retryAttempt", 0))
+    attempt = int(item.attempt)
     if attempt >= plan.retries_for(status):
         return
     ctx.conn.execute(update(job_items).where(_i.id == item.id).values(current=False))
@@ -112,7 +113,8 @@ def _maybe_retry(ctx: RequestContext, item: Row[Any], status: str, plan: Plan) -
             status=states.QUEUED,
             released=True,
             version=1,
-            details={"retryAttempt": attempt + 1},
+            attempt=attempt + 1,
+            details={},
             queued_at=ctx.now,
             started_at=None,
             updated_at=ctx.now,
@@ -121,12 +123,27 @@ def _maybe_retry(ctx: RequestContext, item: Row[Any], status: str, plan: Plan) -
     )
 
 
+_TALLY = (
+    select(_i.status, _i.released, func.count())
+    .where(_i.job_row == bindparam("job_row"), _i.current.is_(True))
+    .group_by(_i.status, _i.released)
+)
+
+
+def tally(ctx: RequestContext, job_row: int) -> tuple[dict[str, int], int]:
+    """The job's current items (each item's latest execution) by status, and how many of them
+    the rollout has not released yet: one grouped read."""
+    counted: dict[str, int] = {}
+    waiting = 0
+    for status, released, count in ctx.conn.execute(_TALLY, {"job_row": job_row}):
+        counted[status] = counted.get(status, 0) + count
+        if not released:
+            waiting += count
+    return counted, waiting
+
+
 def counts(ctx: RequestContext, job_row: int) -> dict[str, int]:
-    """The job's current items (each item's latest execution) by status."""
-    rows = ctx.conn.execute(
-        select(_i.status, func.count()).where(_i.job_row == job_row, _i.current.is_(True)).group_by(_i.status)
-    )
-    return {status: count for status, count in rows}
+    return tally(ctx, job_row)[0]
 
 
 def cancel(
@@ -269,12 +286,3 @@ def _delete_some(ctx: RequestContext, job: Row[Any]) -> None:
         _set(ctx, job, due_at=ctx.now)
         return
     ctx.conn.execute(delete(jobs).where(and_(_j.id == job.id, _j.status == states.JOB_DELETING)))
-
-
-def waiting(ctx: RequestContext, job_row: int) -> int:
-    """How many of the job's items the rollout has not released yet."""
-    return int(
-        ctx.conn.execute(
-            select(func.count()).where(_i.job_row == job_row, _i.current.is_(True), _i.released.is_(False))
-        ).scalar_one()
-    )

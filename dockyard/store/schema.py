@@ -373,6 +373,9 @@ jobs = Table(
     Column("job_id", String(64), nullable=False),
     Column("status", String(32), nullable=False),
     Column("spec", Document, nullable=False),  # what the API was given (document, configs, tags)
+    # Its targets (ARNs), one a line: a job may name thousands, and a JSON document would be
+    # parsed whole on every read of the job.
+    Column("targets", Text, nullable=False),
     Column("progress", Document, nullable=False),  # rollout state, reason, force flags
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
@@ -390,6 +393,7 @@ job_items = Table(
     *_scope(),
     Column("item", String(128), nullable=False),  # the thing name
     Column("number", Integer, nullable=False),  # the execution number: a retry is a new one
+    Column("attempt", Integer, nullable=False),  # retries before this one
     Column("current", Boolean, nullable=False),  # the item's latest number (what counts)
     Column("status", String(16), nullable=False),
     Column("released", Boolean, nullable=False),  # rolled out: the device may see it
@@ -401,7 +405,7 @@ job_items = Table(
     Column("timeout_at", Float),
     UniqueConstraint("job_row", "item", "number", name="uq_job_items_number"),
     Index("ix_job_items_item", "account_id", "region", "item", "status"),
-    Index("ix_job_items_job_status", "job_row", "current", "status"),
+    Index("ix_job_items_job_status", "job_row", "current", "status", "released"),
 )
 
 job_templates = Table(

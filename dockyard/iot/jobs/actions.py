@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from dockyard.context import RequestContext
 from dockyard.iot import common
@@ -24,11 +24,17 @@ MOST_CONCURRENT_DELETIONS = 10
 _j = jobs.c
 
 
+_FIND = select(jobs).where(
+    _j.account_id == bindparam("account_id"),
+    _j.region == bindparam("region"),
+    _j.kind == KIND,
+    _j.job_id == bindparam("job_id"),
+)
+
+
 def find_job(ctx: RequestContext, job_id: str) -> Row[Any] | None:
     return ctx.conn.execute(
-        select(jobs).where(
-            _j.account_id == ctx.account_id, _j.region == ctx.region, _j.kind == KIND, _j.job_id == job_id
-        )
+        _FIND, {"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id}
     ).first()
 
 
@@ -67,7 +73,7 @@ def create_job(
         raise InvalidRequestException("documentSource is not supported yet: give the document itself.")
     if spec.get("document") is None:
         raise InvalidRequestException("A job needs a document (or a job template with one).")
-    spec.update(targets=targets, targetSelection=target_selection or "SNAPSHOT", tags=tags or [])
+    spec.update(targetSelection=target_selection or "SNAPSHOT", tags=tags or [])
     if job_template_arn is not None:
         spec["jobTemplateArn"] = job_template_arn
     plan = plans.plan(spec)
@@ -82,6 +88,7 @@ def create_job(
             job_id=job_id,
             status=states.JOB_SCHEDULED if scheduled else states.JOB_IN_PROGRESS,
             spec=spec,
+            targets="\n".join(targets),
             progress={},
             created_at=ctx.now,
             updated_at=ctx.now,
@@ -108,7 +115,7 @@ def describe_job(
     ctx: RequestContext, *, job_id: str, before_substitution: bool | None = None
 ) -> dict[str, Any]:
     row = job_row(ctx, job_id)
-    described = views.job(ctx, row, engine.counts(ctx, row.id), engine.waiting(ctx, row.id))
+    described = views.job(ctx, row, *engine.tally(ctx, row.id))
     return {"job": described, "documentSource": row.spec.get("documentSource")}
 
 
@@ -154,7 +161,7 @@ def list_jobs(
         views.job_summary(ctx, row)
         for row in page["jobs"]
         if (target_selection is None or row.spec["targetSelection"] == target_selection)
-        and (group_arn is None or group_arn in row.spec["targets"])
+        and (group_arn is None or group_arn in views.targets(row))
     ]
     return page
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, select
 
 from dockyard.context import RequestContext
+from dockyard.iot.jobs import views
 from dockyard.iot.thing_groups import group_arn
 from dockyard.jobs import engine, states
 from dockyard.store.schema import job_items, jobs
@@ -26,7 +27,7 @@ def _continuous_jobs(ctx: RequestContext, group_name: str) -> list[Row[Any]]:
         )
     ).all()
     return [
-        row for row in rows if row.spec["targetSelection"] == "CONTINUOUS" and wanted in row.spec["targets"]
+        row for row in rows if row.spec["targetSelection"] == "CONTINUOUS" and wanted in views.targets(row)
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, bindparam, delete, select
 
 from dockyard.context import RequestContext
 from dockyard.iot import common
@@ -17,6 +17,7 @@ from dockyard.iot.errors import (
 from dockyard.iot.jobs import views
 from dockyard.iot.jobs.actions import job_row
 from dockyard.jobs import engine, states
+from dockyard.store.pagination import PagedQuery
 from dockyard.store.schema import job_items, jobs
 
 _i = job_items.c
@@ -49,6 +50,13 @@ def describe_job_execution(
     return {"execution": views.execution(ctx, item, job_id)}
 
 
+_SUMMARY = select(
+    _i.id, _i.item, _i.status, _i.queued_at, _i.started_at, _i.updated_at, _i.number, _i.attempt
+).where(_i.job_row == bindparam("job_row"), _i.current.is_(True))
+_FOR_JOB = PagedQuery(_SUMMARY, [_i.id])
+_FOR_JOB_BY_STATUS = PagedQuery(_SUMMARY.where(_i.status == bindparam("status")), [_i.id])
+
+
 def list_job_executions_for_job(
     ctx: RequestContext,
     *,
@@ -58,17 +66,14 @@ def list_job_executions_for_job(
     next_token: str | None = None,
 ) -> dict[str, Any]:
     job = job_row(ctx, job_id)
-    query = select(job_items).where(_i.job_row == job.id, _i.current.is_(True))
-    if status:
-        query = query.where(_i.status == status)
     return common.page(
         ctx,
         member="executionSummaries",
-        query=query,
-        keys=[_i.id],
+        query=_FOR_JOB_BY_STATUS if status else _FOR_JOB,
         scope=("executions-for-job", job.id, status),
         next_token=next_token,
         max_results=max_results,
+        params={"job_row": job.id, "status": status},
         item=lambda item: {
             "thingArn": common.arn(ctx, f"thing/{item.item}"),
             "jobExecutionSummary": views.execution_summary(item),

@@ -37,6 +37,10 @@ CONFIG_MEMBERS = (
 )
 
 
+def targets(job: Row[Any]) -> list[str]:
+    return str(job.targets).split("\n")
+
+
 def job_arn(ctx: RequestContext, job_id: str) -> str:
     return common.arn(ctx, f"job/{job_id}")
 
@@ -59,7 +63,7 @@ def job(ctx: RequestContext, row: Row[Any], tally: dict[str, int], waiting: int)
         "forceCanceled": bool(progress.get("forceCanceled", False)),
         "reasonCode": progress.get("reasonCode"),
         "comment": progress.get("comment"),
-        "targets": spec["targets"],
+        "targets": targets(row),
         "createdAt": row.created_at,
         "lastUpdatedAt": row.updated_at,
         "completedAt": row.completed_at,
@@ -117,5 +121,5 @@ def execution_summary(item: Row[Any]) -> dict[str, Any]:
         "startedAt": item.started_at,
         "lastUpdatedAt": item.updated_at,
         "executionNumber": item.number,
-        "retryAttempt": int(item.details.get("retryAttempt", 0)),
+        "retryAttempt": item.attempt,
     }

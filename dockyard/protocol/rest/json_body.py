@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -11,9 +12,17 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from dockyard.protocol import json_protocol
 
+Writer = Callable[[Any], Any]
+
 
 class JsonBody:
+    """rest-json bodies; a writer per output shape is compiled on first use (a page of 100
+    summaries is then one comprehension per level, not a walk of the model per value)."""
+
     content_type = "application/json"
+
+    def __init__(self) -> None:
+        self._writers: dict[str, Writer | None] = {}
 
     def parse(self, body: bytes, shape: StructureShape) -> dict[str, Any]:
         return json_protocol.parse_body(body)
@@ -21,27 +30,49 @@ class JsonBody:
     def serialize(self, shape: StructureShape | None, value: dict[str, Any]) -> bytes:
         if shape is None:
             return b"{}"
-        return orjson.dumps(_walk(shape, value))
+        writer = self._writer(shape)
+        return orjson.dumps(writer(value) if writer is not None else value)
 
     def error(self, code: str, message: str, members: dict[str, Any]) -> bytes:
         return orjson.dumps({"message": message, **{k: v for k, v in members.items() if v is not None}})
 
+    def _writer(self, shape: Shape) -> Writer | None:
+        """What turns a value of ``shape`` into JSON-ready data; None when it is one already."""
+        key = shape.name
+        if key not in self._writers:
+            self._writers[key] = lambda value: self._writers[key](value)  # type: ignore[misc]  # recursion
+            self._writers[key] = self._compile(shape)
+        return self._writers[key]
 
-def _walk(shape: Shape, value: Any) -> Any:
-    if isinstance(shape, StructureShape):
-        members = shape.members
-        return {
-            name: _walk(members[name], item) if name in members else item
-            for name, item in value.items()
-            if item is not None
-        }
-    if isinstance(shape, ListShape):
-        return [_walk(shape.member, item) for item in value]
-    if isinstance(shape, MapShape):
-        return {key: _walk(shape.value, item) for key, item in value.items() if item is not None}
-    if shape.type_name == "timestamp":
-        return _timestamp(value, shape.serialization.get("timestampFormat", "unixTimestamp"))
-    return value
+    def _compile(self, shape: Shape) -> Writer | None:
+        if isinstance(shape, StructureShape):
+            members = {name: self._writer(member) for name, member in shape.members.items()}
+            writers = {name: writer for name, writer in members.items() if writer is not None}
+
+            def structure(value: dict[str, Any]) -> dict[str, Any]:
+                return {
+                    name: writers[name](item) if name in writers else item
+                    for name, item in value.items()
+                    if item is not None
+                }
+
+            return structure
+        if isinstance(shape, ListShape):
+            item_writer = self._writer(shape.member)
+            if item_writer is None:
+                return None
+            return lambda value: [item_writer(item) for item in value]
+        if isinstance(shape, MapShape):
+            value_writer = self._writer(shape.value)
+            if value_writer is None:
+                return lambda value: {key: item for key, item in value.items() if item is not None}
+            return lambda value: {key: value_writer(item) for key, item in value.items() if item is not None}
+        if shape.type_name == "timestamp":
+            form = shape.serialization.get("timestampFormat", "unixTimestamp")
+            if form == "unixTimestamp":  # what the domain gives (epoch seconds) passes as it is
+                return lambda value: value if isinstance(value, (int, float)) else _timestamp(value, form)
+            return lambda value: _timestamp(value, form)
+        return None
 
 
 def _timestamp(value: Any, form: str) -> Any:

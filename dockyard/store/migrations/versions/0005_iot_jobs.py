@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("region", sa.String(length=32), nullable=False),
         sa.Column("item", sa.String(length=128), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("current", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("released", sa.Boolean(), nullable=False),
@@ -82,7 +83,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_job_items_item", "job_items", ["account_id", "region", "item", "status"], unique=False
     )
-    op.create_index("ix_job_items_job_status", "job_items", ["job_row", "current", "status"], unique=False)
+    op.create_index(
+        "ix_job_items_job_status", "job_items", ["job_row", "current", "status", "released"], unique=False
+    )
     op.create_table(
         "job_templates",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -103,6 +106,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("spec", Document, nullable=False),
+        sa.Column("targets", sa.Text(), nullable=False),
         sa.Column("progress", Document, nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
