@@ -12,13 +12,13 @@ if TYPE_CHECKING:
 
 def provider() -> list[ModuleType]:
     """The modules implementing ``iot`` actions (``CreateThing`` -> ``create_thing``)."""
-    from dockyard.iot import thing_groups, things
+    from dockyard.iot import dynamic_groups, thing_groups, things
     from dockyard.iot.jobs import actions, executions, nudge, templates
     from dockyard.jobs import engine
 
     engine.WORK_CHANGED[actions.KIND] = nudge.nudge
 
-    return [things, thing_groups, actions, executions, templates]
+    return [things, thing_groups, dynamic_groups, actions, executions, templates]
 
 
 def data_provider() -> list[ModuleType]:

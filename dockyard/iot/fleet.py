@@ -69,6 +69,9 @@ def instance_registered(ctx: RequestContext, cluster_name: str, instance: Row[An
         from dockyard.iot.jobs import continuous
 
         continuous.thing_joined(ctx, thing_row.name, group_row.name)
+    from dockyard.iot.jobs import continuous as following
+
+    following.thing_changed(ctx, thing_row.name)
 
 
 def instance_deregistered(ctx: RequestContext, instance: Row[Any]) -> None:

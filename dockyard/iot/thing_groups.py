@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 
 from dockyard.context import RequestContext
-from dockyard.iot import common
+from dockyard.iot import common, dynamic_groups
 from dockyard.iot.errors import (
     InvalidRequestException,
     ResourceAlreadyExistsException,
@@ -26,7 +26,13 @@ def group_arn(ctx: RequestContext, name: str) -> str:
 
 
 def insert_group(
-    ctx: RequestContext, name: str, *, parent: str | None, properties: dict[str, Any], managed: bool
+    ctx: RequestContext,
+    name: str,
+    *,
+    parent: str | None,
+    properties: dict[str, Any],
+    managed: bool,
+    query_string: str | None = None,
 ) -> Row[Any]:
     if common.find_group(ctx, name) is not None:
         raise ResourceAlreadyExistsException(
@@ -44,6 +50,7 @@ def insert_group(
             properties=properties,
             version=1,
             managed=managed,
+            query_string=query_string,
             created_at=ctx.now,
         )
     )
@@ -62,6 +69,8 @@ def _user_group(ctx: RequestContext, name: str) -> Row[Any]:
     row = common.group(ctx, name)
     if row.managed:
         raise InvalidRequestException(f"Thing group {name} is a cluster's: Dockyard manages its members.")
+    if row.query_string is not None:
+        raise InvalidRequestException(f"Thing group {name} is dynamic: its query decides its members.")
     return row
 
 
@@ -100,7 +109,7 @@ def describe_thing_group(ctx: RequestContext, *, thing_group_name: str) -> dict[
     metadata: dict[str, Any] = {"creationDate": row.created_at, "rootToParentThingGroups": ancestors}
     if row.parent_name:
         metadata["parentGroupName"] = row.parent_name
-    return {
+    described = {
         "thingGroupName": row.name,
         "thingGroupId": row.group_id,
         "thingGroupArn": group_arn(ctx, row.name),
@@ -108,6 +117,14 @@ def describe_thing_group(ctx: RequestContext, *, thing_group_name: str) -> dict[
         "thingGroupProperties": row.properties,
         "thingGroupMetadata": metadata,
     }
+    if row.query_string is not None:
+        described.update(
+            indexName=dynamic_groups.INDEX,
+            queryString=row.query_string,
+            queryVersion=dynamic_groups.VERSION,
+            status="ACTIVE",
+        )
+    return described
 
 
 def update_thing_group(
@@ -254,6 +271,8 @@ def list_things_in_thing_group(
     max_results: int | None = None,
 ) -> dict[str, Any]:
     row = common.group(ctx, thing_group_name)
+    if row.query_string is not None:
+        return dynamic_groups.page_of_members(ctx, row, next_token, max_results)
     return common.page(
         ctx,
         member="things",
@@ -270,10 +289,9 @@ def list_thing_groups_for_thing(
     ctx: RequestContext, *, thing_name: str, next_token: str | None = None, max_results: int | None = None
 ) -> dict[str, Any]:
     thing_row = common.thing(ctx, thing_name)
-    query = (
-        select(iot_thing_groups)
-        .join(iot_group_members, _m.group_row == _g.id)
-        .where(_m.thing_row == thing_row.id)
+    matching = dynamic_groups.groups_matching(ctx, thing_row)
+    query = select(iot_thing_groups).where(
+        _g.id.in_(select(_m.group_row).where(_m.thing_row == thing_row.id)) | _g.id.in_(matching)
     )
     return common.page(
         ctx,

@@ -15,6 +15,7 @@ from dockyard.iot.errors import (
     ResourceAlreadyExistsException,
     VersionConflictException,
 )
+from dockyard.iot.jobs import continuous
 from dockyard.store.schema import iot_group_members, iot_things
 
 _t = iot_things.c
@@ -92,6 +93,7 @@ def create_thing(
 ) -> dict[str, Any]:
     attributes = dict((attribute_payload or {}).get("attributes") or {})
     row = insert_thing(ctx, thing_name, type_name=thing_type_name, attributes=attributes, instance_arn=None)
+    continuous.thing_changed(ctx, row.name)
     return {"thingName": row.name, "thingArn": common.arn(ctx, f"thing/{row.name}"), "thingId": row.thing_id}
 
 
@@ -128,6 +130,7 @@ def update_thing(
         .where(_t.id == row.id)
         .values(attributes=attributes, thing_type_name=type_name, version=row.version + 1)
     )
+    continuous.thing_changed(ctx, row.name)
     return {}
 
 

@@ -350,6 +350,7 @@ iot_thing_groups = Table(
     Column("properties", Document, nullable=False),  # description, attributes
     Column("version", Integer, nullable=False),
     Column("managed", Boolean, nullable=False, default=False, server_default=false()),
+    Column("query_string", Text),  # a dynamic group's fleet-indexing query (iot/fleet_query.py)
     Column("created_at", Float, nullable=False),
     UniqueConstraint("account_id", "region", "name", name="uq_iot_thing_groups_name"),
 )

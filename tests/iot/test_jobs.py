@@ -272,3 +272,40 @@ def test_another_account_cannot_see_or_target_them(
     assert other_iot.list_jobs()["jobs"] == []
     assert _error(other_iot.create_job, jobId="steal", targets=[arn], document=DOCUMENT)[0] in (400, 404)
     assert _error(other_data.start_next_pending_job_execution, thingName="private")[0] == 404
+
+
+def test_a_continuous_job_on_a_dynamic_group_takes_things_as_they_come_to_match(
+    iot: Any, jobs_data: Any
+) -> None:
+    arn = iot.create_dynamic_thing_group(thingGroupName="canaries", queryString="attributes.canary:yes")[
+        "thingGroupArn"
+    ]
+    iot.create_job(jobId="canary-job", targets=[arn], document=DOCUMENT, targetSelection="CONTINUOUS")
+    iot.create_thing(thingName="bird", attributePayload={"attributes": {"canary": "yes"}})
+    assert [j["jobId"] for j in jobs_data.get_pending_job_executions(thingName="bird")["queuedJobs"]] == [
+        "canary-job"
+    ]
+    iot.update_thing(thingName="bird", attributePayload={"attributes": {"canary": "no"}})
+    assert _counts(iot, "canary-job") == {"numberOfRemovedThings": 1}
+
+
+def test_exponential_rate_starts_at_its_base_rate(iot: Any, jobs_data: Any) -> None:
+    group_arn, things = _group_of_things(iot, "expo", 4)
+    iot.create_job(
+        jobId="expo",
+        targets=[group_arn],
+        document=DOCUMENT,
+        jobExecutionsRolloutConfig={
+            "exponentialRate": {
+                "baseRatePerMinute": 2,
+                "incrementFactor": 2.0,
+                "rateIncreaseCriteria": {"numberOfSucceededThings": 1},
+            }
+        },
+    )
+
+    def released() -> list[str]:
+        return [t for t in things if jobs_data.get_pending_job_executions(thingName=t)["queuedJobs"]]
+
+    assert len(released()) == 2  # the base rate; the rest waits for the next minute
+    assert iot.describe_job(jobId="expo")["job"]["isConcurrent"] is True

@@ -103,3 +103,38 @@ def test_another_account_sees_none_of_them(iot: Any, server: DockyardServer) -> 
     assert other.list_things()["things"] == []
     assert _error(other.describe_thing, thingName="mine") == (404, "ResourceNotFoundException")
     assert _error(other.list_things_in_thing_group, thingGroupName="mine")[0] == 404
+
+
+def test_a_dynamic_group_holds_the_things_its_query_matches(iot: Any, ecs: Any) -> None:
+    iot.create_thing(thingName="web-a", attributePayload={"attributes": {"tier": "web"}})
+    iot.create_thing(thingName="db-a", attributePayload={"attributes": {"tier": "db"}})
+    instances = register_instances(ecs, "dyn", 1)
+    made = iot.create_dynamic_thing_group(
+        thingGroupName="webs", queryString="attributes.tier:web OR thingGroupNames:dyn"
+    )
+    assert (made["indexName"], made["queryString"]) == (
+        "AWS_Things",
+        "attributes.tier:web OR thingGroupNames:dyn",
+    )
+    assert iot.list_things_in_thing_group(thingGroupName="webs")["things"] == sorted(["web-a", instances[0]])
+    iot.update_thing(thingName="db-a", attributePayload={"attributes": {"tier": "web"}, "merge": True})
+    assert "db-a" in iot.list_things_in_thing_group(thingGroupName="webs")["things"]
+    assert {g["groupName"] for g in iot.list_thing_groups_for_thing(thingName="web-a")["thingGroups"]} == {
+        "webs"
+    }
+    described = iot.describe_thing_group(thingGroupName="webs")
+    assert described["queryString"] == "attributes.tier:web OR thingGroupNames:dyn"
+    assert (
+        _error(iot.add_thing_to_thing_group, thingGroupName="webs", thingName="web-a")[1]
+        == "InvalidRequestException"
+    )
+    assert _error(iot.create_dynamic_thing_group, thingGroupName="bad", queryString="color:blue") == (
+        400,
+        "InvalidQueryException",
+    )
+    iot.update_dynamic_thing_group(
+        thingGroupName="webs", thingGroupProperties={}, queryString="thingName:db-*"
+    )
+    assert iot.list_things_in_thing_group(thingGroupName="webs")["things"] == ["db-a"]
+    iot.delete_dynamic_thing_group(thingGroupName="webs")
+    assert _error(iot.describe_thing_group, thingGroupName="webs")[0] == 404

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, select
 
 from dockyard.context import RequestContext
+from dockyard.iot import common, dynamic_groups
 from dockyard.iot.jobs import views
 from dockyard.iot.thing_groups import group_arn
 from dockyard.jobs import engine, states
@@ -29,6 +30,34 @@ def _continuous_jobs(ctx: RequestContext, group_name: str) -> list[Row[Any]]:
     return [
         row for row in rows if row.spec["targetSelection"] == "CONTINUOUS" and wanted in views.targets(row)
     ]
+
+
+def thing_changed(ctx: RequestContext, thing_name: str) -> None:
+    """A thing was made or changed: continuous jobs on dynamic groups take it, or let it go."""
+    rows = ctx.conn.execute(
+        select(jobs).where(
+            jobs.c.account_id == ctx.account_id,
+            jobs.c.region == ctx.region,
+            jobs.c.kind == "iot",
+            jobs.c.status.in_((states.JOB_IN_PROGRESS, states.JOB_SCHEDULED)),
+        )
+    ).all()
+    continuous = [row for row in rows if row.spec["targetSelection"] == "CONTINUOUS"]
+    if not continuous:
+        return
+    thing = common.find_thing(ctx, thing_name)
+    if thing is None:
+        return
+    for group in dynamic_groups.dynamic(ctx):
+        arn = group_arn(ctx, group.name)
+        targeting = [job for job in continuous if arn in views.targets(job)]
+        if not targeting:
+            continue
+        if dynamic_groups.matches(ctx, group, thing):
+            for job in targeting:
+                engine.add_items(ctx, job, [thing_name])
+        else:
+            _remove(ctx, [job.id for job in targeting], thing_name, (states.QUEUED,))
 
 
 def thing_joined(ctx: RequestContext, thing_name: str, group_name: str) -> None:

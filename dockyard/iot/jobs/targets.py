@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from dockyard.context import RequestContext
-from dockyard.iot import common
+from dockyard.iot import common, dynamic_groups
 from dockyard.iot.errors import InvalidRequestException, ResourceNotFoundException
 from dockyard.iot.thing_groups import member_names_query
 
@@ -20,22 +18,12 @@ def expand(ctx: RequestContext, targets: list[str]) -> list[str]:
             names.append(common.thing(ctx, thing_name).name)
         elif group_name is not None:
             group = common.group(ctx, group_name)
-            names.extend(ctx.conn.execute(member_names_query(ctx, group.id)).scalars())
+            if group.query_string is not None:
+                names.extend(dynamic_groups.member_names(ctx, group))
+            else:
+                names.extend(ctx.conn.execute(member_names_query(ctx, group.id)).scalars())
         elif target.startswith("arn:aws:iot:"):
             raise ResourceNotFoundException(f"Target {target} cannot be found.")
         else:
             raise InvalidRequestException(f"Target {target} is not a thing or thing group ARN.")
     return list(dict.fromkeys(names))
-
-
-def groups_of(ctx: RequestContext, thing_row: int) -> list[str]:
-    """The ARNs of the groups a thing is in."""
-    from dockyard.iot.thing_groups import group_arn
-    from dockyard.store.schema import iot_group_members, iot_thing_groups
-
-    rows = ctx.conn.execute(
-        select(iot_thing_groups.c.name)
-        .join(iot_group_members, iot_group_members.c.group_row == iot_thing_groups.c.id)
-        .where(iot_group_members.c.thing_row == thing_row)
-    )
-    return [group_arn(ctx, name) for name in rows.scalars()]

@@ -31,7 +31,12 @@ class JsonBody:
         if shape is None:
             return b"{}"
         writer = self._writer(shape)
-        return orjson.dumps(writer(value) if writer is not None else value)
+        # Passthrough: a datetime anywhere leaves as epoch seconds (orjson would write ISO text).
+        return orjson.dumps(
+            writer(value) if writer is not None else value,
+            default=_epoch,
+            option=orjson.OPT_PASSTHROUGH_DATETIME,
+        )
 
     def error(self, code: str, message: str, members: dict[str, Any]) -> bytes:
         return orjson.dumps({"message": message, **{k: v for k, v in members.items() if v is not None}})
@@ -69,10 +74,16 @@ class JsonBody:
             return lambda value: {key: value_writer(item) for key, item in value.items() if item is not None}
         if shape.type_name == "timestamp":
             form = shape.serialization.get("timestampFormat", "unixTimestamp")
-            if form == "unixTimestamp":  # what the domain gives (epoch seconds) passes as it is
-                return lambda value: value if isinstance(value, (int, float)) else _timestamp(value, form)
+            if form == "unixTimestamp":  # epoch seconds, as the domain gives them (datetimes: _epoch)
+                return None
             return lambda value: _timestamp(value, form)
         return None
+
+
+def _epoch(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    raise TypeError(f"not serializable: {type(value).__name__}")
 
 
 def _timestamp(value: Any, form: str) -> Any:

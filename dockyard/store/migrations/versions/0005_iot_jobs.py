@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("properties", Document, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("managed", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("query_string", sa.Text(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("account_id", "region", "name", name="uq_iot_thing_groups_name"),
