@@ -153,8 +153,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--things", type=int, default=1000, help="executions of the described job")
-    parser.add_argument("--group", type=int, default=5000, help="things of the CreateJob group")
+    parser.add_argument(
+        "--things", type=int, default=1000, help="executions of the described job (0: no comparison)"
+    )
+    parser.add_argument("--group", type=int, default=5000, help="things of the CreateJob group (0: skip)")
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--jobs-per-device", type=int, default=5)
     parser.add_argument("--servers", default="dockyard,moto")
@@ -169,11 +171,13 @@ def main(argv: list[str] | None = None) -> None:
                 servers.append(start_dockyard(Path(tmp) / "dockyard"))
             if "moto" in args.servers:
                 servers.append(start_moto(Path(tmp) / "moto"))
-            for server in servers:
+            if not args.things:
+                servers = [s for s in servers if s.name == "dockyard"]
+            for server in servers if args.things else []:
                 prepare(server, args.things)
             print("| Operation | Server | req/s | p50 ms | p99 ms | server CPU ms/req | errors |")
             print("|---|---|---:|---:|---:|---:|---:|")
-            for operation, path in SCENARIOS.items():
+            for operation, path in SCENARIOS.items() if args.things else []:
                 rps: dict[str, float] = {}
                 for server in servers:
                     runs = [measure(server, path, plan) for _ in range(args.repeat)]
@@ -199,13 +203,14 @@ def main(argv: list[str] | None = None) -> None:
 
 def alone(server: ServerProcess, args: argparse.Namespace) -> None:
     iot = client(server)
-    make_things(iot, "fleet", args.group, group="fleet")
-    group_arn = iot.describe_thing_group(thingGroupName="fleet")["thingGroupArn"]
-    started = time.monotonic()
-    iot.create_job(jobId="fleet-job", targets=[group_arn], document="{}")
-    took = time.monotonic() - started
-    queued = iot.describe_job(jobId="fleet-job")["job"]["jobProcessDetails"]["numberOfQueuedThings"]
-    print(f"\nCreateJob on a {args.group}-thing group: {took * 1000:.0f} ms, {queued} executions QUEUED")
+    if args.group:
+        make_things(iot, "fleet", args.group, group="fleet")
+        group_arn = iot.describe_thing_group(thingGroupName="fleet")["thingGroupArn"]
+        started = time.monotonic()
+        iot.create_job(jobId="fleet-job", targets=[group_arn], document="{}")
+        took = time.monotonic() - started
+        queued = iot.describe_job(jobId="fleet-job")["job"]["jobProcessDetails"]["numberOfQueuedThings"]
+        print(f"\nCreateJob on a {args.group}-thing group: {took * 1000:.0f} ms, {queued} executions QUEUED")
     names = make_things(iot, "device", args.devices, group="devices")
     names = [arn.rsplit("/", 1)[-1] for arn in names]
     devices_arn = iot.describe_thing_group(thingGroupName="devices")["thingGroupArn"]

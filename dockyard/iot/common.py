@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, select
+from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, select
 
 from dockyard.context import RequestContext
 from dockyard.iot.errors import InvalidRequestException, ResourceNotFoundException
@@ -24,13 +24,21 @@ def arn_name(ctx: RequestContext, value: str, kind: str) -> str | None:
     return value[len(prefix) :] if value.startswith(prefix) and len(value) > len(prefix) else None
 
 
-def _by_name(ctx: RequestContext, table: Table, name: str) -> Row[Any] | None:
+def _named(table: Table) -> Select[Any]:
     columns = table.c
-    return ctx.conn.execute(
-        select(table).where(
-            columns.account_id == ctx.account_id, columns.region == ctx.region, columns.name == name
-        )
-    ).first()
+    return select(table).where(
+        columns.account_id == bindparam("account_id"),
+        columns.region == bindparam("region"),
+        columns.name == bindparam("name"),
+    )
+
+
+_BY_NAME = {table.name: _named(table) for table in (iot_things, iot_thing_groups)}  # built once
+
+
+def _by_name(ctx: RequestContext, table: Table, name: str) -> Row[Any] | None:
+    values = {"account_id": ctx.account_id, "region": ctx.region, "name": name}
+    return ctx.conn.execute(_BY_NAME[table.name], values).first()
 
 
 def find_thing(ctx: RequestContext, name: str) -> Row[Any] | None:

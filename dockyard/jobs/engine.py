@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, update
 
 from dockyard.context import RequestContext
 from dockyard.jobs import abort, rollout, states
@@ -33,6 +33,21 @@ def touch(ctx: RequestContext, job_row: int) -> None:
     """The job's items changed: have the engine look at it now."""
     ctx.conn.execute(update(jobs).where(_j.id == job_row).values(due_at=ctx.now, updated_at=ctx.now))
     ctx.after_commit.append(lambda: ctx.server.controllers.wake(CONTROLLER))
+
+
+# A worker's report makes its job due this much later, at the latest: a thousand devices
+# finishing within a second cost the job one look, not a thousand.
+COALESCE_SECONDS = 0.5
+_DUE_BY = (
+    update(jobs)
+    .where(_j.id == bindparam("job_row"), or_(_j.due_at.is_(None), _j.due_at > bindparam("by")))
+    .values(due_at=bindparam("by"))
+)
+
+
+def due_by(ctx: RequestContext, job_row: int, when: float) -> None:
+    """Have the engine look at the job by ``when`` (a row already due earlier is left alone)."""
+    ctx.conn.execute(_DUE_BY, {"job_row": job_row, "by": when})
 
 
 def add_items(ctx: RequestContext, job: Row[Any], names: Iterable[str]) -> int:
@@ -76,9 +91,11 @@ def move(
     details: dict[str, Any] | None = None,
     timeout_at: float | None | bool = False,
     plan: Plan | None = None,
+    urgent: bool = True,
 ) -> None:
     """Set an item's status (and details), bump its version; a failure may be retried.
-    ``timeout_at`` False leaves the timer as it is."""
+    ``timeout_at`` False leaves the timer as it is. A worker's report is not ``urgent``: the
+    engine looks at its job within ``COALESCE_SECONDS`` (or when its new timer runs out)."""
     values: dict[str, Any] = {"status": status, "version": item.version + 1, "updated_at": ctx.now}
     if details is not None:
         values["details"] = details
@@ -88,13 +105,18 @@ def move(
         values["timeout_at"] = timeout_at
     if status in states.TERMINAL:
         values["timeout_at"] = None
-    ctx.conn.execute(update(job_items).where(_i.id == item.id).values(**values))
+    ctx.conn.execute(update(job_items).where(_i.id == bindparam("item_id")), {"item_id": item.id, **values})
     if status in (states.FAILED, states.TIMED_OUT) and plan is not None:
         _maybe_retry(ctx, item, status, plan)
     if status in (states.CANCELED, states.TIMED_OUT, states.REMOVED, states.FAILED):
         kind = ctx.conn.execute(select(_j.kind).where(_j.id == item.job_row)).scalar_one()
         _changed(ctx, kind, [item.item])  # a running worker must stop; a retry is new work
-    touch(ctx, item.job_row)
+    if urgent:
+        touch(ctx, item.job_row)
+    elif status in states.TERMINAL:
+        due_by(ctx, item.job_row, ctx.now + COALESCE_SECONDS)
+    elif isinstance(values.get("timeout_at"), float):
+        due_by(ctx, item.job_row, values["timeout_at"])
 
 
 def _maybe_retry(ctx: RequestContext, item: Row[Any], status: str, plan: Plan) -> None:

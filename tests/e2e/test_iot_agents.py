@@ -139,3 +139,39 @@ def test_a_continuous_job_reaches_an_agent_registered_later(devices: Devices, tm
     executions = devices.wait_all("everyone", {"SUCCEEDED"})
     assert len(executions) == 3
     assert devices.iot.describe_job(jobId="everyone")["job"]["status"] == "IN_PROGRESS"
+
+
+def test_a_retry_config_runs_a_failure_again_and_an_abort_config_cancels(devices: Devices) -> None:
+    failing = {"operation": "runContainer", "image": "dockyard/busybox", "command": ["sh", "-c", "exit 4"]}
+    devices.job(
+        "retried",
+        failing,
+        jobExecutionsRetryConfig={"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]},
+    )
+    wait_for(
+        lambda: all(
+            e["executionNumber"] == 2 and e["status"] == "FAILED" for e in devices.executions("retried")
+        ),
+        timeout=90,
+        message=devices.log(),
+    )
+    devices.job(
+        "aborted",
+        failing,
+        abortConfig={
+            "criteriaList": [
+                {
+                    "failureType": "FAILED",
+                    "action": "CANCEL",
+                    "thresholdPercentage": 50,
+                    "minNumberOfExecutedThings": 1,
+                }
+            ]
+        },
+    )
+    job = wait_for(
+        lambda: (found := devices.iot.describe_job(jobId="aborted")["job"])["status"] == "CANCELED" and found,
+        timeout=90,
+        message=devices.log(),
+    )
+    assert job["reasonCode"] == "FAILED_ABORT_THRESHOLD_MET"

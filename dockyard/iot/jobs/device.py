@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from dockyard.context import RequestContext
 from dockyard.iot import common
@@ -20,32 +20,48 @@ from dockyard.iot.data_errors import (
     ResourceNotFoundException,
 )
 from dockyard.jobs import engine, states
-from dockyard.jobs.plan import MINUTE_SECONDS
+from dockyard.jobs.plan import MINUTE_SECONDS, Plan
 from dockyard.store.schema import job_items, jobs
 
 NEXT = "$next"
 _i = job_items.c
 
 
+_PENDING = (
+    select(job_items, jobs.c.job_id)
+    .join(jobs, jobs.c.id == _i.job_row)
+    .where(
+        _i.account_id == bindparam("account_id"),
+        _i.region == bindparam("region"),
+        _i.item == bindparam("thing_name"),
+        _i.current.is_(True),
+        _i.released.is_(True),
+        _i.status.in_(tuple(states.PENDING)),
+        jobs.c.status != states.JOB_DELETING,
+    )
+    .order_by(_i.queued_at, _i.id)
+)
+_ONE = (
+    select(job_items, jobs.c.job_id)
+    .join(jobs, jobs.c.id == _i.job_row)
+    .where(
+        jobs.c.account_id == bindparam("account_id"),
+        jobs.c.region == bindparam("region"),
+        jobs.c.kind == "iot",
+        jobs.c.job_id == bindparam("job_id"),
+        jobs.c.status != states.JOB_DELETING,
+        _i.item == bindparam("thing_name"),
+    )
+)
+_CURRENT = _ONE.where(_i.current.is_(True))
+_NUMBERED = _ONE.where(_i.number == bindparam("number"))
+
+
 def _pending(ctx: RequestContext, thing_name: str) -> list[Row[Any]]:
     """The thing's released, pending executions with their jobs, oldest first."""
     common.thing(ctx, thing_name, missing=ResourceNotFoundException)
-    return list(
-        ctx.conn.execute(
-            select(job_items, jobs.c.job_id, jobs.c.spec)
-            .join(jobs, jobs.c.id == _i.job_row)
-            .where(
-                _i.account_id == ctx.account_id,
-                _i.region == ctx.region,
-                _i.item == thing_name,
-                _i.current.is_(True),
-                _i.released.is_(True),
-                _i.status.in_(tuple(states.PENDING)),
-                jobs.c.status != states.JOB_DELETING,
-            )
-            .order_by(_i.queued_at, _i.id)
-        )
-    )
+    values = {"account_id": ctx.account_id, "region": ctx.region, "thing_name": thing_name}
+    return list(ctx.conn.execute(_PENDING, values))
 
 
 def _next(rows: list[Row[Any]]) -> Row[Any] | None:
@@ -65,7 +81,12 @@ def _summary(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _execution(ctx: RequestContext, row: Row[Any], *, document: bool) -> dict[str, Any]:
+def _spec(ctx: RequestContext, row: Row[Any]) -> dict[str, Any]:
+    """The job's spec (document, plan): read only for the one execution that needs it."""
+    return dict(ctx.conn.execute(select(jobs.c.spec).where(jobs.c.id == row.job_row)).scalar_one())
+
+
+def _execution(ctx: RequestContext, row: Row[Any], *, document: str | None) -> dict[str, Any]:
     seconds = None
     if row.status == states.IN_PROGRESS and row.timeout_at is not None:
         seconds = max(0, int(row.timeout_at - ctx.now))
@@ -75,21 +96,18 @@ def _execution(ctx: RequestContext, row: Row[Any], *, document: bool) -> dict[st
         "status": row.status,
         "statusDetails": row.details.get("statusDetails"),
         "approximateSecondsBeforeTimedOut": seconds,
-        "jobDocument": row.spec["document"] if document else None,
+        "jobDocument": document,
     }
 
 
 def _fresh(ctx: RequestContext, item_id: int) -> Row[Any]:
     return ctx.conn.execute(
-        select(job_items, jobs.c.job_id, jobs.c.spec)
-        .join(jobs, jobs.c.id == _i.job_row)
-        .where(_i.id == item_id)
+        select(job_items, jobs.c.job_id).join(jobs, jobs.c.id == _i.job_row).where(_i.id == item_id)
     ).one()
 
 
-def _timeout_at(ctx: RequestContext, row: Row[Any], step_minutes: int | None) -> float | None:
+def _timeout_at(ctx: RequestContext, row: Row[Any], plan: Plan, step_minutes: int | None) -> float | None:
     """The earlier of the job's in-progress timeout and the device's step timeout."""
-    plan = engine.plan_of(row)
     started = row.started_at if row.started_at is not None else ctx.now
     times = []
     if plan.in_progress_timeout_seconds is not None:
@@ -122,19 +140,15 @@ def start_next_pending_job_execution(
     row = _next(_pending(ctx, thing_name))
     if row is None:
         return {}
+    spec = _spec(ctx, row)
     if row.status == states.QUEUED:
         details = dict(row.details)
         if status_details is not None:
             details["statusDetails"] = status_details
-        engine.move(
-            ctx,
-            row,
-            states.IN_PROGRESS,
-            details=details,
-            timeout_at=_timeout_at(ctx, row, step_timeout_in_minutes),
-        )
+        timeout_at = _timeout_at(ctx, row, Plan.from_json(spec["plan"]), step_timeout_in_minutes)
+        engine.move(ctx, row, states.IN_PROGRESS, details=details, timeout_at=timeout_at, urgent=False)
         row = _fresh(ctx, row.id)
-    return {"execution": _execution(ctx, row, document=True)}
+    return {"execution": _execution(ctx, row, document=spec["document"])}
 
 
 def describe_job_execution(
@@ -146,7 +160,8 @@ def describe_job_execution(
     execution_number: int | None = None,
 ) -> dict[str, Any]:
     row = _find(ctx, job_id, thing_name, execution_number)
-    return {"execution": _execution(ctx, row, document=include_job_document is not False)}
+    document = _spec(ctx, row)["document"] if include_job_document is not False else None
+    return {"execution": _execution(ctx, row, document=document)}
 
 
 def _find(ctx: RequestContext, job_id: str, thing_name: str, number: int | None) -> Row[Any]:
@@ -156,20 +171,11 @@ def _find(ctx: RequestContext, job_id: str, thing_name: str, number: int | None)
             raise ResourceNotFoundException(f"Thing {thing_name} has no pending job execution.")
         return found
     common.thing(ctx, thing_name, missing=ResourceNotFoundException)
-    query = (
-        select(job_items, jobs.c.job_id, jobs.c.spec)
-        .join(jobs, jobs.c.id == _i.job_row)
-        .where(
-            jobs.c.account_id == ctx.account_id,
-            jobs.c.region == ctx.region,
-            jobs.c.kind == "iot",
-            jobs.c.job_id == job_id,
-            jobs.c.status != states.JOB_DELETING,
-            _i.item == thing_name,
-        )
-    )
-    query = query.where(_i.current.is_(True)) if number is None else query.where(_i.number == number)
-    found = ctx.conn.execute(query).first()
+    values = {"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id, "thing_name": thing_name}
+    if number is None:
+        found = ctx.conn.execute(_CURRENT, values).first()
+    else:
+        found = ctx.conn.execute(_NUMBERED, {**values, "number": number}).first()
     if found is None or not found.released:
         raise ResourceNotFoundException(
             f"Job execution of job {job_id} on thing {thing_name} cannot be found."
@@ -213,12 +219,18 @@ def update_job_execution(
     details = dict(row.details)
     if status_details is not None:
         details["statusDetails"] = status_details
+    spec = _spec(ctx, row) if include_job_document or status in (states.IN_PROGRESS, states.FAILED) else {}
+    plan = Plan.from_json(spec["plan"]) if "plan" in spec else None
     timeout_at: float | None | bool = False
-    if status == states.IN_PROGRESS:
-        timeout_at = _timeout_at(ctx, row, step_timeout_in_minutes)
-    engine.move(ctx, row, status, details=details, timeout_at=timeout_at, plan=engine.plan_of(row))
-    fresh = _fresh(ctx, row.id)
+    if status == states.IN_PROGRESS and plan is not None:
+        timeout_at = _timeout_at(ctx, row, plan, step_timeout_in_minutes)
+    engine.move(ctx, row, status, details=details, timeout_at=timeout_at, plan=plan, urgent=False)
+    state = {
+        "status": status,
+        "statusDetails": details.get("statusDetails"),
+        "versionNumber": row.version + 1,
+    }
     return {
-        "executionState": _state(fresh) if include_job_execution_state else None,
-        "jobDocument": fresh.spec["document"] if include_job_document else None,
+        "executionState": state if include_job_execution_state else None,
+        "jobDocument": spec["document"] if include_job_document else None,
     }
