@@ -46,15 +46,17 @@ def _thing_attributes(ctx: RequestContext, cluster_name: str, instance: Row[Any]
 
 def instance_registered(ctx: RequestContext, cluster_name: str, instance: Row[Any]) -> None:
     """The instance's thing exists, in its cluster's group (a re-registration changes nothing)."""
-    thing_row = common.find_thing(ctx, instance.instance_id)
-    if thing_row is None:
-        thing_row = things.insert_thing(
-            ctx,
-            instance.instance_id,
-            type_name=THING_TYPE,
-            attributes=_thing_attributes(ctx, cluster_name, instance),
-            instance_arn=instance.arn,
-        )
+    from dockyard.iot.jobs import continuous
+
+    if common.find_thing(ctx, instance.instance_id) is not None:
+        return  # an agent restarting: the same instance, already a thing in its group
+    thing_row = things.insert_thing(
+        ctx,
+        instance.instance_id,
+        type_name=THING_TYPE,
+        attributes=_thing_attributes(ctx, cluster_name, instance),
+        instance_arn=instance.arn,
+    )
     group_row = common.find_group(ctx, cluster_name)
     if group_row is None:
         group_row = thing_groups.insert_group(
@@ -66,12 +68,8 @@ def instance_registered(ctx: RequestContext, cluster_name: str, instance: Row[An
         )
     if group_row.managed:  # a user's group of the cluster's name is left alone
         thing_groups.add_member(ctx, group_row.id, thing_row.id)
-        from dockyard.iot.jobs import continuous
-
         continuous.thing_joined(ctx, thing_row.name, group_row.name)
-    from dockyard.iot.jobs import continuous as following
-
-    following.thing_changed(ctx, thing_row.name)
+    continuous.thing_changed(ctx, thing_row.name)
 
 
 def instance_deregistered(ctx: RequestContext, instance: Row[Any]) -> None:

@@ -74,6 +74,7 @@ def test_the_same_path_answers_per_signing_service(server: DockyardServer, accou
         ("GET", "/things?maxResults=ten", b"", 400, "InvalidRequestException"),
         ("GET", "/jobs?status=SOMETIMES", b"", 400, "InvalidRequestException"),
         ("PUT", "/jobs/j", b'{"targets": []}', 400, "InvalidRequestException"),
+        ("GET", "/billing-groups", b"", 400, "UnsupportedFeatureException"),
     ],
     ids=[
         "an unknown thing",
@@ -82,6 +83,7 @@ def test_the_same_path_answers_per_signing_service(server: DockyardServer, accou
         "a query integer that is not one",
         "a query value outside its enum",
         "a required member missing",
+        "an operation of the model Dockyard does not implement",
     ],
 )
 def test_bad_requests_get_the_models_errors(
