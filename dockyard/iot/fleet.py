@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from sqlalchemy import Row, select
+from sqlalchemy.exc import IntegrityError
 
 from dockyard.context import RequestContext
 from dockyard.iot import common, thing_groups, things
@@ -57,19 +58,35 @@ def instance_registered(ctx: RequestContext, cluster_name: str, instance: Row[An
         attributes=_thing_attributes(ctx, cluster_name, instance),
         instance_arn=instance.arn,
     )
-    group_row = common.find_group(ctx, cluster_name)
-    if group_row is None:
-        group_row = thing_groups.insert_group(
-            ctx,
-            cluster_name,
-            parent=None,
-            properties={"thingGroupDescription": f"The container instances of ECS cluster {cluster_name}"},
-            managed=True,
-        )
+    group_row = _cluster_group(ctx, cluster_name)
     if group_row.managed:  # a user's group of the cluster's name is left alone
         thing_groups.add_member(ctx, group_row.id, thing_row.id)
         continuous.thing_joined(ctx, thing_row.name, group_row.name)
     continuous.thing_changed(ctx, thing_row.name)
+
+
+def _cluster_group(ctx: RequestContext, cluster_name: str) -> Row[Any]:
+    """The cluster's group, made on first use. Instances of a new cluster may register at the
+    same moment on PostgreSQL: the loser of the insert takes the winner's group."""
+    found = common.find_group(ctx, cluster_name)
+    if found is not None:
+        return found
+    try:
+        with ctx.conn.begin_nested():
+            return thing_groups.insert_group(
+                ctx,
+                cluster_name,
+                parent=None,
+                properties={
+                    "thingGroupDescription": f"The container instances of ECS cluster {cluster_name}"
+                },
+                managed=True,
+            )
+    except IntegrityError:
+        pass
+    found = common.find_group(ctx, cluster_name)
+    assert found is not None  # the concurrent insert committed before ours failed
+    return found
 
 
 def instance_deregistered(ctx: RequestContext, instance: Row[Any]) -> None:

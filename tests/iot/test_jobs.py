@@ -309,3 +309,16 @@ def test_exponential_rate_starts_at_its_base_rate(iot: Any, jobs_data: Any) -> N
 
     assert len(released()) == 2  # the base rate; the rest waits for the next minute
     assert iot.describe_job(jobId="expo")["job"]["isConcurrent"] is True
+
+
+def test_a_scheduled_job_waits_for_its_start_time(iot: Any, jobs_data: Any) -> None:
+    import datetime
+
+    iot.create_thing(thingName="later")
+    arn = iot.describe_thing(thingName="later")["thingArn"]
+    start = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    iot.create_job(jobId="scheduled", targets=[arn], document=DOCUMENT, schedulingConfig={"startTime": start})
+    job = iot.describe_job(jobId="scheduled")["job"]
+    assert (job["status"], job["schedulingConfig"]["startTime"]) == ("SCHEDULED", start)
+    assert jobs_data.get_pending_job_executions(thingName="later")["queuedJobs"] == []
+    assert _counts(iot, "scheduled") == {"numberOfQueuedThings": 1}

@@ -138,3 +138,21 @@ def test_a_dynamic_group_holds_the_things_its_query_matches(iot: Any, ecs: Any) 
     assert iot.list_things_in_thing_group(thingGroupName="webs")["things"] == ["db-a"]
     iot.delete_dynamic_thing_group(thingGroupName="webs")
     assert _error(iot.describe_thing_group, thingGroupName="webs")[0] == 404
+
+
+def test_instances_registering_at_once_in_a_new_cluster_share_its_group(iot: Any, ecs: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ecs.create_cluster(clusterName="rush")
+    resources = [
+        {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+        {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048},
+    ]
+
+    def register(_: int) -> str:
+        made = ecs.register_container_instance(cluster="rush", totalResources=resources)
+        return str(made["containerInstance"]["containerInstanceArn"].rsplit("/", 1)[-1])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(register, range(8)))
+    assert sorted(iot.list_things_in_thing_group(thingGroupName="rush")["things"]) == sorted(ids)
