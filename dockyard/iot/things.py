@@ -143,6 +143,7 @@ def delete_thing(
     if row.instance_arn is not None:
         _user_thing(ctx, thing_name)
     _check_version(row, expected_version)
+    continuous.thing_removed(ctx, row.name)  # its pending executions can never run now
     remove_thing(ctx, row)
     return {}
 

@@ -322,3 +322,12 @@ def test_a_scheduled_job_waits_for_its_start_time(iot: Any, jobs_data: Any) -> N
     assert (job["status"], job["schedulingConfig"]["startTime"]) == ("SCHEDULED", start)
     assert jobs_data.get_pending_job_executions(thingName="later")["queuedJobs"] == []
     assert _counts(iot, "scheduled") == {"numberOfQueuedThings": 1}
+
+
+def test_deleting_a_thing_removes_its_pending_executions(iot: Any) -> None:
+    iot.create_thing(thingName="doomed")
+    arn = iot.describe_thing(thingName="doomed")["thingArn"]
+    iot.create_job(jobId="orphaned", targets=[arn], document=DOCUMENT)
+    iot.delete_thing(thingName="doomed")
+    assert _counts(iot, "orphaned") == {"numberOfRemovedThings": 1}
+    wait_for(lambda: iot.describe_job(jobId="orphaned")["job"]["status"] == "COMPLETED", timeout=30)
