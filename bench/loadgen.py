@@ -54,6 +54,8 @@ class RequestSpec:
     secret_access_key: str
     region: str = "us-east-1"
     service: str = "ecs"
+    method: str = "POST"  # a REST call (rest-json) gives its method and path, and no target
+    path: str = "/"
 
 
 @dataclass(frozen=True)
@@ -138,13 +140,12 @@ def sign_pool(spec: RequestSpec, count: int) -> list[bytes]:
     pool = []
     for index in range(count):
         timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now - index))
-        headers = {
-            "Host": host,
-            "Content-Type": CONTENT_TYPE,
-            "X-Amz-Target": spec.target,
-            "X-Amz-Date": timestamp,
-        }
-        request = AWSRequest(method="POST", url=f"http://{host}/", headers=headers, data=spec.body)
+        headers = {"Host": host, "X-Amz-Date": timestamp}
+        if spec.target:
+            headers.update({"Content-Type": CONTENT_TYPE, "X-Amz-Target": spec.target})
+        request = AWSRequest(
+            method=spec.method, url=f"http://{host}{spec.path}", headers=headers, data=spec.body
+        )
         # The timestamp is ours (not "now") so that every pooled request has its own signature.
         request.context["timestamp"] = timestamp
         canonical = signer.canonical_request(request)
@@ -156,7 +157,9 @@ def sign_pool(spec: RequestSpec, count: int) -> list[bytes]:
         )
         headers["User-Agent"] = "dockyard-loadgen"
         headers["Content-Length"] = str(len(spec.body))
-        head = "POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head = f"{spec.method} {spec.path} HTTP/1.1\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()
+        )
         pool.append(head.encode("latin-1") + b"\r\n" + spec.body)
     return pool
 

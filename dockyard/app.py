@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
-from dockyard import console, ecs
+from dockyard import console, ecs, iot
 from dockyard.agent_channel import agent_update
 from dockyard.agent_channel.endpoint import AgentSocket
 from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_endpoint
@@ -20,7 +20,9 @@ from dockyard.controllers import janitor
 from dockyard.ecs.request_limits import LIST_LIMITS
 from dockyard.ecs.services.controller import ServiceController
 from dockyard.identity.sealing import Sealer
+from dockyard.jobs.controller import JobController
 from dockyard.protocol.endpoint import AwsJsonEndpoint
+from dockyard.protocol.rest.endpoint import RestEndpoint
 from dockyard.server_state import ServerState
 
 
@@ -39,20 +41,24 @@ def controllers_endpoint(server: ServerState) -> Any:
 
 class FrontDoor:
     """The ASGI application: ``POST /`` (every AWS JSON call) goes straight to its endpoint,
-    everything else (agent socket, logs, health, lifespan) through Starlette's routing.
+    a request signed for a REST service (IoT) to that front-end, everything else (agent
+    socket, logs, health, lifespan) through Starlette's routing.
 
     The API is the hot path, and Starlette's middleware stack and route matching cost about
     as much per request as the SQL of a DescribeClusters; the endpoint never raises (every
     error is an AWS error response), so it needs none of that stack.
     """
 
-    def __init__(self, api: AwsJsonEndpoint, app: Starlette) -> None:
+    def __init__(self, api: AwsJsonEndpoint, rest: RestEndpoint, app: Starlette) -> None:
         self.api = api
+        self.rest = rest
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
             await self.api(scope, receive, send)
+        elif scope["type"] == "http" and (front := self.rest.front_for(scope)) is not None:
+            await self.rest(scope, receive, send, front)
         else:
             await self.app(scope, receive, send)
 
@@ -68,7 +74,9 @@ def build_app(server: ServerState) -> FrontDoor:
         Route(agent_update.PACKAGE_PATH, agent_package_endpoint(server), methods=["GET"]),
         console.routes(server),
     ]
-    return FrontDoor(api, Starlette(routes=routes, lifespan=_controllers(server)))
+    return FrontDoor(
+        api, RestEndpoint(server, iot.front_ends()), Starlette(routes=routes, lifespan=_controllers(server))
+    )
 
 
 def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
@@ -80,6 +88,7 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
         runtime.add(server.hub)
         runtime.add(janitor.Janitor(server))
         runtime.add(ServiceController(server))
+        runtime.add(JobController(server))
         runtime.start()
         try:
             yield
@@ -100,7 +109,7 @@ def build_server_state(
     state = ServerState(
         engine=engine,
         sealer=sealer,
-        providers={"ecs": ecs.provider()},
+        providers={"ecs": ecs.provider(), "iot": iot.provider(), "iot-jobs-data": iot.data_provider()},
         public_url=public_url,
         verify_signatures=verify_signatures,
         list_limits={"ecs": LIST_LIMITS},

@@ -27,6 +27,7 @@ from dockyard.agent import host, registration
 from dockyard.agent.channel import Channel, InstanceGone, ws_url
 from dockyard.agent.drivers import Driver, DriverInfo
 from dockyard.agent.engine import TaskEngine
+from dockyard.agent.jobs import JobRunner
 from dockyard.agent.logs import LogShipper
 from dockyard.agent.reporter import Reporter
 from dockyard.agent.state_dir import StateDir
@@ -77,6 +78,7 @@ class Agent:
         self.channel: Channel | None = None
         self.updater: AgentUpdater | None = None
         self.shipper: LogShipper | None = None
+        self.jobs: JobRunner | None = None  # the agent as its thing's IoT device
         self.replacement: Replacement | None = None  # set when an update wants us replaced
         self._first_frame = False  # the next state frame is a new connection's first
         self._stop: asyncio.Event | None = None
@@ -164,7 +166,18 @@ class Agent:
             failed=config.failed_updates,
         )
         driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
-        background += [asyncio.create_task(reporter.run()), asyncio.create_task(shipper.run())]
+        self.jobs = jobs = JobRunner(
+            self.session.client(
+                "iot-jobs-data", endpoint_url=config.endpoint, region_name=config.region, config=CLIENT_CONFIG
+            ),
+            run_blocking,
+            _docker_client if info.name == "docker" else None,
+        )
+        background += [
+            asyncio.create_task(reporter.run()),
+            asyncio.create_task(shipper.run()),
+            asyncio.create_task(jobs.run()),
+        ]
         while not stop.is_set():
             self.registration = await unless_stopped(
                 self._register(client, driver, info, instance_id, run_blocking, stop), stop
@@ -172,6 +185,7 @@ class Agent:
             if self.registration is None:
                 break
             engine.bind(self.registration.instance_arn)
+            jobs.bind(self.registration.instance_arn)
             url = ws_url(
                 self.registration.endpoint, self.registration.cluster_arn, self.registration.instance_arn
             )
@@ -207,6 +221,8 @@ class Agent:
             log.info("applied the desired state of this connection (version %s)", frame.get("version"))
         if self.updater is not None and self.replacement is None:
             self.updater.offer(frame.get("agentUpdate"))
+        if self.jobs is not None:
+            self.jobs.nudge(frame.get("jobs"))
 
     async def _register(
         self,
@@ -261,3 +277,10 @@ class Agent:
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, BACKOFF_MAX)
         return None
+
+
+def _docker_client() -> Any:
+    """A Docker Engine client for job containers (apart from the task driver's)."""
+    import docker
+
+    return docker.from_env()

@@ -115,6 +115,8 @@ class FrameBuilder:
             "clusterArn": cluster_arn,
             "containerInstanceArn": instance.arn,
         }
+        if instance.jobs_version:  # the agent asks for its thing's job executions when it moves
+            head["jobs"] = instance.jobs_version
         update_offer = agent_update.offer(instance)
         if update_offer is not None:
             head["agentUpdate"] = update_offer

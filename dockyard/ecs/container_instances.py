@@ -29,6 +29,7 @@ from dockyard.errors import (
     NoUpdateAvailableException,
     UpdateInProgressException,
 )
+from dockyard.iot import fleet
 from dockyard.store import direct
 from dockyard.store.expressions import in_params, in_values, one_of
 from dockyard.store.pagination import PagedQuery, fetch_page, page_limit
@@ -433,6 +434,7 @@ def register_container_instance(
     row = find(ctx, cluster_row, arn)
     assert row is not None
     _placement_changed(ctx, cluster_row, [row.id])
+    fleet.instance_registered(ctx, cluster_row.name, row)  # the instance is an IoT thing too
     return {"containerInstance": render_many(ctx, [row], frozenset({"TAGS"}))[0]}
 
 
@@ -465,6 +467,7 @@ def deregister_container_instance(
         )
     )
     instance_books.retire(ctx, cluster_row.name, row.id)
+    fleet.instance_deregistered(ctx, row)
     _services_look_again(ctx, cluster_row)
     refreshed = find(ctx, cluster_row, row.arn)
     assert refreshed is not None

@@ -168,6 +168,8 @@ container_instances = Table(
     Column("agent_update_status", String(32)),
     # The cluster's placement_version of this instance's last change placement sees.
     Column("placement_version", Integer, nullable=False, default=0, server_default="0"),
+    # Moves when the instance's thing has new job work (or work taken away): the agent looks.
+    Column("jobs_version", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("account_id", "region", "cluster_name", "instance_id", name="uq_instances_id"),
     Index("ix_instances_cluster", "account_id", "region", "cluster_name", "status", "id"),
     Index("ix_instances_ec2", "account_id", "region", "cluster_name", "ec2_instance_id"),
@@ -323,4 +325,102 @@ container_logs = Table(
     Column("at", Float, nullable=False),
     Column("line", Text, nullable=False),
     Index("ix_container_logs_task", "account_id", "region", "task_id", "container_name", "id"),
+)
+
+# AWS IoT things and thing groups (dockyard/iot/). A container instance's thing carries the
+# instance's id; a cluster's managed group is marked ``managed``.
+iot_things = Table(
+    "iot_things",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("name", String(128), nullable=False),
+    Column("thing_id", String(64), nullable=False),
+    Column("thing_type_name", String(128)),
+    Column("attributes", Document, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("instance_arn", String(512)),  # the container instance this thing is, if one
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_iot_things_name"),
+)
+
+iot_thing_groups = Table(
+    "iot_thing_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("name", String(128), nullable=False),
+    Column("group_id", String(64), nullable=False),
+    Column("parent_name", String(128)),
+    Column("properties", Document, nullable=False),  # description, attributes
+    Column("version", Integer, nullable=False),
+    Column("managed", Boolean, nullable=False, default=False, server_default=false()),
+    Column("query_string", Text),  # a dynamic group's fleet-indexing query (iot/fleet_query.py)
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_iot_thing_groups_name"),
+)
+
+iot_group_members = Table(
+    "iot_group_members",
+    metadata,
+    Column("group_row", Integer, primary_key=True),
+    Column("thing_row", Integer, primary_key=True),
+    Index("ix_iot_group_members_thing", "thing_row"),
+)
+
+# The job engine (dockyard/jobs/): a job and one row per item (an IoT job execution: the
+# thing and its execution number). ``kind`` names the API the job belongs to.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("kind", String(16), nullable=False),
+    Column("job_id", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("spec", Document, nullable=False),  # what the API was given (document, configs, tags)
+    # Its targets (ARNs), one a line: a job may name thousands, and a JSON document would be
+    # parsed whole on every read of the job.
+    Column("targets", Text, nullable=False),
+    Column("progress", Document, nullable=False),  # rollout state, reason, force flags
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("completed_at", Float),
+    Column("due_at", Float),  # when the engine looks at it next (None: when something changes)
+    UniqueConstraint("account_id", "region", "kind", "job_id", name="uq_jobs_id"),
+    Index("ix_jobs_due", "due_at"),
+)
+
+job_items = Table(
+    "job_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_row", Integer, nullable=False),
+    *_scope(),
+    Column("item", String(128), nullable=False),  # the thing name
+    Column("number", Integer, nullable=False),  # the execution number: a retry is a new one
+    Column("attempt", Integer, nullable=False),  # retries before this one
+    Column("current", Boolean, nullable=False),  # the item's latest number (what counts)
+    Column("status", String(16), nullable=False),
+    Column("released", Boolean, nullable=False),  # rolled out: the device may see it
+    Column("version", Integer, nullable=False),
+    Column("details", Document, nullable=False),  # statusDetails, forceCanceled, step timeout
+    Column("queued_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("updated_at", Float, nullable=False),
+    Column("timeout_at", Float),
+    UniqueConstraint("job_row", "item", "number", name="uq_job_items_number"),
+    Index("ix_job_items_item", "account_id", "region", "item", "status"),
+    Index("ix_job_items_job_status", "job_row", "current", "status", "released"),
+)
+
+job_templates = Table(
+    "job_templates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_scope(),
+    Column("template_id", String(64), nullable=False),
+    Column("spec", Document, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "region", "template_id", name="uq_job_templates_id"),
 )

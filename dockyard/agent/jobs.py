@@ -1,0 +1,162 @@
+"""The agent as an IoT device: it runs its thing's job executions.
+
+The control plane nudges the agent over its connection (the state frame's ``jobs`` moves when
+the thing has new work, or work was taken away); the agent then calls
+StartNextPendingJobExecution with its own key, like any device, runs what the document asks
+(``job_documents.py``) and reports with UpdateJobExecution. While a container runs, every
+nudge (and a look every few seconds) checks the execution is still IN_PROGRESS: a
+force-canceled or timed-out execution has its container killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dockyard.agent import job_documents
+from dockyard.agent.job_documents import RejectedDocument, RunContainer, details
+
+log = logging.getLogger(__name__)
+
+LOOK_SECONDS = 5.0  # how often a running execution's status is read when nothing nudges
+POLL_SECONDS = 0.5  # how often a running container's state is read
+JOB_LABEL = "dockyard.iot-job"
+
+RunBlocking = Callable[..., Awaitable[Any]]
+
+
+class JobRunner:
+    def __init__(
+        self, client: Any, run_blocking: RunBlocking, docker_client: Callable[[], Any] | None
+    ) -> None:
+        self.client = client  # an iot-jobs-data client signed with the agent's key
+        self.run_blocking = run_blocking
+        self.docker_client = docker_client  # None: no container engine on this host
+        self.thing_name: str | None = None
+        self._seen: Any = None
+        self._woken = asyncio.Event()
+
+    def bind(self, instance_arn: str) -> None:
+        self.thing_name = instance_arn.rsplit("/", 1)[-1]
+
+    def nudge(self, version: Any) -> None:
+        """A state frame arrived; its ``jobs`` value moved (or this is the first)."""
+        if version is not None and version != self._seen:
+            self._seen = version
+            self._woken.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._woken.wait()
+            self._woken.clear()
+            try:
+                await self._drain()
+            except asyncio.CancelledError:
+                raise
+            except (BotoCoreError, ClientError) as error:
+                log.warning("job executions: %s", error)
+            except Exception:
+                log.exception("job executions failed")
+
+    async def _drain(self) -> None:
+        while self.thing_name is not None:
+            reply = await self.run_blocking(
+                lambda: self.client.start_next_pending_job_execution(thingName=self.thing_name)
+            )
+            execution = reply.get("execution")
+            if not execution:
+                return
+            await self._execute(execution)
+
+    async def _execute(self, execution: dict[str, Any]) -> None:
+        job_id = execution["jobId"]
+        try:
+            work = job_documents.parse(execution.get("jobDocument") or "")
+            if self.docker_client is None:
+                raise RejectedDocument("this agent has no container engine")
+        except RejectedDocument as rejected:
+            log.info("job %s rejected: %s", job_id, rejected)
+            await self._report(job_id, "REJECTED", details("rejected", reason=str(rejected)))
+            return
+        log.info("job %s: running %s", job_id, work.image)
+        outcome = await self._run_container(job_id, work)
+        if outcome is not None:
+            await self._report(job_id, *outcome)
+
+    async def _run_container(self, job_id: str, work: RunContainer) -> tuple[str, dict[str, str]] | None:
+        """Run the container to its end; the status and details to report, or None when the
+        execution ended elsewhere (canceled, timed out) and its container was killed."""
+        assert self.docker_client is not None
+        docker = await self.run_blocking(self.docker_client)
+        try:
+            container = await self.run_blocking(_start, docker, work, job_id)
+        except Exception as error:
+            return "FAILED", details("start", reason=str(error))
+        await self._report(job_id, "IN_PROGRESS", details("running", image=work.image))
+        deadline = time.monotonic() + work.timeout_seconds
+        looked = time.monotonic()
+        try:
+            while True:
+                state = await self.run_blocking(_state_of, container)
+                if state["Status"] == "exited":
+                    code = int(state.get("ExitCode", -1))
+                    output = await self.run_blocking(lambda: container.logs(tail=20))
+                    status = "SUCCEEDED" if code == 0 else "FAILED"
+                    return status, details("exited", exitCode=code, lastLine=job_documents.last_line(output))
+                if time.monotonic() >= deadline:
+                    return "FAILED", details("timeout", reason=f"ran past {work.timeout_seconds:g} s")
+                if self._woken.is_set() or time.monotonic() - looked >= LOOK_SECONDS:
+                    self._woken.clear()
+                    looked = time.monotonic()
+                    if not await self._in_progress(job_id):
+                        log.info("job %s ended elsewhere: its container is killed", job_id)
+                        return None
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(POLL_SECONDS):
+                        await self._woken.wait()
+        finally:
+            await self.run_blocking(_remove, container)
+
+    async def _in_progress(self, job_id: str) -> bool:
+        reply = await self.run_blocking(
+            lambda: self.client.describe_job_execution(
+                jobId=job_id, thingName=self.thing_name, includeJobDocument=False
+            )
+        )
+        return bool(reply["execution"]["status"] == "IN_PROGRESS")
+
+    async def _report(self, job_id: str, status: str, status_details: dict[str, str]) -> None:
+        try:
+            await self.run_blocking(
+                lambda: self.client.update_job_execution(
+                    jobId=job_id, thingName=self.thing_name, status=status, statusDetails=status_details
+                )
+            )
+        except ClientError as error:  # ended elsewhere meanwhile (canceled, timed out)
+            log.info("job %s: %s not reported: %s", job_id, status, error)
+
+
+def _start(docker: Any, work: RunContainer, job_id: str) -> Any:
+    try:
+        docker.images.get(work.image)
+    except Exception:
+        docker.images.pull(work.image)
+    return docker.containers.run(
+        work.image, work.command, environment=work.env, detach=True, labels={JOB_LABEL: job_id}
+    )
+
+
+def _state_of(container: Any) -> dict[str, Any]:
+    container.reload()
+    return dict(container.attrs["State"])
+
+
+def _remove(container: Any) -> None:
+    with contextlib.suppress(Exception):
+        container.remove(force=True)

@@ -1,0 +1,24 @@
+"""The errors of AWS IoT's jobs data plane (``iot-jobs-data``), statuses from its model."""
+
+from __future__ import annotations
+
+from dockyard.protocol.rest.errors import ModeledError
+
+
+class JobsDataError(ModeledError):
+    service = "iot-jobs-data"
+
+
+class InvalidRequestException(JobsDataError): ...
+
+
+class ResourceNotFoundException(JobsDataError): ...
+
+
+class InvalidStateTransitionException(JobsDataError): ...
+
+
+class TerminalStateException(JobsDataError): ...
+
+
+class ServiceUnavailableException(JobsDataError): ...

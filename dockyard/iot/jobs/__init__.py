@@ -1,0 +1,1 @@
+"""IoT jobs and job executions: the API side of the job engine (``dockyard/jobs``)."""

@@ -1,0 +1,67 @@
+"""Job documents the agent runs or rejects, and the statusDetails it reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dockyard.agent.job_documents import RejectedDocument, RunContainer, details, last_line, parse
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"operation": "runContainer", "image": "busybox"}, RunContainer("busybox")),
+        (
+            {
+                "operation": "runContainer",
+                "image": "b",
+                "command": ["true"],
+                "env": {"A": "1"},
+                "timeoutSeconds": 5,
+            },
+            RunContainer("b", ["true"], {"A": "1"}, 5.0),
+        ),
+    ],
+    ids=["an image alone", "every member"],
+)
+def test_parse(document: dict[str, object], expected: RunContainer) -> None:
+    assert parse(json.dumps(document)) == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ("[1]", "not a JSON object"),
+        (json.dumps({"operation": "formatDisk"}), "formatDisk"),
+        (json.dumps({"operation": "runContainer"}), "needs an image"),
+        (json.dumps({"operation": "runContainer", "image": "b", "command": "true"}), "list of strings"),
+        (json.dumps({"operation": "runContainer", "image": "b", "env": {"A": 1}}), "env"),
+        (json.dumps({"operation": "runContainer", "image": "b", "timeoutSeconds": 0}), "positive"),
+    ],
+    ids=[
+        "not JSON",
+        "not an object",
+        "an unknown operation",
+        "no image",
+        "a command that is a string",
+        "an env value that is not a string",
+        "a timeout of zero",
+    ],
+)
+def test_rejected(document: str, reason: str) -> None:
+    with pytest.raises(RejectedDocument, match=reason):
+        parse(document)
+
+
+def test_details_leave_out_empty_values_and_control_characters() -> None:
+    assert details("exited", exitCode=0, lastLine="", reason=None) == {"step": "exited", "exitCode": "0"}
+    assert details("x", lastLine="a\x1b[31mred\x07") == {"step": "x", "lastLine": "a [31mred"}
+    assert len(details("x", lastLine="y" * 5000)["lastLine"]) == 1024
+
+
+def test_last_line_skips_blank_lines() -> None:
+    assert last_line(b"first\nsecond\n\n  \n") == "second"
+    assert last_line(b"") == ""

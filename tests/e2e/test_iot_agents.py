@@ -1,0 +1,177 @@
+"""Agents as IoT devices: jobs on a cluster's thing group run as real containers on every
+instance's Docker Engine, reported through iot-jobs-data by the agents themselves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import Credentials, DockyardAgent, DockyardServer, connected_instances, wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.agents]
+CLUSTER = "devices"
+
+
+@dataclass
+class Devices:
+    server: DockyardServer
+    account: Credentials
+    agents: list[DockyardAgent]
+    iot: Any
+    ecs: Any
+    group_arn: str
+
+    def job(self, job_id: str, document: dict[str, Any], **extra: Any) -> None:
+        self.iot.create_job(jobId=job_id, targets=[self.group_arn], document=json.dumps(document), **extra)
+
+    def executions(self, job_id: str) -> list[dict[str, Any]]:
+        things = self.iot.list_things_in_thing_group(thingGroupName=CLUSTER)["things"]
+        return [self.iot.describe_job_execution(jobId=job_id, thingName=t)["execution"] for t in things]
+
+    def wait_all(self, job_id: str, statuses: set[str], timeout: float = 90) -> list[dict[str, Any]]:
+        def done() -> list[dict[str, Any]] | None:
+            found = self.executions(job_id)
+            return found if found and all(e["status"] in statuses for e in found) else None
+
+        return wait_for(done, timeout=timeout, message=f"{job_id}: {[a.log()[-2000:] for a in self.agents]}")
+
+    def log(self) -> str:
+        return "\n".join(agent.log()[-3000:] for agent in self.agents)
+
+
+@pytest.fixture(scope="module")
+def devices(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devices]:
+    """A server of its own (its job minute is two seconds) and two Docker agents in a cluster."""
+    root = Path(tmp_path_factory.mktemp("iot-agents"))
+    server = DockyardServer(
+        data_dir=root / "server", environment={"DOCKYARD_JOBS_MINUTE_SECONDS": "2"}
+    ).start()
+    account = server.new_account()
+    ecs = server.client(account)
+    ecs.create_cluster(clusterName=CLUSTER)
+    agents = [
+        DockyardAgent(server, account, root / f"agent-{n}", cluster=CLUSTER, driver="docker").start()
+        for n in range(2)
+    ]
+    connected_instances(ecs, count=2, cluster=CLUSTER, message=agents[0].log())
+    iot = server.client(account, "iot")
+    group = iot.describe_thing_group(thingGroupName=CLUSTER)["thingGroupArn"]
+    yield Devices(server, account, agents, iot, ecs, group)
+    for agent in agents:
+        if agent.process is not None:
+            agent.stop()
+    server.stop()
+
+
+def _job_containers(job_id: str) -> list[str]:
+    found = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=dockyard.iot-job={job_id}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.split()
+
+
+def test_a_snapshot_job_runs_on_every_instance_and_completes(devices: Devices) -> None:
+    devices.job(
+        "hello",
+        {"operation": "runContainer", "image": "dockyard/busybox", "command": ["sh", "-c", "echo all done"]},
+    )
+    executions = devices.wait_all("hello", {"SUCCEEDED"})
+    assert len(executions) == 2
+    for execution in executions:
+        assert execution["statusDetails"]["detailsMap"] == {
+            "step": "exited",
+            "exitCode": "0",
+            "lastLine": "all done",
+        }
+    job = wait_for(
+        lambda: (found := devices.iot.describe_job(jobId="hello")["job"])["status"] == "COMPLETED" and found,
+        timeout=30,
+    )
+    assert job["jobProcessDetails"]["numberOfSucceededThings"] == 2
+    assert _job_containers("hello") == []
+
+
+def test_a_failing_command_fails_and_an_unknown_operation_is_rejected(devices: Devices) -> None:
+    devices.job(
+        "exit3", {"operation": "runContainer", "image": "dockyard/busybox", "command": ["sh", "-c", "exit 3"]}
+    )
+    failed = devices.wait_all("exit3", {"FAILED"})
+    assert {e["statusDetails"]["detailsMap"]["exitCode"] for e in failed} == {"3"}
+    devices.job("unknown", {"operation": "formatDisk"})
+    rejected = devices.wait_all("unknown", {"REJECTED"})
+    assert "formatDisk" in rejected[0]["statusDetails"]["detailsMap"]["reason"]
+
+
+def test_a_forced_cancel_and_a_timeout_kill_the_running_containers(devices: Devices) -> None:
+    sleeper = {"operation": "runContainer", "image": "dockyard/busybox", "command": ["sleep", "600"]}
+    devices.job("cancel-me", sleeper)
+    devices.wait_all("cancel-me", {"IN_PROGRESS"})
+    wait_for(lambda: len(_job_containers("cancel-me")) == 2, timeout=30)
+    devices.iot.cancel_job(jobId="cancel-me", force=True)
+    wait_for(lambda: _job_containers("cancel-me") == [], timeout=60, message=devices.log())
+    assert {e["status"] for e in devices.executions("cancel-me")} == {"CANCELED"}
+    devices.job("too-slow", sleeper, timeoutConfig={"inProgressTimeoutInMinutes": 1})
+    devices.wait_all("too-slow", {"TIMED_OUT"})
+    wait_for(lambda: _job_containers("too-slow") == [], timeout=60, message=devices.log())
+
+
+def test_a_continuous_job_reaches_an_agent_registered_later(devices: Devices, tmp_path: Path) -> None:
+    devices.job(
+        "everyone",
+        {"operation": "runContainer", "image": "dockyard/busybox", "command": ["true"]},
+        targetSelection="CONTINUOUS",
+    )
+    devices.wait_all("everyone", {"SUCCEEDED"})
+    late = DockyardAgent(
+        devices.server, devices.account, tmp_path / "late", cluster=CLUSTER, driver="docker"
+    ).start()
+    devices.agents.append(late)
+    connected_instances(devices.ecs, count=3, cluster=CLUSTER, message=late.log())
+    executions = devices.wait_all("everyone", {"SUCCEEDED"})
+    assert len(executions) == 3
+    assert devices.iot.describe_job(jobId="everyone")["job"]["status"] == "IN_PROGRESS"
+
+
+def test_a_retry_config_runs_a_failure_again_and_an_abort_config_cancels(devices: Devices) -> None:
+    failing = {"operation": "runContainer", "image": "dockyard/busybox", "command": ["sh", "-c", "exit 4"]}
+    devices.job(
+        "retried",
+        failing,
+        jobExecutionsRetryConfig={"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]},
+    )
+    wait_for(
+        lambda: all(
+            e["executionNumber"] == 2 and e["status"] == "FAILED" for e in devices.executions("retried")
+        ),
+        timeout=90,
+        message=devices.log(),
+    )
+    devices.job(
+        "aborted",
+        failing,
+        abortConfig={
+            "criteriaList": [
+                {
+                    "failureType": "FAILED",
+                    "action": "CANCEL",
+                    "thresholdPercentage": 50,
+                    "minNumberOfExecutedThings": 1,
+                }
+            ]
+        },
+    )
+    job = wait_for(
+        lambda: (found := devices.iot.describe_job(jobId="aborted")["job"])["status"] == "CANCELED" and found,
+        timeout=90,
+        message=devices.log(),
+    )
+    assert job["reasonCode"] == "FAILED_ABORT_THRESHOLD_MET"
