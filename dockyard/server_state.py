@@ -37,6 +37,10 @@ T = TypeVar("T")
 TRANSACTION_ATTEMPTS = 5
 _RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 
+
+def _retryable(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in _RETRYABLE
+
 # A revoked key stops working within this many seconds on every replica.
 KEY_CACHE_SECONDS = 1.0
 
@@ -143,8 +147,16 @@ class ServerState:
             return await self.group_commit.run(work)
 
         def once() -> T:
-            with transaction(self.engine) as connection:
-                return work(connection)
+            for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+                try:
+                    with transaction(self.engine) as connection:
+                        return work(connection)
+                except DBAPIError as error:
+                    # A deadlock PostgreSQL broke by rolling this work back: safe to run again.
+                    if not _retryable(error) or attempt == TRANSACTION_ATTEMPTS:
+                        raise
+                    time.sleep(random.uniform(0.002, 0.02) * attempt)
+            raise AssertionError("unreachable")
 
         return await anyio.to_thread.run_sync(once)
 
@@ -202,7 +214,7 @@ class ServerState:
             except DBAPIError as error:
                 # PostgreSQL broke a deadlock (or a serialization conflict) by rolling this
                 # transaction back whole: running it again is safe, and the caller never sees it.
-                if getattr(error.orig, "sqlstate", None) not in _RETRYABLE or attempt == TRANSACTION_ATTEMPTS:
+                if not _retryable(error) or attempt == TRANSACTION_ATTEMPTS:
                     raise
                 ctx.before_commit.clear()
                 ctx.after_writes.clear()

@@ -123,8 +123,9 @@ class ChannelHub:
         watched = {instance_id: list(watchers) for instance_id, watchers in self._watchers.items()}
         if not seen and not watched and not closed:
             return
-        live = [{"row_id": i, "seen": at} for i, at in seen.items() if i in watched]
-        others = [{"row_id": i, "seen": at} for i, at in seen.items() if i not in watched]
+        # Rows are written in id order, the order every other writer locks instances in.
+        live = [{"row_id": i, "seen": at} for i, at in sorted(seen.items()) if i in watched]
+        others = [{"row_id": i, "seen": at} for i, at in sorted(seen.items()) if i not in watched]
         keys = sorted(
             {key for ws in watched.values() for w in ws if (key := getattr(w, "access_key_id", None))}
             if self._check_keys
