@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dockyard.context import RequestContext
 from dockyard.iot import common, thing_groups, things
+from dockyard.iot.errors import ResourceAlreadyExistsException
 from dockyard.store.schema import attributes
 
 THING_TYPE = "dockyard-container-instance"
@@ -82,8 +83,8 @@ def _cluster_group(ctx: RequestContext, cluster_name: str) -> Row[Any]:
                 },
                 managed=True,
             )
-    except IntegrityError:
-        pass
+    except (IntegrityError, ResourceAlreadyExistsException):
+        pass  # the other insert committed between our look and ours (READ COMMITTED)
     found = common.find_group(ctx, cluster_name)
     assert found is not None  # the concurrent insert committed before ours failed
     return found
