@@ -117,11 +117,22 @@ class ProcessDriver:
 
     def _records(self) -> list[dict[str, Any]]:
         found = []
-        for path in sorted(self.root.glob("*/*.json")):
+        for path in sorted(self._record_paths()):
             record = self._load(f"{path.parent.name}/{path.stem}")
             if record and record.get("labels", {}).get(names.INSTANCE_ID) == self.instance_id:
                 found.append(record)
         return found
+
+    def _record_paths(self) -> list[Path]:
+        """Every task directory's container records. A task's directory can be removed while
+        we list (its cleanup races this walk), which ``Path.glob`` turns into an error."""
+        paths: list[Path] = []
+        for task_dir in self.root.iterdir():
+            try:
+                paths.extend(task_dir.glob("*.json"))
+            except OSError:
+                continue
+        return paths
 
     def _alive(self, record: dict[str, Any]) -> bool:
         pid, ticks = record.get("pid"), record.get("pidStartTicks")
