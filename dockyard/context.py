@@ -22,6 +22,7 @@ class Identity:
     access_key_id: str
     account_id: str
     user_name: str
+    thing_name: str | None = None  # a device key's thing: it acts for this thing only
 
     @property
     def principal_arn(self) -> str:

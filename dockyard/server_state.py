@@ -41,6 +41,7 @@ _RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 def _retryable(error: DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) in _RETRYABLE
 
+
 # A revoked key stops working within this many seconds on every replica.
 KEY_CACHE_SECONDS = 1.0
 

@@ -142,6 +142,7 @@ class Agent:
             region=config.region,
             on_state=self._on_state,
             on_connect=self._on_connect,
+            on_device_key=lambda frame: self.jobs.use_device_key(frame) if self.jobs else None,
         )
         self.shipper = shipper = LogShipper(channel.deliver, lambda: channel.connected)
         self.engine = engine = TaskEngine(
@@ -167,8 +168,12 @@ class Agent:
         )
         driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
         self.jobs = jobs = JobRunner(
-            self.session.client(
-                "iot-jobs-data", endpoint_url=config.endpoint, region_name=config.region, config=CLIENT_CONFIG
+            lambda credentials: self.session.client(
+                "iot-jobs-data",
+                endpoint_url=config.endpoint,
+                region_name=config.region,
+                config=CLIENT_CONFIG,
+                **credentials,
             ),
             run_blocking,
             _docker_client if info.name == "docker" else None,
@@ -187,7 +192,10 @@ class Agent:
             engine.bind(self.registration.instance_arn)
             jobs.bind(self.registration.instance_arn)
             url = ws_url(
-                self.registration.endpoint, self.registration.cluster_arn, self.registration.instance_arn
+                self.registration.endpoint,
+                self.registration.cluster_arn,
+                self.registration.instance_arn,
+                device_key=True,
             )
             try:
                 await unless_stopped(channel.run(url, stop), stop, CHANNEL_GRACE)

@@ -51,8 +51,17 @@ class InstanceGone(Exception):
     """The control plane does not know our container instance (any more)."""
 
 
-def ws_url(endpoint: str, cluster_arn: str, instance_arn: str, version: str | None = None) -> str:
-    """The WebSocket URL for a poll endpoint base URL (http → ws, https → wss)."""
+def ws_url(
+    endpoint: str,
+    cluster_arn: str,
+    instance_arn: str,
+    version: str | None = None,
+    *,
+    device_key: bool = False,
+) -> str:
+    """The WebSocket URL for a poll endpoint base URL (http → ws, https → wss). With
+    ``device_key`` the control plane first sends the key the instance's thing runs its IoT
+    job executions with."""
     base = endpoint if endpoint.endswith("/") else endpoint + "/"
     if base.startswith("https://"):
         base = "wss://" + base[len("https://") :]
@@ -67,6 +76,8 @@ def ws_url(endpoint: str, cluster_arn: str, instance_arn: str, version: str | No
             ("stateDeltas", "1"),  # after the first, frames carry only what changed
         )
     )
+    if device_key:
+        query += "&deviceKey=1"
     return f"{base}ws?{query}"
 
 
@@ -115,13 +126,14 @@ class Channel:
         region: str,
         on_state: Callable[[dict[str, Any]], Awaitable[None]],
         on_connect: Callable[[], list[dict[str, Any]]] = list,
+        on_device_key: Callable[[dict[str, Any]], None] = lambda frame: None,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         idle_timeout: float = IDLE_TIMEOUT,
         opening: Callable[[], AbstractAsyncContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         self.credentials, self.region = credentials, region
         self.opening = opening  # held while a connection opens (hollow fleets bound their handshakes)
-        self.on_state, self.on_connect = on_state, on_connect
+        self.on_state, self.on_connect, self.on_device_key = on_state, on_connect, on_device_key
         self.heartbeat_interval, self.idle_timeout = heartbeat_interval, idle_timeout
         self.connected = False
         self.connections = 0
@@ -263,6 +275,8 @@ class Channel:
                     log.exception("applying state frame %s failed", frame.get("version"))
                     continue
                 self.send({"type": "ack", "version": frame.get("version")})
+            elif kind == "deviceKey":
+                self.on_device_key(frame)
             elif kind != "heartbeat":
                 log.debug("ignoring a frame of type %r", kind)
 

@@ -288,9 +288,9 @@ class HollowThread:
 
         fleet = asyncio.run_coroutine_threadsafe(launch(), self.loop).result(STOP_GRACE)
         try:
-            asyncio.run_coroutine_threadsafe(
-                asyncio.wait_for(fleet.ready.wait(), timeout), self.loop
-            ).result(timeout + STOP_GRACE)
+            asyncio.run_coroutine_threadsafe(asyncio.wait_for(fleet.ready.wait(), timeout), self.loop).result(
+                timeout + STOP_GRACE
+            )
         except TimeoutError:
             self.stop(fleet)
             raise TimeoutError(

@@ -33,9 +33,16 @@ RunBlocking = Callable[..., Awaitable[Any]]
 
 class JobRunner:
     def __init__(
-        self, client: Any, run_blocking: RunBlocking, docker_client: Callable[[], Any] | None
+        self,
+        client_for: Callable[[dict[str, str]], Any],
+        run_blocking: RunBlocking,
+        docker_client: Callable[[], Any] | None,
     ) -> None:
-        self.client = client  # an iot-jobs-data client signed with the agent's key
+        # An iot-jobs-data client for given credentials ({} = the agent's own), so that it can
+        # act with the device key the control plane hands this instance's thing.
+        self.client_for = client_for
+        self.client = client_for({})
+        self._key_id: str | None = None
         self.run_blocking = run_blocking
         self.docker_client = docker_client  # None: no container engine on this host
         self.thing_name: str | None = None
@@ -44,6 +51,15 @@ class JobRunner:
 
     def bind(self, instance_arn: str) -> None:
         self.thing_name = instance_arn.rsplit("/", 1)[-1]
+
+    def use_device_key(self, frame: dict[str, Any]) -> None:
+        """The control plane sent this thing's device key: run executions with it from now on
+        (a key that may act only for this thing)."""
+        key_id, secret = frame.get("accessKeyId"), frame.get("secretAccessKey")
+        if not isinstance(key_id, str) or not isinstance(secret, str) or key_id == self._key_id:
+            return
+        self.client = self.client_for({"aws_access_key_id": key_id, "aws_secret_access_key": secret})
+        self._key_id = key_id
 
     def nudge(self, version: Any) -> None:
         """A state frame arrived; its ``jobs`` value moved (or this is the first)."""

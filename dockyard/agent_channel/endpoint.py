@@ -33,7 +33,9 @@ from dockyard.context import Identity, RequestContext
 from dockyard.ecs import clusters, container_instances, placement_cache, task_reports
 from dockyard.ecs.services import wake
 from dockyard.errors import ApiError
+from dockyard.identity import keys
 from dockyard.identity.authenticate import authenticate_get
+from dockyard.identity.keys import AccessKey
 from dockyard.server_state import ServerState
 from dockyard.store.schema import container_instances as instances_table
 from dockyard.store.schema import tasks as tasks_table
@@ -89,10 +91,11 @@ class AgentSocket:
             query = parse_qs(websocket.scope["query_string"].decode("latin-1"))
             cluster_arn = query.get("clusterArn", [""])[0]
             instance_arn = query.get("containerInstanceArn", [""])[0]
-            instance = await self.server.transact(
+            wants_key = query.get("deviceKey") == ["1"]
+            instance, device_key = await self.server.transact(
                 identity,
                 region,
-                lambda ctx: _instance(ctx, cluster_arn, instance_arn),
+                lambda ctx: _instance(ctx, cluster_arn, instance_arn, wants_key),
             )
         except ApiError as error:
             await websocket.send_denial_response(PlainTextResponse(error.message, status_code=error.status))
@@ -101,6 +104,8 @@ class AgentSocket:
             await websocket.send_denial_response(PlainTextResponse("instance not found", status_code=404))
             return
         await websocket.accept()
+        if device_key is not None:
+            await websocket.send_text(_device_key_frame(device_key))
         wake = self.server.notifier.subscribe(instance.id)
         connection = Connection(self.server, websocket, identity, region, instance, cluster_arn, wake)
         self.server.hub.attach(instance.id, connection)
@@ -123,19 +128,37 @@ class AgentSocket:
             self.server.notifier.unsubscribe(instance.id, wake)
 
 
-def _instance(ctx: RequestContext, cluster_arn: str, instance_arn: str) -> Any:
+def _instance(
+    ctx: RequestContext, cluster_arn: str, instance_arn: str, wants_key: bool
+) -> tuple[Any, AccessKey | None]:
+    """The connecting instance (None if unknown or gone), marked seen, and its device key
+    when the agent asked for one."""
     cluster = clusters.find(ctx, cluster_arn or clusters.DEFAULT_CLUSTER)
     if cluster is None:
-        return None
+        return None, None
     row = container_instances.find(ctx, cluster, instance_arn) if instance_arn else None
     if row is None or row.status == "INACTIVE":
-        return None
+        return None, None
     _mark_seen(ctx, row.id, ctx.now)
     # A connected agent takes tasks: placement sees it at once (not at its next look at signs
     # of life), and services waiting for room or running daemons look again.
     placement_cache.changed(ctx, cluster.name, [row.id], lock=True)
     wake.cluster_changed(ctx, cluster.name, capacity_only=True)
-    return row
+    if not wants_key:
+        return row, None
+    return row, keys.device_key(ctx.conn, ctx.server.sealer, ctx.account_id, row.instance_id)
+
+
+def _device_key_frame(key: AccessKey) -> str:
+    """The key the agent runs its thing's job executions with (kept in its memory only)."""
+    return orjson.dumps(
+        {
+            "type": "deviceKey",
+            "thingName": key.thing_name,
+            "accessKeyId": key.access_key_id,
+            "secretAccessKey": key.secret_access_key,
+        }
+    ).decode()
 
 
 def _mark_seen(ctx: RequestContext, instance_id: int, when: float | None) -> None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from dockyard.console import sessions
 from dockyard.console.web import PREFIX, Console, read_form
 from dockyard.errors import ApiError
+from dockyard.identity.authenticate import usable_key
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _REFUSED = "The access key id or secret access key is not valid."
@@ -59,7 +60,7 @@ def sign_in(console: Console):  # type: ignore[no-untyped-def]
         server = console.server
         if server.verify_signatures:
             try:
-                key = server.access_key(key_id)
+                key = usable_key(server, key_id, "console")
             except ApiError:
                 return again(_REFUSED)
             if not hmac.compare_digest(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dockyard.context import Identity
+from dockyard.errors import AccessDeniedException
 from dockyard.identity.sigv4 import (
     SignedRequest,
     check_clock,
@@ -16,7 +17,10 @@ from dockyard.identity.sigv4 import (
 )
 
 if TYPE_CHECKING:
+    from dockyard.identity.keys import AccessKey
     from dockyard.server_state import ServerState
+
+DEVICE_SERVICE = "iot-jobs-data"  # the one API a device key (bound to a thing) may call
 
 
 def authenticate(
@@ -43,11 +47,23 @@ def authenticate(
         signed = parse_authorization(headers)
         check_scope(signed, headers, service)
         check_clock(signed, time.time() if now is None else now)
-    key = server.access_key(signed.access_key_id)
+    key = usable_key(server, signed.access_key_id, service)
     verify_signature(
         signed, key.secret_access_key, method=method, path=path, query=query, headers=headers, body=body
     )
-    return Identity(key.access_key_id, key.account_id, key.user_name), signed.region
+    return Identity(key.access_key_id, key.account_id, key.user_name, key.thing_name), signed.region
+
+
+def usable_key(server: ServerState, access_key_id: str, service: str) -> AccessKey:
+    """The active key with this id, if it may be used for ``service``: a device key (an
+    agent's, bound to its thing) is good for the IoT Jobs data plane only."""
+    key = server.access_key(access_key_id)
+    if key.thing_name is not None and service != DEVICE_SERVICE:
+        raise AccessDeniedException(
+            f"The key {access_key_id} belongs to thing {key.thing_name}: "
+            "it may only call the IoT Jobs data plane."
+        )
+    return key
 
 
 def authenticate_get(server: ServerState, scope: Mapping[str, Any]) -> tuple[Identity, str]:

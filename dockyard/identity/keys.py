@@ -28,6 +28,7 @@ class AccessKey:
     user_name: str
     status: str
     created_at: float
+    thing_name: str | None = None  # a device key: only the IoT Jobs data plane, as this thing
 
 
 def create_key(
@@ -38,6 +39,7 @@ def create_key(
     user_name: str = "admin",
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
+    thing_name: str | None = None,
 ) -> AccessKey:
     """Store a new active key (random unless both halves are given) and return it."""
     key = AccessKey(
@@ -47,6 +49,7 @@ def create_key(
         user_name=user_name,
         status="Active",
         created_at=time.time(),
+        thing_name=thing_name,
     )
     row = _as_row(key) | {"secret_access_key": sealer.seal(key.secret_access_key, key.access_key_id)}
     connection.execute(insert(access_keys).values(row))
@@ -68,6 +71,45 @@ def find_key(connection: Connection, access_key_id: str, sealer: Sealer) -> Acce
         return None
     secret = sealer.open(row.secret_access_key, row.access_key_id)
     return AccessKey(**(dict(row._mapping) | {"secret_access_key": secret}))
+
+
+def device_key(connection: Connection, sealer: Sealer, account_id: str, thing_name: str) -> AccessKey:
+    """The active key bound to this thing, made on first use: what its agent runs jobs with."""
+    row = connection.execute(
+        select(access_keys.c.access_key_id)
+        .where(
+            access_keys.c.account_id == account_id,
+            access_keys.c.thing_name == thing_name,
+            access_keys.c.status == "Active",
+        )
+        .limit(1)
+    ).first()
+    if row is not None:
+        found = find_key(connection, row.access_key_id, sealer)
+        assert found is not None
+        return found
+    return create_key(
+        connection, sealer, account_id=account_id, user_name=f"thing/{thing_name}", thing_name=thing_name
+    )
+
+
+def revoke_device_keys(connection: Connection, account_id: str, thing_name: str) -> list[str]:
+    """Revoke the keys bound to a thing that is gone; their ids (for the key cache)."""
+    ids = [
+        row.access_key_id
+        for row in connection.execute(
+            select(access_keys.c.access_key_id).where(
+                access_keys.c.account_id == account_id,
+                access_keys.c.thing_name == thing_name,
+                access_keys.c.status == "Active",
+            )
+        )
+    ]
+    if ids:
+        connection.execute(
+            update(access_keys).where(access_keys.c.access_key_id.in_(ids)).values(status="Inactive")
+        )
+    return ids
 
 
 def list_keys(connection: Connection) -> list[AccessKey]:

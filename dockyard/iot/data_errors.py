@@ -22,3 +22,10 @@ class TerminalStateException(JobsDataError): ...
 
 
 class ServiceUnavailableException(JobsDataError): ...
+
+
+class AccessDeniedException(JobsDataError):
+    """Not in the model: what the service answers a principal its policy does not allow
+    (aws/aws-sdk-js-v3#5533 quotes one); here, a device key used for another thing."""
+
+    status = 403

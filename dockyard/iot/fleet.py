@@ -15,6 +15,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 
 from dockyard.context import RequestContext
+from dockyard.identity import keys
 from dockyard.iot import common, thing_groups, things
 from dockyard.iot.errors import ResourceAlreadyExistsException
 from dockyard.store.schema import attributes
@@ -97,3 +98,4 @@ def instance_deregistered(ctx: RequestContext, instance: Row[Any]) -> None:
 
         continuous.thing_removed(ctx, thing_row.name)
         things.remove_thing(ctx, thing_row)
+        keys.revoke_device_keys(ctx.conn, ctx.account_id, thing_row.name)  # its agent's key dies with it

@@ -55,6 +55,9 @@ access_keys = Table(
     Column("user_name", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # Active | Inactive (revoked)
     Column("created_at", Float, nullable=False),
+    # A device key: it may only call the IoT Jobs data plane, as this thing (an agent's).
+    Column("thing_name", String(128), nullable=True),
+    Index("ix_access_keys_things", "account_id", "thing_name"),
 )
 
 clusters = Table(

@@ -15,6 +15,7 @@ from sqlalchemy import Row, bindparam, select
 from dockyard.context import RequestContext
 from dockyard.iot import common
 from dockyard.iot.data_errors import (
+    AccessDeniedException,
     InvalidRequestException,
     InvalidStateTransitionException,
     ResourceNotFoundException,
@@ -57,9 +58,19 @@ _CURRENT = _ONE.where(_i.current.is_(True))
 _NUMBERED = _ONE.where(_i.number == bindparam("number"))
 
 
+def _thing(ctx: RequestContext, thing_name: str) -> None:
+    """The thing exists in the caller's account, and a device key (an agent's) is its own."""
+    bound = ctx.identity.thing_name if ctx.identity is not None else None
+    if bound is not None and bound != thing_name:
+        raise AccessDeniedException(
+            f"This key belongs to thing {bound}: it may not act for thing {thing_name}."
+        )
+    common.thing(ctx, thing_name, missing=ResourceNotFoundException)
+
+
 def _pending(ctx: RequestContext, thing_name: str) -> list[Row[Any]]:
     """The thing's released, pending executions with their jobs, oldest first."""
-    common.thing(ctx, thing_name, missing=ResourceNotFoundException)
+    _thing(ctx, thing_name)
     values = {"account_id": ctx.account_id, "region": ctx.region, "thing_name": thing_name}
     return list(ctx.conn.execute(_PENDING, values))
 
@@ -170,7 +181,7 @@ def _find(ctx: RequestContext, job_id: str, thing_name: str, number: int | None)
         if found is None:
             raise ResourceNotFoundException(f"Thing {thing_name} has no pending job execution.")
         return found
-    common.thing(ctx, thing_name, missing=ResourceNotFoundException)
+    _thing(ctx, thing_name)
     values = {"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id, "thing_name": thing_name}
     if number is None:
         found = ctx.conn.execute(_CURRENT, values).first()
