@@ -63,6 +63,7 @@ class AgentConfig:
     task_cleanup_wait: float = 3 * 3600.0  # seconds stopped containers stay (docker driver)
     argv: Sequence[str] = ()  # the command that runs this agent again (for self-updates)
     failed_updates: Sequence[str] = field(default=())  # versions not to try again
+    allow_host_commands: bool = False  # IoT jobs may run runCommand documents on the host
 
 
 class Agent:
@@ -177,6 +178,8 @@ class Agent:
             ),
             run_blocking,
             _docker_client if info.name == "docker" else None,
+            ecs=client,
+            allow_host_commands=config.allow_host_commands,
         )
         background += [
             asyncio.create_task(reporter.run()),
@@ -190,7 +193,7 @@ class Agent:
             if self.registration is None:
                 break
             engine.bind(self.registration.instance_arn)
-            jobs.bind(self.registration.instance_arn)
+            jobs.bind(self.registration.cluster_arn, self.registration.instance_arn)
             url = ws_url(
                 self.registration.endpoint,
                 self.registration.cluster_arn,

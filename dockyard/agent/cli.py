@@ -85,6 +85,11 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
         "(docker driver), e.g. 3h, 10m, 30s (default: $ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION or 3h)",
     )
     parser.add_argument(
+        "--allow-host-commands",
+        action="store_true",
+        help="let IoT jobs run runCommand documents: processes on this host, as the agent's user",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=("debug", "info", "warning", "error"),
@@ -241,6 +246,8 @@ def agent_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--availability-zone", args.availability_zone]
     if args.fargate_capacity:
         argv.append("--fargate-capacity")
+    if args.allow_host_commands:
+        argv.append("--allow-host-commands")
     argv += ["--task-cleanup-wait", f"{args.task_cleanup_wait}s"]
     if args.reserved_ports:
         argv += ["--reserved-ports", ",".join(map(str, args.reserved_ports))]
@@ -289,6 +296,7 @@ def run_agent(args: argparse.Namespace) -> None:
             reserved_tcp=args.reserved_ports,
             reserved_udp=args.reserved_udp_ports,
             task_cleanup_wait=args.task_cleanup_wait,
+            allow_host_commands=args.allow_host_commands,
             argv=agent_argv(args),
             failed_updates=tuple(failed),
         )

@@ -1,9 +1,16 @@
 """Job documents as the agent runs them, and what it reports back (pure, table-tested).
 
-Dockyard's schema: ``{"operation": "runContainer", "image", "command", "env",
-"timeoutSeconds"}``. An operation the agent does not run is REJECTED; progress and outcome go
-to ``statusDetails`` (``step``, ``exitCode``, the last output line without control characters,
-each value at most 1,024 characters, as IoT's DetailsValue allows).
+Dockyard's schema, each with an optional ``timeoutSeconds``:
+
+- ``{"operation": "runContainer", "image", "command", "env"}``: a container on the Docker Engine;
+- ``{"operation": "runTask", "taskDefinition", "overrides"}``: an ECS task placed on this
+  instance (StartTask); SUCCEEDED when its essential containers exit 0;
+- ``{"operation": "runCommand", "command", "env"}``: a process on the host, only on an agent
+  started with ``--allow-host-commands``.
+
+An operation the agent does not run is REJECTED; progress and outcome go to ``statusDetails``
+(``step``, ``exitCode``, the last output line without control characters, each value at most
+1,024 characters, as IoT's DetailsValue allows).
 """
 
 from __future__ import annotations
@@ -30,7 +37,24 @@ class RunContainer:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 
 
-def parse(document: str) -> RunContainer:
+@dataclass(frozen=True)
+class RunTask:
+    task_definition: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+
+Work = RunContainer | RunTask | RunCommand
+
+
+def parse(document: str) -> Work:
     """The work a job document asks for; RejectedDocument when it is not work for this agent."""
     try:
         given = json.loads(document)
@@ -39,23 +63,41 @@ def parse(document: str) -> RunContainer:
     if not isinstance(given, dict):
         raise RejectedDocument("the job document is not a JSON object")
     operation = given.get("operation")
-    if operation != "runContainer":
-        raise RejectedDocument(f"operation {operation!r} is not one this agent runs")
-    image = given.get("image")
-    command = given.get("command")
-    env = given.get("env", {})
     timeout = given.get("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
-    if not isinstance(image, str) or not image:
-        raise RejectedDocument("runContainer needs an image")
-    if command is not None and (
-        not isinstance(command, list) or not all(isinstance(a, str) for a in command)
-    ):
-        raise RejectedDocument("command must be a list of strings")
-    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise RejectedDocument("env must map names to strings")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise RejectedDocument("timeoutSeconds must be a positive number")
-    return RunContainer(image=image, command=command, env=dict(env), timeout_seconds=float(timeout))
+    if operation == "runContainer":
+        image = given.get("image")
+        if not isinstance(image, str) or not image:
+            raise RejectedDocument("runContainer needs an image")
+        command = _command(given.get("command"), required=False)
+        return RunContainer(image, command, _env(given.get("env", {})), float(timeout))
+    if operation == "runTask":
+        definition, overrides = given.get("taskDefinition"), given.get("overrides", {})
+        if not isinstance(definition, str) or not definition:
+            raise RejectedDocument("runTask needs a taskDefinition (family, family:revision or ARN)")
+        if not isinstance(overrides, dict):
+            raise RejectedDocument("overrides must be an object (RunTask's TaskOverride)")
+        return RunTask(definition, overrides, float(timeout))
+    if operation == "runCommand":
+        command = _command(given.get("command"), required=True)
+        assert command is not None
+        return RunCommand(command, _env(given.get("env", {})), float(timeout))
+    raise RejectedDocument(f"operation {operation!r} is not one this agent runs")
+
+
+def _command(command: Any, *, required: bool) -> list[str] | None:
+    if command is None and not required:
+        return None
+    if not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command):
+        raise RejectedDocument("command must be a non-empty list of strings")
+    return list(command)
+
+
+def _env(env: Any) -> dict[str, str]:
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise RejectedDocument("env must map names to strings")
+    return dict(env)
 
 
 def clean(value: str) -> str:

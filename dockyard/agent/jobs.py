@@ -20,13 +20,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dockyard.agent import job_documents
-from dockyard.agent.job_documents import RejectedDocument, RunContainer, details
+from dockyard.agent.job_documents import RejectedDocument, RunContainer, RunTask, Work, details
+from dockyard.agent.job_work import CommandWork, ContainerWork, Outcome, Running, TaskWork
 
 log = logging.getLogger(__name__)
 
 LOOK_SECONDS = 5.0  # how often a running execution's status is read when nothing nudges
 POLL_SECONDS = 0.5  # how often a running container's state is read
-JOB_LABEL = "dockyard.iot-job"
 
 RunBlocking = Callable[..., Awaitable[Any]]
 
@@ -37,6 +37,9 @@ class JobRunner:
         client_for: Callable[[dict[str, str]], Any],
         run_blocking: RunBlocking,
         docker_client: Callable[[], Any] | None,
+        *,
+        ecs: Any = None,
+        allow_host_commands: bool = False,
     ) -> None:
         # An iot-jobs-data client for given credentials ({} = the agent's own), so that it can
         # act with the device key the control plane hands this instance's thing.
@@ -44,12 +47,17 @@ class JobRunner:
         self.client = client_for({})
         self._key_id: str | None = None
         self.run_blocking = run_blocking
+        self.ecs = ecs  # an ECS client of the agent's account: runTask starts tasks with it
+        self.allow_host_commands = allow_host_commands  # runCommand runs only when the operator said so
+        self.cluster_arn: str | None = None
+        self.instance_arn: str | None = None
         self.docker_client = docker_client  # None: no container engine on this host
         self.thing_name: str | None = None
         self._seen: Any = None
         self._woken = asyncio.Event()
 
-    def bind(self, instance_arn: str) -> None:
+    def bind(self, cluster_arn: str, instance_arn: str) -> None:
+        self.cluster_arn, self.instance_arn = cluster_arn, instance_arn
         self.thing_name = instance_arn.rsplit("/", 1)[-1]
 
     def use_device_key(self, frame: dict[str, Any]) -> None:
@@ -94,50 +102,68 @@ class JobRunner:
         job_id = execution["jobId"]
         try:
             work = job_documents.parse(execution.get("jobDocument") or "")
-            if self.docker_client is None:
-                raise RejectedDocument("this agent has no container engine")
+            start = self._starter(work, job_id)
         except RejectedDocument as rejected:
             log.info("job %s rejected: %s", job_id, rejected)
             await self._report(job_id, "REJECTED", details("rejected", reason=str(rejected)))
             return
-        log.info("job %s: running %s", job_id, work.image)
-        outcome = await self._run_container(job_id, work)
+        log.info("job %s: running %s", job_id, work)
+        try:
+            running = await start()
+        except Exception as error:
+            await self._report(job_id, "FAILED", details("start", reason=str(error)))
+            return
+        outcome = await self._supervise(job_id, running, work.timeout_seconds)
         if outcome is not None:
             await self._report(job_id, *outcome)
 
-    async def _run_container(self, job_id: str, work: RunContainer) -> tuple[str, dict[str, str]] | None:
-        """Run the container to its end; the status and details to report, or None when the
-        execution ended elsewhere (canceled, timed out) and its container was killed."""
-        assert self.docker_client is not None
-        docker = await self.run_blocking(self.docker_client)
-        try:
-            container = await self.run_blocking(_start, docker, work, job_id)
-        except Exception as error:
-            return "FAILED", details("start", reason=str(error))
-        await self._report(job_id, "IN_PROGRESS", details("running", image=work.image))
-        deadline = time.monotonic() + work.timeout_seconds
+    def _starter(self, work: Work, job_id: str) -> Callable[[], Awaitable[Running]]:
+        """How to start the work; RejectedDocument when this agent may not run it."""
+        if isinstance(work, RunContainer):
+            if self.docker_client is None:
+                raise RejectedDocument("this agent has no container engine")
+            docker_client = self.docker_client
+
+            async def container() -> Running:
+                docker = await self.run_blocking(docker_client)
+                return await ContainerWork.start(self.run_blocking, docker, work, job_id)
+
+            return container
+        if isinstance(work, RunTask):
+            if self.ecs is None or self.cluster_arn is None or self.instance_arn is None:
+                raise RejectedDocument("this agent cannot start ECS tasks")
+            ecs, cluster, instance = self.ecs, self.cluster_arn, self.instance_arn
+            return lambda: TaskWork.start(self.run_blocking, ecs, cluster, instance, work, job_id)
+        if not self.allow_host_commands:
+            raise RejectedDocument(
+                "host commands are not allowed here (the agent runs without --allow-host-commands)"
+            )
+        return lambda: CommandWork.start(work)
+
+    async def _supervise(self, job_id: str, running: Running, timeout: float) -> Outcome | None:
+        """Follow the work to its end; the status and details to report, or None when the
+        execution ended elsewhere (canceled, timed out) and the work was killed."""
+        await self._report(job_id, "IN_PROGRESS", running.progress())
+        deadline = time.monotonic() + timeout
         looked = time.monotonic()
         try:
             while True:
-                state = await self.run_blocking(_state_of, container)
-                if state["Status"] == "exited":
-                    code = int(state.get("ExitCode", -1))
-                    output = await self.run_blocking(lambda: container.logs(tail=20))
-                    status = "SUCCEEDED" if code == 0 else "FAILED"
-                    return status, details("exited", exitCode=code, lastLine=job_documents.last_line(output))
+                outcome = await running.outcome()
+                if outcome is not None:
+                    return outcome
                 if time.monotonic() >= deadline:
-                    return "FAILED", details("timeout", reason=f"ran past {work.timeout_seconds:g} s")
+                    return "FAILED", details("timeout", reason=f"ran past {timeout:g} s")
                 if self._woken.is_set() or time.monotonic() - looked >= LOOK_SECONDS:
                     self._woken.clear()
                     looked = time.monotonic()
                     if not await self._in_progress(job_id):
-                        log.info("job %s ended elsewhere: its container is killed", job_id)
+                        log.info("job %s ended elsewhere: its work is killed", job_id)
                         return None
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(POLL_SECONDS):
                         await self._woken.wait()
         finally:
-            await self.run_blocking(_remove, container)
+            await running.stop()
 
     async def _in_progress(self, job_id: str) -> bool:
         reply = await self.run_blocking(
@@ -156,23 +182,3 @@ class JobRunner:
             )
         except ClientError as error:  # ended elsewhere meanwhile (canceled, timed out)
             log.info("job %s: %s not reported: %s", job_id, status, error)
-
-
-def _start(docker: Any, work: RunContainer, job_id: str) -> Any:
-    try:
-        docker.images.get(work.image)
-    except Exception:
-        docker.images.pull(work.image)
-    return docker.containers.run(
-        work.image, work.command, environment=work.env, detach=True, labels={JOB_LABEL: job_id}
-    )
-
-
-def _state_of(container: Any) -> dict[str, Any]:
-    container.reload()
-    return dict(container.attrs["State"])
-
-
-def _remove(container: Any) -> None:
-    with contextlib.suppress(Exception):
-        container.remove(force=True)

@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from dockyard.agent.job_documents import RejectedDocument, RunContainer, details, last_line, parse
+from dockyard.agent.job_documents import (
+    RejectedDocument,
+    RunCommand,
+    RunContainer,
+    RunTask,
+    Work,
+    details,
+    last_line,
+    parse,
+)
 
 
 @pytest.mark.parametrize(
@@ -23,10 +32,32 @@ from dockyard.agent.job_documents import RejectedDocument, RunContainer, details
             },
             RunContainer("b", ["true"], {"A": "1"}, 5.0),
         ),
+        ({"operation": "runTask", "taskDefinition": "web:2"}, RunTask("web:2")),
+        (
+            {
+                "operation": "runTask",
+                "taskDefinition": "web",
+                "overrides": {"cpu": "256"},
+                "timeoutSeconds": 9,
+            },
+            RunTask("web", {"cpu": "256"}, 9.0),
+        ),
+        ({"operation": "runCommand", "command": ["uptime"]}, RunCommand(["uptime"])),
+        (
+            {"operation": "runCommand", "command": ["sh", "-c", "x"], "env": {"B": "2"}},
+            RunCommand(["sh", "-c", "x"], {"B": "2"}),
+        ),
     ],
-    ids=["an image alone", "every member"],
+    ids=[
+        "an image alone",
+        "every member",
+        "a task",
+        "a task with overrides",
+        "a command",
+        "a command with env",
+    ],
 )
-def test_parse(document: dict[str, object], expected: RunContainer) -> None:
+def test_parse(document: dict[str, object], expected: Work) -> None:
     assert parse(json.dumps(document)) == expected
 
 
@@ -40,6 +71,11 @@ def test_parse(document: dict[str, object], expected: RunContainer) -> None:
         (json.dumps({"operation": "runContainer", "image": "b", "command": "true"}), "list of strings"),
         (json.dumps({"operation": "runContainer", "image": "b", "env": {"A": 1}}), "env"),
         (json.dumps({"operation": "runContainer", "image": "b", "timeoutSeconds": 0}), "positive"),
+        (json.dumps({"operation": "runTask"}), "needs a taskDefinition"),
+        (json.dumps({"operation": "runTask", "taskDefinition": "t", "overrides": []}), "overrides"),
+        (json.dumps({"operation": "runCommand"}), "non-empty list"),
+        (json.dumps({"operation": "runCommand", "command": []}), "non-empty list"),
+        (json.dumps({"operation": "runCommand", "command": ["x"], "timeoutSeconds": True}), "positive"),
     ],
     ids=[
         "not JSON",
@@ -49,6 +85,11 @@ def test_parse(document: dict[str, object], expected: RunContainer) -> None:
         "a command that is a string",
         "an env value that is not a string",
         "a timeout of zero",
+        "a task without its definition",
+        "task overrides that are not an object",
+        "a command without its command",
+        "an empty command",
+        "a timeout that is a boolean",
     ],
 )
 def test_rejected(document: str, reason: str) -> None:

@@ -55,8 +55,16 @@ def devices(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> It
     account = server.new_account()
     ecs = server.client(account)
     ecs.create_cluster(clusterName=CLUSTER)
+    # Only the first agent lets jobs run host commands.
     agents = [
-        DockyardAgent(server, account, root / f"agent-{n}", cluster=CLUSTER, driver="docker").start()
+        DockyardAgent(
+            server,
+            account,
+            root / f"agent-{n}",
+            cluster=CLUSTER,
+            driver="docker",
+            options=("--allow-host-commands",) if n == 0 else (),
+        ).start()
         for n in range(2)
     ]
     connected_instances(ecs, count=2, cluster=CLUSTER, message=agents[0].log())
@@ -109,6 +117,52 @@ def test_a_failing_command_fails_and_an_unknown_operation_is_rejected(devices: D
     devices.job("unknown", {"operation": "formatDisk"})
     rejected = devices.wait_all("unknown", {"REJECTED"})
     assert "formatDisk" in rejected[0]["statusDetails"]["detailsMap"]["reason"]
+
+
+def test_a_host_command_runs_only_where_the_operator_allowed_it(devices: Devices, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    script = f'echo "key:$AWS_ACCESS_KEY_ID:$STEP"; touch {marker}; exit 4'
+    devices.job("host", {"operation": "runCommand", "command": ["sh", "-c", script], "env": {"STEP": "one"}})
+    ended = devices.wait_all("host", {"FAILED", "REJECTED"})
+    assert sorted(e["status"] for e in ended) == ["FAILED", "REJECTED"]
+    ran = next(e["statusDetails"]["detailsMap"] for e in ended if e["status"] == "FAILED")
+    # The agent's own credentials never reach the command.
+    assert (ran["exitCode"], ran["lastLine"]) == ("4", "key::one")
+    refused = next(e["statusDetails"]["detailsMap"] for e in ended if e["status"] == "REJECTED")
+    assert "--allow-host-commands" in refused["reason"]
+    assert marker.exists()
+
+
+def test_a_task_job_runs_an_ecs_task_on_each_instance(devices: Devices) -> None:
+    devices.ecs.register_task_definition(
+        family="patch",
+        containerDefinitions=[
+            {
+                "name": "main",
+                "image": "dockyard/busybox",
+                "memory": 32,
+                "command": ["sh", "-c", "exit $CODE"],
+            },
+            {
+                "name": "side",
+                "image": "dockyard/busybox",
+                "memory": 32,
+                "essential": False,
+                "command": ["false"],
+            },
+        ],
+    )
+    devices.job("task-ok", {"operation": "runTask", "taskDefinition": "patch"})
+    succeeded = devices.wait_all("task-ok", {"SUCCEEDED", "FAILED"})
+    assert {e["status"] for e in succeeded} == {"SUCCEEDED"}  # a non-essential container's exit 1 aside
+    arns = [e["statusDetails"]["detailsMap"]["taskArn"] for e in succeeded]
+    tasks = devices.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]
+    assert {t["startedBy"] for t in tasks} == {"iot-job/task-ok"}
+    assert len({t["containerInstanceArn"] for t in tasks}) == 2  # each on its own instance
+    overrides = {"containerOverrides": [{"name": "main", "environment": [{"name": "CODE", "value": "7"}]}]}
+    devices.job("task-bad", {"operation": "runTask", "taskDefinition": "patch:1", "overrides": overrides})
+    failed = devices.wait_all("task-bad", {"SUCCEEDED", "FAILED"})
+    assert {(e["status"], e["statusDetails"]["detailsMap"]["exitCode"]) for e in failed} == {("FAILED", "7")}
 
 
 def test_a_forced_cancel_and_a_timeout_kill_the_running_containers(devices: Devices) -> None:
