@@ -86,7 +86,7 @@ def test_a_device_key_dies_with_its_instance(server: DockyardServer, account: Cr
         try:
             device.get_pending_job_executions(thingName=thing)
         except ClientError as error:
-            return error.response["Error"]["Code"] == "UnrecognizedClientException"
+            return bool(error.response["Error"]["Code"] == "UnrecognizedClientException")
         return False
 
     wait_for(refused, timeout=10)
