@@ -92,8 +92,9 @@ def move(
     timeout_at: float | None | bool = False,
     plan: Plan | None = None,
     urgent: bool = True,
-) -> None:
+) -> dict[str, Any]:
     """Set an item's status (and details), bump its version; a failure may be retried.
+    Returns the columns it wrote.
     ``timeout_at`` False leaves the timer as it is. A worker's report is not ``urgent``: the
     engine looks at its job within ``COALESCE_SECONDS`` (or when its new timer runs out)."""
     values: dict[str, Any] = {"status": status, "version": item.version + 1, "updated_at": ctx.now}
@@ -117,6 +118,7 @@ def move(
         due_by(ctx, item.job_row, ctx.now + COALESCE_SECONDS)
     elif isinstance(values.get("timeout_at"), float):
         due_by(ctx, item.job_row, values["timeout_at"])
+    return values
 
 
 def _maybe_retry(ctx: RequestContext, item: Row[Any], status: str, plan: Plan) -> None:

@@ -8,6 +8,7 @@ InvalidStateTransitionException carrying the execution's state.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
@@ -58,21 +59,28 @@ _CURRENT = _ONE.where(_i.current.is_(True))
 _NUMBERED = _ONE.where(_i.number == bindparam("number"))
 
 
-def _thing(ctx: RequestContext, thing_name: str) -> None:
-    """The thing exists in the caller's account, and a device key (an agent's) is its own."""
+def _may_act_for(ctx: RequestContext, thing_name: str) -> None:
+    """A device key (an agent's) acts for its own thing only."""
     bound = ctx.identity.thing_name if ctx.identity is not None else None
     if bound is not None and bound != thing_name:
         raise AccessDeniedException(
             f"This key belongs to thing {bound}: it may not act for thing {thing_name}."
         )
+
+
+def _exists(ctx: RequestContext, thing_name: str) -> None:
     common.thing(ctx, thing_name, missing=ResourceNotFoundException)
 
 
 def _pending(ctx: RequestContext, thing_name: str) -> list[Row[Any]]:
-    """The thing's released, pending executions with their jobs, oldest first."""
-    _thing(ctx, thing_name)
+    """The thing's released, pending executions with their jobs, oldest first. A thing with
+    pending executions exists (deleting it removes them), so only an empty answer asks."""
+    _may_act_for(ctx, thing_name)
     values = {"account_id": ctx.account_id, "region": ctx.region, "thing_name": thing_name}
-    return list(ctx.conn.execute(_PENDING, values))
+    rows = list(ctx.conn.execute(_PENDING, values))
+    if not rows:
+        _exists(ctx, thing_name)
+    return rows
 
 
 def _next(rows: list[Row[Any]]) -> Row[Any] | None:
@@ -111,10 +119,9 @@ def _execution(ctx: RequestContext, row: Row[Any], *, document: str | None) -> d
     }
 
 
-def _fresh(ctx: RequestContext, item_id: int) -> Row[Any]:
-    return ctx.conn.execute(
-        select(job_items, jobs.c.job_id).join(jobs, jobs.c.id == _i.job_row).where(_i.id == item_id)
-    ).one()
+def _after(row: Row[Any], moved: dict[str, Any]) -> Any:
+    """The execution as ``engine.move`` left it, without reading it back."""
+    return SimpleNamespace(**(dict(row._mapping) | moved))
 
 
 def _timeout_at(ctx: RequestContext, row: Row[Any], plan: Plan, step_minutes: int | None) -> float | None:
@@ -157,8 +164,10 @@ def start_next_pending_job_execution(
         if status_details is not None:
             details["statusDetails"] = status_details
         timeout_at = _timeout_at(ctx, row, Plan.from_json(spec["plan"]), step_timeout_in_minutes)
-        engine.move(ctx, row, states.IN_PROGRESS, details=details, timeout_at=timeout_at, urgent=False)
-        row = _fresh(ctx, row.id)
+        moved = engine.move(
+            ctx, row, states.IN_PROGRESS, details=details, timeout_at=timeout_at, urgent=False
+        )
+        return {"execution": _execution(ctx, _after(row, moved), document=spec["document"])}
     return {"execution": _execution(ctx, row, document=spec["document"])}
 
 
@@ -181,12 +190,14 @@ def _find(ctx: RequestContext, job_id: str, thing_name: str, number: int | None)
         if found is None:
             raise ResourceNotFoundException(f"Thing {thing_name} has no pending job execution.")
         return found
-    _thing(ctx, thing_name)
+    _may_act_for(ctx, thing_name)
     values = {"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id, "thing_name": thing_name}
     if number is None:
         found = ctx.conn.execute(_CURRENT, values).first()
     else:
         found = ctx.conn.execute(_NUMBERED, {**values, "number": number}).first()
+    if found is None or found.status not in states.PENDING:
+        _exists(ctx, thing_name)  # ended executions outlive their thing
     if found is None or not found.released:
         raise ResourceNotFoundException(
             f"Job execution of job {job_id} on thing {thing_name} cannot be found."
