@@ -57,7 +57,8 @@ _ALLOWED_QUERY = frozenset(
         "delete", "tagging", "location", "max-uploads", "key-marker", "upload-id-marker",
         "max-parts", "part-number-marker", "response-content-type", "response-content-language",
         "response-expires", "response-cache-control", "response-content-disposition",
-        "response-content-encoding", "x-id", "attributes",
+        "response-content-encoding", "x-id", "attributes", "versioning", "versions",
+        "version-id-marker",
     }
 )  # fmt: skip
 # On a bucket itself only reads and DeleteObjects: writes there would configure the backing bucket.
