@@ -4,7 +4,9 @@ a server facing strangers needs, so slow or abusive clients can't hold it.
 uvicorn bounds only the idle time between requests (keep-alive). Here a request must also
 send its head (request line and headers, at most ``MAX_HEAD_BYTES``) within ``head_seconds`` of
 its first byte or of the connection's opening, and its body within ``body_seconds`` of its
-head; a connection past either deadline is closed, and the request never reaches the
+head, plus one second for every ``MIN_BODY_RATE`` bytes received (a large upload through the S3
+gateway takes as long as it takes at a decent rate; a trickle does not earn time); a connection
+past either deadline is closed, and the request never reaches the
 application with a partial body. Connections are capped overall and per client address: one
 over a cap is closed as it opens, before anything of it is read.
 
@@ -32,6 +34,7 @@ class ConnectionLimits:
 
 
 MAX_HEAD_BYTES = 64 * 1024
+MIN_BODY_RATE = 256 * 1024  # bytes per second a long body must keep up (after body_seconds)
 MAX_WEBSOCKET_FRAME_BYTES = 1024 * 1024
 
 
@@ -45,6 +48,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     total: ClassVar[int] = 0
 
     _deadline: asyncio.TimerHandle | None = None
+    _body_earned = 0.0  # seconds the body received so far added to its deadline
     _address: str | None = None
     _head_bytes = 0
 
@@ -89,8 +93,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._arm(self.limits.body_seconds)
+        self._body_earned = 0.0
+        self._arm(self.limits.body_seconds, self._body_deadline_passed)
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_earned += len(body) / MIN_BODY_RATE
+        super().on_body(body)
+
+    def _body_deadline_passed(self) -> None:
+        # The time the body earned since the timer was set, if any, moves the deadline on.
+        earned, self._body_earned = self._body_earned, 0.0
+        if earned >= 0.001:
+            self._arm(earned, self._body_deadline_passed)
+        else:
+            self._close()
 
     def on_message_complete(self) -> None:
         self._disarm()
@@ -108,9 +125,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_bytes > MAX_HEAD_BYTES:
             self._close()
 
-    def _arm(self, seconds: float) -> None:
+    def _arm(self, seconds: float, expire: Any = None) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._close)
+        self._deadline = self.loop.call_later(seconds, expire or self._close)
 
     def _disarm(self) -> None:
         if self._deadline is not None:

@@ -120,3 +120,42 @@ def test_signed_requests_are_answered_while_three_thousand_half_sent_requests_wa
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_long_body_that_keeps_a_decent_rate_outlives_the_body_deadline(impatient: DockyardServer) -> None:
+    """A 3 MiB upload through the S3 gateway paced over more than the 1 s body deadline (each
+    piece earns time) is stored whole."""
+    import http.client
+
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.config import Config
+    from botocore.credentials import Credentials as BotoCredentials
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=impatient.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ADMIN_KEY_ID,
+        aws_secret_access_key=ADMIN_SECRET,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    s3.create_bucket(Bucket="paced")
+    piece, pieces = b"p" * (256 * 1024), 12
+    headers = {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD", "Content-Length": str(len(piece) * pieces)}
+    request = AWSRequest(method="PUT", url=f"{impatient.endpoint}/paced/object", headers=headers)
+    SigV4Auth(BotoCredentials(ADMIN_KEY_ID, ADMIN_SECRET), "s3", "us-east-1").add_auth(request)
+
+    def paced() -> Iterator[bytes]:
+        for _ in range(pieces):
+            yield piece
+            time.sleep(0.1)  # the pace is the scenario: 2.5 MiB/s for 1.2 s
+
+    connection = http.client.HTTPConnection("127.0.0.1", impatient.port, timeout=30)
+    try:
+        connection.request("PUT", "/paced/object", body=paced(), headers=dict(request.headers.items()))
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+    assert s3.head_object(Bucket="paced", Key="object")["ContentLength"] == len(piece) * pieces
