@@ -54,6 +54,8 @@ class RequestContext:
     after_writes: list[Callable[[], None]] = field(default_factory=list)
     # Run once the request's transaction committed, durably (e.g. waking agent connections).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # What a front-end's prefetch read before the transaction (blocking I/O kept off it).
+    prefetched: dict[str, Any] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:

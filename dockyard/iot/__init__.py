@@ -31,6 +31,7 @@ def data_provider() -> list[ModuleType]:
 def front_ends() -> list[RestFrontEnd]:
     """The rest-json front-ends of the control plane (``iot``) and of devices (``iot-jobs-data``)."""
     from dockyard.iot import data_errors, errors
+    from dockyard.iot.jobs import document_source
     from dockyard.protocol.rest.json_body import JsonBody
     from dockyard.protocol.rest.pipeline import RestFrontEnd
 
@@ -40,6 +41,7 @@ def front_ends() -> list[RestFrontEnd]:
             JsonBody(),
             invalid_request=errors.InvalidRequestException,
             internal_error=errors.InternalFailureException,
+            prefetch=document_source.prefetch,
         ),
         RestFrontEnd(
             "iot-jobs-data",

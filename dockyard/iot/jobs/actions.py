@@ -15,6 +15,7 @@ from dockyard.iot.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
+from dockyard.iot.jobs import document_source as document_source_reader
 from dockyard.iot.jobs import plans, targets, templates, views
 from dockyard.jobs import engine, states
 from dockyard.store.schema import jobs
@@ -70,7 +71,7 @@ def create_job(
     if document is not None:
         spec["document"] = document
     if document_source is not None:
-        raise InvalidRequestException("documentSource is not supported yet: give the document itself.")
+        spec.update(document=document_source_reader.fetched(ctx), documentSource=document_source)
     if spec.get("document") is None:
         raise InvalidRequestException("A job needs a document (or a job template with one).")
     spec.update(targetSelection=target_selection or "SNAPSHOT", tags=tags or [])

@@ -9,6 +9,7 @@ from sqlalchemy import Row, delete, insert, select
 from dockyard.context import RequestContext
 from dockyard.iot import common
 from dockyard.iot.errors import ConflictException, InvalidRequestException, ResourceNotFoundException
+from dockyard.iot.jobs import document_source
 from dockyard.store.schema import job_templates
 
 _t = job_templates.c
@@ -62,7 +63,7 @@ def create_job_template(
     spec = {snake_to_member(name): value for name, value in given.items() if value is not None}
     spec["description"] = description
     if spec.get("documentSource") is not None:
-        raise InvalidRequestException("documentSource is not supported yet: give the document itself.")
+        spec["document"] = document_source.fetched(ctx)
     if spec.get("jobArn") is not None:
         raise InvalidRequestException("Templates from a job's ARN are not supported yet: give the document.")
     if spec.get("document") is None:

@@ -52,6 +52,9 @@ class RestFrontEnd:
     invalid_request: type[ApiError]  # what a request breaking its input shape is answered with
     internal_error: type[ApiError]  # what an unexpected failure is answered with
     authenticate: Authenticate = sigv4
+    # Blocking work a request needs before its transaction (reading a document from the object
+    # store): run after validation, off the event loop; it leaves what it read in ctx.prefetched.
+    prefetch: Callable[[RequestContext], None] | None = None
     router: Router = field(init=False)
     validator: ShapeValidator = field(init=False, default_factory=ShapeValidator)
 
@@ -110,6 +113,8 @@ async def handle(
     try:
         for step in PREPARE:
             step(front, call)
+        if front.prefetch is not None:
+            await anyio.to_thread.run_sync(front.prefetch, call.ctx)
         call.ctx.result = await server.dispatch_inline(call.ctx)
         return _response(front, call.ctx)
     except Exception as error:
@@ -121,6 +126,8 @@ def _handle_in_thread(server: ServerState, front: RestFrontEnd, http: HttpReques
     try:
         for step in PREPARE:
             step(front, call)
+        if front.prefetch is not None:
+            front.prefetch(call.ctx)
         call.ctx.result = server.dispatch(call.ctx)
         return _response(front, call.ctx)
     except Exception as error:
