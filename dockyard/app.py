@@ -80,15 +80,16 @@ def build_app(server: ServerState) -> FrontDoor:
         Route(agent_update.PACKAGE_PATH, agent_package_endpoint(server), methods=["GET"]),
         console.routes(server),
     ]
+    objects = S3Gateway(server)
     return FrontDoor(
         api,
         RestEndpoint(server, iot.front_ends()),
-        Starlette(routes=routes, lifespan=_controllers(server)),
-        S3Gateway(server),
+        Starlette(routes=routes, lifespan=_controllers(server, objects)),
+        objects,
     )
 
 
-def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
+def _controllers(server: ServerState, objects: S3Gateway):  # type: ignore[no-untyped-def]
     """Start the background controllers with the server and stop them with it."""
 
     @contextlib.asynccontextmanager
@@ -103,6 +104,7 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
             yield
         finally:
             await runtime.stop()
+            await objects.aclose()
             await anyio.to_thread.run_sync(server.object_store.close)
 
     return lifespan

@@ -113,6 +113,9 @@ class S3Gateway:
             if method in handler:
                 await handler[method](exchange, identity, region, bucket)
                 return
+        if query == {"location"} and rest in ("", "/") and method == "GET":
+            await self._bucket_location(exchange, identity, bucket)
+            return
         unknown = sorted(query - _ALLOWED_QUERY)
         if unknown:
             raise not_implemented(f"The ?{unknown[0]} subresource")
@@ -187,6 +190,14 @@ class S3Gateway:
             await exchange.respond(404)
             return
         await exchange.respond(200, [(b"x-amz-bucket-region", row.region.encode())])
+
+    async def _bucket_location(self, exchange: _Exchange, identity: Identity, bucket: str) -> None:
+        account = identity.account_id
+        row = await self.server.run_in_store(lambda connection: buckets.find(connection, account, bucket))
+        if row is None:
+            raise no_such_bucket(bucket)
+        region = "" if row.region == "us-east-1" else escape(row.region)  # as S3 says us-east-1
+        await exchange.xml(200, f'<LocationConstraint xmlns="{_XMLNS}">{region}</LocationConstraint>')
 
     async def _delete_bucket(
         self, exchange: _Exchange, identity: Identity, _region: str, bucket: str

@@ -70,3 +70,24 @@ def test_another_account_cannot_see_or_touch_a_bucket_nor_its_objects(
     assert s3.get_object(Bucket=bucket, Key="secret.txt")["Body"].read() == b"A's data"
     assert other.get_object(Bucket=bucket, Key="secret.txt")["Body"].read() == b"B's data"
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [bucket]
+
+
+def test_a_bucket_location_is_the_region_it_was_made_in(server: DockyardServer, account: Any) -> None:
+    import boto3
+
+    from tests.objectstore.conftest import S3_CONFIG
+
+    home = s3_client(server, account)
+    home.create_bucket(Bucket="east")
+    assert home.get_bucket_location(Bucket="east")["LocationConstraint"] is None
+    away = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id=account.access_key_id,
+        aws_secret_access_key=account.secret_access_key,
+        config=S3_CONFIG,
+    )
+    away.create_bucket(Bucket="west", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert away.get_bucket_location(Bucket="west")["LocationConstraint"] == "eu-west-1"
+    assert error_of(home.get_bucket_location, Bucket="absent") == ("NoSuchBucket", 404)
