@@ -25,7 +25,7 @@ from dockyard.jobs.controller import JobController
 from dockyard.objectstore import ObjectStore, ObjectStoreSettings
 from dockyard.objectstore.gateway import S3Gateway
 from dockyard.protocol.endpoint import AwsJsonEndpoint
-from dockyard.protocol.rest.endpoint import RestEndpoint, scope_service
+from dockyard.protocol.rest.endpoint import RestEndpoint
 from dockyard.server_state import ServerState
 
 
@@ -63,7 +63,7 @@ class FrontDoor:
             await self.api(scope, receive, send)
         elif scope["type"] == "http" and (front := self.rest.front_for(scope)) is not None:
             await self.rest(scope, receive, send, front)
-        elif scope["type"] == "http" and scope_service(scope) == "s3":  # S3 Control went to rest above
+        elif scope["type"] == "http" and self.objects.claims(scope):  # S3 Control went to rest above
             await self.objects(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -28,7 +28,7 @@ import httpx
 from dockyard.context import Identity
 from dockyard.errors import ApiError
 from dockyard.identity.authenticate import authenticate
-from dockyard.objectstore import buckets, chunked
+from dockyard.objectstore import buckets, chunked, presign
 from dockyard.objectstore.errors import S3Error, from_identity_error, no_such_bucket, not_implemented
 from dockyard.objectstore.forward import (
     UNSIGNED_PAYLOAD,
@@ -41,6 +41,7 @@ from dockyard.objectstore.forward import (
 )
 from dockyard.objectstore.names import backing_bucket, bucket_name_problem
 from dockyard.objectstore.store import ObjectStoreUnavailable
+from dockyard.protocol.rest.endpoint import scope_service
 
 if TYPE_CHECKING:
     from dockyard.server_state import ServerState
@@ -127,12 +128,30 @@ class S3Gateway:
             raise not_implemented(f"{method} on a bucket with ?{','.join(sorted(query))}")
         await self._forward(exchange, identity, bucket, rest)
 
+    @staticmethod
+    def claims(scope: dict[str, Any]) -> bool:
+        """Whether a request is S3's: signed for ``s3`` in its Authorization header or its
+        query (a presigned URL). S3 Control's requests reach ``RestEndpoint`` before this."""
+        service = scope_service(scope)
+        if service is None and scope["query_string"]:
+            service = presign.credential_service(scope["query_string"].decode("latin-1"))
+        return service == "s3"
+
     async def _authenticate(self, exchange: _Exchange) -> tuple[Identity, str]:
         headers = exchange.headers
-        if "x-amz-content-sha256" not in headers and self.server.verify_signatures:
+        presigned = "authorization" not in headers and presign.is_presigned(exchange.query_string)
+        if not presigned and "x-amz-content-sha256" not in headers and self.server.verify_signatures:
             raise S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
 
         def check() -> tuple[Identity, str]:
+            if presigned and self.server.verify_signatures:
+                return presign.authenticate_presigned(
+                    self.server,
+                    method=exchange.method,
+                    path=exchange.raw_path,
+                    query_string=exchange.query_string,
+                    headers=headers,
+                )
             return authenticate(
                 self.server,
                 method=exchange.method,
@@ -228,7 +247,8 @@ class S3Gateway:
         body, length, payload_hash = self._request_body(exchange, headers)
         if length is not None:
             headers["content-length"] = str(length)
-        path = f"/{backing}{rest}" + (f"?{exchange.query_string}" if exchange.query_string else "")
+        query = presign.without_auth(exchange.query_string)
+        path = f"/{backing}{rest}" + (f"?{query}" if query else "")
         response = await self.upstream.send(
             exchange.method, path, headers, payload_hash=payload_hash, body=body
         )
@@ -319,7 +339,8 @@ class _Exchange:
         return unquote(first), slash + rest
 
     def query_names(self) -> set[str]:
-        return {name for name, _ in parse_qsl(self.query_string, keep_blank_values=True)}
+        names = {name for name, _ in parse_qsl(self.query_string, keep_blank_values=True)}
+        return names - presign.AUTH_PARAMETERS - presign.V2_PARAMETERS
 
     async def body(self) -> AsyncIterator[bytes]:
         """The request body in pieces of about ``_PIECE`` bytes (what the server reads from the
