@@ -92,6 +92,10 @@ class S3Gateway:
             await exchange.error(content_mismatch())
         except ClientGone:
             return
+        except httpx.LocalProtocolError:  # the body the client sent is not as long as it said
+            await exchange.error(
+                S3Error("IncompleteBody", "The request body is not as long as its length says.")
+            )
         except (ObjectStoreUnavailable, httpx.HTTPError) as error:
             log.warning("object store: %s %s: %s", scope["method"], scope["path"], error)
             await exchange.error(S3Error("ServiceUnavailable", "The object store is not available.", 503))
@@ -239,6 +243,7 @@ class S3Gateway:
         await exchange.respond(204)
 
     async def _forward(self, exchange: _Exchange, identity: Identity, bucket: str, rest: str) -> None:
+        _check_key(rest)
         backing = backing_bucket(identity.account_id, bucket)
         headers = forwarded_headers(exchange.headers)
         source = headers.get("x-amz-copy-source")
@@ -415,9 +420,17 @@ def _rename(content: bytes, backing: str, bucket: str) -> bytes:
     return content.replace(backing.encode(), escape(bucket).encode())
 
 
+def _check_key(path: str) -> None:
+    """Refuse a key with ``.`` or ``..`` segments (encoded or not): on the way to the store, a
+    URL library or the store would resolve them, and ``/mine/../theirs`` leaves the account."""
+    if any(segment in (".", "..") for segment in unquote(path).split("/")):
+        raise S3Error("InvalidURI", "Dockyard's S3 gateway does not take keys with '.' or '..' segments.")
+
+
 def _copy_source(account_id: str, source: str) -> str:
     """``x-amz-copy-source`` on the account's backing bucket (copies stay within the account)."""
     bucket, slash, rest = source.lstrip("/").partition("/")
+    _check_key("/" + rest.partition("?")[0])
     name = unquote(bucket)
     if not slash or not rest or bucket_name_problem(name):
         raise S3Error(
