@@ -25,7 +25,7 @@ from dockyard.jobs.controller import JobController
 from dockyard.objectstore import ObjectStore, ObjectStoreSettings
 from dockyard.objectstore.gateway import S3Gateway
 from dockyard.protocol.endpoint import AwsJsonEndpoint
-from dockyard.protocol.rest.endpoint import RestEndpoint, scope_service
+from dockyard.protocol.rest.endpoint import RestEndpoint
 from dockyard.server_state import ServerState
 
 
@@ -63,7 +63,7 @@ class FrontDoor:
             await self.api(scope, receive, send)
         elif scope["type"] == "http" and (front := self.rest.front_for(scope)) is not None:
             await self.rest(scope, receive, send, front)
-        elif scope["type"] == "http" and scope_service(scope) == "s3":  # S3 Control went to rest above
+        elif scope["type"] == "http" and self.objects.claims(scope):  # S3 Control went to rest above
             await self.objects(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -80,15 +80,16 @@ def build_app(server: ServerState) -> FrontDoor:
         Route(agent_update.PACKAGE_PATH, agent_package_endpoint(server), methods=["GET"]),
         console.routes(server),
     ]
+    objects = S3Gateway(server)
     return FrontDoor(
         api,
         RestEndpoint(server, iot.front_ends()),
-        Starlette(routes=routes, lifespan=_controllers(server)),
-        S3Gateway(server),
+        Starlette(routes=routes, lifespan=_controllers(server, objects)),
+        objects,
     )
 
 
-def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
+def _controllers(server: ServerState, objects: S3Gateway):  # type: ignore[no-untyped-def]
     """Start the background controllers with the server and stop them with it."""
 
     @contextlib.asynccontextmanager
@@ -103,6 +104,7 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
             yield
         finally:
             await runtime.stop()
+            await objects.aclose()
             await anyio.to_thread.run_sync(server.object_store.close)
 
     return lifespan

@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 import anyio.to_thread
@@ -28,8 +28,9 @@ import httpx
 from dockyard.context import Identity
 from dockyard.errors import ApiError
 from dockyard.identity.authenticate import authenticate
-from dockyard.objectstore import buckets, chunked
+from dockyard.objectstore import buckets, chunked, presign
 from dockyard.objectstore.errors import S3Error, from_identity_error, no_such_bucket, not_implemented
+from dockyard.objectstore.exchange import ClientGone, Exchange
 from dockyard.objectstore.forward import (
     UNSIGNED_PAYLOAD,
     BodyMismatch,
@@ -41,6 +42,7 @@ from dockyard.objectstore.forward import (
 )
 from dockyard.objectstore.names import backing_bucket, bucket_name_problem
 from dockyard.objectstore.store import ObjectStoreUnavailable
+from dockyard.protocol.rest.endpoint import scope_service
 
 if TYPE_CHECKING:
     from dockyard.server_state import ServerState
@@ -63,12 +65,6 @@ _ALLOWED_QUERY = frozenset(
 )  # fmt: skip
 # On a bucket itself only reads and DeleteObjects: writes there would configure the backing bucket.
 _OBJECT_ONLY = frozenset({"tagging", "uploadId", "partNumber", "versionId", "attributes"})
-_SMALL_BODY = 1 << 16  # a CreateBucket configuration, at most
-_PIECE = 1 << 20  # request bodies go on in pieces of about this size
-
-
-class ClientGone(Exception):
-    """The client disconnected before its request body was read."""
 
 
 class S3Gateway:
@@ -82,7 +78,7 @@ class S3Gateway:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         request_id = secrets.token_hex(8).upper()
-        exchange = _Exchange(scope, receive, send, request_id)
+        exchange = Exchange(scope, receive, send, request_id)
         try:
             await self._handle(exchange)
         except S3Error as error:
@@ -91,6 +87,10 @@ class S3Gateway:
             await exchange.error(content_mismatch())
         except ClientGone:
             return
+        except httpx.LocalProtocolError:  # the body the client sent is not as long as it said
+            await exchange.error(
+                S3Error("IncompleteBody", "The request body is not as long as its length says.")
+            )
         except (ObjectStoreUnavailable, httpx.HTTPError) as error:
             log.warning("object store: %s %s: %s", scope["method"], scope["path"], error)
             await exchange.error(S3Error("ServiceUnavailable", "The object store is not available.", 503))
@@ -98,7 +98,7 @@ class S3Gateway:
             log.exception("object store: %s %s failed", scope["method"], scope["path"])
             await exchange.error(S3Error("InternalError", "We encountered an internal error.", 500))
 
-    async def _handle(self, exchange: _Exchange) -> None:
+    async def _handle(self, exchange: Exchange) -> None:
         identity, region = await self._authenticate(exchange)
         bucket, rest = exchange.bucket_and_rest()
         method = exchange.method
@@ -113,6 +113,9 @@ class S3Gateway:
             if method in handler:
                 await handler[method](exchange, identity, region, bucket)
                 return
+        if query == {"location"} and rest in ("", "/") and method == "GET":
+            await self._bucket_location(exchange, identity, bucket)
+            return
         unknown = sorted(query - _ALLOWED_QUERY)
         if unknown:
             raise not_implemented(f"The ?{unknown[0]} subresource")
@@ -124,12 +127,30 @@ class S3Gateway:
             raise not_implemented(f"{method} on a bucket with ?{','.join(sorted(query))}")
         await self._forward(exchange, identity, bucket, rest)
 
-    async def _authenticate(self, exchange: _Exchange) -> tuple[Identity, str]:
+    @staticmethod
+    def claims(scope: dict[str, Any]) -> bool:
+        """Whether a request is S3's: signed for ``s3`` in its Authorization header or its
+        query (a presigned URL). S3 Control's requests reach ``RestEndpoint`` before this."""
+        service = scope_service(scope)
+        if service is None and scope["query_string"]:
+            service = presign.credential_service(scope["query_string"].decode("latin-1"))
+        return service == "s3"
+
+    async def _authenticate(self, exchange: Exchange) -> tuple[Identity, str]:
         headers = exchange.headers
-        if "x-amz-content-sha256" not in headers and self.server.verify_signatures:
+        presigned = "authorization" not in headers and presign.is_presigned(exchange.query_string)
+        if not presigned and "x-amz-content-sha256" not in headers and self.server.verify_signatures:
             raise S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
 
         def check() -> tuple[Identity, str]:
+            if presigned and self.server.verify_signatures:
+                return presign.authenticate_presigned(
+                    self.server,
+                    method=exchange.method,
+                    path=exchange.raw_path,
+                    query_string=exchange.query_string,
+                    headers=headers,
+                )
             return authenticate(
                 self.server,
                 method=exchange.method,
@@ -158,7 +179,7 @@ class S3Gateway:
             f"<DisplayName>{account}</DisplayName></Owner><Buckets>{items}</Buckets></ListAllMyBucketsResult>"
         )
 
-    async def _create_bucket(self, exchange: _Exchange, identity: Identity, region: str, bucket: str) -> None:
+    async def _create_bucket(self, exchange: Exchange, identity: Identity, region: str, bucket: str) -> None:
         problem = bucket_name_problem(bucket)
         if problem:
             raise S3Error("InvalidBucketName", problem, 400, BucketName=bucket)
@@ -180,7 +201,7 @@ class S3Gateway:
             )
         await exchange.respond(200, [(b"location", f"/{bucket}".encode())])
 
-    async def _head_bucket(self, exchange: _Exchange, identity: Identity, _region: str, bucket: str) -> None:
+    async def _head_bucket(self, exchange: Exchange, identity: Identity, _region: str, bucket: str) -> None:
         account = identity.account_id
         row = await self.server.run_in_store(lambda connection: buckets.find(connection, account, bucket))
         if row is None:
@@ -188,9 +209,15 @@ class S3Gateway:
             return
         await exchange.respond(200, [(b"x-amz-bucket-region", row.region.encode())])
 
-    async def _delete_bucket(
-        self, exchange: _Exchange, identity: Identity, _region: str, bucket: str
-    ) -> None:
+    async def _bucket_location(self, exchange: Exchange, identity: Identity, bucket: str) -> None:
+        account = identity.account_id
+        row = await self.server.run_in_store(lambda connection: buckets.find(connection, account, bucket))
+        if row is None:
+            raise no_such_bucket(bucket)
+        region = "" if row.region == "us-east-1" else escape(row.region)  # as S3 says us-east-1
+        await exchange.xml(200, f'<LocationConstraint xmlns="{_XMLNS}">{region}</LocationConstraint>')
+
+    async def _delete_bucket(self, exchange: Exchange, identity: Identity, _region: str, bucket: str) -> None:
         account = identity.account_id
         row = await self.server.run_in_store(lambda connection: buckets.find(connection, account, bucket))
         if row is None:
@@ -208,7 +235,8 @@ class S3Gateway:
         await self.server.run_in_store(lambda connection: buckets.remove(connection, account, bucket))
         await exchange.respond(204)
 
-    async def _forward(self, exchange: _Exchange, identity: Identity, bucket: str, rest: str) -> None:
+    async def _forward(self, exchange: Exchange, identity: Identity, bucket: str, rest: str) -> None:
+        _check_key(rest)
         backing = backing_bucket(identity.account_id, bucket)
         headers = forwarded_headers(exchange.headers)
         source = headers.get("x-amz-copy-source")
@@ -217,7 +245,8 @@ class S3Gateway:
         body, length, payload_hash = self._request_body(exchange, headers)
         if length is not None:
             headers["content-length"] = str(length)
-        path = f"/{backing}{rest}" + (f"?{exchange.query_string}" if exchange.query_string else "")
+        query = presign.without_auth(exchange.query_string)
+        path = f"/{backing}{rest}" + (f"?{query}" if query else "")
         response = await self.upstream.send(
             exchange.method, path, headers, payload_hash=payload_hash, body=body
         )
@@ -236,7 +265,7 @@ class S3Gateway:
             await response.aclose()
 
     def _request_body(
-        self, exchange: _Exchange, headers: dict[str, str]
+        self, exchange: Exchange, headers: dict[str, str]
     ) -> tuple[AsyncIterator[bytes] | bytes | None, int | None, str]:
         """The body to send on, its length, and the payload digest to sign it with."""
         claimed = exchange.headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
@@ -271,7 +300,7 @@ class S3Gateway:
             body = verified(body, claimed)
         return body, length, UNSIGNED_PAYLOAD
 
-    def _chunk_signatures(self, exchange: _Exchange, claimed: str) -> chunked.ChunkSignatures | None:
+    def _chunk_signatures(self, exchange: Exchange, claimed: str) -> chunked.ChunkSignatures | None:
         if claimed not in chunked.SIGNED or not self.server.verify_signatures:
             return None
         from dockyard.identity.sigv4 import parse_authorization
@@ -286,95 +315,7 @@ class S3Gateway:
         await self.upstream.aclose()
 
 
-class _Exchange:
-    """One request and its response, in ASGI terms."""
-
-    def __init__(self, scope: dict[str, Any], receive: Any, send: Any, request_id: str) -> None:
-        self.scope = scope
-        self.receive = receive
-        self.send = send
-        self.request_id = request_id
-        self.started = False
-        self.method: str = scope["method"]
-        self.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        raw_path = scope.get("raw_path")
-        self.raw_path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
-        self.query_string: str = scope["query_string"].decode("latin-1")
-
-    def bucket_and_rest(self) -> tuple[str, str]:
-        """The bucket (decoded) and the rest of the path as sent (``/key``, ``/`` or empty)."""
-        path = self.raw_path.split("?", 1)[0]
-        first, slash, rest = path[1:].partition("/")
-        return unquote(first), slash + rest
-
-    def query_names(self) -> set[str]:
-        return {name for name, _ in parse_qsl(self.query_string, keep_blank_values=True)}
-
-    async def body(self) -> AsyncIterator[bytes]:
-        """The request body in pieces of about ``_PIECE`` bytes (what the server reads from the
-        socket is smaller: passing each on would cost the forward more per byte)."""
-        pending: list[bytes] = []
-        size = 0
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
-            chunk = message.get("body", b"")
-            more = message.get("more_body", False)
-            if chunk:
-                pending.append(chunk)
-                size += len(chunk)
-            if pending and (size >= _PIECE or not more):
-                yield pending[0] if len(pending) == 1 else b"".join(pending)
-                pending, size = [], 0
-            if not more:
-                return
-
-    async def read_small_body(self) -> bytes:
-        data = bytearray()
-        async for chunk in self.body():
-            data.extend(chunk)
-            if len(data) > _SMALL_BODY:
-                raise S3Error("MaxMessageLengthExceeded", "Your request was too big.")
-        return bytes(data)
-
-    async def respond(
-        self, status: int, headers: list[tuple[bytes, bytes]] | None = None, body: bytes = b""
-    ) -> None:
-        chosen = [(name, value) for name, value in headers or [] if name != b"content-length"]
-        chosen.append((b"x-amz-request-id", self.request_id.encode()))
-        chosen.append((b"content-length", str(len(body)).encode()))
-        self.started = True
-        await self.send({"type": "http.response.start", "status": status, "headers": chosen})
-        await self.send({"type": "http.response.body", "body": b"" if self.method == "HEAD" else body})
-
-    async def xml(self, status: int, document: str) -> None:
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + document).encode()
-        await self.respond(status, [(b"content-type", b"application/xml")], body)
-
-    async def stream(self, response: httpx.Response) -> None:
-        headers = response_headers(response)
-        status = response.status_code
-        if "content-range" in response.headers:
-            # A range is a 206 (rclone says 200), and a whole object's checksum describes no
-            # range of it (S3 sends none with a range; SDKs that validate would fail on it).
-            status = 206 if status == 200 else status
-            headers = [(name, value) for name, value in headers if not name.startswith(b"x-amz-checksum-")]
-        headers.append((b"x-amz-request-id", self.request_id.encode()))
-        self.started = True
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
-        if self.method != "HEAD":
-            async for chunk in response.aiter_raw():
-                await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await self.send({"type": "http.response.body", "body": b""})
-
-    async def error(self, error: S3Error) -> None:
-        if self.started:
-            return  # the status line went out already: the client sees a cut-short body
-        await self.respond(error.status, [(b"content-type", b"application/xml")], error.xml(self.request_id))
-
-
-def _is_object_read(rest: str, exchange: _Exchange) -> bool:
+def _is_object_read(rest: str, exchange: Exchange) -> bool:
     """A GET of an object's bytes (the one answer that may be large), not a listing."""
     return rest not in ("", "/") and not exchange.query_names() & {"uploadId", "tagging", "attributes"}
 
@@ -383,9 +324,17 @@ def _rename(content: bytes, backing: str, bucket: str) -> bytes:
     return content.replace(backing.encode(), escape(bucket).encode())
 
 
+def _check_key(path: str) -> None:
+    """Refuse a key with ``.`` or ``..`` segments (encoded or not): on the way to the store, a
+    URL library or the store would resolve them, and ``/mine/../theirs`` leaves the account."""
+    if any(segment in (".", "..") for segment in unquote(path).split("/")):
+        raise S3Error("InvalidURI", "Dockyard's S3 gateway does not take keys with '.' or '..' segments.")
+
+
 def _copy_source(account_id: str, source: str) -> str:
     """``x-amz-copy-source`` on the account's backing bucket (copies stay within the account)."""
     bucket, slash, rest = source.lstrip("/").partition("/")
+    _check_key("/" + rest.partition("?")[0])
     name = unquote(bucket)
     if not slash or not rest or bucket_name_problem(name):
         raise S3Error(
