@@ -52,6 +52,9 @@ class RestFrontEnd:
     invalid_request: type[ApiError]  # what a request breaking its input shape is answered with
     internal_error: type[ApiError]  # what an unexpected failure is answered with
     authenticate: Authenticate = sigv4
+    # Only requests under this path reach the front-end (S3 Control's ``/v20180820/``: the rest
+    # of what is signed ``s3`` is the S3 gateway's).
+    path_prefix: str | None = None
     router: Router = field(init=False)
     validator: ShapeValidator = field(init=False, default_factory=ShapeValidator)
 
@@ -143,7 +146,8 @@ def _response(front: RestFrontEnd, ctx: RequestContext) -> HttpResponse:
 
 
 def error_response(front: RestFrontEnd, ctx: RequestContext, error: Exception) -> HttpResponse:
-    """The protocol's error: ``x-amzn-ErrorType`` and the model's status, the message in the body."""
+    """The protocol's error: ``x-amzn-ErrorType`` and the model's status, the message in the
+    body (rest-xml: S3 Control's ``ErrorResponse`` document)."""
     if isinstance(error, (InvalidParameterException, SerializationException)):
         error = front.invalid_request(error.message)
     elif not isinstance(error, ApiError) or isinstance(error, ServerException):
@@ -158,7 +162,9 @@ def error_response(front: RestFrontEnd, ctx: RequestContext, error: Exception) -
         ("content-type", front.codec.content_type),
     ]
     return HttpResponse(
-        status=error.status, body=front.codec.error(error.code, error.message, members), headers=headers
+        status=error.status,
+        body=front.codec.error(error.code, error.message, members, ctx.request_id),
+        headers=headers,
     )
 
 
