@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,8 +22,10 @@ from dockyard.ecs.request_limits import LIST_LIMITS
 from dockyard.ecs.services.controller import ServiceController
 from dockyard.identity.sealing import Sealer
 from dockyard.jobs.controller import JobController
+from dockyard.objectstore import ObjectStore, ObjectStoreSettings
+from dockyard.objectstore.gateway import S3Gateway
 from dockyard.protocol.endpoint import AwsJsonEndpoint
-from dockyard.protocol.rest.endpoint import RestEndpoint
+from dockyard.protocol.rest.endpoint import RestEndpoint, scope_service
 from dockyard.server_state import ServerState
 
 
@@ -49,16 +52,19 @@ class FrontDoor:
     error is an AWS error response), so it needs none of that stack.
     """
 
-    def __init__(self, api: AwsJsonEndpoint, rest: RestEndpoint, app: Starlette) -> None:
+    def __init__(self, api: AwsJsonEndpoint, rest: RestEndpoint, app: Starlette, objects: S3Gateway) -> None:
         self.api = api
         self.rest = rest
         self.app = app
+        self.objects = objects
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
             await self.api(scope, receive, send)
         elif scope["type"] == "http" and (front := self.rest.front_for(scope)) is not None:
             await self.rest(scope, receive, send, front)
+        elif scope["type"] == "http" and scope_service(scope) == "s3":  # S3 Control went to rest above
+            await self.objects(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -78,6 +84,7 @@ def build_app(server: ServerState) -> FrontDoor:
         api,
         RestEndpoint(server, [*iot.front_ends(), *batch.front_ends()]),
         Starlette(routes=routes, lifespan=_controllers(server)),
+        S3Gateway(server),
     )
 
 
@@ -96,6 +103,7 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
             yield
         finally:
             await runtime.stop()
+            await anyio.to_thread.run_sync(server.object_store.close)
 
     return lifespan
 
@@ -107,6 +115,7 @@ def build_server_state(
     sealer: Sealer,
     verify_signatures: bool = True,
     default_account_id: str | None = None,
+    object_store: ObjectStoreSettings | None = None,
 ) -> ServerState:
     state = ServerState(
         engine=engine,
@@ -123,4 +132,6 @@ def build_server_state(
     )
     if default_account_id:
         state.default_account_id = default_account_id
+    if object_store is not None:
+        state.object_store = ObjectStore(object_store, state.run_in_store)
     return state

@@ -224,9 +224,17 @@ class _Signer(SigV4Auth):  # type: ignore[misc]
         return key  # type: ignore[no-any-return]
 
 
+class _S3Signer(_Signer):
+    """S3 signs the path as sent: no dot-segment or slash normalization (keys may hold them)."""
+
+    def _normalize_url_path(self, path: str) -> str:
+        return path
+
+
 @functools.lru_cache(maxsize=_CACHE_ENTRIES)
 def _signer(access_key_id: str, secret_access_key: str, service: str, region: str) -> _Signer:
-    return _Signer(Credentials(access_key_id, secret_access_key), service, region)
+    kind = _S3Signer if service == "s3" else _Signer
+    return kind(Credentials(access_key_id, secret_access_key), service, region)
 
 
 def root_canonical_request(method: str, signed_values: dict[str, str], body: bytes) -> str:
