@@ -103,8 +103,8 @@ def _read(node: ElementTree.Element, shape: Shape, path: str) -> Any:
         value_name = shape.value.serialization.get("name", "value")
         entries: dict[str, Any] = {}
         for entry in node:
-            key = entry.find(key_name)
-            item = entry.find(value_name)
+            parts = {_local(child.tag): child for child in entry}  # namespaced like the rest
+            key, item = parts.get(key_name), parts.get(value_name)
             if key is not None and item is not None:
                 entries[key.text or ""] = _read(item, shape.value, path)
         return entries
