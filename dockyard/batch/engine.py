@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 5000  # manifest items written per transaction while Preparing
 RETRIES = 3  # a TemporaryFailure is tried again this many times
-BACKOFF_SECONDS = (1.0, 4.0, 16.0)
+# Back-off before retry n: BASE * 4**n seconds (tests shorten BASE).
+BACKOFF_BASE_SECONDS = float(os.environ.get("DOCKYARD_BATCH_BACKOFF_SECONDS", 1.0))
 LAUNCHES_PER_LOOK = 500  # tasks launched in one transaction, at most
 CAPACITY_RETRY_SECONDS = 1.0
 SAFETY_LOOK_SECONDS = 5.0
@@ -384,7 +386,7 @@ def record(
         progress["failed"] = int(progress.get("failed", 0)) + 1
         return
     jobs_engine.move(ctx, item, item_states.FAILED, details=details, plan=PLAN, urgent=False)
-    delay = BACKOFF_SECONDS[min(int(item.attempt), len(BACKOFF_SECONDS) - 1)]
+    delay = BACKOFF_BASE_SECONDS * 4 ** int(item.attempt)
     ctx.conn.execute(
         update(job_items)
         .where(_i.job_row == item.job_row, _i.item == item.item, _i.current.is_(True))
