@@ -24,7 +24,8 @@ task=$(echo "$DOCKYARD_BATCH_EVENT" | sed 's/.*"taskId":"\([^"]*\)".*/\1/')
 test -n "$AWS_ACCESS_KEY_ID" && test -n "$AWS_ENDPOINT_URL_S3" || exit 3
 case "$key" in
   perm*) echo '{"results":[{"taskId":"'$task'","resultCode":"PermanentFailure","resultString":"refused"}]}' ;;
-  temp*) case "$task" in *-1) exit 75 ;; esac; echo "{\"resultCode\":\"Succeeded\",\"resultString\":\"again $key\"}" ;;
+  temp*) case "$task" in *-1) exit 75 ;; esac
+         echo "{\"resultCode\":\"Succeeded\",\"resultString\":\"again $key\"}" ;;
   always*) exit 75 ;;
   *) echo "{\"resultCode\":\"Succeeded\",\"resultString\":\"did $key\"}" ;;
 esac
