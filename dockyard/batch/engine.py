@@ -56,6 +56,9 @@ LAUNCHES_PER_LOOK = 500  # tasks launched in one transaction, at most
 CAPACITY_RETRY_SECONDS = 1.0
 SAFETY_LOOK_SECONDS = 5.0
 STARTED_BY_PREFIX = "s3batch:"
+ITEM_TAG = "dockyard:batch-item"  # on each task: its item's manifest line
+# An item whose task stopped, its outcome in details, not yet counted by the engine.
+ENDED = "ENDED"
 PLAN = Plan(retries={item_states.FAILED: RETRIES})
 
 _i = job_items.c
@@ -251,7 +254,7 @@ def look(ctx: RequestContext, job_row: int) -> None:
             next_look = ctx.now + (CAPACITY_RETRY_SECONDS if short else 0.0)
     pending = ctx.conn.execute(
         select(func.count()).where(
-            _i.job_row == job.id, _i.current.is_(True), _i.status.in_(item_states.PENDING)
+            _i.job_row == job.id, _i.current.is_(True), _i.status.in_((*item_states.PENDING, ENDED))
         )
     ).scalar_one()
     executed = int(progress.get("succeeded", 0)) + int(progress.get("failed", 0))
@@ -320,37 +323,33 @@ _IN_FLIGHT = select(job_items).where(
 )
 
 
+_ENDED = select(job_items).where(_i.job_row == bindparam("job_row"), _i.current.is_(True), _i.status == ENDED)
+_RUNNING = select(func.count()).where(
+    _i.job_row == bindparam("job_row"), _i.current.is_(True), _i.status == item_states.IN_PROGRESS
+)
+
+
 def _collect(ctx: RequestContext, job: Row[Any], progress: dict[str, Any]) -> int:
-    """Outcomes of the items whose task stopped; how many items are still running."""
-    running = ctx.conn.execute(_IN_FLIGHT, {"job_row": job.id}).all()
-    by_arn = {item.details.get("task"): item for item in running if item.details.get("task")}
-    stopped: list[Any] = []
-    arns = list(by_arn)
-    for start in range(0, len(arns), 500):
-        stopped += list(
-            ctx.conn.execute(
-                select(_t.arn, _t.task_id, _t.containers, _t.stopped_reason).where(
-                    _t.arn.in_(arns[start : start + 500]), _t.last_status == "STOPPED"
-                )
-            ).all()
-        )
-    for task in stopped:
-        item = by_arn[task.arn]
-        outcome = invocation.outcome(
-            last_line=_last_line(ctx, job, task.task_id),
-            exit_code=_exit_code(task.containers),
-            stopped_reason=task.stopped_reason,
+    """Count the outcomes ``task_stopped`` left on ended items; how many items still run. Only
+    what ended since the last look is read, not everything in flight."""
+    for item in ctx.conn.execute(_ENDED, {"job_row": job.id}).all():
+        found = item.details.get("outcome") or {}
+        outcome = invocation.Outcome(
+            str(found.get("code", invocation.TEMPORARY)),
+            str(found.get("message", "")),
+            str(found.get("errorCode", "")),
+            int(found.get("http", 500)),
         )
         record(ctx, item, outcome, progress)
-    return len(running) - len(stopped)
+    return int(ctx.conn.execute(_RUNNING, {"job_row": job.id}).scalar_one())
 
 
-def _last_line(ctx: RequestContext, job: Row[Any], task_id: str) -> str | None:
+def _last_line(ctx: RequestContext, task: Any, task_id: str) -> str | None:
     lines = ctx.conn.execute(
         select(container_logs.c.line)
         .where(
-            container_logs.c.account_id == job.account_id,
-            container_logs.c.region == job.region,
+            container_logs.c.account_id == task.account_id,
+            container_logs.c.region == task.region,
             container_logs.c.task_id == task_id,
         )
         .order_by(container_logs.c.id.desc())
@@ -373,9 +372,8 @@ def record(
     ctx: RequestContext, item: Row[Any], outcome: invocation.Outcome, progress: dict[str, Any]
 ) -> None:
     """An item's outcome: its status, its report line, the job's counters; a retry if due."""
-    details = dict(
-        item.details, code=outcome.error_code, http=outcome.http_status, message=outcome.message[:1024]
-    )
+    details = {k: v for k, v in item.details.items() if k != "outcome"}
+    details.update(code=outcome.error_code, http=outcome.http_status, message=outcome.message[:1024])
     if outcome.code == invocation.SUCCEEDED:
         jobs_engine.move(ctx, item, item_states.SUCCEEDED, details=details, urgent=False)
         progress["succeeded"] = int(progress.get("succeeded", 0)) + 1
@@ -451,53 +449,73 @@ def _dispatch(ctx: RequestContext, job: Row[Any], progress: dict[str, Any], slot
     cluster = clusters.lookup(ctx, operations.cluster_of(invoke))
     _row, definition = task_launch.resolve_definition(ctx, function.reference)
     launch_type = task_launch.launch_type_of(cluster, None, None)
+    # One placement for the whole batch (a placement per task would read the cluster again
+    # each time once the transaction has placed); then each task gets its item's event.
     request = task_launch.placement_request(
         definition,
         {},
         launch_type=launch_type,
         group=f"family:{definition['family']}",
-        count=1,
+        count=len(items),
         constraints=None,
         strategies=None,
     )
     environment = _environment(ctx, job)
+    order = task_launch.Launch(
+        cluster=cluster,
+        definition=definition,
+        request=request,
+        launch_type=launch_type,
+        overrides=_overrides(definition, environment),
+        group=f"family:{definition['family']}",
+        started_by=started_by(job),
+        tags=[],
+    )
+    rows = task_launch.launch(ctx, order).rows
     version = invoke.get("InvocationSchemaVersion", "1.0")
-    launched = 0
-    for item in items:
-        task_id = f"{job.job_id}-{item.item}-{item.number}"
+    arguments = dict(invoke.get("UserArguments") or {})
+    changes = []
+    for item, row in zip(items, rows, strict=False):
         event = invocation.event(
             job_id=job.job_id,
-            task_id=task_id,
+            task_id=f"{job.job_id}-{item.item}-{item.number}",
             invocation_id=str(uuid.uuid4()),
             item=invocation.Item(item.details["b"], item.details["k"], item.details.get("v")),
             version=version,
-            user_arguments=dict(invoke.get("UserArguments") or {}),
+            user_arguments=arguments,
         )
         env = [*environment, {"name": "DOCKYARD_BATCH_EVENT", "value": orjson.dumps(event).decode()}]
-        overrides = {
-            "containerOverrides": [
-                {"name": container["name"], "environment": env}
-                for container in definition["containerDefinitions"]
-            ]
-        }
-        order = task_launch.Launch(
-            cluster=cluster,
-            definition=definition,
-            request=request,
-            launch_type=launch_type,
-            overrides=overrides,
-            group=f"family:{definition['family']}",
-            started_by=started_by(job),
-            tags=[],
+        changes.append(
+            {
+                "task_arn": row.arn,
+                "new_overrides": _overrides(definition, env),
+                "new_tags": [{"key": ITEM_TAG, "value": item.item}],
+            }
         )
-        result = task_launch.launch(ctx, order)
-        if not result.rows:
-            progress["short"] = True
-            return launched, True
-        details = dict(item.details, task=result.rows[0].arn)
-        jobs_engine.move(ctx, item, item_states.IN_PROGRESS, details=details, urgent=False)
-        launched += 1
-    return launched, False
+        jobs_engine.move(
+            ctx, item, item_states.IN_PROGRESS, details=dict(item.details, task=row.arn), urgent=False
+        )
+    if changes:
+        ctx.conn.execute(_ITEM_OF_TASK, changes)
+    short = len(rows) < len(items)
+    progress["short"] = short
+    return len(rows), short
+
+
+_ITEM_OF_TASK = (
+    update(tasks)
+    .where(_t.arn == bindparam("task_arn"))
+    .values(overrides=bindparam("new_overrides"), tags=bindparam("new_tags"))
+)
+
+
+def _overrides(definition: dict[str, Any], env: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "containerOverrides": [
+            {"name": container["name"], "environment": env}
+            for container in definition["containerDefinitions"]
+        ]
+    }
 
 
 def _environment(ctx: RequestContext, job: Row[Any]) -> list[dict[str, str]]:
@@ -662,16 +680,48 @@ def _put(store: Any, bucket: str, key: str, body: bytes) -> None:
     store.client().put_object(Bucket=bucket, Key=key, Body=body)
 
 
-def task_stopped(ctx: RequestContext, task: Any) -> None:
-    """A task of a batch job stopped: have the engine look at its job soon (coalesced)."""
+def task_stopped(ctx: RequestContext, task: Any, stopped: dict[str, Any]) -> None:
+    """A task stopped (in the transaction that stops it): if it ran a batch item, the item's
+    outcome is read now (exit code, last output line: the agent ships output before it reports
+    STOPPED) and left on the item, and its job is due shortly (coalesced)."""
     if not (task.started_by or "").startswith(STARTED_BY_PREFIX):
         return
+    line = next((tag.get("value") for tag in task.tags or [] if tag.get("key") == ITEM_TAG), None)
     job_id = task.started_by[len(STARTED_BY_PREFIX) :]
-    found = ctx.conn.execute(
+    job_row = ctx.conn.execute(
         select(_j.id).where(
             _j.account_id == task.account_id, _j.region == task.region, _j.kind == KIND, _j.job_id == job_id
         )
     ).scalar()
-    if found is not None:
-        jobs_engine.due_by(ctx, found, ctx.now + jobs_engine.COALESCE_SECONDS / 5)
-        ctx.after_commit.append(lambda: ctx.server.controllers.wake(jobs_engine.CONTROLLER))
+    if job_row is None or line is None:
+        return
+    item = ctx.conn.execute(
+        select(job_items).where(
+            _i.job_row == job_row, _i.item == line, _i.current.is_(True), _i.status == item_states.IN_PROGRESS
+        )
+    ).first()
+    if item is None or item.details.get("task") != task.arn:
+        return  # cancelled, or an earlier execution's task
+    outcome = invocation.outcome(
+        last_line=_last_line(ctx, task, task.task_id),
+        exit_code=_exit_code(stopped["containers"]),
+        stopped_reason=stopped.get("stopped_reason"),
+    )
+    found = {
+        "code": outcome.code,
+        "message": outcome.message,
+        "errorCode": outcome.error_code,
+        "http": outcome.http_status,
+    }
+    ctx.conn.execute(
+        update(job_items)
+        .where(_i.id == item.id)
+        .values(
+            status=ENDED,
+            details=dict(item.details, outcome=found),
+            version=item.version + 1,
+            updated_at=ctx.now,
+        )
+    )
+    jobs_engine.due_by(ctx, job_row, ctx.now + jobs_engine.COALESCE_SECONDS / 5)
+    ctx.after_commit.append(lambda: ctx.server.controllers.wake(jobs_engine.CONTROLLER))

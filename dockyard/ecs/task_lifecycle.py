@@ -78,9 +78,9 @@ def wake_agents(ctx: RequestContext, instance_ids: Iterable[int]) -> None:
     ctx.after_commit.append(lambda: ctx.server.notifier.wake(ids))
 
 
-# Called in the transaction of every task that stops (a job engine whose items are tasks
-# looks at their job: dockyard/batch/engine.py).
-STOPPED_HOOKS: list[Callable[[RequestContext, Row[Any]], None]] = []
+# Called in the transaction of every task that stops, with its row before and the values it
+# stopped with (a job engine whose items are tasks reads their outcome: dockyard/batch/engine.py).
+STOPPED_HOOKS: list[Callable[[RequestContext, Row[Any], dict[str, Any]], None]] = []
 
 
 def mark_stopped(
@@ -119,7 +119,7 @@ def mark_stopped(
     wake.task_changed(ctx, task, stopped_with=values["stop_code"])
     wake.cluster_changed(ctx, task.cluster_name, capacity_only=True)  # what it held is free
     for hook in STOPPED_HOOKS:
-        hook(ctx, task)
+        hook(ctx, task, values)
 
 
 def abandon_tasks(ctx: RequestContext, task_ids: list[int], reason: str) -> None:
