@@ -205,16 +205,20 @@ def main() -> None:
             stop.set()
             watcher.join(timeout=10)
             summary = job["ProgressSummary"]
+            cpu = server.cpu_seconds() - cpu_before
             print(
-                f"Run {args.items:,} items on {args.instances} hollow instances: {job['Status']} in {seconds:.1f} s "
-                f"= {args.items / seconds:,.0f} items/s (succeeded {summary['NumberOfTasksSucceeded']:,}, "
-                f"failed {summary['NumberOfTasksFailed']:,}); server CPU {server.cpu_seconds() - cpu_before:.1f} s"
+                f"Run {args.items:,} items on {args.instances} hollow instances: {job['Status']} "
+                f"in {seconds:.1f} s = {args.items / seconds:,.0f} items/s "
+                f"(succeeded {summary['NumberOfTasksSucceeded']:,}, failed {summary['NumberOfTasksFailed']:,}); "
+                f"server CPU {cpu:.1f} s = {cpu * 1000 / args.items:.1f} ms per item"
             )
             ordered = sorted(latencies)
             if ordered:
+                p50 = statistics.median(ordered) * 1000
+                p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
                 print(
-                    f"DescribeJob during the run: {len(ordered)} calls, p50 {statistics.median(ordered) * 1000:.1f} ms, "
-                    f"p99 {ordered[int(len(ordered) * 0.99) - 1] * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
+                    f"DescribeJob during the run: {len(ordered)} calls, p50 {p50:.1f} ms, "
+                    f"p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
                 )
         finally:
             if fleet is not None:
