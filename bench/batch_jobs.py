@@ -209,7 +209,8 @@ def main() -> None:
             print(
                 f"Run {args.items:,} items on {args.instances} hollow instances: {job['Status']} "
                 f"in {seconds:.1f} s = {args.items / seconds:,.0f} items/s "
-                f"(succeeded {summary['NumberOfTasksSucceeded']:,}, failed {summary['NumberOfTasksFailed']:,}); "
+                f"(succeeded {summary['NumberOfTasksSucceeded']:,}, "
+                f"failed {summary['NumberOfTasksFailed']:,}); "
                 f"server CPU {cpu:.1f} s = {cpu * 1000 / args.items:.1f} ms per item"
             )
             ordered = sorted(latencies)
