@@ -474,7 +474,8 @@ def _dispatch(ctx: RequestContext, job: Row[Any], progress: dict[str, Any], slot
     rows = task_launch.launch(ctx, order).rows
     version = invoke.get("InvocationSchemaVersion", "1.0")
     arguments = dict(invoke.get("UserArguments") or {})
-    changes = []
+    changes: list[dict[str, Any]] = []
+    started: list[dict[str, Any]] = []
     for item, row in zip(items, rows, strict=False):
         event = invocation.event(
             job_id=job.job_id,
@@ -492,16 +493,33 @@ def _dispatch(ctx: RequestContext, job: Row[Any], progress: dict[str, Any], slot
                 "new_tags": [{"key": ITEM_TAG, "value": item.item}],
             }
         )
-        jobs_engine.move(
-            ctx, item, item_states.IN_PROGRESS, details=dict(item.details, task=row.arn), urgent=False
+        started.append(
+            {
+                "item_id": item.id,
+                "new_details": dict(item.details, task=row.arn),
+                "new_version": item.version + 1,
+            }
         )
     if changes:
         ctx.conn.execute(_ITEM_OF_TASK, changes)
+        ctx.conn.execute(_STARTED, [dict(values, now=ctx.now) for values in started])
     short = len(rows) < len(items)
     progress["short"] = short
     return len(rows), short
 
 
+# The items whose task was launched: IN_PROGRESS (one statement for the look's batch).
+_STARTED = (
+    update(job_items)
+    .where(_i.id == bindparam("item_id"))
+    .values(
+        status=item_states.IN_PROGRESS,
+        details=bindparam("new_details"),
+        version=bindparam("new_version"),
+        started_at=func.coalesce(_i.started_at, bindparam("now")),
+        updated_at=bindparam("now"),
+    )
+)
 _ITEM_OF_TASK = (
     update(tasks)
     .where(_t.arn == bindparam("task_arn"))
