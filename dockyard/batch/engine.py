@@ -248,8 +248,7 @@ def look(ctx: RequestContext, job_row: int) -> None:
     next_look: float | None = None
     if not starved:
         launched, short = _dispatch(ctx, job, progress, min(concurrency - in_flight, LAUNCHES_PER_LOOK))
-        in_flight += launched
-        starved = short and in_flight == 0
+        in_flight += launched  # short of capacity alone is no reason to pause: only a higher priority is
         if short or launched == LAUNCHES_PER_LOOK:
             next_look = ctx.now + (CAPACITY_RETRY_SECONDS if short else 0.0)
     pending = ctx.conn.execute(
