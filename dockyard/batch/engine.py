@@ -24,6 +24,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ import anyio.to_thread
 import orjson
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 
-from dockyard.batch import invocation, job_states, manifests, operations, report
+from dockyard.batch import invocation, job_states, manifests, operations, report, store_operations
 from dockyard.batch.actions import KIND
 from dockyard.context import RequestContext
 from dockyard.controllers.runtime import system_identity
@@ -59,6 +60,9 @@ STARTED_BY_PREFIX = "s3batch:"
 ITEM_TAG = "dockyard:batch-item"  # on each task: its item's manifest line
 # An item whose task stopped, its outcome in details, not yet counted by the engine.
 ENDED = "ENDED"
+ENGINE_BATCH = 200  # items of an in-engine operation read, run and recorded together
+ENGINE_ROUNDS = 10  # batches per look
+ENGINE_THREADS = 8  # store calls under way at once
 PLAN = Plan(retries={item_states.FAILED: RETRIES})
 
 _i = job_items.c
@@ -80,6 +84,8 @@ async def reconcile(server: ServerState, job_row: int, account_id: str, region: 
         await _finish(server, identity, region, job_row, status)
     else:
         await server.transact(identity, region, lambda ctx: look(ctx, job_row))
+        if await _run_in_engine(server, identity, region, job_row):
+            await server.transact(identity, region, lambda ctx: look(ctx, job_row))  # counts, status
 
 
 def _status(ctx: RequestContext, job_row: int) -> str | None:
@@ -280,6 +286,8 @@ def look(ctx: RequestContext, job_row: int) -> None:
             _i.timeout_at > ctx.now,
         )
     ).scalar()
+    if invoke is None and _ready_items(ctx, job.id, 1):
+        next_look = ctx.now  # the engine runs these itself: at once, not when a task stops
     wakes = [when for when in (next_look, backoff) if when is not None]
     if status in (job_states.COMPLETING, job_states.FAILING):
         wakes = [ctx.now]
@@ -443,7 +451,7 @@ def _dispatch(ctx: RequestContext, job: Row[Any], progress: dict[str, Any], slot
         return 0, False
     invoke = _invoke(job)
     if invoke is None:
-        return _in_engine(ctx, job, items, progress), False
+        return 0, False  # the engine runs them itself (_run_in_engine), outside this transaction
     function = operations.check_lambda(invoke, job.account_id)
     cluster = clusters.lookup(ctx, operations.cluster_of(invoke))
     _row, definition = task_launch.resolve_definition(ctx, function.reference)
@@ -552,19 +560,73 @@ def _environment(ctx: RequestContext, job: Row[Any]) -> list[dict[str, str]]:
     return env
 
 
-def _in_engine(ctx: RequestContext, job: Row[Any], items: list[Row[Any]], progress: dict[str, Any]) -> int:
-    """Operations run against the store by the engine itself: not yet, each item fails."""
-    name = operations.name_of(job.spec["request"]["Operation"])
-    for item in items:
-        record(
-            ctx,
-            item,
-            invocation.Outcome(
-                invocation.PERMANENT, f"{name} is not run by this Dockyard yet.", "NotImplemented", 501
-            ),
-            progress,
+async def _run_in_engine(server: ServerState, identity: Any, region: str, job_row: int) -> bool:
+    """A job whose operation the engine runs itself: its ready items, a batch at a time, the
+    store calls on worker threads (outside any transaction), their outcomes recorded after."""
+    job = await server.transact(identity, region, lambda ctx: _job(ctx, job_row), write=False)
+    if job is None or job.status != job_states.ACTIVE or _invoke(job) is not None:
+        return False
+    request_operation = job.spec["request"]["Operation"]
+    name = operations.name_of(request_operation)
+    operation = request_operation[name]
+    store = server.object_store
+    account = job.account_id
+
+    def backing(bucket: str) -> str:
+        return store.backing_bucket(account, bucket)
+
+    def work(items: list[Row[Any]]) -> list[invocation.Outcome]:
+        client = store.client()
+
+        def one(item: Row[Any]) -> invocation.Outcome:
+            target = invocation.Item(item.details["b"], item.details["k"], item.details.get("v"))
+            return store_operations.run(client, backing, name, operation, target)
+
+        with ThreadPoolExecutor(ENGINE_THREADS) as pool:
+            return list(pool.map(one, items))
+
+    ran = False
+    for _ in range(ENGINE_ROUNDS):
+        items = await server.transact(
+            identity,
+            region,
+            functools.partial(_ready_items, job_row=job_row, limit=ENGINE_BATCH),
+            write=False,
         )
-    return 0
+        if not items:
+            break
+        outcomes = await anyio.to_thread.run_sync(functools.partial(work, items))
+        done = list(zip(items, outcomes, strict=True))
+        ran = True
+        if not await server.transact(
+            identity, region, functools.partial(_record_all, job_row=job_row, done=done)
+        ):
+            break
+    return ran
+
+
+def _record_all(
+    ctx: RequestContext, *, job_row: int, done: list[tuple[Row[Any], invocation.Outcome]]
+) -> bool:
+    """The outcomes of items the engine ran, for those still as they were read; False when
+    the job is no longer running (cancelled meanwhile)."""
+    job = _job(ctx, job_row)
+    if job is None or job.status not in job_states.RUNNING:
+        return False
+    progress = dict(job.progress)
+    for read, outcome in done:
+        item = ctx.conn.execute(
+            select(job_items).where(
+                _i.id == read.id,
+                _i.current.is_(True),
+                _i.status == item_states.QUEUED,
+                _i.version == read.version,
+            )
+        ).first()
+        if item is not None:
+            record(ctx, item, outcome, progress)
+    ctx.conn.execute(update(jobs).where(_j.id == job.id).values(progress=progress, updated_at=ctx.now))
+    return True
 
 
 # --- Cancelling, Completing, Failing ---------------------------------------------------------
