@@ -76,7 +76,9 @@ async def reconcile(server: ServerState, job_row: int, account_id: str, region: 
     if status is None:
         return
     if status == job_states.NEW:
-        await server.transact(identity, region, lambda ctx: _move_job(ctx, job_row, job_states.PREPARING))
+        await server.transact(
+            identity, region, lambda ctx: _move_job(ctx, job_row, job_states.NEW, job_states.PREPARING)
+        )
         status = job_states.PREPARING
     if status == job_states.PREPARING:
         await _prepare(server, identity, region, job_row)
@@ -96,11 +98,12 @@ def _job(ctx: RequestContext, job_row: int) -> Row[Any] | None:
     return ctx.conn.execute(select(jobs).where(_j.id == job_row).with_for_update()).first()
 
 
-def _move_job(ctx: RequestContext, job_row: int, status: str, **progress: Any) -> None:
+def _move_job(ctx: RequestContext, job_row: int, expected: str, status: str) -> None:
+    """``expected`` → ``status``, unless a request moved the job meanwhile (a cancel wins)."""
     job = _job(ctx, job_row)
-    if job is None:
+    if job is None or job.status != expected:
         return
-    _set(ctx, job, status, progress, due_at=ctx.now)
+    _set(ctx, job, status, {}, due_at=ctx.now)
 
 
 def _set(
@@ -219,8 +222,8 @@ def _add_items(
 
 def _fail(ctx: RequestContext, job_row: int, code: str, reason: str) -> None:
     job = _job(ctx, job_row)
-    if job is None or job.status in job_states.TERMINAL:
-        return
+    if job is None or job.status in job_states.TERMINAL or job.status in job_states.CLOSING:
+        return  # a cancel (or another ending) came first
     failures = [
         *job.progress.get("failureReasons", []),
         {"FailureCode": code[:64], "FailureReason": reason[:256]},

@@ -3,6 +3,7 @@ the test's account, and builders of CreateJob requests."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -36,6 +37,19 @@ def register_function(ecs: Any, family: str = "batch-fn", image: str = "dockyard
     return family
 
 
+# The manifest ``job_request`` names by default: ``put_default_manifest`` writes it, and a job
+# over it stays Suspended (ConfirmationRequired) until the test moves it.
+DEFAULT_MANIFEST = b"manifests,k\n"
+
+
+def put_default_manifest(server: DockyardServer, credentials: Credentials) -> None:
+    from tests.objectstore.conftest import s3_client
+
+    s3 = s3_client(server, credentials)
+    s3.create_bucket(Bucket="manifests")
+    s3.put_object(Bucket="manifests", Key="list.csv", Body=DEFAULT_MANIFEST)
+
+
 def job_request(account_id: str, **changes: Any) -> dict[str, Any]:
     """A CreateJob request of a CSV manifest running ``batch-fn``; ``changes`` replace members."""
     request: dict[str, Any] = {
@@ -43,7 +57,10 @@ def job_request(account_id: str, **changes: Any) -> dict[str, Any]:
         "Operation": {"LambdaInvoke": {"FunctionArn": "batch-fn"}},
         "Manifest": {
             "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
-            "Location": {"ObjectArn": "arn:aws:s3:::manifests/list.csv", "ETag": "abc"},
+            "Location": {
+                "ObjectArn": "arn:aws:s3:::manifests/list.csv",
+                "ETag": hashlib.md5(DEFAULT_MANIFEST, usedforsecurity=False).hexdigest(),
+            },
         },
         "Report": {"Enabled": False},
         "Priority": 10,

@@ -16,12 +16,14 @@ from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
 from dockyard import clients
-from tests.batch.conftest import job_request, register_function, s3control_client
+from tests.batch.conftest import job_request, put_default_manifest, register_function, s3control_client
 from tests.harness import Credentials, DockyardServer
 
 
 @pytest.fixture
-def fn(ecs: Any) -> str:
+def fn(server: DockyardServer, account: Credentials, ecs: Any) -> str:
+    """The function ``job_request`` names, and the manifest it reads (jobs wait in Suspended)."""
+    put_default_manifest(server, account)
     return register_function(ecs)
 
 
