@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
-from dockyard import console, ecs, iot
+from dockyard import batch, console, ecs, iot
 from dockyard.agent_channel import agent_update
 from dockyard.agent_channel.endpoint import AgentSocket
 from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_endpoint
@@ -83,7 +83,7 @@ def build_app(server: ServerState) -> FrontDoor:
     objects = S3Gateway(server)
     return FrontDoor(
         api,
-        RestEndpoint(server, iot.front_ends()),
+        RestEndpoint(server, [*iot.front_ends(), *batch.front_ends()]),
         Starlette(routes=routes, lifespan=_controllers(server, objects)),
         objects,
     )
@@ -122,7 +122,12 @@ def build_server_state(
     state = ServerState(
         engine=engine,
         sealer=sealer,
-        providers={"ecs": ecs.provider(), "iot": iot.provider(), "iot-jobs-data": iot.data_provider()},
+        providers={
+            "ecs": ecs.provider(),
+            "iot": iot.provider(),
+            "iot-jobs-data": iot.data_provider(),
+            "s3control": batch.provider(),
+        },
         public_url=public_url,
         verify_signatures=verify_signatures,
         list_limits={"ecs": LIST_LIMITS},

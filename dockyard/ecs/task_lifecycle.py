@@ -7,7 +7,7 @@ can never move a task back. Whoever changes a task here also bumps its instance'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
@@ -78,6 +78,11 @@ def wake_agents(ctx: RequestContext, instance_ids: Iterable[int]) -> None:
     ctx.after_commit.append(lambda: ctx.server.notifier.wake(ids))
 
 
+# Called in the transaction of every task that stops, with its row before and the values it
+# stopped with (a job engine whose items are tasks reads their outcome: dockyard/batch/engine.py).
+STOPPED_HOOKS: list[Callable[[RequestContext, Row[Any], dict[str, Any]], None]] = []
+
+
 def mark_stopped(
     ctx: RequestContext,
     task: Row[Any],
@@ -113,6 +118,8 @@ def mark_stopped(
     changed_in_frames(ctx, task)
     wake.task_changed(ctx, task, stopped_with=values["stop_code"])
     wake.cluster_changed(ctx, task.cluster_name, capacity_only=True)  # what it held is free
+    for hook in STOPPED_HOOKS:
+        hook(ctx, task, values)
 
 
 def abandon_tasks(ctx: RequestContext, task_ids: list[int], reason: str) -> None:

@@ -1,11 +1,15 @@
 """The job engine on the controller runtime: a job is due when ``jobs.due_at`` has come (an
 item changed, a rollout window opens, a timer runs out, a schedule starts); one leader brings
 due jobs forward, each in its own transaction, as the system identity of the job's account.
-Everything it needs is in the store, so a new leader (or a restart) goes on where it was."""
+Everything it needs is in the store, so a new leader (or a restart) goes on where it was.
+
+A job kind whose work is more than a transaction (S3 Batch Operations reads manifests from the
+object store and launches tasks) registers its own reconcile in ``KINDS``; the rest (IoT) is
+``engine.reconcile`` in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, bindparam, select
@@ -20,8 +24,11 @@ if TYPE_CHECKING:
 
 BATCH = 100
 
+# job kind -> its reconcile of one due job: (server, job row id, account, region).
+KINDS: dict[str, Callable[[ServerState, int, str, str], Awaitable[None]]] = {}
+
 _DUE = (
-    select(jobs.c.id, jobs.c.account_id, jobs.c.region)
+    select(jobs.c.id, jobs.c.account_id, jobs.c.region, jobs.c.kind)
     .where(jobs.c.due_at <= bindparam("now"))
     .order_by(jobs.c.due_at)
     .limit(BATCH)
@@ -37,14 +44,21 @@ class JobController:
         self.server = server
 
     async def due(self, now: float) -> Sequence[Hashable]:
-        def read(connection: Connection) -> list[tuple[int, str, str]]:
-            return [(row.id, row.account_id, row.region) for row in connection.execute(_DUE, {"now": now})]
+        def read(connection: Connection) -> list[tuple[int, str, str, str]]:
+            return [
+                (row.id, row.account_id, row.region, row.kind)
+                for row in connection.execute(_DUE, {"now": now})
+            ]
 
         return await self.server.run_in_store(read)
 
     async def reconcile(self, key: Hashable) -> None:
         assert isinstance(key, tuple)
-        job_row, account_id, region = key
+        job_row, account_id, region, kind = key
+        own = KINDS.get(kind)
+        if own is not None:
+            await own(self.server, job_row, account_id, region)
+            return
 
         def work(ctx: RequestContext) -> None:
             engine.reconcile(ctx, job_row)

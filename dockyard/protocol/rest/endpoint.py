@@ -36,8 +36,13 @@ class RestEndpoint:
         self.inline = server.engine.dialect.name == "sqlite"
 
     def front_for(self, scope: dict[str, Any]) -> RestFrontEnd | None:
+        """The front-end of the request's signing service; None for the rest of the app (a
+        request signed ``s3`` outside ``/v20180820/`` is the S3 gateway's, not S3 Control's)."""
         service = scope_service(scope)
-        return self.fronts.get(service) if service is not None else None
+        front = self.fronts.get(service) if service is not None else None
+        if front is not None and front.path_prefix and not scope["path"].startswith(front.path_prefix):
+            return None
+        return front
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any, front: RestFrontEnd) -> None:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}

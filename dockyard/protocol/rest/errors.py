@@ -31,6 +31,7 @@ class ModeledError(ClientError):
         if cls.code not in model.shape_names:
             return  # a service's base class
         error = model.shape_for(cls.code).metadata.get("error", {})
-        cls.status = int(error.get("httpStatusCode", 400))
+        # A model without statuses (S3 Control's) leaves the class's own, 400 by default.
+        cls.status = int(error.get("httpStatusCode", cls.status))
         cls.code = str(error.get("code", cls.code))
         cls.sender_fault = error.get("senderFault", cls.status < 500)

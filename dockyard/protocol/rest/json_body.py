@@ -38,7 +38,7 @@ class JsonBody:
             option=orjson.OPT_PASSTHROUGH_DATETIME,
         )
 
-    def error(self, code: str, message: str, members: dict[str, Any]) -> bytes:
+    def error(self, code: str, message: str, members: dict[str, Any], request_id: str = "") -> bytes:
         return orjson.dumps({"message": message, **{k: v for k, v in members.items() if v is not None}})
 
     def _writer(self, shape: Shape) -> Writer | None:

@@ -55,6 +55,9 @@ class RestFrontEnd:
     # Blocking work a request needs before its transaction (reading a document from the object
     # store): run after validation, off the event loop; it leaves what it read in ctx.prefetched.
     prefetch: Callable[[RequestContext], None] | None = None
+    # Only requests under this path reach the front-end (S3 Control's ``/v20180820/``: the rest
+    # of what is signed ``s3`` is the S3 gateway's).
+    path_prefix: str | None = None
     router: Router = field(init=False)
     validator: ShapeValidator = field(init=False, default_factory=ShapeValidator)
 
@@ -150,7 +153,8 @@ def _response(front: RestFrontEnd, ctx: RequestContext) -> HttpResponse:
 
 
 def error_response(front: RestFrontEnd, ctx: RequestContext, error: Exception) -> HttpResponse:
-    """The protocol's error: ``x-amzn-ErrorType`` and the model's status, the message in the body."""
+    """The protocol's error: ``x-amzn-ErrorType`` and the model's status, the message in the
+    body (rest-xml: S3 Control's ``ErrorResponse`` document)."""
     if isinstance(error, (InvalidParameterException, SerializationException)):
         error = front.invalid_request(error.message)
     elif not isinstance(error, ApiError) or isinstance(error, ServerException):
@@ -165,7 +169,9 @@ def error_response(front: RestFrontEnd, ctx: RequestContext, error: Exception) -
         ("content-type", front.codec.content_type),
     ]
     return HttpResponse(
-        status=error.status, body=front.codec.error(error.code, error.message, members), headers=headers
+        status=error.status,
+        body=front.codec.error(error.code, error.message, members, ctx.request_id),
+        headers=headers,
     )
 
 

@@ -28,8 +28,8 @@ class BodyCodec(Protocol):
     def serialize(self, shape: StructureShape | None, value: dict[str, Any]) -> bytes:
         """``value`` as a response body of ``shape``; timestamps in the protocol's format."""
 
-    def error(self, code: str, message: str, members: dict[str, Any]) -> bytes:
-        """The body of an error response."""
+    def error(self, code: str, message: str, members: dict[str, Any], request_id: str = "") -> bytes:
+        """The body of an error response (rest-xml's carries the request id)."""
 
 
 def query_params(query: str) -> dict[str, list[str]]:
