@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from dockyard.ecs.request_limits import LIST_LIMITS
 from dockyard.ecs.services.controller import ServiceController
 from dockyard.identity.sealing import Sealer
 from dockyard.jobs.controller import JobController
+from dockyard.objectstore import ObjectStore, ObjectStoreSettings
 from dockyard.protocol.endpoint import AwsJsonEndpoint
 from dockyard.protocol.rest.endpoint import RestEndpoint
 from dockyard.server_state import ServerState
@@ -94,6 +96,7 @@ def _controllers(server: ServerState):  # type: ignore[no-untyped-def]
             yield
         finally:
             await runtime.stop()
+            await anyio.to_thread.run_sync(server.object_store.close)
 
     return lifespan
 
@@ -105,6 +108,7 @@ def build_server_state(
     sealer: Sealer,
     verify_signatures: bool = True,
     default_account_id: str | None = None,
+    object_store: ObjectStoreSettings | None = None,
 ) -> ServerState:
     state = ServerState(
         engine=engine,
@@ -116,4 +120,6 @@ def build_server_state(
     )
     if default_account_id:
         state.default_account_id = default_account_id
+    if object_store is not None:
+        state.object_store = ObjectStore(object_store, state.run_in_store)
     return state

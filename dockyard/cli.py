@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from dockyard.identity import keys
 from dockyard.identity.sealing import Sealer, load_sealer
+from dockyard.objectstore import options as object_store_options
 from dockyard.store.db import make_engine, sqlite_url, transaction
 from dockyard.store.migrate import upgrade
 
@@ -142,9 +143,10 @@ def serve(args: argparse.Namespace) -> None:
     public_url = args.advertise_url or f"http://{host}:{args.port}"
     if args.workers < 1:
         sys.exit("--workers must be at least 1")
+    store_settings = object_store_options.settings(args)
     if args.workers > 1:
         engine.dispose()
-        _serve_workers(args, public_url)
+        _serve_workers(args, public_url, store_settings)
         return
     from dockyard.protocol import connections
 
@@ -156,6 +158,7 @@ def serve(args: argparse.Namespace) -> None:
         sealer=sealer,
         verify_signatures=not args.no_verify_signatures,
         default_account_id=os.environ.get("DOCKYARD_ACCOUNT_ID"),
+        object_store=store_settings,
     )
     config = uvicorn.Config(
         build_app(state),
@@ -181,7 +184,7 @@ def serve(args: argparse.Namespace) -> None:
 _WORKER_SETTINGS = "DOCKYARD_WORKER_SETTINGS"
 
 
-def _serve_workers(args: argparse.Namespace, public_url: str) -> None:
+def _serve_workers(args: argparse.Namespace, public_url: str, store_settings: Any) -> None:
     """``--workers N``: uvicorn's supervisor runs N processes on one listening socket.
 
     Each worker opens its own engine (the store is already migrated) and behaves as one more
@@ -195,6 +198,19 @@ def _serve_workers(args: argparse.Namespace, public_url: str) -> None:
     from dockyard.protocol import connections
 
     limits = _connection_limits(args)
+    if store_settings.url is None:
+        # One embedded store for all the workers (a multipart upload's parts may reach any of
+        # them): this process runs it, and the workers use it as an external one.
+        from dockyard.objectstore import ObjectStore
+
+        embedded = ObjectStore(store_settings)
+        store_settings = dataclasses.replace(
+            store_settings,
+            url=embedded.ready_sync(),
+            access_key_id=embedded.access_key_id,
+            secret_access_key=embedded.secret_access_key,
+        )
+    object_store_options.export(store_settings)
     os.environ[_WORKER_SETTINGS] = json.dumps(
         {
             "database_url": args.database_url or sqlite_url(args.data_dir),
@@ -231,6 +247,7 @@ def worker_app() -> Any:
         sealer=load_sealer(settings["data_dir"], settings["master_key_file"]),
         verify_signatures=settings["verify_signatures"],
         default_account_id=settings["default_account_id"],
+        object_store=object_store_options.from_environment(settings["data_dir"]),
     )
     return build_app(state)
 
@@ -238,6 +255,7 @@ def worker_app() -> Any:
 def up(args: argparse.Namespace) -> None:
     from dockyard.local import run_up
 
+    object_store_options.export(object_store_options.settings(args))  # the server inherits them
     engine = open_store(args.data_dir, args.database_url)
     sealer = open_sealer(args, engine)
     created = bootstrap_admin_key(engine, sealer)
@@ -313,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="server processes sharing the port (default 1; see docs/performance.md)",
     )
+    object_store_options.add_arguments(server)
     limits = server.add_argument_group("connection limits (slow and abusive clients)")
     limits.add_argument("--header-timeout", type=float, default=10.0, help="seconds to send a request head")
     limits.add_argument("--body-timeout", type=float, default=30.0, help="seconds to send a request body")
@@ -336,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["docker", "process"],
         help="how the local agent runs tasks (default: docker when an engine answers, else process)",
     )
+    object_store_options.add_arguments(up_parser)
     up_parser.set_defaults(run=up)
 
     down_parser = verbs.add_parser(

@@ -23,6 +23,7 @@ from dockyard.controllers.runtime import Runtime
 from dockyard.errors import UnrecognizedClientException
 from dockyard.identity.keys import DEFAULT_ACCOUNT_ID, AccessKey, find_key
 from dockyard.identity.sealing import Sealer
+from dockyard.objectstore import ObjectStore, ObjectStoreSettings
 from dockyard.protocol.dispatch import Action, build_actions, not_implemented
 from dockyard.protocol.models import service_model
 from dockyard.protocol.validate import ShapeValidator
@@ -64,6 +65,8 @@ class ServerState:
     group_commit: GroupCommit | None = field(init=False, default=None)
     hub: ChannelHub = field(init=False)
     controllers: Runtime = field(init=False)
+    # The S3-compatible store (none configured until build_server_state is given settings).
+    object_store: ObjectStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.tokens = PageTokens(self._server_secret("page_token_secret"))
@@ -71,6 +74,7 @@ class ServerState:
             self.group_commit = GroupCommit(self.engine, on_lost=self._forget_derived_state)
         self.hub = ChannelHub(self.run_in_store, check_keys=self.verify_signatures)
         self.controllers = Runtime(self)
+        self.object_store = ObjectStore(ObjectStoreSettings(), self.run_in_store)
         for service, modules in self.providers.items():
             self._actions[service] = build_actions(service_model(service), modules)
 

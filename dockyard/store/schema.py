@@ -424,3 +424,17 @@ job_templates = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("account_id", "region", "template_id", name="uq_job_templates_id"),
 )
+
+# The object store's buckets: an account's bucket name and the backing store's bucket that holds
+# it (dockyard.objectstore.names). Names are per account: two accounts may both have "data".
+object_buckets = Table(
+    "object_buckets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("backing_bucket", String(63), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_object_buckets_name"),
+)
