@@ -10,6 +10,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import jsonschema
+
+from dockyard.glance.errors import bad_request
+
 UUID_PATTERN = "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
 TASK_STATUSES = ("pending", "processing", "success", "failure")
 TASK_TYPES = ("import",)
@@ -188,3 +192,13 @@ SERVED: dict[str, dict[str, Any]] = {
 def project(view: dict[str, Any], properties: dict[str, Any], *, permissive: bool = False) -> dict[str, Any]:
     """Glance's ``Schema.filter``: keep the members the schema knows (all, if permissive)."""
     return {key: value for key, value in view.items() if permissive or key in properties}
+
+
+_VALIDATORS = {name: jsonschema.Draft4Validator(schema) for name, schema in SERVED.items()}
+
+
+def check(body: Any, name: str) -> None:
+    """A request body against the served schema ``name``: Glance's 400 on the first problem."""
+    problem = next(iter(_VALIDATORS[name].iter_errors(body)), None)
+    if problem is not None:
+        raise bad_request(f"Provided object does not match schema '{name}': {problem.message}")
