@@ -42,7 +42,8 @@ class Uploads:
         """Store the bytes of a ``saving`` image and make it active; with ``require_image``,
         data that is no docker archive or rootfs tarball raises ``archives.NotAnImage``."""
         store = await self.image_store()
-        stored = await anyio.to_thread.run_sync(lambda: store.put(chunks))
+        # A stopping server does not wait for a download: a restart runs the import again.
+        stored = await anyio.to_thread.run_sync(lambda: store.put(chunks), abandon_on_cancel=True)
         try:
             docker: dict[str, Any] | None = await anyio.to_thread.run_sync(
                 lambda: archives.inspect(Reader(store.read(stored.key)))  # type: ignore[arg-type]

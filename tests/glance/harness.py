@@ -191,7 +191,7 @@ class Schemas:
         return body
 
 
-def wait_task(server: DockyardServer, token: str, task_id: str, timeout: float = 60) -> dict[str, Any]:
+def wait_task(server: DockyardServer, token: str, task_id: str, timeout: float = 120) -> dict[str, Any]:
     """The task once it ended (success or failure)."""
 
     def ended() -> Any:
