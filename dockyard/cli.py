@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from dockyard.glance import cli as glance_cli
 from dockyard.identity import keys
 from dockyard.identity.sealing import Sealer, load_sealer
 from dockyard.objectstore import options as object_store_options
@@ -401,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (create, key_verbs.choices["list"], revoke):
         _store_arguments(sub)
     key_parser.set_defaults(run=keys_command)
+    glance_cli.add_verbs(verbs)
     return parser
 
 
