@@ -21,6 +21,7 @@ from dockyard.controllers import janitor
 from dockyard.ecs.request_limits import LIST_LIMITS
 from dockyard.ecs.services.controller import ServiceController
 from dockyard.glance import api as glance
+from dockyard.glance import distribution
 from dockyard.glance.api import GlanceApi
 from dockyard.glance.importer import ImportWorker
 from dockyard.identity.sealing import Sealer
@@ -90,7 +91,12 @@ def glance_routes(server: ServerState) -> list[BaseRoute]:
     """Glance v2 under ``/image`` and the Keystone v3 it takes tokens from under ``/identity``."""
     keystone = Keystone(server)
     images = GlanceApi(server, keystone)
-    return [keystone.routes(), Route(glance.PREFIX, images), Mount(glance.PREFIX, app=images)]
+    return [
+        keystone.routes(),
+        Route(glance.PREFIX, images),
+        Mount(glance.PREFIX, app=images),
+        Route(distribution.PATH, distribution.endpoint(server, images.uploads), methods=["GET"]),
+    ]
 
 
 def _controllers(server: ServerState):  # type: ignore[no-untyped-def]

@@ -142,7 +142,7 @@ class GlanceApi:
 
     async def _store(self, identity: Identity, work: Callable[[Connection], Any], *, write: bool) -> Any:
         def run(ctx: Any) -> Any:
-            return work(ctx.connection)
+            return work(ctx.connection)  # one transaction of the request's
 
         return await self.server.transact(identity, "us-east-1", run, write=write)
 
