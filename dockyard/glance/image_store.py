@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from dockyard.objectstore import SYSTEM_ACCOUNT, ObjectStore
 
 BUCKET = "images"
-PART_BYTES = 16 * 1024 * 1024
+PART_BYTES = 5 * 1024 * 1024  # S3 wants 5 MiB or more but the last
 READ_BYTES = 1024 * 1024
 
 
@@ -39,8 +39,14 @@ class ImageStore:
     async def ready(self) -> None:
         await self.store.ensure_bucket(SYSTEM_ACCOUNT, BUCKET)
 
-    def put(self, chunks: Iterable[bytes], limit: int | None = None) -> Stored:
-        """Store a stream of bytes; ValueError if it holds more than ``limit`` bytes."""
+    def put(
+        self,
+        chunks: Iterable[bytes],
+        limit: int | None = None,
+        observe: Callable[[bytes], object] | None = None,
+    ) -> Stored:
+        """Store a stream of bytes (each part also handed to ``observe``); ValueError if it
+        holds more than ``limit`` bytes."""
         client = self.store.client()
         md5, sha512 = hashlib.md5(usedforsecurity=False), hashlib.sha512()
         incoming = f"incoming/{uuid.uuid4()}"
@@ -54,6 +60,8 @@ class ImageStore:
                     raise ValueError(f"image data exceeds {limit} bytes")
                 md5.update(part)
                 sha512.update(part)
+                if observe is not None:
+                    observe(part)
                 number = len(parts) + 1
                 answer = client.upload_part(
                     Bucket=self.bucket, Key=incoming, UploadId=upload, PartNumber=number, Body=part
@@ -93,40 +101,17 @@ class ImageStore:
             self.store.client().delete_object(Bucket=self.bucket, Key=key)
 
 
-class Reader:
-    """A file-like view of a chunk iterator (for ``tarfile``)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks = chunks
-        self.buffer = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.buffer) < size:
-            chunk = next(self.chunks, b"")
-            if not chunk:
-                break
-            self.buffer += chunk
-        if size < 0:
-            data, self.buffer = self.buffer, b""
-        else:
-            data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-
 def _parts(chunks: Iterable[bytes], *, empty: bool = False) -> Iterator[bytes]:
     """The stream regrouped into parts of PART_BYTES (the last one shorter; one empty part
     for an empty stream if ``empty``: a multipart upload needs a part)."""
-    pending: list[bytes] = []
-    held, total = 0, 0
+    buffer = bytearray()
+    total = 0
     for chunk in chunks:
         total += len(chunk)
-        pending.append(chunk)
-        held += len(chunk)
-        if held >= PART_BYTES:
-            data = b"".join(pending)
-            while len(data) >= PART_BYTES:
-                yield data[:PART_BYTES]
-                data = data[PART_BYTES:]
-            pending, held = [data], len(data)
-    if held or (empty and total == 0):
-        yield b"".join(pending)
+        buffer += chunk
+        while len(buffer) >= PART_BYTES:
+            part = bytes(buffer[:PART_BYTES])
+            del buffer[:PART_BYTES]
+            yield part
+    if buffer or (empty and total == 0):
+        yield bytes(buffer)

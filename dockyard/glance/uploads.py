@@ -7,6 +7,9 @@ rootfs tarball) and the image turns active with its size, hashes and what the ar
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from dockyard.glance import archives, images
 from dockyard.glance.errors import GlanceError
-from dockyard.glance.image_store import ImageStore, Reader
+from dockyard.glance.image_store import ImageStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -42,17 +45,22 @@ class Uploads:
         """Store the bytes of a ``saving`` image and make it active; with ``require_image``,
         data that is no docker archive or rootfs tarball raises ``archives.NotAnImage``."""
         store = await self.image_store()
+        inspection = _Inspection()
         # A stopping server does not wait for a download: a restart runs the import again.
-        stored = await anyio.to_thread.run_sync(lambda: store.put(chunks), abandon_on_cancel=True)
         try:
-            docker: dict[str, Any] | None = await anyio.to_thread.run_sync(
-                lambda: archives.inspect(Reader(store.read(stored.key)))  # type: ignore[arg-type]
+            stored = await anyio.to_thread.run_sync(
+                lambda: store.put(chunks, observe=inspection.feed), abandon_on_cancel=True
             )
-        except archives.NotAnImage:
+        finally:
+            inspection.close()
+        outcome = inspection.result()
+        docker: dict[str, Any] | None = None
+        if isinstance(outcome, archives.NotAnImage):
             if require_image:
                 await self._drop_unshared(store, stored.key)
-                raise
-            docker = None
+                raise outcome
+        else:
+            docker = outcome
         values = {
             "object_key": stored.key,
             "size": stored.size,
@@ -140,3 +148,38 @@ def _blocking(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
     while (chunk := anyio.from_thread.run(next_chunk)) is not None:
         if chunk:
             yield chunk
+
+
+class _Inspection:
+    """``archives.inspect`` on a thread of its own, fed the bytes as they are stored (through
+    a pipe), so an image is read once; it drains what it does not need, so feeding never stalls."""
+
+    def __init__(self) -> None:
+        reader, writer = os.pipe()
+        self._writer = os.fdopen(writer, "wb")
+        self._outcome: dict[str, Any] | archives.NotAnImage = archives.NotAnImage(archives.NEITHER)
+        self._thread = threading.Thread(target=self._run, args=(os.fdopen(reader, "rb"),), daemon=True)
+        self._thread.start()
+
+    def _run(self, reader: Any) -> None:
+        with reader:
+            try:
+                self._outcome = archives.inspect(reader)
+            except archives.NotAnImage as error:
+                self._outcome = error
+            except Exception as error:  # whatever it is, the feeder must not stall
+                self._outcome = archives.NotAnImage(f"{archives.NEITHER} ({error})")
+            finally:
+                while reader.read(1 << 20):
+                    pass
+
+    def feed(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._writer.close()
+        self._thread.join()
+
+    def result(self) -> dict[str, Any] | archives.NotAnImage:
+        return self._outcome
