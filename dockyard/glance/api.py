@@ -6,6 +6,7 @@ them. Every call but the version documents needs a Keystone token (``X-Auth-Toke
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -24,12 +25,15 @@ from dockyard.glance.errors import GlanceError, bad_request, render, unauthorize
 from dockyard.glance.import_filter import ImportFilter, ImportRefused
 from dockyard.glance.schemas import SERVED, check
 from dockyard.glance.uploads import Uploads
+from dockyard.objectstore import ObjectStoreUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from dockyard.keystone.api import Keystone
     from dockyard.server_state import ServerState
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/image"
 CONTROLLER = "glance-imports"
@@ -109,6 +113,10 @@ class GlanceApi:
             response = await self._dispatch(request, scope["path"][len(PREFIX) :])
         except GlanceError as error:
             response = render(error, request.headers.get("accept", "*/*"))
+        except ObjectStoreUnavailable:
+            log.exception("glance: the object store does not answer")
+            unavailable = GlanceError(503, "The image store is not available; try again later.")
+            response = render(unavailable, request.headers.get("accept", "*/*"))
         await response(scope, receive, send)
 
     async def _dispatch(self, request: Request, path: str) -> Response:
@@ -270,8 +278,8 @@ class GlanceApi:
         filters: dict[str, str] = {
             k: params[k] for k in ("name", "status", "container_format", "disk_format") if k in params
         }
-        if visibility and visibility not in ("private", "all"):
-            filters["status"] = "\0none"  # only private images exist here
+        if visibility and visibility not in ("private", "all"):  # only private images exist here
+            return _json(_envelope("images", [], params, limit, None))
         rows = await self._store(
             identity,
             lambda connection: images.list_page(

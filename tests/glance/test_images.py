@@ -84,6 +84,8 @@ def test_images_list_sorts_filters_and_pages(
     ]:
         with pytest.raises(glanceclient.exc.HTTPBadRequest, match=words):
             glance.http_client.get(f"/v2/images?{query}")
+    assert list(glance.images.list(filters={"visibility": "public"})) == []  # all are private
+    assert len(list(glance.images.list(filters={"visibility": "private"}))) == 3
     protected = glance.images.create(name="kept", protected=True)
     with pytest.raises(glanceclient.exc.HTTPForbidden):
         glance.images.delete(protected["id"])
