@@ -114,3 +114,23 @@ def add_verbs(verbs: Any) -> None:
     imported.add_argument("--disk-format", default="raw")
     _connection_arguments(imported)
     imported.set_defaults(run=image_import_command)
+
+
+class _ImportDir(argparse.Action):
+    """``--image-import-dir DIR``: ``file://`` imports may read below DIR (the import filter
+    reads it from the environment, which the server's processes inherit)."""
+
+    def __call__(self, parser: Any, namespace: Any, value: Any, option: str | None = None) -> None:
+        folder = Path(str(value)).resolve()
+        if not folder.is_dir():
+            parser.error(f"--image-import-dir: no such folder: {folder}")
+        os.environ["DOCKYARD_IMAGE_IMPORT_DIR"] = str(folder)
+        setattr(namespace, self.dest, str(folder))
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--image-import-dir",
+        action=_ImportDir,
+        help="Glance import tasks may read file:// URIs below this folder (default: none may)",
+    )

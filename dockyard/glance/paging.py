@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, and_, or_, select
+from sqlalchemy import Connection, Select, Table, literal, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from dockyard.glance.errors import bad_request
@@ -32,8 +32,8 @@ def page(
         ).first()
         if position is None:
             raise bad_request(unknown_marker)
-        after = (column < position.value) if descending else (column > position.value)
-        beyond = (ids < marker) if descending else (ids > marker)
-        query = query.where(or_(after, and_(column == position.value, beyond)))
+        # A row value, so that both databases walk the index from the marker on.
+        here, there = tuple_(column, ids), tuple_(literal(position.value), literal(marker))
+        query = query.where(here < there if descending else here > there)
     order = (column.desc(), ids.desc()) if descending else (column.asc(), ids.asc())
     return [dict(row._mapping) for row in connection.execute(query.order_by(*order).limit(limit))]

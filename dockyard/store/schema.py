@@ -460,6 +460,7 @@ glance_tasks = Table(
     Column("expires_at", Float, nullable=True),
     Index("ix_glance_tasks_account_created", "account_id", "created_at", "id"),
     Index("ix_glance_tasks_status", "status"),
+    Index("ix_glance_tasks_account_status", "account_id", "status", "id"),  # glance task-list's order
 )
 
 glance_images = Table(

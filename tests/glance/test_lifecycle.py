@@ -74,3 +74,27 @@ def test_an_ended_task_expires(backend: str, tmp_path: Path) -> None:
     finally:
         stop_server(server)
         site.stop()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_file_imports_read_only_below_the_import_folder(backend: str, tmp_path: Path) -> None:
+    import glanceclient.exc
+
+    folder = tmp_path / "imports"
+    folder.mkdir()
+    (folder / "rootfs.tar").write_bytes(rootfs_tarball())
+    (tmp_path / "secret.tar").write_bytes(rootfs_tarball())
+    server = start_server(tmp_path / "data", backend)
+    server.stop()
+    server.extra_args = ("--image-import-dir", str(folder))
+    server.start(timeout=60)
+    try:
+        token = token_for(server, server.new_account())
+        glance = client(server, token)
+        task = glance.tasks.create(type="import", input=_import(f"file://{folder}/rootfs.tar"))
+        assert wait_task(server, token, task["id"])["status"] == "success"
+        for outside in (f"file://{tmp_path}/secret.tar", f"file://{folder}/../secret.tar"):
+            with pytest.raises(glanceclient.exc.HTTPBadRequest, match="File based imports are not allowed"):
+                glance.tasks.create(type="import", input=_import(outside))
+    finally:
+        stop_server(server)

@@ -40,6 +40,9 @@ def upgrade() -> None:
         "ix_glance_tasks_account_created", "glance_tasks", ["account_id", "created_at", "id"], unique=False
     )
     op.create_index("ix_glance_tasks_status", "glance_tasks", ["status"], unique=False)
+    op.create_index(
+        "ix_glance_tasks_account_status", "glance_tasks", ["account_id", "status", "id"], unique=False
+    )
     op.create_table(
         "glance_images",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -70,6 +73,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_glance_images_account_created", table_name="glance_images")
     op.drop_table("glance_images")
+    op.drop_index("ix_glance_tasks_account_status", table_name="glance_tasks")
     op.drop_index("ix_glance_tasks_status", table_name="glance_tasks")
     op.drop_index("ix_glance_tasks_account_created", table_name="glance_tasks")
     op.drop_table("glance_tasks")
