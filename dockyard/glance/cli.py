@@ -91,27 +91,33 @@ def _connection_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("DOCKYARD_ENDPOINT", DEFAULT_ENDPOINT),
         help=f"the control plane's URL (default: $DOCKYARD_ENDPOINT or {DEFAULT_ENDPOINT})",
     )
-    parser.add_argument("--access-key-id", default=os.environ.get("AWS_ACCESS_KEY_ID"))
-    parser.add_argument("--secret-access-key", default=os.environ.get("AWS_SECRET_ACCESS_KEY"))
+    parser.add_argument(
+        "--access-key-id", default=os.environ.get("AWS_ACCESS_KEY_ID"), help="default: $AWS_ACCESS_KEY_ID"
+    )
+    parser.add_argument(
+        "--secret-access-key",
+        default=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        help="default: $AWS_SECRET_ACCESS_KEY",
+    )
 
 
 def add_verbs(verbs: Any) -> None:
     """The ``token`` and ``image`` verbs of ``dockyard``."""
     token_parser = verbs.add_parser("token", help="Keystone tokens for the Glance API")
-    token_verbs = token_parser.add_subparsers(dest="token_verb", required=True)
+    token_verbs = token_parser.add_subparsers(dest="token_verb", required=True, help="create")
     create = token_verbs.add_parser("create", help="print a token (for glance --os-auth-token)")
     _connection_arguments(create)
     create.set_defaults(run=token_command)
 
     image_parser = verbs.add_parser("image", help="images in Dockyard's image store")
-    image_verbs = image_parser.add_subparsers(dest="image_verb", required=True)
+    image_verbs = image_parser.add_subparsers(dest="image_verb", required=True, help="import")
     imported = image_verbs.add_parser(
         "import", help="upload an image file (docker save archive or rootfs tar)"
     )
     imported.add_argument("file", help="the image file")
     imported.add_argument("--name", required=True, help="the image's name, e.g. busybox:1.36")
-    imported.add_argument("--container-format", default="docker")
-    imported.add_argument("--disk-format", default="raw")
+    imported.add_argument("--container-format", default="docker", help="Glance's container_format (docker)")
+    imported.add_argument("--disk-format", default="raw", help="Glance's disk_format (raw)")
     _connection_arguments(imported)
     imported.set_defaults(run=image_import_command)
 
