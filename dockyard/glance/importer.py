@@ -118,13 +118,20 @@ class ImportWorker:
         await self.run(str(key))
 
     async def run(self, task_id: str) -> None:
+        task = await self.server.run_in_store(lambda c: tasks.find(c, task_id))
+        if task is None or task["status"] in tasks.ENDED:
+            return
+        try:  # a bad input fails the task before it starts (pending -> failure)
+            properties = check_input(task["input"])
+            uri = self.import_filter.check(task["input"]["import_from"])
+        except (ImportFailed, ImportRefused) as error:
+            await self._fail(task_id, None, str(error))
+            return
         task = await self.server.run_in_store(lambda c: self._begin(c, task_id, time.time()))
         if task is None:
             return
         image_id: str | None = None
         try:
-            properties = check_input(task["input"])
-            uri = self.import_filter.check(task["input"]["import_from"])
             image_id = await self._new_image(task, properties)
             row = await self.uploads.save(image_id, download(uri, self.import_filter), require_image=True)
         except (ImportFailed, ImportRefused, archives.NotAnImage, GlanceError) as error:
@@ -179,6 +186,7 @@ class ImportWorker:
 
     async def _fail(self, task_id: str, image_id: str | None, message: str) -> None:
         now = time.time()
+        message = message or "The import failed"  # an empty message would read as success
 
         def fail(connection: Connection) -> str | None:
             key = images.remove(connection, image_id) if image_id else None

@@ -207,7 +207,11 @@ def test_an_unreachable_url_and_a_file_that_is_no_image_fail_the_task(
     no_format = create(
         glance_server, token, {"import_from": f"{site.base}/rootfs.tar", "image_properties": {}}, schemas
     )
+    to_ftp = create(
+        glance_server, token, import_input(f"{site.base}/redirect/ftp:~~example.com~x.tar"), schemas
+    )
     for task_id, words in [
+        (to_ftp, "Redirect to disallowed URL: ftp://example.com/x.tar"),
         (unreachable, "Fetching http://127.0.0.1:1/nothing.tar failed"),
         (not_image, "neither a docker save archive nor a rootfs tarball"),
         (missing, "HTTP 404"),
@@ -217,6 +221,11 @@ def test_an_unreachable_url_and_a_file_that_is_no_image_fail_the_task(
         assert task["status"] == "failure" and words in task["message"], task
     images = list(client(glance_server, token).images.list())
     assert images == []  # the half-made images went
+    followed = f"{site.base}/redirect/" + f"{site.base}/rootfs.tar".replace("/", "~")
+    task = schemas.check(
+        wait_task(glance_server, token, create(glance_server, token, import_input(followed), schemas)), "task"
+    )
+    assert task["status"] == "success", task["message"]
 
 
 def test_delete_is_refused_with_allow_get(
