@@ -45,7 +45,7 @@ class Uploads:
         """Store the bytes of a ``saving`` image and make it active; with ``require_image``,
         data that is no docker archive or rootfs tarball raises ``archives.NotAnImage``."""
         store = await self.image_store()
-        inspection = _Inspection()
+        inspection = ArchiveCheck()
         # A stopping server does not wait for a download: a restart runs the import again.
         try:
             stored = await anyio.to_thread.run_sync(
@@ -150,7 +150,7 @@ def _blocking(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
             yield chunk
 
 
-class _Inspection:
+class ArchiveCheck:
     """``archives.inspect`` on a thread of its own, fed the bytes as they are stored (through
     a pipe), so an image is read once; it drains what it does not need, so feeding never stalls."""
 
