@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from dockyard import batch, console, ecs, iot
 from dockyard.agent_channel import agent_update
@@ -20,8 +20,13 @@ from dockyard.agent_channel.http_endpoints import agent_package_endpoint, logs_e
 from dockyard.controllers import janitor
 from dockyard.ecs.request_limits import LIST_LIMITS
 from dockyard.ecs.services.controller import ServiceController
+from dockyard.glance import api as glance
+from dockyard.glance import distribution
+from dockyard.glance.api import GlanceApi
+from dockyard.glance.importer import ImportWorker
 from dockyard.identity.sealing import Sealer
 from dockyard.jobs.controller import JobController
+from dockyard.keystone.api import Keystone
 from dockyard.objectstore import ObjectStore, ObjectStoreSettings
 from dockyard.objectstore.gateway import S3Gateway
 from dockyard.protocol.endpoint import AwsJsonEndpoint
@@ -79,6 +84,7 @@ def build_app(server: ServerState) -> FrontDoor:
         Route("/_dockyard/logs/{task_id:path}", logs_endpoint(server), methods=["GET"]),
         Route(agent_update.PACKAGE_PATH, agent_package_endpoint(server), methods=["GET"]),
         console.routes(server),
+        *glance_routes(server),
     ]
     objects = S3Gateway(server)
     return FrontDoor(
@@ -87,6 +93,18 @@ def build_app(server: ServerState) -> FrontDoor:
         Starlette(routes=routes, lifespan=_controllers(server, objects)),
         objects,
     )
+
+
+def glance_routes(server: ServerState) -> list[BaseRoute]:
+    """Glance v2 under ``/image`` and the Keystone v3 it takes tokens from under ``/identity``."""
+    keystone = Keystone(server)
+    images = GlanceApi(server, keystone)
+    return [
+        keystone.routes(),
+        Route(glance.PREFIX, images),
+        Mount(glance.PREFIX, app=images),
+        Route(distribution.PATH, distribution.endpoint(server, images.uploads), methods=["GET"]),
+    ]
 
 
 def _controllers(server: ServerState, objects: S3Gateway):  # type: ignore[no-untyped-def]
@@ -99,6 +117,7 @@ def _controllers(server: ServerState, objects: S3Gateway):  # type: ignore[no-un
         runtime.add(janitor.Janitor(server))
         runtime.add(ServiceController(server))
         runtime.add(JobController(server))
+        runtime.add(ImportWorker(server))
         runtime.start()
         try:
             yield

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from dockyard.glance import cli as glance_cli
 from dockyard.identity import keys
 from dockyard.identity.sealing import Sealer, load_sealer
 from dockyard.objectstore import options as object_store_options
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="server processes sharing the port (default 1; see docs/performance.md)",
     )
     object_store_options.add_arguments(server)
+    glance_cli.add_server_arguments(server)
     limits = server.add_argument_group("connection limits (slow and abusive clients)")
     limits.add_argument("--header-timeout", type=float, default=10.0, help="seconds to send a request head")
     limits.add_argument("--body-timeout", type=float, default=30.0, help="seconds to send a request body")
@@ -356,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the local agent runs tasks (default: docker when an engine answers, else process)",
     )
     object_store_options.add_arguments(up_parser)
+    glance_cli.add_server_arguments(up_parser)
     up_parser.set_defaults(run=up)
 
     down_parser = verbs.add_parser(
@@ -401,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (create, key_verbs.choices["list"], revoke):
         _store_arguments(sub)
     key_parser.set_defaults(run=keys_command)
+    glance_cli.add_verbs(verbs)
     return parser
 
 

@@ -26,7 +26,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dockyard.agent import host, registration
 from dockyard.agent.channel import Channel, InstanceGone, ws_url
 from dockyard.agent.drivers import Driver, DriverInfo
+from dockyard.agent.drivers.docker import DockerDriver
 from dockyard.agent.engine import TaskEngine
+from dockyard.agent.images import ImageSource
 from dockyard.agent.jobs import JobRunner
 from dockyard.agent.logs import LogShipper
 from dockyard.agent.reporter import Reporter
@@ -167,6 +169,10 @@ class Agent:
             ready=self._replace,
             failed=config.failed_updates,
         )
+        if isinstance(driver, DockerDriver):  # a host missing an image loads it from the image store
+            driver.image_source = ImageSource(
+                config.endpoint, credentials.get_frozen_credentials, config.region
+            )
         driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
         self.jobs = jobs = JobRunner(
             lambda credentials: self.session.client(

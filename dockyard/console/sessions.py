@@ -10,14 +10,13 @@ in every form; a POST must carry it and come from the console's own origin.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
+
+from dockyard.identity import signing
 
 COOKIE = "dockyard_console"
 LIFETIME_SECONDS = 12 * 3600
@@ -39,41 +38,23 @@ def new_session(access_key_id: str, account_id: str, user_name: str, region: str
     )
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(secret: bytes, purpose: str, data: bytes) -> bytes:
-    return hmac.new(secret, purpose.encode() + b"\0" + data, hashlib.sha256).digest()
-
-
 def seal(secret: bytes, session: Session) -> str:
     """The cookie value: the session as JSON and its MAC."""
-    payload = json.dumps(asdict(session), separators=(",", ":")).encode()
-    return f"{_b64(payload)}.{_b64(_mac(secret, 'session', payload))}"
+    return signing.sign(secret, "session", asdict(session))
 
 
 def open_cookie(secret: bytes, value: str | None, now: float) -> Session | None:
     """The session a cookie value carries, or None if absent, forged, malformed or expired."""
-    if not value or value.count(".") != 1:
-        return None
-    body, mac = value.split(".")
+    fields = signing.verify(secret, "session", value)
     try:
-        payload, given = _unb64(body), _unb64(mac)
-        if not hmac.compare_digest(given, _mac(secret, "session", payload)):
-            return None
-        session = Session(**json.loads(payload))
-    except (ValueError, TypeError):
+        session = Session(**fields) if isinstance(fields, dict) else None
+    except TypeError:
         return None
-    return session if session.expires_at > now else None
+    return session if session is not None and session.expires_at > now else None
 
 
 def csrf_token(secret: bytes, session: Session) -> str:
-    return _b64(_mac(secret, "csrf", session.nonce.encode()))
+    return signing.b64(signing.mac(secret, "csrf", session.nonce.encode()))
 
 
 def csrf_ok(secret: bytes, session: Session, given: str | None) -> bool:
@@ -99,19 +80,12 @@ def same_origin(headers: Mapping[str, str], scheme: str) -> bool:
 
 def flash_seal(secret: bytes, message: str, kind: str) -> str:
     """A one-time notice for the next page (after a redirect), signed so no one else sets it."""
-    payload = json.dumps([kind, message[:2000]]).encode()
-    return f"{_b64(payload)}.{_b64(_mac(secret, 'flash', payload))}"
+    return signing.sign(secret, "flash", [kind, message[:2000]])
 
 
 def flash_open(secret: bytes, value: str | None) -> tuple[str, str] | None:
-    if not value or value.count(".") != 1:
+    notice = signing.verify(secret, "flash", value)
+    if not isinstance(notice, list) or len(notice) != 2:
         return None
-    body, mac = value.split(".")
-    try:
-        payload = _unb64(body)
-        if not hmac.compare_digest(_unb64(mac), _mac(secret, "flash", payload)):
-            return None
-        kind, message = json.loads(payload)
-    except (ValueError, TypeError):
-        return None
+    kind, message = notice
     return str(kind), str(message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -440,4 +441,51 @@ object_buckets = Table(
     Column("backing_bucket", String(63), nullable=False),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("account_id", "name", name="uq_object_buckets_name"),
+)
+
+# Glance v2 (dockyard.glance): an account's import tasks and its images. Not regional: a
+# Keystone project is an account, and Glance has one catalogue per deployment.
+glance_tasks = Table(
+    "glance_tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("input", Document, nullable=False),
+    Column("result", Document, nullable=True),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("user_id", String(64), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("image_id", String(36), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Index("ix_glance_tasks_account_created", "account_id", "created_at", "id"),
+    Index("ix_glance_tasks_status", "status"),
+    Index("ix_glance_tasks_account_status", "account_id", "status", "id"),  # glance task-list's order
+)
+
+glance_images = Table(
+    "glance_images",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("name", String(255), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("container_format", String(32), nullable=True),
+    Column("disk_format", String(32), nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("checksum", String(32), nullable=True),
+    Column("os_hash_value", String(128), nullable=True),
+    Column("object_key", String(255), nullable=True),  # in the image store's bucket
+    Column("docker", Document, nullable=True),  # what the archive holds: digest, repo tags, format
+    Column("tags", Document, nullable=False),
+    Column("properties", Document, nullable=False),  # the user's own (string) properties
+    Column("protected", Boolean, nullable=False, server_default=false()),
+    Column("min_ram", Integer, nullable=False, server_default="0"),
+    Column("min_disk", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_glance_images_account_created", "account_id", "created_at", "id"),
 )

@@ -31,6 +31,7 @@ from dockyard.agent.drivers import (
     Observed,
 )
 from dockyard.agent.drivers.docker_config import VolumeRequest, docker_create
+from dockyard.agent.images import ImageFetchError, ImageSource
 from dockyard.agent.spec import ContainerSpec, TaskSpec
 from dockyard.agent.status import ContainerStatus, HealthStatus
 
@@ -221,6 +222,7 @@ class DockerDriver:
         self._events: Any = None
         self._lock = threading.Lock()
         self._callback: EventCallback | None = None
+        self.image_source: ImageSource | None = None  # set by the agent: its control plane's images
 
     def info(self) -> DriverInfo:
         version = self.api.version()
@@ -251,6 +253,12 @@ class DockerDriver:
             pass
         except APIError as error:
             raise DriverError(f"CannotPullContainerError: {explain(error)}") from error
+        if self.image_source is not None:  # the control plane's image store comes first
+            try:
+                if self.image_source.fetch(self.api, image):
+                    return
+            except (ImageFetchError, DockerException) as error:
+                raise DriverError(f"CannotPullContainerError: {error}") from error
         repository, tag = parse_repository_tag(image)
         try:
             self.api.pull(repository, tag=tag or "latest")
