@@ -2,7 +2,8 @@
 
 ``routes`` is mounted at ``/console`` next to the API. Pages read, and actions act, through
 the ECS actions themselves (``ecs_calls``), as the signed-in key's user; the frame
-(``web``) holds sessions, CSRF and origin checks; ``present`` shapes results for the eye.
+(``web``) holds sessions, CSRF and origin checks; ``present`` shapes results for the eye;
+``live`` streams "changed" events to open pages.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dockyard.console import actions, pages, signin
+from dockyard.console.live import Live
 from dockyard.console.web import PREFIX, Console
 from dockyard.server_state import ServerState
 
@@ -20,6 +22,7 @@ from dockyard.server_state import ServerState
 def routes(server: ServerState) -> Mount:
     console = Console(server)
     page, action = console.page, console.action
+    live = Live(console)
     cluster = "/clusters/{cluster}"
     return Mount(
         PREFIX,
@@ -28,6 +31,7 @@ def routes(server: ServerState) -> Mount:
             Route("/signin", signin.form(console), methods=["GET"]),
             Route("/signin", signin.sign_in(console), methods=["POST"]),
             Route("/signout", signin.sign_out(console), methods=["POST"]),
+            Route("/live", live.endpoint, methods=["GET"]),
             Route("/clusters", page(pages.clusters)),
             Route(cluster, page(pages.cluster)),
             Route(cluster + "/run-task", action(actions.run_task), methods=["POST"]),
