@@ -262,3 +262,26 @@ def test_a_cluster_of_many_tasks_is_shown_a_page_at_a_time(
 def _all_task_arns(ecs: Any, cluster: str, family: str) -> list[str]:
     pager = ecs.get_paginator("list_tasks")
     return [arn for page in pager.paginate(cluster=cluster, family=family) for arn in page["taskArns"]]
+
+
+def test_a_task_page_shows_the_scores_that_placed_it_as_they_were_then(
+    server: DockyardServer, ecs: Any, console: ConsoleClient, hollow: HollowAgents
+) -> None:
+    ecs.create_cluster(clusterName="scored")
+    hollow.start(3, cluster="scored", memory=1024)
+    connected_instances(ecs, 3, cluster="scored")
+    ecs.register_task_definition(
+        family="packed", containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 100}]
+    )
+    binpack = [{"type": "binpack", "field": "memory"}]
+    first = ecs.run_task(cluster="scored", taskDefinition="packed", placementStrategy=binpack)["tasks"][0]
+    for _ in range(2):  # the cluster moves on: the first task's instance fills up
+        ecs.run_task(cluster="scored", taskDefinition="packed", placementStrategy=binpack)
+
+    page = console.get(f"/console/clusters/scored/tasks/{first['taskArn'].rsplit('/', 1)[-1]}").text
+    placed = page.split('id="placed"', 1)[1].split("</section>", 1)[0]
+    assert "<code>binpack(memory)</code>" in placed
+    assert re.search(r'id="placed-others">2<', placed), "two other instances could have taken it"
+    scores = dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", placed))
+    assert scores == {"binpack(memory)": "924"}  # what it left free then; 724 now
+    assert "dockyard:placement" not in str(ecs.describe_tasks(cluster="scored", tasks=[first["taskArn"]]))
