@@ -13,7 +13,7 @@ from pathlib import Path
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dockyard.console import actions, pages, signin
+from dockyard.console import actions, jobs, pages, signin
 from dockyard.console.live import Live
 from dockyard.console.web import PREFIX, Console
 from dockyard.server_state import ServerState
@@ -45,6 +45,9 @@ def routes(server: ServerState) -> Mount:
             Route("/task-definitions", page(pages.families)),
             Route("/task-definitions/{family}", page(pages.family)),
             Route("/task-definitions/{family}/{revision:int}", page(pages.revision)),
+            Route("/jobs", page(jobs.jobs)),
+            Route("/jobs/{job}", page(jobs.job)),
+            Route("/jobs/{job}/cancel", action(jobs.cancel_job), methods=["POST"]),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         ],
     )

@@ -83,7 +83,13 @@ class Console:
 
     def visit(self, request: Request, session: sessions.Session) -> Visit:
         identity = Identity(session.access_key_id, session.account_id, session.user_name)
-        return Visit(self, request, session, Ecs(self.server, identity, session.region))
+        return Visit(
+            self,
+            request,
+            session,
+            Ecs(self.server, identity, session.region),
+            Ecs(self.server, identity, session.region, service="iot"),
+        )
 
     def set_session(self, response: Response, request: Request, session: sessions.Session | None) -> None:
         if session is None:
@@ -200,12 +206,13 @@ class Console:
 
 @dataclass
 class Visit:
-    """One signed-in request: the session, ECS as its user, and the form of a POST."""
+    """One signed-in request: the session, ECS and IoT as its user, and the form of a POST."""
 
     console: Console
     request: Request
     session: sessions.Session
     ecs: Ecs
+    iot: Ecs
     form: dict[str, str] | None = None
 
     def param(self, name: str, default: str = "") -> str:
