@@ -161,8 +161,11 @@ def read_stamp(connection: Connection, subject: Subject) -> Stamp:
                 instances.c.disconnected_at,
             ),
         )
-    if kind == "jobs":
-        return _sums(connection, jobs, _mine(jobs, subject), jobs.c.updated_at)
+    if kind == "jobs":  # the jobs and their executions (the progress bars)
+        return (
+            _sums(connection, jobs, _mine(jobs, subject), jobs.c.updated_at),
+            _sums(connection, job_items, _mine(job_items, subject), job_items.c.version),
+        )
     if kind == "job":
         (job_id,) = names
         job_row = select(jobs.c.id).where(_mine(jobs, subject, job_id=job_id)).scalar_subquery()
