@@ -285,3 +285,47 @@ def test_a_task_page_shows_the_scores_that_placed_it_as_they_were_then(
     scores = dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", placed))
     assert scores == {"binpack(memory)": "924"}  # what it left free then; 724 now
     assert "dockyard:placement" not in str(ecs.describe_tasks(cluster="scored", tasks=[first["taskArn"]]))
+
+
+def test_a_cluster_of_thousands_of_tasks_is_paged_and_filtered(
+    server: DockyardServer, ecs: Any, console: ConsoleClient, hollow: HollowAgents
+) -> None:
+    """2,000 tasks: each view of them costs one page of 50 (the list APIs' own paging and
+    filters), whatever the cluster holds."""
+    ecs.create_cluster(clusterName="crowd")
+    hollow.start(2, cluster="crowd", memory=16384)
+    connected_instances(ecs, 2, cluster="crowd")
+    for family in ("bulk", "side"):
+        ecs.register_task_definition(
+            family=family, containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 8}]
+        )
+    side: set[str] = set()
+    for n in range(200):  # RunTask starts at most ten at a time
+        family = "side" if n % 4 == 0 else "bulk"
+        started = ecs.run_task(cluster="crowd", taskDefinition=family, count=10)
+        assert started["failures"] == []
+        if family == "side":
+            side |= {task["taskArn"].rsplit("/", 1)[-1] for task in started["tasks"]}
+    stopped = sorted(side)[:3]
+    for task_id in stopped:
+        ecs.stop_task(cluster="crowd", task=task_id)
+
+    def shown(query: str) -> tuple[list[str], str | None]:
+        reply = console.get(f"/console/clusters/crowd?{query}")
+        assert reply.status == 200
+        rows = re.findall(r"/tasks/([0-9a-f]{32})\"", reply.text.split('id="tasks"', 1)[1])
+        found = re.search(r'href="\?([^"]*next=[^"]+)" rel="next"', reply.text)
+        return rows, html.unescape(found.group(1)) if found else None
+
+    everything, token = shown("tab=tasks")
+    assert len(everything) == pages.PAGE_SIZE and token, "one page of 2,000, and a way on"
+    seen: list[str] = []
+    query: str | None = "tab=tasks&family=side"
+    while query is not None:
+        rows, query = shown(query)
+        assert len(rows) <= pages.PAGE_SIZE
+        seen += rows
+    assert len(seen) == len(set(seen)) == 500 - len(stopped)  # RUNNING by default, no repeats
+    assert set(seen) == side - set(stopped)  # the family filter, applied by ListTasks
+    gone, token = shown("tab=tasks&status=STOPPED")
+    assert sorted(gone) == stopped and token is None
