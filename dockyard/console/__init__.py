@@ -8,21 +8,28 @@ the ECS actions themselves (``ecs_calls``), as the signed-in key's user; the fra
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dockyard.console import actions, jobs, pages, signin
 from dockyard.console.live import Live
-from dockyard.console.web import PREFIX, Console
+from dockyard.console.web import PREFIX, Console, Visit
 from dockyard.server_state import ServerState
 
 
 def routes(server: ServerState) -> Mount:
     console = Console(server)
-    page, action = console.page, console.action
     live = Live(console)
+    action = console.action
+
+    def page(handler: Callable[[Visit], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        return console.page(live.stamped(handler))
+
     cluster = "/clusters/{cluster}"
     return Mount(
         PREFIX,

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +33,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from dockyard.console import sessions
-from dockyard.console.web import PREFIX, Console
-from dockyard.context import Identity, RequestContext
+from dockyard.console.web import PREFIX, Console, Visit
+from dockyard.context import Identity
 from dockyard.protocol import connections
 from dockyard.store.schema import (
     clusters,
@@ -176,14 +177,19 @@ def read_stamp(connection: Connection, subject: Subject) -> Stamp:
     raise ValueError(f"no stamp for {kind!r}")
 
 
+def token(stamp: Stamp) -> str:
+    """A stamp as a short opaque string, for a page to carry."""
+    return hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
+
+
 @dataclass
 class Watch:
-    """One subject's stamp, read once a tick while any stream watches it."""
+    """One subject's stamp, read once a tick while any stream watches it; ``token`` is empty
+    until the first read."""
 
     subject: Subject
     streams: set[asyncio.Event] = field(default_factory=set)
-    generation: int = 0
-    stamp: Stamp | None = None
+    token: str = ""
     task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -210,6 +216,28 @@ class Live:
         for event in self._stop_events:
             event.set()
 
+    async def read_token(self, subject: Subject) -> str:
+        reader = Identity("console", subject.account_id, "console")
+        stamp = await self.console.server.transact(
+            reader, subject.region, lambda ctx: read_stamp(ctx.conn, subject), write=False
+        )
+        return token(stamp)
+
+    def stamped(
+        self, handler: Callable[[Visit], Awaitable[Response]]
+    ) -> Callable[[Visit], Awaitable[Response]]:
+        """``handler`` with its page's stamp read first, for the page to hand its stream: a change
+        after the stamp was read, even before the stream opens, is then announced."""
+
+        async def page(visit: Visit) -> Response:
+            session = visit.session
+            subject = subject_of(visit.request.url.path, session.account_id, session.region)
+            if subject is not None and visit.request.headers.get("x-console-live") is None:
+                visit.live_stamp = await self.read_token(subject)
+            return await handler(visit)
+
+        return page
+
     async def endpoint(self, request: Request) -> Response:
         session = self.console.session_of(request)
         if session is None:
@@ -224,7 +252,7 @@ class Live:
         self.open += 1
         self.by_session[session.nonce] += 1
         return StreamingResponse(
-            self._stream(request, session, subject),
+            self._stream(request, session, subject, request.query_params.get("stamp", "")),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
@@ -236,27 +264,31 @@ class Live:
             del self.by_session[session.nonce]
 
     async def _stream(
-        self, request: Request, session: sessions.Session, subject: Subject
+        self, request: Request, session: sessions.Session, subject: Subject, shown: str
     ) -> AsyncIterator[str]:
+        """``shown``: the stamp the page was rendered at ("" if unknown: the first read is then
+        what it shows)."""
         woken = asyncio.Event()
         self._stop_events.add(woken)
         watch = self._join(subject, woken)
-        seen = watch.generation
+        changes = 0
         try:
             yield "retry: 3000\n\n"
             quiet_since = checked_at = time.monotonic()
             while not self.stopping:
+                if watch.token and watch.token != shown:
+                    if shown:
+                        changes += 1
+                        quiet_since = time.monotonic()
+                        yield f"event: changed\ndata: {changes}\n\n"
+                    shown = watch.token
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self.tick)
                 woken.clear()
                 if self.stopping or await request.is_disconnected():
                     return
                 now = time.monotonic()
-                if watch.generation != seen:
-                    seen = watch.generation
-                    quiet_since = now
-                    yield f"event: changed\ndata: {seen}\n\n"
-                elif now - quiet_since >= HEARTBEAT_SECONDS:
+                if now - quiet_since >= HEARTBEAT_SECONDS:
                     quiet_since = now
                     yield ": still here\n\n"
                 if now - checked_at >= HEARTBEAT_SECONDS:
@@ -285,19 +317,14 @@ class Live:
                 watch.task.cancel()
 
     async def _follow(self, watch: Watch) -> None:
-        """Read the subject's stamp once a tick; a change wakes the streams watching it."""
-        subject = watch.subject
-        reader = Identity("console", subject.account_id, "console")
-        read: Callable[[RequestContext], Stamp] = lambda ctx: read_stamp(ctx.conn, subject)  # noqa: E731
+        """Read the subject's stamp once a tick; a change (or the first read) wakes its streams."""
         while watch.streams and not self.stopping:
-            stamp: Stamp | None
             try:
-                stamp = await self.console.server.transact(reader, subject.region, read, write=False)
+                fresh = await self.read_token(watch.subject)
             except Exception:
-                log.exception("console: reading the stamp of %s failed", subject)
-                stamp = watch.stamp
-            if watch.stamp is not None and stamp != watch.stamp:
-                watch.generation += 1
+                log.exception("console: reading the stamp of %s failed", watch.subject)
+                fresh = watch.token
+            if fresh != watch.token:
+                watch.token = fresh
                 watch.wake()
-            watch.stamp = stamp
             await asyncio.sleep(self.tick)

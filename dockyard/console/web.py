@@ -117,6 +117,7 @@ class Console:
             csrf=sessions.csrf_token(self.secret, visit.session) if visit else "",
             notice=notice,
             path=request.url.path,
+            live_stamp=visit.live_stamp if visit else "",
             **values,
         )
         response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
@@ -214,6 +215,7 @@ class Visit:
     ecs: Ecs
     iot: Ecs
     form: dict[str, str] | None = None
+    live_stamp: str = ""  # the stamp of what the page shows, for its event stream (``live``)
 
     def param(self, name: str, default: str = "") -> str:
         return str(self.request.path_params.get(name) or self.request.query_params.get(name) or default)

@@ -4,6 +4,7 @@ change made through the API is announced, the bounds, and a server that stops wi
 from __future__ import annotations
 
 import http.client
+import re
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,11 @@ READ_SECONDS = 30  # every read of a stream is bounded: a missing event fails, n
 class Stream:
     """One open event stream, read event by event."""
 
-    def __init__(self, console: ConsoleClient, page: str) -> None:
+    def __init__(self, console: ConsoleClient, page: str, stamp: str = "") -> None:
         parts = urllib.parse.urlsplit(console.base)
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=READ_SECONDS)
         cookie = "; ".join(f"{c.name}={c.value}" for c in console.jar)
-        query = urllib.parse.urlencode({"page": page})
+        query = urllib.parse.urlencode({"page": page, "stamp": stamp})
         self.connection.request("GET", f"/console/live?{query}", headers={"Cookie": cookie})
         self.response = self.connection.getresponse()
         self.status = self.response.status
@@ -113,6 +114,36 @@ def test_a_change_made_through_the_api_is_announced(
     assert stream.next_named("changed")["data"] == "1"
     ecs.update_service(cluster="watched", service="api", desiredCount=0, forceNewDeployment=True)
     assert stream.next_named("changed")["data"] == "2"
+
+
+def test_a_change_before_the_stream_opened_is_announced_at_once(
+    console: ConsoleClient, ecs: Any, streams: list[Stream]
+) -> None:
+    """The page carries the stamp it was rendered at: a change between the render and the
+    stream's opening is the stream's first event; an unchanged page gets none."""
+
+    def stamp(path: str) -> str:
+        found = re.search(r'data-live-stamp="([0-9a-f]+)"', console.get(path).text)
+        assert found, "the page's stamp"
+        return found.group(1)
+
+    ecs.create_cluster(clusterName="early")
+    rendered = stamp("/console/clusters/early")
+    assert stamp("/console/clusters/early") == rendered  # nothing changed: the same stamp
+    ecs.register_task_definition(
+        family="early", containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 32}]
+    )
+    ecs.create_service(cluster="early", serviceName="api", taskDefinition="early", desiredCount=0)
+    streams.append(stream := Stream(console, "/console/clusters/early", rendered))
+    assert stream.event() == {"retry": "3000"}
+    assert stream.event() == {"event": "changed", "data": "1"}
+
+    current = stamp("/console/clusters/early")
+    assert current != rendered
+    streams.append(quiet := Stream(console, "/console/clusters/early", current))
+    assert quiet.event() == {"retry": "3000"}
+    ecs.update_service(cluster="early", service="api", desiredCount=0, forceNewDeployment=True)
+    assert quiet.event() == {"event": "changed", "data": "1"}  # this change, not a stale one
 
 
 def test_another_accounts_change_is_not_announced_first(

@@ -48,7 +48,9 @@
   function listen() {
     if (document.querySelectorAll("[data-live][id]").length === 0 || !window.EventSource) return;
     const page = window.location.pathname + window.location.search;
-    const source = new EventSource("/console/live?page=" + encodeURIComponent(page));
+    const stamp = document.documentElement.dataset.liveStamp || "";
+    // The stamp the page was rendered at: a change made before the stream opens is announced.
+    const source = new EventSource("/console/live?page=" + encodeURIComponent(page) + "&stamp=" + encodeURIComponent(stamp));
     let opened = false;
     source.addEventListener("open", function () {
       if (opened) refresh(); // back after a break: what changed meanwhile was not announced
