@@ -2,24 +2,34 @@
 
 ``routes`` is mounted at ``/console`` next to the API. Pages read, and actions act, through
 the ECS actions themselves (``ecs_calls``), as the signed-in key's user; the frame
-(``web``) holds sessions, CSRF and origin checks; ``present`` shapes results for the eye.
+(``web``) holds sessions, CSRF and origin checks; ``present`` shapes results for the eye;
+``live`` streams "changed" events to open pages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dockyard.console import actions, pages, signin
-from dockyard.console.web import PREFIX, Console
+from dockyard.console import actions, jobs, pages, signin
+from dockyard.console.live import Live
+from dockyard.console.web import PREFIX, Console, Visit
 from dockyard.server_state import ServerState
 
 
 def routes(server: ServerState) -> Mount:
     console = Console(server)
-    page, action = console.page, console.action
+    live = Live(console)
+    action = console.action
+
+    def page(handler: Callable[[Visit], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        return console.page(live.stamped(handler))
+
     cluster = "/clusters/{cluster}"
     return Mount(
         PREFIX,
@@ -28,6 +38,7 @@ def routes(server: ServerState) -> Mount:
             Route("/signin", signin.form(console), methods=["GET"]),
             Route("/signin", signin.sign_in(console), methods=["POST"]),
             Route("/signout", signin.sign_out(console), methods=["POST"]),
+            Route("/live", live.endpoint, methods=["GET"]),
             Route("/clusters", page(pages.clusters)),
             Route(cluster, page(pages.cluster)),
             Route(cluster + "/run-task", action(actions.run_task), methods=["POST"]),
@@ -41,6 +52,9 @@ def routes(server: ServerState) -> Mount:
             Route("/task-definitions", page(pages.families)),
             Route("/task-definitions/{family}", page(pages.family)),
             Route("/task-definitions/{family}/{revision:int}", page(pages.revision)),
+            Route("/jobs", page(jobs.jobs)),
+            Route("/jobs/{job}", page(jobs.job)),
+            Route("/jobs/{job}/cancel", action(jobs.cancel_job), methods=["POST"]),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         ],
     )

@@ -31,20 +31,22 @@ _READS = ("Describe", "List", "Get")
 
 
 class Ecs:
-    """ECS as one signed-in user sees it: ``await ecs("DescribeClusters", clusters=[...])``."""
+    """ECS as one signed-in user sees it: ``await ecs("DescribeClusters", clusters=[...])``;
+    with ``service="iot"``, the IoT control plane (its jobs) the same way."""
 
-    def __init__(self, server: ServerState, identity: Identity, region: str) -> None:
+    def __init__(self, server: ServerState, identity: Identity, region: str, service: str = "ecs") -> None:
         self.server = server
         self.identity = identity
         self.region = region
+        self.service = service
 
     async def __call__(self, operation_name: str, **params: Any) -> dict[str, Any]:
-        found = operation("ecs", operation_name)
+        found = operation(self.service, operation_name)
         if found is None:
             raise UnknownOperationException(f"Unknown operation {operation_name!r}")
         ctx = RequestContext(
             request_id=str(uuid.uuid4()),
-            service="ecs",
+            service=self.service,
             server=self.server,
             operation=found,
             identity=self.identity,

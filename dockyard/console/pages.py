@@ -177,6 +177,11 @@ async def task(visit: Visit) -> Response:
         )
     except ApiError:
         lines = []
+    placed = await visit.ecs.read(
+        lambda ctx: placement_explain.placed(
+            ctx, present.short_id(record["clusterArn"]), present.short_id(record["taskArn"])
+        )
+    )
     timestamps = [
         (label, record.get(member))
         for label, member in (
@@ -194,6 +199,7 @@ async def task(visit: Visit) -> Response:
         "task.html",
         cluster_name=cluster_name,
         task=record,
+        placed=placed,
         timestamps=timestamps,
         lines=[(present.when(at), name, line) for at, name, line in lines],
     )

@@ -138,3 +138,47 @@ DEFINITION_NOISE = (
 def definition_body(definition: dict[str, Any]) -> dict[str, Any]:
     """A task definition without its bookkeeping, for a diff between revisions."""
     return {key: value for key, value in definition.items() if key not in DEFINITION_NOISE}
+
+
+# A job's executions by status, in the order its progress bar stacks them (done first).
+JOB_PROGRESS = (
+    ("succeeded", "numberOfSucceededThings"),
+    ("failed", "numberOfFailedThings"),
+    ("timed_out", "numberOfTimedOutThings"),
+    ("rejected", "numberOfRejectedThings"),
+    ("canceled", "numberOfCanceledThings"),
+    ("removed", "numberOfRemovedThings"),
+    ("in_progress", "numberOfInProgressThings"),
+    ("queued", "numberOfQueuedThings"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    status: str
+    count: int
+    x: float
+    width: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    total: int
+    segments: list[Segment]
+
+    @property
+    def done(self) -> int:
+        return sum(s.count for s in self.segments if s.status not in ("in_progress", "queued"))
+
+
+def job_progress(details: dict[str, Any]) -> JobProgress:
+    """A job's jobProcessDetails as a stacked bar: one segment per execution status with any."""
+    counts = [(status, int(details.get(member) or 0)) for status, member in JOB_PROGRESS]
+    total = sum(count for _, count in counts)
+    segments, x = [], 0.0
+    for status, count in counts:
+        if count:
+            width = percent(count, total)
+            segments.append(Segment(status, count, x, width))
+            x += width
+    return JobProgress(total, segments)

@@ -3,7 +3,8 @@
 The key is checked against the same store the SigV4 path reads (``ServerState.access_key``):
 an unknown, revoked or mistyped key is refused with one message that says not which. With
 ``--no-verify-signatures`` (throwaway set-ups) any key id signs in, as the default account,
-as every API caller then is.
+as every API caller then is. Failed sign-ins are throttled per client address and per key id
+(``throttle``): past a few, a 429 page until the bucket refills.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dockyard.console import sessions
+from dockyard.console.throttle import Throttle
 from dockyard.console.web import PREFIX, Console, read_form
 from dockyard.errors import ApiError
 from dockyard.identity.authenticate import usable_key
@@ -43,7 +45,9 @@ def form(console: Console):  # type: ignore[no-untyped-def]
     return endpoint
 
 
-def sign_in(console: Console):  # type: ignore[no-untyped-def]
+def sign_in(console: Console, throttle: Throttle | None = None):  # type: ignore[no-untyped-def]
+    throttle = throttle or Throttle()
+
     async def endpoint(request: Request) -> Response:
         if not sessions.same_origin(request.headers, request.url.scheme):
             return console.refuse(request, 403, "The request did not come from a console page.")
@@ -59,13 +63,25 @@ def sign_in(console: Console):  # type: ignore[no-untyped-def]
             return again(f"{region!r} is not a region name (such as us-east-1).")
         server = console.server
         if server.verify_signatures:
+            now = time.monotonic()
+            names = [("address", request.client.host if request.client else ""), ("key", key_id)]
+            wait = throttle.wait_seconds(names, now)
+            if wait:
+                return console.render(
+                    request,
+                    "signin.html",
+                    status=429,
+                    next=target,
+                    error=f"Too many failed sign-ins: try again in {wait} s.",
+                )
             try:
                 key = usable_key(server, key_id, "console")
             except ApiError:
-                return again(_REFUSED)
-            if not hmac.compare_digest(
+                key = None
+            if key is None or not hmac.compare_digest(
                 key.secret_access_key.encode(), fields.get("secretAccessKey", "").encode()
             ):
+                throttle.failed(names, now)
                 return again(_REFUSED)
             account, user = key.account_id, key.user_name
         else:

@@ -83,7 +83,13 @@ class Console:
 
     def visit(self, request: Request, session: sessions.Session) -> Visit:
         identity = Identity(session.access_key_id, session.account_id, session.user_name)
-        return Visit(self, request, session, Ecs(self.server, identity, session.region))
+        return Visit(
+            self,
+            request,
+            session,
+            Ecs(self.server, identity, session.region),
+            Ecs(self.server, identity, session.region, service="iot"),
+        )
 
     def set_session(self, response: Response, request: Request, session: sessions.Session | None) -> None:
         if session is None:
@@ -111,6 +117,7 @@ class Console:
             csrf=sessions.csrf_token(self.secret, visit.session) if visit else "",
             notice=notice,
             path=request.url.path,
+            live_stamp=visit.live_stamp if visit else "",
             **values,
         )
         response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
@@ -200,13 +207,15 @@ class Console:
 
 @dataclass
 class Visit:
-    """One signed-in request: the session, ECS as its user, and the form of a POST."""
+    """One signed-in request: the session, ECS and IoT as its user, and the form of a POST."""
 
     console: Console
     request: Request
     session: sessions.Session
     ecs: Ecs
+    iot: Ecs
     form: dict[str, str] | None = None
+    live_stamp: str = ""  # the stamp of what the page shows, for its event stream (``live``)
 
     def param(self, name: str, default: str = "") -> str:
         return str(self.request.path_params.get(name) or self.request.query_params.get(name) or default)

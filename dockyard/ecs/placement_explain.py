@@ -7,6 +7,9 @@ a task would fit, the instance placement would choose with the score each strate
 Same snapshot (``placement_cache.snapshot``), same request (``task_launch.placement_request``)
 and same pipeline (``placement.engine``) as a real placement, so the answer cannot drift from
 what RunTask or the service scheduler would do.
+
+``placed`` is the other half, for a task already placed: the strategy and the scores that chose
+its instance *then*, recorded with the task at placement (``task_launch.placed_how``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from dockyard.context import RequestContext
 from dockyard.ecs import clusters, placement_cache, task_launch
 from dockyard.placement.engine import build_pipeline, place
+from dockyard.store.schema import tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +83,32 @@ def explain(
     chosen = result.chosen[0].arn if result.chosen else None
     scores = list(result.scores[0]) if result.scores else []
     return Explanation(verdicts, chosen, scores)
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """How a task's instance was chosen, as recorded when it was placed (``task_launch.placed_how``)."""
+
+    strategy: list[dict[str, Any]]  # the placement strategy as the request gave it
+    scores: list[tuple[str, float]]  # each scorer's score of the chosen instance; lower won
+    others: int | None  # the other instances that could have taken the task then
+
+
+def placed(ctx: RequestContext, cluster: str, task_id: str) -> Placed | None:
+    """What was recorded when the task was placed; None for a task placed before it was recorded."""
+    stored = ctx.conn.execute(
+        select(tasks.c.attributes).where(
+            tasks.c.account_id == ctx.account_id,
+            tasks.c.region == ctx.region,
+            tasks.c.cluster_name == cluster,
+            tasks.c.task_id == task_id,
+        )
+    ).scalar()
+    how = (stored or {}).get(task_launch.PLACED_HOW)
+    if not how:
+        return None
+    return Placed(
+        [dict(step) for step in how.get("strategy", [])],
+        [(str(name), float(score)) for name, score in how.get("scores", [])],
+        how.get("others"),
+    )

@@ -186,13 +186,28 @@ def launch(ctx: RequestContext, order: Launch) -> Launched:
     return Launched(rows, result)
 
 
+# Under this key of a task's stored attributes (no ECS member: DescribeTasks never shows it):
+# how placement chose its instance, as the console's task page shows it.
+PLACED_HOW = "dockyard:placement"
+
+
+def placed_how(request: PlacementRequest, result: PlacementResult, n: int) -> dict[str, Any]:
+    """The ``n``-th placed task's choice: the strategy, each scorer's score of its instance
+    (lower won) and how many other instances could have taken it."""
+    return {
+        "strategy": [dict(step) for step in request.strategies],
+        "scores": [list(score) for score in result.scores[n]] if n < len(result.scores) else [],
+        "others": result.others[n] if n < len(result.others) else None,
+    }
+
+
 def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -> list[Any]:
     """Insert a task per placed pick (one statement for all); their rows as inserted."""
     cluster, definition, request = order.cluster, order.definition, order.request
     demand = request.demand
     long_form = account_settings.long_arn_format(ctx, "taskLongArnFormat")
     values = []
-    for pick in result.chosen:
+    for n, pick in enumerate(result.chosen):
         task_id = secrets.token_hex(16)
         task_arn = arns.arn(ctx, f"task/{cluster.name}/{task_id}" if long_form else f"task/{task_id}")
         containers = [
@@ -247,6 +262,7 @@ def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -
                 "attributes": {
                     **order.attributes,
                     "availabilityZone": pick.attributes.get("ecs.availability-zone"),
+                    PLACED_HOW: placed_how(request, result, n),
                 },
                 "tags": order.tags,
                 "health_status": "UNKNOWN",

@@ -146,6 +146,7 @@ class Placer:
         before: dict[int, InstanceSnapshot] = {}  # each instance this request touched, as it was
         chosen: list[InstanceSnapshot] = []
         scores: list[tuple[tuple[str, float], ...]] = []
+        others: list[int] = []
         failures: tuple[Failure, ...] = ()
         try:
             for _ in range(count):
@@ -158,11 +159,12 @@ class Placer:
                 before.setdefault(winner_id, winner)
                 chosen.append(winner)
                 scores.append(explanation)
+                others.append(len(self.ranking.where))  # the candidates left: its runners-up
                 self.set(winner.take(demand))
         finally:
             for instance in before.values():
                 self.set(instance)
-        return PlacementResult(tuple(chosen), failures, tuple(scores))
+        return PlacementResult(tuple(chosen), failures, tuple(scores), tuple(others))
 
 
 def place(

@@ -97,9 +97,11 @@ class PlacementResult:
 
     ``scores`` explains each choice: per placed task, the (stage name, score) of every
     strategy that ranked it, e.g. ``(("spread(attribute:ecs.availability-zone)", 0),
-    ("binpack(memory)", 512))``; lower scores win.
+    ("binpack(memory)", 512))``; lower scores win. ``others`` counts, per placed task, the other
+    instances that could have taken it (the runners-up its scores beat).
     """
 
     chosen: tuple[InstanceSnapshot, ...]
     failures: tuple[Failure, ...]
     scores: tuple[tuple[tuple[str, float], ...], ...] = ()
+    others: tuple[int, ...] = ()

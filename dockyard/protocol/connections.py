@@ -17,7 +17,9 @@ protocol object per connection from the class, with no other place to pass setti
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -113,6 +115,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_message_complete()
 
+    def shutdown(self) -> None:
+        _server_stopping()
+        super().shutdown()
+
     def handle_websocket_upgrade(self) -> None:
         # The WebSocket protocol takes the connection over (its close is never seen here),
         # with its own limits: a signed upgrade, a frame size cap, pings.
@@ -138,6 +144,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+# What to call when the server starts to stop (uvicorn tells each connection to shut down):
+# long-lived responses, the console's event streams, end then, so the stop never waits on them.
+_when_stopping: list[weakref.WeakMethod[Callable[[], None]]] = []
+
+
+def when_stopping(method: Callable[[], None]) -> None:
+    """Call ``method`` (a bound method, held weakly) once, when the server starts to stop."""
+    _when_stopping.append(weakref.WeakMethod(method))
+
+
+def _server_stopping() -> None:
+    while _when_stopping:
+        method = _when_stopping.pop()()
+        if method is not None:
+            method()
 
 
 def configure(limits: ConnectionLimits) -> None:

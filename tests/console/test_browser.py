@@ -5,6 +5,7 @@ and watch its deployment bar move. A screenshot of each main page lands in artif
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,92 @@ def test_a_running_tasks_log_lines_appear_on_its_page(
         page.wait(lambda: page.text("last-status") == "STOPPED", "the task to be STOPPED", timeout=60)
     finally:
         agent.stop()
+
+
+def _live(page: Page) -> dict[str, Any]:
+    """How the page stays live: its mode (stream / poll), the changes the server announced and
+    the fetches the page made since it loaded (the browser's network log)."""
+    found: dict[str, Any] = page.browser.execute_script(
+        "const root = document.documentElement.dataset;"
+        "const fetches = performance.getEntriesByType('resource')"
+        "  .filter(e => e.initiatorType === 'fetch').length;"
+        "return {mode: root.live || '', changes: Number(root.changes || '0'), fetches: fetches};"
+    )
+    return found
+
+
+def test_a_change_made_through_the_api_appears_without_reload_or_polling(
+    page: Page, ecs: Any, account: Credentials
+) -> None:
+    ecs.create_cluster(clusterName="first")
+    page.sign_in(account)
+    page.wait(lambda: _live(page)["mode"] == "stream", "the page's event stream to open")
+    page.mark()
+    assert _live(page)["fetches"] == 0, "no request before anything changed: no poll timer"
+    ecs.create_cluster(clusterName="second-cluster")
+    page.wait(lambda: "second-cluster" in page.text("clusters"), "the new cluster on the open page")
+    assert page.not_reloaded(), "it came in without a reload"
+    live = _live(page)
+    assert live["mode"] == "stream"
+    assert 1 <= live["fetches"] <= live["changes"], f"each fetch answered an announced change: {live}"
+
+
+IOT_DOCUMENT = json.dumps({"operation": "runCommand", "command": ["true"]})
+
+
+def test_a_jobs_progress_moves_live_and_it_is_cancelled(
+    page: Page, server: DockyardServer, account: Credentials
+) -> None:
+    iot = server.client(account, "iot")
+    devices = server.client(account, "iot-jobs-data")
+    things = [f"edge-{n}" for n in range(4)]
+    arns = [iot.create_thing(thingName=name)["thingArn"] for name in things]
+    iot.create_job(
+        jobId="firmware-7",
+        targets=arns,
+        document=IOT_DOCUMENT,
+        jobExecutionsRolloutConfig={"maximumPerMinute": 100},
+        timeoutConfig={"inProgressTimeoutInMinutes": 30},
+    )
+
+    def run(thing: str, status: str, **details: str) -> None:
+        execution = devices.start_next_pending_job_execution(thingName=thing)["execution"]
+        if status != "IN_PROGRESS":
+            devices.update_job_execution(
+                jobId="firmware-7",
+                thingName=thing,
+                status=status,
+                statusDetails=details,
+                expectedVersion=execution["versionNumber"],
+            )
+
+    run(things[0], "SUCCEEDED", exitCode="0")
+    page.sign_in(account)
+    page.click_link("Jobs")
+    page.wait(lambda: "firmware-7" in page.text("jobs"), "the job in the list")
+    page.wait(lambda: _live(page)["mode"] == "stream", "the page's event stream to open")
+    page.mark()
+    run(things[1], "FAILED", exitCode="2", reason="disk full")
+    page.wait(lambda: "2 / 4" in page.text("jobs"), "two of four done, live")
+    assert page.not_reloaded()
+    page.screenshot("jobs")
+
+    page.click_link("firmware-7")
+    page.wait(lambda: "succeeded 1" in page.text("job-counts"), "the job's page")
+    page.wait(lambda: _live(page)["mode"] == "stream", "the page's event stream to open")
+    page.mark()
+    run(things[2], "IN_PROGRESS")
+    page.wait(lambda: "in progress 1" in page.text("job-counts"), "an execution in progress, live")
+    assert "reason=disk full" in page.text("job-executions")
+    assert page.not_reloaded()
+    page.screenshot("job")
+
+    page.click("cancel-force")
+    page.fill("cancel-comment", "bad batch")
+    page.click("cancel-job")
+    page.confirm()
+    page.wait(lambda: "canceled (forced)" in page.text("notice"), "the cancel notice")
+    assert "CANCELED" in page.text("job-status")
+    job = iot.describe_job(jobId="firmware-7")["job"]
+    assert (job["status"], job["forceCanceled"], job["comment"]) == ("CANCELED", True, "bad batch")
+    page.screenshot("job-canceled")

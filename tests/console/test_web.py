@@ -262,3 +262,70 @@ def test_a_cluster_of_many_tasks_is_shown_a_page_at_a_time(
 def _all_task_arns(ecs: Any, cluster: str, family: str) -> list[str]:
     pager = ecs.get_paginator("list_tasks")
     return [arn for page in pager.paginate(cluster=cluster, family=family) for arn in page["taskArns"]]
+
+
+def test_a_task_page_shows_the_scores_that_placed_it_as_they_were_then(
+    server: DockyardServer, ecs: Any, console: ConsoleClient, hollow: HollowAgents
+) -> None:
+    ecs.create_cluster(clusterName="scored")
+    hollow.start(3, cluster="scored", memory=1024)
+    connected_instances(ecs, 3, cluster="scored")
+    ecs.register_task_definition(
+        family="packed", containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 100}]
+    )
+    binpack = [{"type": "binpack", "field": "memory"}]
+    first = ecs.run_task(cluster="scored", taskDefinition="packed", placementStrategy=binpack)["tasks"][0]
+    for _ in range(2):  # the cluster moves on: the first task's instance fills up
+        ecs.run_task(cluster="scored", taskDefinition="packed", placementStrategy=binpack)
+
+    page = console.get(f"/console/clusters/scored/tasks/{first['taskArn'].rsplit('/', 1)[-1]}").text
+    placed = page.split('id="placed"', 1)[1].split("</section>", 1)[0]
+    assert "<code>binpack(memory)</code>" in placed
+    assert re.search(r'id="placed-others">2<', placed), "two other instances could have taken it"
+    scores = dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", placed))
+    assert scores == {"binpack(memory)": "924"}  # what it left free then; 724 now
+    assert "dockyard:placement" not in str(ecs.describe_tasks(cluster="scored", tasks=[first["taskArn"]]))
+
+
+def test_a_cluster_of_thousands_of_tasks_is_paged_and_filtered(
+    server: DockyardServer, ecs: Any, console: ConsoleClient, hollow: HollowAgents
+) -> None:
+    """2,000 tasks: each view of them costs one page of 50 (the list APIs' own paging and
+    filters), whatever the cluster holds."""
+    ecs.create_cluster(clusterName="crowd")
+    hollow.start(2, cluster="crowd", memory=16384)
+    connected_instances(ecs, 2, cluster="crowd")
+    for family in ("bulk", "side"):
+        ecs.register_task_definition(
+            family=family, containerDefinitions=[{"name": "c", "image": "dockyard/busybox", "memory": 8}]
+        )
+    side: set[str] = set()
+    for n in range(200):  # RunTask starts at most ten at a time
+        family = "side" if n % 4 == 0 else "bulk"
+        started = ecs.run_task(cluster="crowd", taskDefinition=family, count=10)
+        assert started["failures"] == []
+        if family == "side":
+            side |= {task["taskArn"].rsplit("/", 1)[-1] for task in started["tasks"]}
+    stopped = sorted(side)[:3]
+    for task_id in stopped:
+        ecs.stop_task(cluster="crowd", task=task_id)
+
+    def shown(query: str) -> tuple[list[str], str | None]:
+        reply = console.get(f"/console/clusters/crowd?{query}")
+        assert reply.status == 200
+        rows = re.findall(r"/tasks/([0-9a-f]{32})\"", reply.text.split('id="tasks"', 1)[1])
+        found = re.search(r'href="\?([^"]*next=[^"]+)" rel="next"', reply.text)
+        return rows, html.unescape(found.group(1)) if found else None
+
+    everything, token = shown("tab=tasks")
+    assert len(everything) == pages.PAGE_SIZE and token, "one page of 2,000, and a way on"
+    seen: list[str] = []
+    query: str | None = "tab=tasks&family=side"
+    while query is not None:
+        rows, query = shown(query)
+        assert len(rows) <= pages.PAGE_SIZE
+        seen += rows
+    assert len(seen) == len(set(seen)) == 500 - len(stopped)  # RUNNING by default, no repeats
+    assert set(seen) == side - set(stopped)  # the family filter, applied by ListTasks
+    gone, token = shown("tab=tasks&status=STOPPED")
+    assert sorted(gone) == stopped and token is None
