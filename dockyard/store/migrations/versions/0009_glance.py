@@ -13,7 +13,7 @@ from alembic import op
 from dockyard.store.schema import Document
 
 revision = "0009_glance"
-down_revision = "0010_object_store"  # 0007 on main; the object store (merged here) came first
+down_revision = "0010_object_store"  # the object store came first: the image store lives in it
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ A key with a ``thing_name`` may only call the IoT Jobs data plane, and only for 
 the agent runs its instance's job executions with it, so one host cannot touch another's.
 
 Revision ID: 0011
-Revises: 0010_object_store
+Revises: 0009_glance
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0010_object_store"
+down_revision = "0009_glance"
 branch_labels = None
 depends_on = None
 
