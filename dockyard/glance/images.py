@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from dockyard.glance import paging
+from dockyard.glance import paging, records
 from dockyard.glance.errors import GlanceError, bad_request, not_found
 from dockyard.glance.schemas import IMAGE_PROPERTIES, check
 from dockyard.glance.times import isotime
@@ -87,18 +87,12 @@ def create(connection: Connection, account_id: str, body: dict[str, Any], now: f
 
 
 def get(connection: Connection, account_id: str, image_id: str) -> dict[str, Any]:
-    row = connection.execute(
-        select(glance_images).where(glance_images.c.id == image_id, glance_images.c.account_id == account_id)
-    ).first()
-    if row is None:
-        raise not_found_error(image_id)
-    return dict(row._mapping)
+    return records.owned(connection, glance_images, account_id, image_id, not_found_error)
 
 
 def find(connection: Connection, image_id: str) -> dict[str, Any] | None:
     """Any account's image (for the workers)."""
-    row = connection.execute(select(glance_images).where(glance_images.c.id == image_id)).first()
-    return dict(row._mapping) if row else None
+    return records.any_account(connection, glance_images, image_id)
 
 
 def list_page(

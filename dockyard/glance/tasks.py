@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from dockyard.glance import paging
+from dockyard.glance import paging, records
 from dockyard.glance.errors import bad_request, not_found
 from dockyard.glance.schemas import TASK_PROPERTIES, TASK_STATUSES, TASK_TYPES, project, task_schema
 from dockyard.glance.times import isotime
@@ -63,18 +63,12 @@ def create(
 
 def get(connection: Connection, account_id: str, task_id: str) -> dict[str, Any]:
     """The account's task (an expired one is gone); 404 otherwise."""
-    row = connection.execute(
-        select(glance_tasks).where(glance_tasks.c.id == task_id, glance_tasks.c.account_id == account_id)
-    ).first()
-    if row is None:
-        raise not_found_error(task_id)
-    return dict(row._mapping)
+    return records.owned(connection, glance_tasks, account_id, task_id, not_found_error)
 
 
 def find(connection: Connection, task_id: str) -> dict[str, Any] | None:
     """Any account's task (for the worker)."""
-    row = connection.execute(select(glance_tasks).where(glance_tasks.c.id == task_id)).first()
-    return dict(row._mapping) if row else None
+    return records.any_account(connection, glance_tasks, task_id)
 
 
 def _sort_column(sort_key: str) -> ColumnElement[Any]:
