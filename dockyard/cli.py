@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from dockyard.gc_tuning import tune_for_long_running
 from dockyard.glance import cli as glance_cli
 from dockyard.identity import keys
 from dockyard.identity.sealing import Sealer, load_sealer
@@ -179,6 +180,7 @@ def serve(args: argparse.Namespace) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    tune_for_long_running()
     server.run()
 
 
@@ -250,7 +252,9 @@ def worker_app() -> Any:
         default_account_id=settings["default_account_id"],
         object_store=object_store_options.from_environment(settings["data_dir"]),
     )
-    return build_app(state)
+    app = build_app(state)
+    tune_for_long_running()
+    return app
 
 
 def up(args: argparse.Namespace) -> None:

@@ -24,6 +24,7 @@ from dockyard.agent.agent import Agent, AgentConfig, AgentStartError
 from dockyard.agent.registration import parse_ports
 from dockyard.agent.state_dir import DEFAULT_STATE_DIR, StateDirBusy
 from dockyard.agent.update import Replacement
+from dockyard.gc_tuning import tune_for_long_running
 
 if TYPE_CHECKING:
     from dockyard.agent.hollow import HollowConfig
@@ -272,6 +273,7 @@ def run_agent(args: argparse.Namespace) -> None:
     logging.getLogger("dockyard.agent").setLevel(args.log_level.upper())
     if not args.endpoint:
         sys.exit("dockyard agent: --endpoint (or $DOCKYARD_ENDPOINT) is required")
+    tune_for_long_running()
     if args.hollow is not None:
         from dockyard.agent.hollow import run_hollow
 
