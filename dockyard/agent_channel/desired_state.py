@@ -31,11 +31,19 @@ from sqlalchemy import Row, bindparam, select
 from dockyard.agent_channel import agent_update
 from dockyard.context import RequestContext
 from dockyard.ecs import task_definitions
+from dockyard.store import direct
 from dockyard.store.schema import container_instances, tasks
 from dockyard.store.schema import task_definitions as definitions_table
 
 _definitions = definitions_table.c
-_INSTANCE = select(container_instances).where(container_instances.c.id == bindparam("instance_id"))
+_INSTANCE = select(
+    container_instances.c.id,
+    container_instances.c.arn,
+    container_instances.c.status,
+    container_instances.c.desired_version,
+    container_instances.c.jobs_version,
+    container_instances.c.agent_update_status,
+).where(container_instances.c.id == bindparam("instance_id"))
 _LIVE_TASKS = (
     select(
         tasks.c.id,
@@ -99,7 +107,7 @@ class FrameBuilder:
     ) -> tuple[int, bytes] | None:
         """``(version, frame as JSON)`` when the instance's version moved past ``sent_version``
         (an empty frame when it did not), None when the instance is gone (deregistered)."""
-        instance = ctx.conn.execute(_INSTANCE, {"instance_id": instance_id}).first()
+        instance = direct.execute(ctx.conn, _INSTANCE, {"instance_id": instance_id}).first()
         if instance is None or instance.status == "INACTIVE":
             return None
         if instance.desired_version == sent_version:
@@ -122,7 +130,7 @@ class FrameBuilder:
             head["agentUpdate"] = update_offer
         if self.deltas and self._version is not None:
             return self._delta(ctx, instance, head)
-        live = [tuple(row) for row in ctx.conn.execute(_LIVE_TASKS, {"instance_id": instance.id})]
+        live = [tuple(row) for row in direct.execute(ctx.conn, _LIVE_TASKS, {"instance_id": instance.id})]
         kept = self._entries
         # New tasks, and tasks whose desired status (or definition's status) moved.
         stale = [row[0] for row in live if (entry := kept.get(row[0])) is None or entry[0] != row]
@@ -143,7 +151,9 @@ class FrameBuilder:
     def _delta(self, ctx: RequestContext, instance: Row[Any], head: dict[str, Any]) -> bytes:
         """The tasks stamped since the connection's last frame: entries for the live ones, ARNs
         for those that left (reported STOPPED)."""
-        changed = ctx.conn.execute(_CHANGED_TASKS, {"instance_id": instance.id, "since": self._version})
+        changed = direct.execute(
+            ctx.conn, _CHANGED_TASKS, {"instance_id": instance.id, "since": self._version}
+        )
         sent, removed = [], []
         for row in changed:
             if row.last_status == "STOPPED":

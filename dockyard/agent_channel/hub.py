@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from dockyard.store import direct
 from dockyard.store.schema import access_keys, container_instances
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ _ACTIVE_KEYS = select(access_keys.c.access_key_id).where(
 _VERSIONS = select(_instances.id, _instances.desired_version, _instances.status).where(
     _instances.id.in_([bindparam(f"id{n}") for n in range(_READ_AT_ONCE)])
 )
+_VERSION_PARAMS = [f"id{n}" for n in range(_READ_AT_ONCE)]
 _UNUSED_ID = -1
 
 
@@ -135,7 +137,7 @@ class ChannelHub:
         def work(connection: Connection) -> tuple[dict[int, tuple[int, str]], set[str]]:
             for statement, marks in ((_MARK_LIVE, live), (_MARK_SEEN, others)):
                 if marks:
-                    connection.execute(statement, marks)
+                    direct.write(connection, statement, marks)
             if closed:
                 connection.execute(_MARK_CLOSED, {"ids": closed, "now": time.time()})
             versions: dict[int, tuple[int, str]] = {}
@@ -143,7 +145,7 @@ class ChannelHub:
             for start in range(0, len(ids), _READ_AT_ONCE):
                 chunk = ids[start : start + _READ_AT_ONCE]
                 chunk += [_UNUSED_ID] * (_READ_AT_ONCE - len(chunk))
-                rows = connection.execute(_VERSIONS, {f"id{n}": i for n, i in enumerate(chunk)})
+                rows = direct.execute(connection, _VERSIONS, dict(zip(_VERSION_PARAMS, chunk, strict=True)))
                 versions.update((row[0], (int(row[1]), row[2])) for row in rows)
             active: set[str] = set()
             for start in range(0, len(keys), _READ_AT_ONCE):

@@ -10,27 +10,36 @@ with the change, and the cached snapshot follows the store by construction
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 
 from dockyard.context import RequestContext
 from dockyard.errors import ServerException
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
+from dockyard.store import direct
+from dockyard.store.expressions import in_params, in_values
 from dockyard.store.schema import container_instances
 
 _instances = container_instances.c
 # Built once: a statement built per call costs more than the database's work on it.
 # The chosen instances as the store has them, locked until the commit (FOR UPDATE is a no-op
 # on SQLite, whose writer holds the whole database).
-_CURRENT = (
-    select(_instances.id, _instances.version, _instances.used_ports, _instances.used_gpus)
-    .where(_instances.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_instances.id)
-    .with_for_update()
-)
+
+
+@functools.lru_cache(maxsize=16)
+def _current(count: int) -> Select[Any]:
+    return (
+        select(_instances.id, _instances.version, _instances.used_ports, _instances.used_gpus)
+        .where(in_params(_instances.id, "id", count))
+        .order_by(_instances.id)
+        .with_for_update()
+    )
+
+
 # A task reserved on an instance is also a change to the instance's desired state, so the
 # same UPDATE moves its desired version (the agent connection is woken after the commit).
 _RESERVE = (
@@ -77,7 +86,8 @@ def reserve(
         taken[instance.id].append(instance)
     if not taken:
         return {}
-    current = {row.id: row for row in ctx.conn.execute(_CURRENT, {"ids": sorted(taken)})}
+    ids = sorted(taken)
+    current = {row.id: row for row in direct.execute(ctx.conn, _current(len(ids)), in_values("id", ids))}
     if any(current.get(i) is None or current[i].version != picks[0].version for i, picks in taken.items()):
         raise Conflict()
     after: dict[int, InstanceSnapshot] = {}
@@ -103,7 +113,7 @@ def reserve(
     for statement, rows in ((_RESERVE, plain), (_RESERVE_HELD, held)):
         # The rows are locked and were just checked, so each matches; anything else is a bug,
         # and failing the request rolls its writes back.
-        if rows and ctx.conn.execute(statement, rows).rowcount != len(rows):
+        if rows and direct.write(ctx.conn, statement, rows).rowcount != len(rows):
             raise ServerException("An instance changed while it was locked for a placement.")
     return after
 

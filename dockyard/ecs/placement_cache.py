@@ -58,6 +58,7 @@ from dockyard.placement.engine import Placer
 from dockyard.placement.engine import place as place_once
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
 from dockyard.placement.ranking import CandidateOrder
+from dockyard.store import direct
 from dockyard.store.expressions import one_of
 from dockyard.store.schema import attributes, clusters, container_instances, tasks
 
@@ -103,7 +104,7 @@ _BUMP = (
 )
 _STAMP = (
     update(container_instances)
-    .where(_instances.id.in_(bindparam("ids", expanding=True)))
+    .where(_instances.id == bindparam("row_id"))
     .values(placement_version=bindparam("stamp"))
 )
 _LAST_SEEN = select(_instances.id, _instances.last_seen_at).where(
@@ -279,7 +280,7 @@ class ClusterCache:
         last_seen, instances = self.last_seen, self.instances
         moved = [
             (instance_id, seen)
-            for instance_id, seen in ctx.conn.execute(_LAST_SEEN, scope)
+            for instance_id, seen in direct.execute(ctx.conn, _LAST_SEEN, scope)
             if instance_id in instances and last_seen.get(instance_id, -1.0) != seen
         ]
         self.seen_read_at = ctx.now
@@ -432,10 +433,11 @@ class _Flush:
     def __call__(self) -> None:
         ctx = self.ctx
         scope = {"in_account": ctx.account_id, "in_region": ctx.region, "in_cluster": self.cluster_name}
-        version = ctx.conn.execute(_BUMP, scope).scalar()
-        if version is None:  # the cluster is gone (deleted in this request)
+        bumped = direct.write(ctx.conn, _BUMP, scope).returned
+        if bumped is None:  # the cluster is gone (deleted in this request)
             return
-        ctx.conn.execute(_STAMP, {"ids": sorted(self.ids), "stamp": version})
+        version = bumped[0]
+        direct.write(ctx.conn, _STAMP, [{"row_id": i, "stamp": version} for i in sorted(self.ids)])
         if self.placed is not None and self.placed.keys() == self.ids:
             placed = self.placed
             key = (ctx.account_id, ctx.region, self.cluster_name)

@@ -22,6 +22,7 @@ from dockyard.placement.constraints import check_constraints
 from dockyard.placement.demand import task_demand
 from dockyard.placement.model import PlacementRequest, PlacementResult
 from dockyard.placement.strategies import check_strategies
+from dockyard.store import direct
 from dockyard.store.schema import attributes, container_instances, tasks
 
 # The columns of a new task row that a launch leaves unset (None), for rendering it unread.
@@ -272,6 +273,6 @@ def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -
             }
         )
     if values:
-        ctx.conn.execute(_INSERT, values)  # one executemany; nothing to read back
+        direct.write(ctx.conn, _INSERT, values)  # one executemany; nothing to read back
     # The rows as inserted (render_tasks reads attributes), without a round trip to read them.
     return [SimpleNamespace(**{**_UNSET, **value}) for value in values]
