@@ -161,7 +161,13 @@ def _compiled_write(
     # As Connection.execute compiles it: the parameters' keys decide an INSERT's columns.
     compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
     direct: _CompiledWrite | None = None
-    if not (compiled.literal_execute_params or compiled.post_compile_params) and compiled.positiontup:
+    # Python-side column defaults (prefetched) are computed by SQLAlchemy's execution: those
+    # writes stay with it.
+    prefetch = compiled.insert_prefetch or compiled.update_prefetch
+    if (
+        not (compiled.literal_execute_params or compiled.post_compile_params or prefetch)
+        and compiled.positiontup
+    ):
         names = tuple(compiled.positiontup)
         binds = compiled.binds
         processors = {name: bind.type.bind_processor(dialect) for name, bind in binds.items()}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, func, insert, literal, select, tuple_
+from sqlalchemy import Engine, bindparam, delete, func, insert, literal, select, tuple_, update
 
 from dockyard.store import direct
 from dockyard.store.db import make_engine, sqlite_url, transaction
@@ -126,3 +126,85 @@ def test_a_read_sees_the_writes_of_its_own_transaction(engine: Engine) -> None:
         raise LookupError("rolled back")
     with transaction(engine, write=False) as connection:
         assert direct.execute(connection, statement, {**_SCOPE, "name": "fresh"}).first() is None
+
+
+# -- writes: each case runs through SQLAlchemy and through the driver, in a transaction rolled
+# back after it, and must leave the same rows and report the same counts.
+
+
+def _cluster(name: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "account_id": "111122223333",
+        "region": "us-east-1",
+        "name": name,
+        "arn": f"arn:aws:ecs:us-east-1:111122223333:cluster/{name}",
+        "status": "ACTIVE",
+        "settings": [{"name": "containerInsights", "value": "disabled"}],
+        "capacity_providers": [],
+        "default_capacity_provider_strategy": [],
+        "tags": [{"key": "k", "value": name}],
+        "created_at": 5.5,
+        **overrides,
+    }
+
+
+_BY_NAME = (_c.account_id == "111122223333", _c.name == bindparam("row_name"))
+WRITES: list[tuple[str, Any, Any]] = [
+    ("one row with JSON documents", insert(clusters), _cluster("w0")),
+    ("many rows at once", insert(clusters), [_cluster("w1"), _cluster("w2", configuration={"a": [1]})]),
+    (
+        "a value computed in SQL, many rows",
+        update(clusters).where(*_BY_NAME).values(placement_version=_c.placement_version + bindparam("by")),
+        [{"row_name": "c0", "by": 2}, {"row_name": "c2", "by": 3}, {"row_name": "none", "by": 1}],
+    ),
+    (
+        "values carried by the statement, a JSON one too",
+        update(clusters).where(*_BY_NAME).values(status="DRAINING", tags=[{"key": "x", "value": "y"}]),
+        {"row_name": "c1"},
+    ),
+    (
+        "a document given per row",
+        update(clusters).where(*_BY_NAME).values(settings=bindparam("given")),
+        [{"row_name": "c0", "given": [{"name": "n", "value": "v"}]}],
+    ),
+    (
+        "returning the new value",
+        update(clusters)
+        .where(*_BY_NAME)
+        .values(placement_version=_c.placement_version + 1)
+        .returning(_c.placement_version),
+        {"row_name": "c2"},
+    ),
+    (
+        "returning nothing matched",
+        update(clusters).where(*_BY_NAME).values(status="X").returning(_c.id),
+        {"row_name": "none"},
+    ),
+    ("a delete", delete(clusters).where(*_BY_NAME), [{"row_name": "c0"}, {"row_name": "c1"}]),
+]
+
+
+def _after(connection: Any, statement: Any, rows: Any, through: Any) -> tuple[Any, ...]:
+    written = through(connection, statement, rows)
+    table = [tuple(row) for row in connection.execute(select(clusters).order_by(_c.name)).all()]
+    return written, table
+
+
+def _through_sqlalchemy(connection: Any, statement: Any, rows: Any) -> direct.Written:
+    result = connection.execute(statement, rows)
+    returned = result.first() if result.returns_rows else None
+    return direct.Written(result.rowcount if returned is None else 1, tuple(returned) if returned else None)
+
+
+@pytest.mark.parametrize(
+    ("statement", "rows"), [case[1:] for case in WRITES], ids=[case[0] for case in WRITES]
+)
+def test_a_write_on_the_driver_does_what_sqlalchemy_does(engine: Engine, statement: Any, rows: Any) -> None:
+    outcomes = []
+    for through in (_through_sqlalchemy, direct.write, direct.write):  # compiled, then reused
+        with pytest.raises(LookupError), transaction(engine) as connection:
+            outcomes.append(_after(connection, statement, rows, through))
+            raise LookupError("rolled back")
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[2] == outcomes[0]
+    assert outcomes[0][0].rowcount == (1 if isinstance(rows, dict) else len(rows)) or "none" in str(rows)
