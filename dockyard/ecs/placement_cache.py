@@ -107,6 +107,23 @@ _STAMP = (
     .where(_instances.id == bindparam("row_id"))
     .values(placement_version=bindparam("stamp"))
 )
+_WHOLE_CLUSTER = select(*_SNAPSHOT_COLUMNS).where(_IN_CLUSTER).order_by(_instances.id)
+_CLUSTER_ATTRIBUTES = select(attributes.c.target_id, attributes.c.name, attributes.c.value).where(
+    attributes.c.account_id == bindparam("in_account"),
+    attributes.c.region == bindparam("in_region"),
+    attributes.c.cluster_name == bindparam("in_cluster"),
+)
+_TASK_GROUPS = (
+    select(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status, func.count())
+    .where(one_of(tasks.c.last_status, task_states.LIVE))
+    .group_by(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status)
+)
+_CLUSTER_TASK_GROUPS = _TASK_GROUPS.where(
+    tasks.c.account_id == bindparam("in_account"),
+    tasks.c.region == bindparam("in_region"),
+    tasks.c.cluster_name == bindparam("in_cluster"),
+    tasks.c.container_instance_id.is_not(None),
+)
 _LAST_SEEN = select(_instances.id, _instances.last_seen_at).where(
     _IN_CLUSTER, _instances.status != "INACTIVE"
 )
@@ -137,24 +154,26 @@ def read_instances(
     """The cluster's instances (all, ``ids`` only, or those stamped after a version), in id
     order, with their attributes and task groups: three queries."""
     scope = {"in_account": ctx.account_id, "in_region": ctx.region, "in_cluster": cluster_name}
-    query = select(*_SNAPSHOT_COLUMNS).where(_IN_CLUSTER)
-    if ids is not None:
-        query = query.where(_instances.id.in_(sorted(set(ids))))
-    if stamped_after is not None:
-        query = query.where(_instances.placement_version > stamped_after)
-    rows = ctx.conn.execute(query.order_by(_instances.id), scope).all()
+    whole_cluster = ids is None and stamped_after is None
+    if whole_cluster:  # a process's first look at a cluster: thousands of rows, on the driver
+        rows = direct.execute(ctx.conn, _WHOLE_CLUSTER, scope).all()
+    else:
+        query = _WHOLE_CLUSTER
+        if ids is not None:
+            query = query.where(_instances.id.in_(sorted(set(ids))))
+        if stamped_after is not None:
+            query = query.where(_instances.placement_version > stamped_after)
+        rows = ctx.conn.execute(query, scope).all()
     if not rows:
         return Read([], {}, set(), ctx.now)
-    whole_cluster = ids is None and stamped_after is None
     attrs: dict[str, dict[str, str | None]] = defaultdict(dict)
-    attribute_query = select(attributes.c.target_id, attributes.c.name, attributes.c.value).where(
-        attributes.c.account_id == ctx.account_id,
-        attributes.c.region == ctx.region,
-        attributes.c.cluster_name == cluster_name,
-    )
-    if not whole_cluster:
-        attribute_query = attribute_query.where(attributes.c.target_id.in_([row.arn for row in rows]))
-    for target, name, value in ctx.conn.execute(attribute_query):
+    if whole_cluster:
+        found = direct.execute(ctx.conn, _CLUSTER_ATTRIBUTES, scope)
+    else:
+        found = ctx.conn.execute(
+            _CLUSTER_ATTRIBUTES.where(attributes.c.target_id.in_([row.arn for row in rows])), scope
+        )
+    for target, name, value in found:
         attrs[target][name] = value
     groups, running = _task_groups(ctx, cluster_name, None if whole_cluster else [row.id for row in rows])
     inactive = {row.id for row in rows if row.status == "INACTIVE"}
@@ -171,23 +190,14 @@ def _task_groups(
 ) -> tuple[dict[int, dict[str, int]], Counter[int]]:
     """Per instance: its tasks per group (desired RUNNING, as ECS counts them for spread and
     distinctInstance) and all its live tasks."""
-    query = (
-        select(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status, func.count())
-        .where(one_of(tasks.c.last_status, task_states.LIVE))
-        .group_by(tasks.c.container_instance_id, tasks.c.group_name, tasks.c.desired_status)
-    )
     if ids is None:
-        query = query.where(
-            tasks.c.account_id == ctx.account_id,
-            tasks.c.region == ctx.region,
-            tasks.c.cluster_name == cluster_name,
-            tasks.c.container_instance_id.is_not(None),
-        )
+        scope = {"in_account": ctx.account_id, "in_region": ctx.region, "in_cluster": cluster_name}
+        found = direct.execute(ctx.conn, _CLUSTER_TASK_GROUPS, scope)
     else:
-        query = query.where(tasks.c.container_instance_id.in_(ids))
+        found = ctx.conn.execute(_TASK_GROUPS.where(tasks.c.container_instance_id.in_(ids)))
     groups: dict[int, dict[str, int]] = defaultdict(dict)
     running: Counter[int] = Counter()
-    for instance_id, group, desired, count in ctx.conn.execute(query):
+    for instance_id, group, desired, count in found:
         running[instance_id] += count
         if group and desired == "RUNNING":
             groups[instance_id][group] = groups[instance_id].get(group, 0) + count
