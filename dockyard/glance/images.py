@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from dockyard.glance import paging, records
+from dockyard.glance import host_loads, paging, records
 from dockyard.glance.errors import GlanceError, bad_request, not_found
 from dockyard.glance.schemas import IMAGE_PROPERTIES, check
 from dockyard.glance.times import isotime
@@ -154,6 +154,7 @@ def remove(connection: Connection, image_id: str) -> str | None:
     held = select(glance_images.c.object_key).where(glance_images.c.id == image_id)
     key = connection.execute(held).scalar()
     connection.execute(delete(glance_images).where(glance_images.c.id == image_id))
+    host_loads.forget(connection, image_id)
     if key is None:
         return None
     shared = connection.execute(

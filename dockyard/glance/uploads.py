@@ -18,7 +18,7 @@ import anyio.from_thread
 import anyio.to_thread
 from starlette.responses import Response, StreamingResponse
 
-from dockyard.glance import archives, images
+from dockyard.glance import archives, host_loads, images, pusher
 from dockyard.glance.errors import GlanceError
 from dockyard.glance.image_store import ImageStore
 
@@ -69,12 +69,21 @@ class Uploads:
             "docker": docker,
         }
         now = time.time()
-        activated = await self.server.run_in_store(lambda c: images.activate(c, image_id, now, stored=values))
-        if not activated:  # deleted meanwhile
+
+        def activate(connection: Connection) -> dict[str, Any] | None:
+            """Active, and on its way to the connected Docker hosts (in one transaction)."""
+            if not images.activate(connection, image_id, now, stored=values):
+                return None
+            row = images.find(connection, image_id)
+            assert row is not None
+            host_loads.begin(connection, image_id, row["account_id"], now)
+            return row
+
+        row = await self.server.run_in_store(activate)
+        if row is None:  # deleted meanwhile
             await self._drop_unshared(store, stored.key)
             raise GlanceError(410, f"Image {image_id} was deleted while its data was stored.")
-        row = await self.server.run_in_store(lambda c: images.find(c, image_id))
-        assert row is not None
+        self.server.controllers.wake(pusher.NAME)
         return row
 
     async def _drop_unshared(self, store: ImageStore, key: str) -> None:
