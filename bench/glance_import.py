@@ -170,8 +170,9 @@ def bench_hosts(server: Any, token: str, folder: Path, hosts: int, size: int) ->
     site_dir = folder / "hosts-site"
     site_dir.mkdir()
     archive = docker_archive(site_dir, size, name)
-    agents = [_agent(server.endpoint, folder / f"agent-{n}" / "state") for n in range(hosts)]
     ecs = ecs_client(server)
+    ecs.create_cluster(clusterName="default")
+    agents = [_agent(server.endpoint, folder / f"agent-{n}" / "state") for n in range(hosts)]
     try:
         deadline = time.monotonic() + 120
         while True:
