@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.servers import BENCH_KEY_ID, BENCH_SECRET, machine, start_dockyard
+from bench.servers import BENCH_KEY_ID, BENCH_SECRET, machine, process_tree_cpu, start_dockyard
 from dockyard.store.db import sqlite_url
 
 CHUNK = 4 * 1024 * 1024
@@ -125,6 +125,9 @@ def bench_import(endpoint: str, pid: int, token: str, url: str, size: int) -> di
         "import_from_format": "docker",
         "image_properties": {"name": "bench:1", "container_format": "docker", "disk_format": "raw"},
     }
+    children = _children(pid)  # the embedded rclone
+    cpu_before = process_tree_cpu(pid)
+    rclone_before = sum(process_tree_cpu(child) for child in children)
     started = time.perf_counter()
     _, raw = call(endpoint, "POST", "/image/v2/tasks", token, {"type": "import", "input": task_input})
     task_id = json.loads(raw)["id"]
@@ -138,6 +141,8 @@ def bench_import(endpoint: str, pid: int, token: str, url: str, size: int) -> di
             last_poll = time.perf_counter()
             status = json.loads(call(endpoint, "GET", f"/image/v2/tasks/{task_id}", token)[1])["status"]
     elapsed = time.perf_counter() - started
+    cpu = process_tree_cpu(pid) - cpu_before  # the server and its rclone: where the time goes
+    rclone_cpu = sum(process_tree_cpu(child) for child in children) - rclone_before
     task = json.loads(call(endpoint, "GET", f"/image/v2/tasks/{task_id}", token)[1])
     if status != "success":
         raise SystemExit(f"import failed: {task['message']}")
@@ -147,6 +152,8 @@ def bench_import(endpoint: str, pid: int, token: str, url: str, size: int) -> di
         "rss_before_mib": before / 1024,
         "rss_growth_mib": (peak - before) / 1024,
         "rclone_peak_rss_mib": rclone_peak / 1024,
+        "server_cpu_s": cpu - rclone_cpu,
+        "rclone_cpu_s": rclone_cpu,
     }
 
 

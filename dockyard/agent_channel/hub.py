@@ -103,10 +103,6 @@ class ChannelHub:
     def connections(self, instance_id: int) -> int:
         return len(self._watchers.get(instance_id, ()))
 
-    def connected_instances(self) -> list[int]:
-        """The instances with a connection in this process (for frames other than state)."""
-        return list(self._watchers)
-
     def watchers(self, instance_id: int) -> list[Watcher]:
         """An instance's connections in this process, oldest first."""
         return list(self._watchers.get(instance_id, ()))

@@ -153,15 +153,15 @@ def forget(connection: Connection, image_id: str) -> None:
     connection.execute(delete(glance_host_loads).where(_loads.image_id == image_id))
 
 
-def pending(connection: Connection, instance_ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
-    """The pending loads of these instances, each with the frame that asks its host for it."""
-    if not instance_ids:
-        return []
+def pending(connection: Connection, limit: int = 1000) -> list[tuple[int, dict[str, Any]]]:
+    """The pending loads (oldest first), each with the frame that asks its host for it; one
+    look at the status index when there are none, whatever the size of the fleet."""
     query = (
         select(_loads.instance_id, glance_images)
         .join(glance_images, glance_images.c.id == _loads.image_id)
-        .where(_loads.status == PENDING, _loads.instance_id.in_(instance_ids))
+        .where(_loads.status == PENDING)
         .order_by(_loads.created_at, _loads.instance_id)
+        .limit(limit)
     )
     return [(row.instance_id, frame(row._mapping)) for row in connection.execute(query)]
 

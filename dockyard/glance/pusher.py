@@ -1,8 +1,9 @@
 """Pushes ``loadImage`` frames to the Docker hosts connected to this process (one per process,
 as the agent-channel hub: a host's socket lives in one process only).
 
-Every second (at once when an image turns active here) it reads the pending loads of the
-instances connected here and sends each frame once per connection: a host that reconnects
+Every second (at once when an image turns active here) it reads the pending loads (one look
+at an index when there are none) and sends each frame to its host, if connected here, once
+per connection: a host that reconnects
 before answering is asked again on its new socket (agents answer a repeat at once).
 """
 
@@ -37,14 +38,13 @@ class LoadPusher:
         self._sent: dict[tuple[int, str], int] = {}  # (instance, image) -> id() of the socket used
 
     async def due(self, now: float) -> Sequence[Hashable]:
-        return ["push"] if self.server.hub.connected_instances() else []
+        return ["push"]
 
     async def reconcile(self, key: Hashable) -> None:
         hub = self.server.hub
-        connected = sorted(hub.connected_instances())
-        found = await self.server.run_in_store(lambda c: host_loads.pending(c, connected))
+        found = await self.server.run_in_store(host_loads.pending)
         wanted: dict[tuple[int, str], int] = {}
-        for instance_id, frame in found:
+        for instance_id, frame in found:  # those of hosts connected elsewhere find no socket here
             sockets: list[Pushable] = [w for w in hub.watchers(instance_id) if isinstance(w, Pushable)]
             if not sockets:
                 continue
