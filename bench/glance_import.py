@@ -125,9 +125,8 @@ def bench_import(endpoint: str, pid: int, token: str, url: str, size: int) -> di
         "import_from_format": "docker",
         "image_properties": {"name": "bench:1", "container_format": "docker", "disk_format": "raw"},
     }
-    children = _children(pid)  # the embedded rclone
     cpu_before = process_tree_cpu(pid)
-    rclone_before = sum(process_tree_cpu(child) for child in children)
+    rclone_before = {child: process_tree_cpu(child) for child in _children(pid)}  # may start later
     started = time.perf_counter()
     _, raw = call(endpoint, "POST", "/image/v2/tasks", token, {"type": "import", "input": task_input})
     task_id = json.loads(raw)["id"]
@@ -142,7 +141,7 @@ def bench_import(endpoint: str, pid: int, token: str, url: str, size: int) -> di
             status = json.loads(call(endpoint, "GET", f"/image/v2/tasks/{task_id}", token)[1])["status"]
     elapsed = time.perf_counter() - started
     cpu = process_tree_cpu(pid) - cpu_before  # the server and its rclone: where the time goes
-    rclone_cpu = sum(process_tree_cpu(child) for child in children) - rclone_before
+    rclone_cpu = sum(process_tree_cpu(child) - rclone_before.get(child, 0.0) for child in _children(pid))
     task = json.loads(call(endpoint, "GET", f"/image/v2/tasks/{task_id}", token)[1])
     if status != "success":
         raise SystemExit(f"import failed: {task['message']}")
