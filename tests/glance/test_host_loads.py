@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import io
 import secrets
+import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import BACKENDS
+from tests.glance.conftest import start_server, stop_server
 from tests.glance.harness import Site, client, docker_archive, token_for, wait_task
 from tests.harness import (
     Credentials,
@@ -114,3 +118,44 @@ def test_a_docker_host_that_never_answers_counts_as_failed(
     assert task["result"]["hosts_loaded"] == []
     assert task["result"]["hosts_failed"] == [arn]
     assert task["result"]["hosts_errors"][arn].startswith("no answer within"), task
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_restart_while_hosts_load_resumes_the_wait(backend: str, tmp_path: Path, site: Site) -> None:
+    server = start_server(tmp_path / "data", backend)
+    fleet: HollowAgents | None = None
+    try:
+        account = server.new_account()
+        ecs = server.client(account)
+        ecs.create_cluster(clusterName="default")
+        fleet = HollowAgents(server, account)
+        silent = fleet.instance(ecs, attributes=[{"name": "dockyard.driver", "value": "docker"}])
+        token = token_for(server, account)
+        name = f"glance-e2e/restart-{secrets.token_hex(4)}:1"
+        task = client(server, token).tasks.create(
+            type="import",
+            input={
+                "import_from": f"{site.base}/rootfs.tar",
+                "import_from_format": "docker",
+                "image_properties": {"name": name, "container_format": "docker", "disk_format": "raw"},
+            },
+        )
+
+        def active() -> bool:
+            return any(
+                i["status"] == "active" for i in client(server, token).images.list(filters={"name": name})
+            )
+
+        wait_for(active, timeout=60, message="the image never turned active")
+        assert client(server, token).tasks.get(task["id"])["status"] == "processing"  # waiting on the host
+        server.stop(signal.SIGKILL)
+        server.start(timeout=60)
+        token = token_for(server, account)
+        ended = wait_task(server, token, task["id"], timeout=90)
+        assert ended["status"] == "success", ended
+        assert ended["result"]["hosts_failed"] == [silent["containerInstanceArn"]]
+        assert [i["name"] for i in client(server, token).images.list(filters={"name": name})] == [name]
+    finally:
+        if fleet is not None:
+            fleet.close()
+        stop_server(server)
