@@ -5,7 +5,8 @@ the digest is not known before the end, and a server-side copy to a content addr
 write every image twice). The stream is cut into parts and each part goes through a pipeline
 of single-thread stages that run side by side (hashlib, pipes and sockets let go of the GIL):
 md5 (Glance's ``checksum``), sha512 (``os_hash_value``), the caller's ``observe`` (the archive
-check) and the upload itself, at most ``PARTS_IN_FLIGHT`` parts at once. So memory stays at
+check) and the upload itself (two parts at once: the store takes one while it writes the
+other), at most ``PARTS_IN_FLIGHT`` parts at once. So memory stays at
 a few parts whatever the image's size, and the slowest stage, not their sum, sets the pace.
 Images with the same bytes share one object (``images.shared_key``). Blocking: call from a
 worker thread.
@@ -30,6 +31,7 @@ BUCKET = "images"
 PART_BYTES = 8 * 1024 * 1024  # S3 wants 5 MiB or more but the last
 READ_BYTES = PART_BYTES  # a download read is a part: no regrouping copy
 PARTS_IN_FLIGHT = 3
+UPLOADS_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,14 @@ class Stored:
 
 
 class _Stage:
-    """One step applied to every part in order, on a thread of its own."""
+    """One step applied to every part: in order on a thread of its own, or on ``threads``."""
 
-    def __init__(self, step: Callable[[bytes], object]) -> None:
+    def __init__(self, step: Callable[[int, bytes], object], threads: int = 1) -> None:
         self.step = step
-        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pool = ThreadPoolExecutor(max_workers=threads)
 
-    def submit(self, part: bytes) -> Future[object]:
-        return self.pool.submit(self.step, part)
+    def submit(self, number: int, part: bytes) -> Future[object]:
+        return self.pool.submit(self.step, number, part)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -74,18 +76,21 @@ class ImageStore:
         md5, sha512 = hashlib.md5(usedforsecurity=False), hashlib.sha512()
         key = f"images/{uuid.uuid4()}"
         upload = client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
-        numbers = iter(range(1, 10_001))
 
-        def send(part: bytes) -> dict[str, Any]:
-            number = next(numbers)  # the stage is one thread: parts go in order
+        def send(number: int, part: bytes) -> dict[str, Any]:
             answer = client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number, Body=part
             )
             return {"PartNumber": number, "ETag": answer["ETag"]}
 
-        stages = [_Stage(md5.update), _Stage(sha512.update), _Stage(send)]
+        stages = [
+            _Stage(lambda _, part: md5.update(part)),
+            _Stage(lambda _, part: sha512.update(part)),
+            # The store takes a part while it writes the one before (rclone buffers it).
+            _Stage(send, threads=UPLOADS_AT_ONCE),
+        ]
         if observe is not None:
-            stages.append(_Stage(observe))
+            stages.append(_Stage(lambda _, part: observe(part)))
         in_flight: deque[list[Future[object]]] = deque()
         parts: list[dict[str, Any]] = []
         size = 0
@@ -103,7 +108,8 @@ class ImageStore:
                     raise ValueError(f"image data exceeds {limit} bytes")
                 while len(in_flight) >= PARTS_IN_FLIGHT:
                     settle_oldest()
-                in_flight.append([stage.submit(part) for stage in stages])
+                number = len(parts) + len(in_flight) + 1
+                in_flight.append([stage.submit(number, part) for stage in stages])
             while in_flight:
                 settle_oldest()
             client.complete_multipart_upload(
