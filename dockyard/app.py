@@ -24,6 +24,7 @@ from dockyard.glance import api as glance
 from dockyard.glance import distribution
 from dockyard.glance.api import GlanceApi
 from dockyard.glance.importer import ImportWorker
+from dockyard.glance.pusher import LoadPusher
 from dockyard.identity.sealing import Sealer
 from dockyard.jobs.controller import JobController
 from dockyard.keystone.api import Keystone
@@ -118,6 +119,7 @@ def _controllers(server: ServerState, objects: S3Gateway):  # type: ignore[no-un
         runtime.add(ServiceController(server))
         runtime.add(JobController(server))
         runtime.add(ImportWorker(server))
+        runtime.add(LoadPusher(server))  # glance: images to the Docker hosts connected here
         runtime.start()
         try:
             yield

@@ -28,7 +28,7 @@ from dockyard.agent.channel import Channel, InstanceGone, ws_url
 from dockyard.agent.drivers import Driver, DriverInfo
 from dockyard.agent.drivers.docker import DockerDriver
 from dockyard.agent.engine import TaskEngine
-from dockyard.agent.images import ImageSource
+from dockyard.agent.images import ImageSource, PushedLoads
 from dockyard.agent.jobs import JobRunner
 from dockyard.agent.logs import LogShipper
 from dockyard.agent.reporter import Reporter
@@ -140,12 +140,20 @@ class Agent:
         if credentials is None:
             raise AgentStartError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         reporter = Reporter(client, run_blocking)
+        pushed: PushedLoads | None = None
+        if isinstance(driver, DockerDriver):  # a host missing an image loads it from the image store
+            driver.image_source = source = ImageSource(
+                config.endpoint, credentials.get_frozen_credentials, config.region
+            )
+            # ... and the control plane pushes what it imports to every Docker host
+            pushed = PushedLoads(source, driver.api, run_blocking, lambda frame: channel.send(frame))
         self.channel = channel = Channel(
             credentials=credentials.get_frozen_credentials,
             region=config.region,
             on_state=self._on_state,
             on_connect=self._on_connect,
             on_device_key=lambda frame: self.jobs.use_device_key(frame) if self.jobs else None,
+            on_load_image=pushed.on_frame if pushed is not None else _not_a_docker_host,
         )
         self.shipper = shipper = LogShipper(channel.deliver, lambda: channel.connected)
         self.engine = engine = TaskEngine(
@@ -169,10 +177,6 @@ class Agent:
             ready=self._replace,
             failed=config.failed_updates,
         )
-        if isinstance(driver, DockerDriver):  # a host missing an image loads it from the image store
-            driver.image_source = ImageSource(
-                config.endpoint, credentials.get_frozen_credentials, config.region
-            )
         driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
         self.jobs = jobs = JobRunner(
             lambda credentials: self.session.client(
@@ -294,6 +298,10 @@ class Agent:
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, BACKOFF_MAX)
         return None
+
+
+def _not_a_docker_host(frame: dict[str, Any]) -> None:
+    log.warning("ignoring a loadImage frame for %s: this host runs no Docker Engine", frame.get("name"))
 
 
 def _docker_client() -> Any:

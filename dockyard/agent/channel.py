@@ -127,6 +127,7 @@ class Channel:
         on_state: Callable[[dict[str, Any]], Awaitable[None]],
         on_connect: Callable[[], list[dict[str, Any]]] = list,
         on_device_key: Callable[[dict[str, Any]], None] = lambda frame: None,
+        on_load_image: Callable[[dict[str, Any]], None] = lambda frame: None,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         idle_timeout: float = IDLE_TIMEOUT,
         opening: Callable[[], AbstractAsyncContextManager[Any]] = contextlib.nullcontext,
@@ -134,6 +135,7 @@ class Channel:
         self.credentials, self.region = credentials, region
         self.opening = opening  # held while a connection opens (hollow fleets bound their handshakes)
         self.on_state, self.on_connect, self.on_device_key = on_state, on_connect, on_device_key
+        self.on_load_image = on_load_image  # a Glance image pushed to this host (agent/images.py)
         self.heartbeat_interval, self.idle_timeout = heartbeat_interval, idle_timeout
         self.connected = False
         self.connections = 0
@@ -277,6 +279,8 @@ class Channel:
                 self.send({"type": "ack", "version": frame.get("version")})
             elif kind == "deviceKey":
                 self.on_device_key(frame)
+            elif kind == "loadImage":
+                self.on_load_image(frame)
             elif kind != "heartbeat":
                 log.debug("ignoring a frame of type %r", kind)
 

@@ -33,6 +33,7 @@ from dockyard.context import Identity, RequestContext
 from dockyard.ecs import clusters, container_instances, placement_cache, task_reports
 from dockyard.ecs.services import wake
 from dockyard.errors import ApiError
+from dockyard.glance import host_loads
 from dockyard.identity import keys
 from dockyard.identity.authenticate import authenticate_get
 from dockyard.identity.keys import AccessKey
@@ -228,6 +229,14 @@ class Connection:
         finally:
             reader.cancel()
 
+    async def push(self, frame: dict[str, Any]) -> bool:
+        """Send a frame of another kind than state (glance's loadImage); False if the socket is gone."""
+        try:
+            await self.websocket.send_text(orjson.dumps(frame).decode())
+        except (WebSocketDisconnect, ConnectionError, RuntimeError):
+            return False
+        return True
+
     async def _send_state_if_changed(self) -> bool:
         found = await self._db(
             lambda ctx: self.frame_builder.frame_if_changed(
@@ -260,6 +269,11 @@ class Connection:
                             ctx, self.instance_id, str(m.get("status"))
                         )
                     )
+                elif kind == "imageLoad":  # the host's answer to a loadImage frame (glance)
+                    await self._db(
+                        lambda ctx, m=message: host_loads.record(ctx.conn, self.instance_id, m, ctx.now)
+                    )
+                    self.server.controllers.wake(host_loads.SETTLED_BY)
             except (logs.MalformedLogs, ApiError, TypeError, ValueError, AttributeError) as error:
                 raise FrameError(CLOSE_UNSUPPORTED_DATA, f"a malformed {kind} frame ({error})") from None
 

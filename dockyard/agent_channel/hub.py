@@ -105,6 +105,10 @@ class ChannelHub:
     def connections(self, instance_id: int) -> int:
         return len(self._watchers.get(instance_id, ()))
 
+    def watchers(self, instance_id: int) -> list[Watcher]:
+        """An instance's connections in this process, oldest first."""
+        return list(self._watchers.get(instance_id, ()))
+
     def seen(self, instance_id: int, when: float | None = None) -> None:
         self._seen[instance_id] = time.time() if when is None else when
 

@@ -1,7 +1,8 @@
 """Images to Docker hosts: ``GET /_dockyard/images?name=NAME``, signed by an agent (SigV4 as
 its other requests), streams the newest active image of its account that is named NAME (or
-whose docker archive is tagged NAME), with what the agent needs to check and load it: the
-sha512 of the bytes, the format (docker archive or rootfs) and the archive's tags.
+whose docker archive is tagged NAME; ``?id=ID``: that image of its account), with what the
+agent needs to check and load it: the sha512 of the bytes, the format (docker archive or
+rootfs) and the archive's tags.
 This replaces a registry pull for a host missing an image a task needs (agent/images.py)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from dockyard.errors import ApiError
+from dockyard.glance import images
 from dockyard.glance.uploads import Uploads
 from dockyard.identity.authenticate import authenticate_get
 from dockyard.store.schema import glance_images
@@ -47,6 +49,7 @@ def find_named(connection: Connection, account_id: str, name: str) -> dict[str, 
 def endpoint(server: ServerState, uploads: Uploads) -> Any:
     async def serve(request: Request) -> Response:
         name = request.query_params.get("name", "")
+        image_id = request.query_params.get("id")
         try:
             identity, region = authenticate_get(server, request.scope)
         except ApiError as error:
@@ -55,11 +58,15 @@ def endpoint(server: ServerState, uploads: Uploads) -> Any:
 
         def named(ctx: RequestContext) -> dict[str, Any] | None:
             assert ctx.connection is not None
+            if image_id is not None:  # a loadImage frame names the image by id
+                row = images.find(ctx.connection, image_id)
+                usable = row is not None and row["account_id"] == account and row["status"] == "active"
+                return row if usable else None
             return find_named(ctx.connection, account, name)
 
         row = await server.transact(identity, region, named, write=False)
         if row is None or not row["object_key"]:
-            return JSONResponse({"message": f"no image named {name}"}, status_code=404)
+            return JSONResponse({"message": f"no image {image_id or name}"}, status_code=404)
         docker = row["docker"] or {}
         store = await uploads.image_store()
         headers = {

@@ -1,8 +1,8 @@
 """Glance images of an account: created empty (queued), filled by an upload or an import
 (saving -> active), listed keyset-paged, deleted. Only ``private`` visibility exists here.
 
-The image's data lives in the image store (``glance.image_store``) under ``object_key``,
-content-addressed, so two images of the same bytes share one object.
+The image's data lives in the image store (``glance.image_store``) under ``object_key``;
+two images of the same bytes (the same sha512) share one object.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from dockyard.glance import paging, records
+from dockyard.glance import host_loads, paging, records
 from dockyard.glance.errors import GlanceError, bad_request, not_found
 from dockyard.glance.schemas import IMAGE_PROPERTIES, check
 from dockyard.glance.times import isotime
@@ -149,11 +149,22 @@ def activate(connection: Connection, image_id: str, now: float, *, stored: dict[
     return bool(result.rowcount)
 
 
+def shared_key(connection: Connection, os_hash_value: str) -> str | None:
+    """The object of an image that holds these very bytes already (its sha512), if any."""
+    found = connection.execute(
+        select(glance_images.c.object_key)
+        .where(glance_images.c.os_hash_value == os_hash_value, glance_images.c.object_key.is_not(None))
+        .limit(1)
+    ).scalar()
+    return None if found is None else str(found)
+
+
 def remove(connection: Connection, image_id: str) -> str | None:
     """Delete the image row; the object key it held if no other image shares it (to delete)."""
     held = select(glance_images.c.object_key).where(glance_images.c.id == image_id)
     key = connection.execute(held).scalar()
     connection.execute(delete(glance_images).where(glance_images.c.id == image_id))
+    host_loads.forget(connection, image_id)
     if key is None:
         return None
     shared = connection.execute(

@@ -1,12 +1,15 @@
 """The import worker: a controller that ends every Glance import task.
 
 Due keys are the tasks still pending or processing (a processing one after a restart is one
-whose worker died: it starts over, after removing the half-made image), and ``expire`` once
-a minute. One import: pending -> processing; the input checked (a bad one fails the task);
-an image made from ``image_properties`` (queued -> saving); ``import_from`` streamed into the
-image store (redirects re-checked against the import filter); the archive inspected; the
-image active and the task ``success`` with what was imported, or the task ``failure`` with
-why and the half-made image gone.
+whose worker died: it starts over, after removing the half-made image, unless its image is
+active already), and ``expire`` once a minute. One import: pending -> processing; the input
+checked (a bad one fails the task); an image made from ``image_properties`` (queued ->
+saving); ``import_from`` streamed into the image store (redirects re-checked against the
+import filter); the archive inspected; the image active, which sends it to the account's
+connected Docker hosts (``host_loads``); once each answered, or the wait ran out, the task
+``success`` with what was imported and where it loaded; or the task ``failure`` with why and
+the half-made image gone. Waiting for hosts holds no reconcile: the task is looked at again
+when a host answers (and every ``interval``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 from sqlalchemy import Connection, update
 
-from dockyard.glance import archives, images, tasks
+from dockyard.glance import archives, host_loads, images, tasks
 from dockyard.glance.errors import GlanceError
 from dockyard.glance.image_store import READ_BYTES
 from dockyard.glance.import_filter import ImportFilter, ImportRefused
@@ -88,10 +91,24 @@ def download(uri: str, import_filter: ImportFilter) -> Iterator[bytes]:
         raise ImportFailed(f"Fetching {uri} failed: {reason}") from None
 
 
+def _result(row: dict[str, Any], outcome: host_loads.Outcome) -> dict[str, Any]:
+    """A successful import's ``result``: the image, what its archive holds, where it loaded."""
+    docker = row["docker"] or {}
+    return {
+        "image_id": row["id"],
+        "digest": docker.get("digest"),
+        "repo_tags": docker.get("repo_tags", []),
+        "format": docker.get("format"),
+        "checksum": row["checksum"],
+        "size": row["size"],
+        **outcome.result(),
+    }
+
+
 class ImportWorker:
     """The controller (one leader for all replicas)."""
 
-    name = "glance-imports"
+    name = host_loads.SETTLED_BY
     needs_leader = True
     interval = 5.0
 
@@ -111,6 +128,7 @@ class ImportWorker:
         if key == EXPIRE:
             now = time.time()
             gone = await self.server.run_in_store(lambda c: tasks.expire(c, now))
+            await self.server.run_in_store(lambda c: host_loads.expire(c, now))  # uploads' loads
             self.next_expiry = now + EXPIRE_EVERY_SECONDS
             if gone:
                 log.info("glance: %d expired tasks removed", gone)
@@ -121,6 +139,8 @@ class ImportWorker:
         task = await self.server.run_in_store(lambda c: tasks.find(c, task_id))
         if task is None or task["status"] in tasks.ENDED:
             return
+        if task["status"] == "processing" and await self._settle(task_id):
+            return  # its image is active: the task waited for its hosts
         try:  # a bad input fails the task before it starts (pending -> failure)
             properties = check_input(task["input"])
             uri = self.import_filter.check(task["input"]["import_from"])
@@ -133,7 +153,7 @@ class ImportWorker:
         image_id: str | None = None
         try:
             image_id = await self._new_image(task, properties)
-            row = await self.uploads.save(image_id, download(uri, self.import_filter), require_image=True)
+            await self.uploads.save(image_id, download(uri, self.import_filter), require_image=True)
         except (ImportFailed, ImportRefused, archives.NotAnImage, GlanceError) as error:
             message = error.explanation if isinstance(error, GlanceError) else str(error)
             await self._fail(task_id, image_id, message)
@@ -142,21 +162,24 @@ class ImportWorker:
             log.exception("glance: import task %s failed", task_id)
             await self._fail(task_id, image_id, f"The import failed: {type(error).__name__}")
             return
-        docker = row["docker"] or {}
-        result = {
-            "image_id": row["id"],
-            "digest": docker.get("digest"),
-            "repo_tags": docker.get("repo_tags", []),
-            "format": docker.get("format"),
-            "checksum": row["checksum"],
-            "size": row["size"],
-            "hosts_loaded": [],
-            "hosts_failed": [],
-        }
+        await self._settle(task_id)
+
+    async def _settle(self, task_id: str) -> bool:
+        """For a task whose image is active: the task ends once every Docker host answered
+        (or the wait ran out; at the next look otherwise). False if its image is not active."""
         now = time.time()
-        await self.server.run_in_store(
-            lambda c: tasks.finish(c, task_id, now, result=result, image_id=row["id"])
-        )
+
+        def settle(connection: Connection) -> bool:
+            task = tasks.find(connection, task_id)
+            row = images.find(connection, task["image_id"]) if task and task["image_id"] else None
+            if task is None or row is None or row["status"] != "active":
+                return False
+            outcome = host_loads.settle(connection, row["id"], now)
+            if not outcome.pending:
+                tasks.finish(connection, task_id, now, result=_result(row, outcome), image_id=row["id"])
+            return True
+
+        return bool(await self.server.run_in_store(settle))
 
     @staticmethod
     def _begin(connection: Connection, task_id: str, now: float) -> dict[str, Any] | None:

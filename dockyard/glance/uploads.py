@@ -18,7 +18,7 @@ import anyio.from_thread
 import anyio.to_thread
 from starlette.responses import Response, StreamingResponse
 
-from dockyard.glance import archives, images
+from dockyard.glance import archives, host_loads, images, pusher
 from dockyard.glance.errors import GlanceError
 from dockyard.glance.image_store import ImageStore
 
@@ -69,12 +69,27 @@ class Uploads:
             "docker": docker,
         }
         now = time.time()
-        activated = await self.server.run_in_store(lambda c: images.activate(c, image_id, now, stored=values))
-        if not activated:  # deleted meanwhile
+
+        def activate(connection: Connection) -> dict[str, Any] | None:
+            """Active (sharing the object of an image of the same bytes), and on its way to the
+            connected Docker hosts, in one transaction."""
+            shared = images.shared_key(connection, stored.os_hash_value)
+            if not images.activate(
+                connection, image_id, now, stored=values | {"object_key": shared or stored.key}
+            ):
+                return None
+            row = images.find(connection, image_id)
+            assert row is not None
+            host_loads.begin(connection, image_id, row["account_id"], now)
+            return row
+
+        row = await self.server.run_in_store(activate)
+        if row is None:  # deleted meanwhile
             await self._drop_unshared(store, stored.key)
             raise GlanceError(410, f"Image {image_id} was deleted while its data was stored.")
-        row = await self.server.run_in_store(lambda c: images.find(c, image_id))
-        assert row is not None
+        if row["object_key"] != stored.key:  # the same bytes were stored before: one object
+            await anyio.to_thread.run_sync(lambda: store.delete(stored.key))
+        self.server.controllers.wake(pusher.NAME)
         return row
 
     async def _drop_unshared(self, store: ImageStore, key: str) -> None:
@@ -151,13 +166,31 @@ def _blocking(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
 
 
 class ArchiveCheck:
-    """``archives.inspect`` on a thread of its own, fed the bytes as they are stored (through
-    a pipe), so an image is read once; it drains what it does not need, so feeding never stalls."""
+    """What the bytes being stored hold, seen as they pass (so an image is read once). An
+    uncompressed tar only has its headers looked at (``archives.TarHeaders``); a compressed one
+    goes through a pipe to ``archives.inspect`` on a thread of its own, which drains what it
+    does not need, so feeding never stalls."""
 
     def __init__(self) -> None:
+        self._headers: archives.TarHeaders | None = None
+        self._writer: Any = None
+        self._thread: threading.Thread | None = None
+        self._outcome: dict[str, Any] | archives.NotAnImage = archives.NotAnImage(archives.NEITHER)
+
+    def feed(self, data: bytes) -> None:
+        if self._headers is None and self._writer is None:
+            if data.startswith(archives.COMPRESSED_MAGIC):
+                self._start_inspect()
+            else:
+                self._headers = archives.TarHeaders()
+        if self._headers is not None:
+            self._headers.feed(data)
+        else:
+            self._writer.write(data)
+
+    def _start_inspect(self) -> None:
         reader, writer = os.pipe()
         self._writer = os.fdopen(writer, "wb")
-        self._outcome: dict[str, Any] | archives.NotAnImage = archives.NotAnImage(archives.NEITHER)
         self._thread = threading.Thread(target=self._run, args=(os.fdopen(reader, "rb"),), daemon=True)
         self._thread.start()
 
@@ -173,13 +206,16 @@ class ArchiveCheck:
                 while reader.read(1 << 20):
                     pass
 
-    def feed(self, data: bytes) -> None:
-        self._writer.write(data)
-
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._writer.close()
-        self._thread.join()
+        if self._writer is not None:
+            with contextlib.suppress(OSError):
+                self._writer.close()
+        if self._thread is not None:
+            self._thread.join()
 
     def result(self) -> dict[str, Any] | archives.NotAnImage:
+        if self._headers is not None:
+            return self._headers.result()
+        if self._thread is None:  # nothing was fed: an empty file
+            return archives.NotAnImage("The image file is empty")
         return self._outcome

@@ -60,6 +60,7 @@ class ObjectStore:
         self._run_in_store = run_in_store
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self._session: Any = None
         self.rclone: RcloneServer | None = None
         if settings.url:
             if not (settings.access_key_id and settings.secret_access_key):
@@ -121,21 +122,29 @@ class ObjectStore:
         if self.rclone is not None:
             self.rclone.stop()
 
-    def client(self) -> Any:
-        """A botocore S3 client to the backing store (thread-safe; blocking calls)."""
+    def client(self, *, bulk: bool = False) -> Any:
+        """A botocore S3 client to the backing store (thread-safe; blocking calls). A ``bulk``
+        one sends bodies as UNSIGNED-PAYLOAD (not hashed for the signature: for callers that
+        check their own digests of large data, as the image store does)."""
         endpoint = self.endpoint()
-        client = self._clients.get(endpoint)
+        name = f"{endpoint} bulk" if bulk else endpoint
+        client = self._clients.get(name)
         if client is None:
             with self._lock:
-                client = self._clients.get(endpoint)
+                client = self._clients.get(name)
                 if client is None:
-                    client = self._new_client(endpoint)
-                    self._clients = {endpoint: client}  # an old port's client goes
+                    client = self._new_client(endpoint, bulk=bulk)
+                    # An old port's clients go.
+                    kept = {k: v for k, v in self._clients.items() if k.split(" ")[0] == endpoint}
+                    self._clients = kept | {name: client}
         return client
 
-    def _new_client(self, endpoint: str) -> Any:
+    def _new_client(self, endpoint: str, *, bulk: bool = False) -> Any:
+        s3: dict[str, Any] = {"addressing_style": "path"}
+        if bulk:
+            s3["payload_signing_enabled"] = False
         config = botocore.config.Config(
-            s3={"addressing_style": "path"},
+            s3=s3,
             signature_version="s3v4",
             retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=32,
@@ -144,7 +153,9 @@ class ObjectStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        return botocore.session.get_session().create_client(
+        if self._session is None:  # one session: its clients share the parsed S3 model (~15 MiB)
+            self._session = botocore.session.get_session()
+        return self._session.create_client(
             "s3",
             endpoint_url=endpoint,
             region_name=self.region,

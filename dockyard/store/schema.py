@@ -489,3 +489,18 @@ glance_images = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_glance_images_account_created", "account_id", "created_at", "id"),
 )
+
+# An active image going to the Docker hosts of its account that were connected when it turned
+# active: one row per host, pending until the host's agent answers (or the wait runs out).
+glance_host_loads = Table(
+    "glance_host_loads",
+    metadata,
+    Column("image_id", String(36), primary_key=True),
+    Column("instance_id", Integer, primary_key=True),  # container_instances.id
+    Column("instance_arn", String(512), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | loaded | failed
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_glance_host_loads_status", "status", "instance_id"),
+)

@@ -69,6 +69,12 @@ def close_code(socket: ClientConnection) -> int | None:
             id="an invented health status",
         ),
         pytest.param('{"type": "logs", "taskArn": "\\u0000", "lines": []}', id="a NUL in a task ARN"),
+        pytest.param(
+            '{"type": "imageLoad", "imageId": 7, "status": "loaded"}', id="an image load of no image"
+        ),
+        pytest.param(
+            '{"type": "imageLoad", "imageId": "x", "status": "done"}', id="an invented image load status"
+        ),
     ],
 )
 def test_a_malformed_frame_closes_with_a_code_and_one_log_line(

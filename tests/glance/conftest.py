@@ -13,7 +13,8 @@ from tests.glance.harness import Schemas, Site, rootfs_tarball, token_for
 from tests.harness import Credentials, DockyardServer, drop_postgres_database
 
 # Loopback test sites listen on random ports: the import filter's port list is cleared.
-GLANCE_ENVIRONMENT = {"DOCKYARD_IMAGE_IMPORT_ALLOWED_PORTS": ""}
+# An import waits this long for a Docker host that does not answer (test_host_loads.py).
+GLANCE_ENVIRONMENT = {"DOCKYARD_IMAGE_IMPORT_ALLOWED_PORTS": "", "DOCKYARD_GLANCE_HOST_LOAD_TIMEOUT": "15"}
 
 
 def start_server(data_dir: Path, backend: str, **environment: str) -> DockyardServer:
