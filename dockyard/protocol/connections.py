@@ -10,6 +10,11 @@ past either deadline is closed, and the request never reaches the
 application with a partial body. Connections are capped overall and per client address: one
 over a cap is closed as it opens, before anything of it is read.
 
+A response leaves in one write: uvicorn writes a response's head as soon as the application
+starts it and its body in a second write, two sends (and two TCP segments) for a reply of a
+few hundred bytes. Each request's writer holds the head back until the body's first write, or
+until the event loop's current turn ends (a streamed response whose body comes later).
+
 The limits are class attributes set once at start-up (``configure``): uvicorn builds one
 protocol object per connection from the class, with no other place to pass settings.
 """
@@ -98,6 +103,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._body_earned = 0.0
         self._arm(self.limits.body_seconds, self._body_deadline_passed)
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = OneWriteTransport(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         self._body_earned += len(body) / MIN_BODY_RATE
@@ -144,6 +152,45 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+class OneWriteTransport:
+    """What one request's response cycle writes through: its first write (the head) is held
+    and sent with the next one (the body), or at the end of the loop's turn if none comes."""
+
+    __slots__ = ("_transport", "_loop", "_held")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif self._loop is not None:  # the first write: held for a turn of the loop
+            self._held = data
+            self._loop.call_soon(self._flush)
+            self._loop = None  # type: ignore[assignment]
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 # What to call when the server starts to stop (uvicorn tells each connection to shut down):
