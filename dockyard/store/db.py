@@ -84,7 +84,8 @@ def _json_loads(text: str) -> Any:
     # Every document column of every row read passes here; orjson parses several times
     # faster than json. Beyond 64-bit integers it returns floats where json returns ints, and
     # it refuses NaN and lone surrogates: those documents go to json, so results are the same.
-    if _LONG_DIGITS not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_ONLY):
+    # (Shorter than 19 characters, "[]" and "{}" above all, it can hold no such integer.)
+    if len(text) < 19 or _LONG_DIGITS not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_ONLY):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
