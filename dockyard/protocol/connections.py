@@ -54,7 +54,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     by_client: ClassVar[Counter[str]] = Counter()
     total: ClassVar[int] = 0
 
-    _deadline: asyncio.TimerHandle | None = None
+    # One timer per connection, moved only when a deadline comes earlier than it: a request
+    # sets and clears its deadlines (three per request) without a timer call each.
+    _timer: asyncio.TimerHandle | None = None
+    _timer_at = 0.0  # loop time the timer fires at
+    _due: float | None = None  # loop time the current deadline passes; None: no deadline
+    _expire: Callable[[], None] | None = None  # what happens then
     _body_earned = 0.0  # seconds the body received so far added to its deadline
     _address: str | None = None
     _head_bytes = 0
@@ -73,7 +78,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm(limits.head_seconds)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._stop_timer()
         self._release()
         super().connection_lost(exc)
 
@@ -130,7 +135,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         # The WebSocket protocol takes the connection over (its close is never seen here),
         # with its own limits: a signed upgrade, a frame size cap, pings.
-        self._disarm()
+        self._stop_timer()
         self._release()
         super().handle_websocket_upgrade()
 
@@ -140,16 +145,40 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._close()
 
     def _arm(self, seconds: float, expire: Any = None) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, expire or self._close)
+        self._due = due = self.loop.time() + seconds
+        self._expire = expire or self._close
+        if self._timer is None or due < self._timer_at:
+            self._schedule(due)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._due = None  # the timer finds nothing due and stops
+
+    def _schedule(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._deadline_check)
+
+    def _deadline_check(self) -> None:
+        self._timer = None
+        due = self._due
+        if due is None:
+            return
+        if self.loop.time() + 0.001 < due:  # moved on since the timer was set (1 ms: timer slack)
+            self._schedule(due)
+            return
+        expire, self._due, self._expire = self._expire, None, None
+        if expire is not None:
+            expire()
+
+    def _stop_timer(self) -> None:
+        self._due = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _close(self) -> None:
-        self._disarm()
+        self._stop_timer()
         if not self.transport.is_closing():
             self.transport.abort()
 
