@@ -5,9 +5,11 @@ Serves a minimal ASGI application with the server settings ``dockyard server`` u
 ``bench.api_throughput`` drives Dockyard. ``plain`` answers a fixed AWS JSON body;
 ``sigv4`` first verifies the request with ``dockyard.identity.sigv4`` (botocore's signer)
 against a fixed key. The difference between these floors and a Dockyard operation is what
-the request path and the domain add.
+the request path and the domain add. ``dockyard`` serves the ``plain`` application on the
+connection protocol ``dockyard server`` uses (``protocol/connections.py``: deadlines, caps,
+one write per small response), so its difference from ``plain`` is that protocol's cost.
 
-    .venv/bin/python -m bench.http_floor --duration 10
+    .venv/bin/python -m bench.http_floor --duration 10 [--modes plain,dockyard,sigv4]
 """
 
 from __future__ import annotations
@@ -64,13 +66,34 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": _BODY})
 
 
+def serve(port: int) -> None:
+    """The ``dockyard`` floor: the plain application on Dockyard's connection protocol."""
+    import uvicorn
+
+    from dockyard.protocol import connections
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        **connections.uvicorn_settings(connections.ConnectionLimits()),
+    )
+
+
 def start(mode: str, work_dir: Path) -> ServerProcess:
     port = free_port()
     log_path = work_dir / f"floor-{mode}.log"
-    env = dict(os.environ, DOCKYARD_FLOOR_MODE=mode)
+    env = dict(os.environ, DOCKYARD_FLOOR_MODE="plain" if mode == "dockyard" else mode)
+    command = [sys.executable, "-m", "bench.http_floor", "--serve", str(port)]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [
+            command
+            if mode == "dockyard"
+            else [
                 sys.executable,
                 "-m",
                 "uvicorn",
@@ -94,7 +117,7 @@ def start(mode: str, work_dir: Path) -> ServerProcess:
             env=env,
         )
     server = ServerProcess(f"uvicorn + {mode}", port, process, log_path)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(f"{server.endpoint}/", timeout=1):
@@ -112,7 +135,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=4, help="connections per worker")
+    parser.add_argument("--modes", default="plain,dockyard,sigv4", help="floors to measure, in order")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the dockyard floor's process
     args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve)
+        return
     plan = loadgen.LoadPlan(
         workers=args.workers, connections=args.connections, duration=args.duration, warmup=args.warmup
     )
@@ -121,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| Server | req/s | p50 ms | p99 ms | server CPU ms/req |")
     print("|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="dockyard-floor-") as tmp:
-        for mode in ("plain", "sigv4"):
+        for mode in args.modes.split(","):
             server = start(mode, Path(tmp))
             try:
                 spec = loadgen.RequestSpec(

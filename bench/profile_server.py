@@ -174,9 +174,7 @@ def _in_process(py_spy: str, args: argparse.Namespace) -> list[tuple[str, int]]:
             sys.exit(f"py-spy failed: {run.stderr}")
         print("".join(f"# {line}\n" for line in run.stdout.splitlines() if "us CPU" in line), end="")
         # Only the requests, not the set-up before them.
-        kept = "\n".join(
-            line for line in out.read_text().splitlines() if "dockyard/protocol/endpoint.py" in line
-        )
+        kept = "\n".join(line for line in out.read_text().splitlines() if "AwsJsonEndpoint.__call__" in line)
         return summarize(kept)
 
 

@@ -24,7 +24,15 @@ from dockyard.store.db import make_engine, sqlite_url, transaction
 
 ADMIN_KEY_ID = "AKIADOCKYARDTESTADMIN"
 ADMIN_SECRET = "dockyard-test-admin-secret"
-CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30)
+# Deadlines guard against a hang, they are not expectations: a test waits on its condition and
+# returns as soon as it holds, so a generous bound costs nothing when green and keeps the suite
+# green on a machine loaded by a second copy of it (or by other suites).
+START_DEADLINE = 120.0  # a server process answering its health check
+WAIT_DEADLINE = 120.0  # any other condition a test waits for
+REQUEST_TIMEOUT = 60.0  # one HTTP request
+CLIENT_CONFIG = botocore.config.Config(
+    retries={"max_attempts": 1}, connect_timeout=REQUEST_TIMEOUT, read_timeout=REQUEST_TIMEOUT
+)
 
 
 def free_port() -> int:
@@ -100,7 +108,9 @@ class DockyardServer:
             command += ["--master-key-file", str(self.master_key_file)]
         return command
 
-    def start(self, timeout: float = 20) -> DockyardServer:
+    def start(self, timeout: float = START_DEADLINE) -> DockyardServer:
+        """Start the process and wait until it answers its health check; fail at once if it
+        exits first, or after ``timeout`` seconds (the process is then killed)."""
         env = dict(
             os.environ,
             DOCKYARD_ADMIN_ACCESS_KEY_ID=ADMIN_KEY_ID,
@@ -116,16 +126,19 @@ class DockyardServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"dockyard server exited: {self.log()}")
             try:
-                with urllib.request.urlopen(f"{self.endpoint}/_dockyard/health", timeout=1):
+                with urllib.request.urlopen(f"{self.endpoint}/_dockyard/health", timeout=5):
                     return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"dockyard server did not start: {self.log()}")
+        self.process.kill()
+        self.process.wait(timeout=REQUEST_TIMEOUT)
+        self.process = None
+        raise RuntimeError(f"dockyard server did not start within {timeout} s: {self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
         self.process.send_signal(sig)
-        code = self.process.wait(timeout=20)
+        code = self.process.wait(timeout=WAIT_DEADLINE)
         self.process = None
         return code
 
@@ -208,7 +221,7 @@ def raw_call(
     data = prepared.body if tamper is None else tamper(prepared.body)
     outgoing = urllib.request.Request(prepared.url, data=data, headers=dict(prepared.headers), method="POST")
     try:
-        with urllib.request.urlopen(outgoing, timeout=10) as response:
+        with urllib.request.urlopen(outgoing, timeout=REQUEST_TIMEOUT) as response:
             status, reply_headers, raw = response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         status, reply_headers, raw = error.code, dict(error.headers), error.read()
@@ -263,7 +276,7 @@ class DockyardAgent:
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
         self.process.send_signal(sig)
-        code = self.process.wait(timeout=30)
+        code = self.process.wait(timeout=WAIT_DEADLINE)
         self.process = None
         return code
 
@@ -299,7 +312,7 @@ def account_state(engine: Any, account_id: str, ignore: frozenset[str] = frozens
     return state
 
 
-def wait_for(check: Any, timeout: float = 30, interval: float = 0.2, message: str = "") -> Any:
+def wait_for(check: Any, timeout: float = WAIT_DEADLINE, interval: float = 0.2, message: str = "") -> Any:
     """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -312,7 +325,7 @@ def wait_for(check: Any, timeout: float = 30, interval: float = 0.2, message: st
 
 
 def connected_instances(
-    ecs: Any, count: int = 1, *, cluster: str = "default", timeout: float = 60, message: str = ""
+    ecs: Any, count: int = 1, *, cluster: str = "default", timeout: float = WAIT_DEADLINE, message: str = ""
 ) -> list[str]:
     """The ARNs of the cluster's instances once ``count`` of them have their agent connected
     (a registration alone takes no tasks: the agent's connection is its sign of life)."""
@@ -346,7 +359,7 @@ class Tenant:
     def task(self, arn: str) -> dict[str, Any]:
         return dict(self.ecs.describe_tasks(tasks=[arn])["tasks"][0])
 
-    def wait_status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
+    def wait_status(self, arn: str, status: str, timeout: float = WAIT_DEADLINE) -> dict[str, Any]:
         return dict(
             wait_for(
                 lambda: (t := self.task(arn))["lastStatus"] == status and t,
@@ -360,7 +373,7 @@ class Tenant:
             [".venv/bin/dockyard", "logs", arn, "--endpoint", self.server.endpoint],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=WAIT_DEADLINE,
             check=True,
             env={
                 "AWS_ACCESS_KEY_ID": self.account.access_key_id,

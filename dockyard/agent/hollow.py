@@ -286,7 +286,8 @@ class HollowThread:
             self._fleets[id(fleet)] = (fleet, stop, asyncio.create_task(fleet.run(stop)))
             return fleet
 
-        fleet = asyncio.run_coroutine_threadsafe(launch(), self.loop).result(STOP_GRACE)
+        # Bounded by the caller's timeout: on a loaded machine the loop may be busy for seconds.
+        fleet = asyncio.run_coroutine_threadsafe(launch(), self.loop).result(timeout)
         try:
             asyncio.run_coroutine_threadsafe(asyncio.wait_for(fleet.ready.wait(), timeout), self.loop).result(
                 timeout + STOP_GRACE

@@ -241,10 +241,21 @@ _INSTANCE_BY_ID = select(instances_table).where(
 )
 
 
-@functools.lru_cache(maxsize=128)
-def _instances_by_ids(count: int) -> Select[Any]:
+_c = instances_table.c
+# What render_many reads of a row (and find_many its id): the registration's own documents
+# (identity, registered resources) are decoded for nothing on a Describe, so they are not read.
+_RENDERED = (
+    _c.id, _c.instance_id, _c.arn, _c.cluster_name, _c.ec2_instance_id, _c.version, _c.version_info,
+    _c.total_cpu, _c.used_cpu, _c.total_memory, _c.used_memory, _c.reserved_ports, _c.used_ports,
+    _c.total_gpus, _c.used_gpus, _c.status, _c.status_reason, _c.agent_update_status,
+    _c.last_seen_at, _c.registered_at,
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _instances_by_ids(count: int, tags: bool = False) -> Select[Any]:
     # Built once per number of instances named: DescribeContainerInstances reads them at once.
-    return select(instances_table).where(
+    return select(*_RENDERED, *((_c.tags,) if tags else ())).where(
         instances_table.c.account_id == bindparam("account"),
         instances_table.c.region == bindparam("region"),
         instances_table.c.cluster_name == bindparam("cluster"),
@@ -488,11 +499,12 @@ def describe_container_instances(
         raise InvalidParameterException("At most 100 container instances can be described at once.")
     rows, failures = [], []
     scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster_row.name}
+    wanted = frozenset(include or ())
     found = described.find_many(
         ctx,
         container_instances,
         "container-instance",
-        _instances_by_ids,
+        functools.partial(_instances_by_ids, tags="TAGS" in wanted),
         scope,
         lambda row: str(row.instance_id),
     )
@@ -507,7 +519,7 @@ def describe_container_instances(
             failures.append({"arn": missing, "reason": "MISSING"})
         else:
             rows.append(row)
-    return {"containerInstances": render_many(ctx, rows, frozenset(include or ())), "failures": failures}
+    return {"containerInstances": render_many(ctx, rows, wanted), "failures": failures}
 
 
 def list_container_instances(

@@ -104,17 +104,23 @@ def resolve(ctx: RequestContext, identifier: str) -> Row[Any]:
 
 def render(row: Row[Any] | SimpleNamespace) -> dict[str, Any]:
     """The TaskDefinition shape of a stored revision (its row, or the values just written)."""
-    return {
+    definition = {
         "taskDefinitionArn": row.arn,
         **row.body,
         "family": row.family,
         "revision": row.revision,
         "status": row.status,
         "registeredAt": row.registered_at,
-        "registeredBy": row.registered_by,
-        "deregisteredAt": row.deregistered_at,
-        "deleteRequestedAt": row.delete_requested_at,
     }
+    # Members without a value are left out here, as the wire leaves them out: a result with no
+    # None in it is written in one pass (protocol/json_protocol.serialize_result).
+    if row.registered_by is not None:
+        definition["registeredBy"] = row.registered_by
+    if row.deregistered_at is not None:
+        definition["deregisteredAt"] = row.deregistered_at
+    if row.delete_requested_at is not None:
+        definition["deleteRequestedAt"] = row.delete_requested_at
+    return definition
 
 
 def _upsert_revision(dialect: Any) -> Any:

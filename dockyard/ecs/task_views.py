@@ -13,17 +13,6 @@ from dockyard.store import direct
 from dockyard.store.expressions import in_params, in_values
 from dockyard.store.schema import clusters, container_instances
 
-_TIMESTAMPS = {
-    "createdAt": "created_at",
-    "pullStartedAt": "pull_started_at",
-    "pullStoppedAt": "pull_stopped_at",
-    "startedAt": "started_at",
-    "stoppingAt": "stopping_at",
-    "stoppedAt": "stopped_at",
-    "executionStoppedAt": "execution_stopped_at",
-    "connectivityAt": "connectivity_at",
-}
-
 
 @functools.lru_cache(maxsize=128)
 def _instance_arns(count: int) -> Select[Any]:
@@ -85,34 +74,41 @@ def render_tasks(
 def _render(
     row: Row[Any], cluster_arn: str | None, instance_arn: str | None, include_tags: bool
 ) -> dict[str, Any]:
+    # Members without a value are left out here, as the wire leaves them out: a result with no
+    # None in it is written in one pass (protocol/json_protocol.serialize_result).
     extra = row.attributes or {}
-    task: dict[str, Any] = {
-        "taskArn": row.arn,
-        "clusterArn": cluster_arn,
-        "taskDefinitionArn": row.task_definition_arn,
-        "containerInstanceArn": instance_arn,
-        "overrides": {"containerOverrides": [], "inferenceAcceleratorOverrides": [], **row.overrides},
-        "lastStatus": row.last_status,
-        "desiredStatus": row.desired_status,
-        "cpu": str(row.cpu),
-        "memory": str(row.memory),
-        "containers": row.containers,
-        "startedBy": row.started_by,
-        "version": row.version,
-        "stopCode": row.stop_code,
-        "stoppedReason": row.stopped_reason,
-        "group": row.group_name,
-        "launchType": row.launch_type,
-        "healthStatus": row.health_status,
-        "attachments": [],
-        "attributes": [],
-        "availabilityZone": extra.get("availabilityZone"),
-        "enableExecuteCommand": extra.get("enableExecuteCommand", False),
-        "platformVersion": extra.get("platformVersion"),
-        "connectivity": "CONNECTED" if row.connectivity_at else None,
-    }
-    for key, column in _TIMESTAMPS.items():
-        task[key] = getattr(row, column)
-    if include_tags:
-        task["tags"] = row.tags
-    return task
+    members: tuple[tuple[str, Any], ...] = (
+        ("taskArn", row.arn),
+        ("clusterArn", cluster_arn),
+        ("taskDefinitionArn", row.task_definition_arn),
+        ("containerInstanceArn", instance_arn),
+        ("overrides", {"containerOverrides": [], "inferenceAcceleratorOverrides": [], **row.overrides}),
+        ("lastStatus", row.last_status),
+        ("desiredStatus", row.desired_status),
+        ("cpu", str(row.cpu)),
+        ("memory", str(row.memory)),
+        ("containers", row.containers),
+        ("startedBy", row.started_by),
+        ("version", row.version),
+        ("stopCode", row.stop_code),
+        ("stoppedReason", row.stopped_reason),
+        ("group", row.group_name),
+        ("launchType", row.launch_type),
+        ("healthStatus", row.health_status),
+        ("attachments", []),
+        ("attributes", []),
+        ("availabilityZone", extra.get("availabilityZone")),
+        ("enableExecuteCommand", extra.get("enableExecuteCommand", False)),
+        ("platformVersion", extra.get("platformVersion")),
+        ("connectivity", "CONNECTED" if row.connectivity_at else None),
+        ("createdAt", row.created_at),
+        ("pullStartedAt", row.pull_started_at),
+        ("pullStoppedAt", row.pull_stopped_at),
+        ("startedAt", row.started_at),
+        ("stoppingAt", row.stopping_at),
+        ("stoppedAt", row.stopped_at),
+        ("executionStoppedAt", row.execution_stopped_at),
+        ("connectivityAt", row.connectivity_at),
+        ("tags", row.tags if include_tags else None),
+    )
+    return {name: value for name, value in members if value is not None}

@@ -10,6 +10,11 @@ past either deadline is closed, and the request never reaches the
 application with a partial body. Connections are capped overall and per client address: one
 over a cap is closed as it opens, before anything of it is read.
 
+A response leaves in one write: uvicorn writes a response's head as soon as the application
+starts it and its body in a second write, two sends (and two TCP segments) for a reply of a
+few hundred bytes. Each request's writer holds the head back until the body's first write, or
+until the event loop's current turn ends (a streamed response whose body comes later).
+
 The limits are class attributes set once at start-up (``configure``): uvicorn builds one
 protocol object per connection from the class, with no other place to pass settings.
 """
@@ -49,7 +54,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     by_client: ClassVar[Counter[str]] = Counter()
     total: ClassVar[int] = 0
 
-    _deadline: asyncio.TimerHandle | None = None
+    # One timer per connection, moved only when a deadline comes earlier than it: a request
+    # sets and clears its deadlines (three per request) without a timer call each.
+    _timer: asyncio.TimerHandle | None = None
+    _timer_at = 0.0  # loop time the timer fires at
+    _due: float | None = None  # loop time the current deadline passes; None: no deadline
+    _expire: Callable[[], None] | None = None  # what happens then
     _body_earned = 0.0  # seconds the body received so far added to its deadline
     _address: str | None = None
     _head_bytes = 0
@@ -68,7 +78,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm(limits.head_seconds)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._stop_timer()
         self._release()
         super().connection_lost(exc)
 
@@ -98,6 +108,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._body_earned = 0.0
         self._arm(self.limits.body_seconds, self._body_deadline_passed)
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = OneWriteTransport(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         self._body_earned += len(body) / MIN_BODY_RATE
@@ -122,7 +135,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         # The WebSocket protocol takes the connection over (its close is never seen here),
         # with its own limits: a signed upgrade, a frame size cap, pings.
-        self._disarm()
+        self._stop_timer()
         self._release()
         super().handle_websocket_upgrade()
 
@@ -132,18 +145,81 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._close()
 
     def _arm(self, seconds: float, expire: Any = None) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, expire or self._close)
+        self._due = due = self.loop.time() + seconds
+        self._expire = expire or self._close
+        if self._timer is None or due < self._timer_at:
+            self._schedule(due)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._due = None  # the timer finds nothing due and stops
+
+    def _schedule(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._deadline_check)
+
+    def _deadline_check(self) -> None:
+        self._timer = None
+        due = self._due
+        if due is None:
+            return
+        if self.loop.time() + 0.001 < due:  # moved on since the timer was set (1 ms: timer slack)
+            self._schedule(due)
+            return
+        expire, self._due, self._expire = self._expire, None, None
+        if expire is not None:
+            expire()
+
+    def _stop_timer(self) -> None:
+        self._due = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _close(self) -> None:
-        self._disarm()
+        self._stop_timer()
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+class OneWriteTransport:
+    """What one request's response cycle writes through: its first write (the head) is held
+    and sent with the next one (the body), or at the end of the loop's turn if none comes."""
+
+    __slots__ = ("_transport", "_loop", "_held")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif self._loop is not None:  # the first write: held for a turn of the loop
+            self._held = data
+            self._loop.call_soon(self._flush)
+            self._loop = None  # type: ignore[assignment]
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 # What to call when the server starts to stop (uvicorn tells each connection to shut down):

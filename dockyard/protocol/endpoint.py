@@ -65,12 +65,12 @@ _HEAVY_BODY_BYTES = 2048
 # A write this large (a task definition near its 64 KiB) is checked, parsed, validated and
 # answered on a worker thread, and only its store work joins the group commit on the loop.
 _LARGE_BODY_BYTES = 8 * 1024
-_READ_PREFIXES = (".Describe", ".List", ".Get")
+_READ_PREFIXES = ("Describe", "List", "Get")
 
 
 def _heavy_read(headers: dict[str, str], body: bytes) -> bool:
     target = headers.get("x-amz-target", "")
-    if not any(prefix in target for prefix in _READ_PREFIXES):
+    if not target.rpartition(".")[2].startswith(_READ_PREFIXES):  # <targetPrefix>.<Operation>
         return False
     return len(body) > _HEAVY_BODY_BYTES or b'"filter"' in body
 

@@ -84,7 +84,8 @@ def _json_loads(text: str) -> Any:
     # Every document column of every row read passes here; orjson parses several times
     # faster than json. Beyond 64-bit integers it returns floats where json returns ints, and
     # it refuses NaN and lone surrogates: those documents go to json, so results are the same.
-    if _LONG_DIGITS not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_ONLY):
+    # (Shorter than 19 characters, "[]" and "{}" above all, it can hold no such integer.)
+    if len(text) < 19 or _LONG_DIGITS not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_ONLY):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -133,8 +134,10 @@ def _parked_transaction(engine: Engine, parked: list[Connection], write: bool) -
             connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
                 "BEGIN IMMEDIATE"
             )
-        with connection.begin():
-            yield connection
+            with connection.begin():
+                yield connection
+        else:
+            yield from _read_transaction(connection)
         # Parked only as it came: no open transaction, no options a caller set on it.
         reusable = not (
             connection.closed
@@ -147,3 +150,23 @@ def _parked_transaction(engine: Engine, parked: list[Connection], write: bool) -
             parked.append(connection)
         else:
             connection.close()
+
+
+def _read_transaction(connection: Connection) -> Iterator[Connection]:
+    # A read's BEGIN and COMMIT go straight to the driver: SQLAlchemy's own transaction
+    # bookkeeping cost more than the read's statement (most reads run on the driver too,
+    # store/direct.py). A statement through SQLAlchemy inside autobegins its transaction on
+    # top of this one (_sqlite_do_begin then sends no second BEGIN); it is ended with it.
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    dbapi.execute("BEGIN")
+    try:
+        yield connection
+    except BaseException:
+        if connection.in_transaction():
+            connection.rollback()
+        dbapi.rollback()
+        raise
+    if connection.in_transaction():
+        connection.commit()
+    dbapi.commit()

@@ -37,7 +37,7 @@ class Host(Tenant):
 
     def start(self) -> Host:
         self.agent.start()
-        wait_for(self.connected, 30, message=self.agent.log())
+        wait_for(self.connected, 120, message=self.agent.log())
         return self
 
     def instances(self) -> list[str]:
@@ -62,7 +62,7 @@ class Host(Tenant):
             BotoCredentials(self.account.access_key_id, self.account.secret_access_key), "ecs", "us-east-1"
         ).add_auth(request)
         outgoing = urllib.request.Request(url, headers=dict(request.prepare().headers))
-        with urllib.request.urlopen(outgoing, timeout=10) as response:
+        with urllib.request.urlopen(outgoing, timeout=60) as response:
             return str(response.read().decode())
 
     def close(self) -> None:
@@ -127,7 +127,7 @@ def test_the_process_driver_runs_a_task_and_reports_its_exit(process_host: Host)
     task = process_host.wait_status(arn, "STOPPED")
     assert task["containers"][0]["exitCode"] == 3
     assert task["stopCode"] == "EssentialContainerExited"
-    wait_for(lambda: "hello from a process" in process_host.logs(arn), 15)
+    wait_for(lambda: "hello from a process" in process_host.logs(arn), 120)
 
 
 def test_a_task_run_through_another_control_plane_reaches_the_agent(
@@ -145,9 +145,9 @@ def test_a_task_run_through_another_control_plane_reaches_the_agent(
         ecs = replica.client(process_host.account)
         ecs.register_task_definition(family="elsewhere", containerDefinitions=[app(["sleep", "600"])])
         arn = ecs.run_task(taskDefinition="elsewhere")["tasks"][0]["taskArn"]
-        process_host.wait_status(arn, "RUNNING", timeout=30)
+        process_host.wait_status(arn, "RUNNING", timeout=120)
         ecs.stop_task(task=arn)
-        process_host.wait_status(arn, "STOPPED", timeout=30)
+        process_host.wait_status(arn, "STOPPED", timeout=120)
     finally:
         replica.stop()
 
@@ -162,7 +162,7 @@ def test_an_exit_during_an_agent_restart_is_still_reported(process_host: Host, t
     go.touch()  # the process exits while no agent watches
     looker = ProcessDriver(process_host.instance_id, process_host.state_dir)
     try:
-        wait_for(lambda: gone.exists() and (seen := looker.inspect(runtime_id)) and seen.exit_code == 4, 30)
+        wait_for(lambda: gone.exists() and (seen := looker.inspect(runtime_id)) and seen.exit_code == 4, 120)
     finally:
         looker.close()
     process_host.start()
@@ -248,7 +248,7 @@ def test_a_stopped_tasks_containers_stay_on_the_host_to_inspect(
     try:
         arn = host.run("brief", [app(["sh", "-c", "echo still here"], image="dockyard/busybox:latest")])
         runtime_id = host.wait_status(arn, "STOPPED")["containers"][0]["runtimeId"]
-        wait_for(lambda: "stay on the host" in host.agent.log(), 30, message=host.agent.log()[-3000:])
+        wait_for(lambda: "stay on the host" in host.agent.log(), 120, message=host.agent.log()[-3000:])
         import docker
 
         client = docker.from_env()

@@ -184,7 +184,7 @@ def test_a_process_gone_before_the_agent_looks_is_still_seen_to_exit(
     started = run(process_driver, spec)
     record = json.loads((process_driver.root / spec.task_id / "app.json").read_text())
     assert isinstance(record["pidStartTicks"], int)  # from the shim itself, not read too late
-    final = wait_for(lambda: stopped(process_driver, started.runtime_id), 10)
+    final = wait_for(lambda: stopped(process_driver, started.runtime_id), 120)
     assert final.exit_code == 7
 
 

@@ -39,9 +39,9 @@ def agent_socket(
     url = ws_url(server.endpoint, "default", instance["containerInstanceArn"])
     credentials = BotoCredentials(account.access_key_id, account.secret_access_key)
     with connect(
-        url, additional_headers=signed_headers(url, credentials, "us-east-1"), open_timeout=10
+        url, additional_headers=signed_headers(url, credentials, "us-east-1"), open_timeout=60
     ) as socket:
-        socket.recv(timeout=10)  # the first desired state
+        socket.recv(timeout=60)  # the first desired state
         yield socket
 
 
@@ -176,7 +176,7 @@ def _logs(server: DockyardServer, account: Credentials, task_arn: str) -> str:
         request
     )
     outgoing = urllib.request.Request(url, headers=dict(request.headers.items()))
-    with urllib.request.urlopen(outgoing, timeout=10) as response:
+    with urllib.request.urlopen(outgoing, timeout=60) as response:
         return str(response.read().decode())
 
 
@@ -218,7 +218,7 @@ def test_frames_after_the_first_carry_only_what_changed(
         url = url.replace("&stateDeltas=1", "")
     credentials = BotoCredentials(account.access_key_id, account.secret_access_key)
     with connect(
-        url, additional_headers=signed_headers(url, credentials, "us-east-1"), open_timeout=10
+        url, additional_headers=signed_headers(url, credentials, "us-east-1"), open_timeout=60
     ) as socket:
         first = _next_state(socket)
         assert "since" not in first and first["tasks"] == []

@@ -241,7 +241,7 @@ def _signed_s3(
     prepared = request.prepare()
     outgoing = urllib.request.Request(prepared.url, headers=dict(prepared.headers), method=method)
     try:
-        with urllib.request.urlopen(outgoing, timeout=10) as response:
+        with urllib.request.urlopen(outgoing, timeout=60) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()

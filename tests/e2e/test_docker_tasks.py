@@ -73,7 +73,7 @@ def test_a_container_that_exits_3_stops_the_task_with_its_output_kept(fleet: Fle
         "startedAt",
         "stoppedAt",
     } <= set(task)
-    wait_for(lambda: "hello from a task" in fleet.logs(arn), 15)
+    wait_for(lambda: "hello from a task" in fleet.logs(arn), 120)
 
 
 def test_a_web_server_answers_on_its_dynamic_host_port(docker_fleet: Fleet) -> None:
@@ -94,10 +94,10 @@ def test_a_web_server_answers_on_its_dynamic_host_port(docker_fleet: Fleet) -> N
         ],
     )
     task = fleet.wait_status(arn, "RUNNING")
-    bindings = wait_for(lambda: fleet.task(arn)["containers"][0].get("networkBindings"), 20)
+    bindings = wait_for(lambda: fleet.task(arn)["containers"][0].get("networkBindings"), 120)
     host_port = bindings[0]["hostPort"]
     assert host_port != 8080 and bindings[0]["containerPort"] == 8080
-    page = wait_for(lambda: _fetch(f"http://127.0.0.1:{host_port}/index.html"), 20)
+    page = wait_for(lambda: _fetch(f"http://127.0.0.1:{host_port}/index.html"), 120)
     assert "served-by-dockyard" in page
     fleet.ecs.stop_task(task=task["taskArn"])
     fleet.wait_status(arn, "STOPPED")
@@ -128,7 +128,7 @@ def test_an_essential_containers_exit_stops_its_sibling(fleet: Fleet) -> None:
             container("long", memory=32, command=["sleep", "600"], essential=False, stopTimeout=2),
         ],
     )
-    task = fleet.wait_status(arn, "STOPPED", timeout=45)
+    task = fleet.wait_status(arn, "STOPPED", timeout=120)
     by_name = {c["name"]: c for c in task["containers"]}
     assert by_name["short"]["exitCode"] == 0
     assert by_name["long"]["lastStatus"] == "STOPPED"
@@ -147,9 +147,9 @@ def test_depends_on_orders_the_containers(fleet: Fleet) -> None:
             ),
         ],
     )
-    task = fleet.wait_status(arn, "STOPPED", timeout=45)
+    task = fleet.wait_status(arn, "STOPPED", timeout=120)
     assert {c["name"]: c.get("exitCode") for c in task["containers"]} == {"setup": 0, "main": 0}
-    output = wait_for(lambda: (text := fleet.logs(arn)).count("|") >= 2 and text, 15)
+    output = wait_for(lambda: (text := fleet.logs(arn)).count("|") >= 2 and text, 120)
     stamps = {
         line.split(" | ")[0]: int(line.split(" | ")[1]) for line in output.splitlines() if " | " in line
     }
@@ -178,7 +178,7 @@ def test_a_killed_agent_adopts_its_containers_when_it_comes_back(fleet: Fleet) -
     instance = fleet.ecs.list_container_instances()["containerInstanceArns"]
     assert len(instance) == 1  # the restarted agent is the same instance
     # The restarted agent has applied the desired state: a wrong restart would have duplicated by now.
-    wait_for(lambda: fleet.agent.log().count(APPLIED) > applied, 30, message=fleet.agent.log()[-3000:])
+    wait_for(lambda: fleet.agent.log().count(APPLIED) > applied, 120, message=fleet.agent.log()[-3000:])
     assert fleet.containers_of(arn) == before
     assert fleet.task(arn)["lastStatus"] == "RUNNING"
     fleet.ecs.stop_task(task=arn)

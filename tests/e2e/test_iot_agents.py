@@ -169,7 +169,7 @@ def test_a_forced_cancel_and_a_timeout_kill_the_running_containers(devices: Devi
     sleeper = {"operation": "runContainer", "image": "dockyard/busybox", "command": ["sleep", "600"]}
     devices.job("cancel-me", sleeper)
     devices.wait_all("cancel-me", {"IN_PROGRESS"})
-    wait_for(lambda: len(_job_containers("cancel-me")) == 2, timeout=30)
+    wait_for(lambda: len(_job_containers("cancel-me")) == 2, timeout=120)
     devices.iot.cancel_job(jobId="cancel-me", force=True)
     wait_for(lambda: _job_containers("cancel-me") == [], timeout=60, message=devices.log())
     assert {e["status"] for e in devices.executions("cancel-me")} == {"CANCELED"}

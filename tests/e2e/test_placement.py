@@ -481,8 +481,8 @@ def test_an_agent_silent_for_30_seconds_gets_no_tasks(
     first = ecs.run_task(cluster="silent", taskDefinition="quiet")["tasks"]
     assert len(first) == 1
     # Its ack of the frame with the task is its last sign of life until it is spoken to again.
-    wait_for(lambda: agent.last_frame and agent.last_frame["tasks"], 10, message="for the frame")
-    wait_for(lambda: (_last_seen(server, arn) or 0) >= agent.last_frame_at, 10, message="for the ack")
+    wait_for(lambda: agent.last_frame and agent.last_frame["tasks"], 120, message="for the frame")
+    wait_for(lambda: (_last_seen(server, arn) or 0) >= agent.last_frame_at, 120, message="for the ack")
     # The agent's last sign of life moves 31 s into the past, as the agent channel records it.
     _set_last_seen(server, arn, seconds_ago=31)
     # Probed with a task that never fits (a placement would wake the agent, whose ack is a

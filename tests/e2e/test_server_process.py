@@ -110,7 +110,7 @@ def test_first_start_prints_a_new_admin_key_once(tmp_path: Path) -> None:
     assert "AWS_SECRET_ACCESS_KEY" not in server.log()
 
 
-def _wait_for(path: Path, text: str, timeout: float = 20) -> None:
+def _wait_for(path: Path, text: str, timeout: float = 120) -> None:
     import time
 
     deadline = time.monotonic() + timeout

@@ -72,7 +72,7 @@ def test_the_other_server_finishes_a_deployment_when_the_leader_dies(tmp_path: P
     assert url is not None
     leader = DockyardServer(data_dir=tmp_path / "a", database_url=url).start()
     account = leader.new_account()
-    wait_for(lambda: "controller services: leading" in leader.log(), 20)
+    wait_for(lambda: "controller services: leading" in leader.log(), 120)
     follower = DockyardServer(
         data_dir=tmp_path / "b", database_url=url, master_key_file=leader.master_key_path
     ).start()

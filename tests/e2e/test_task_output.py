@@ -32,7 +32,7 @@ class Fleet(Tenant):
             return (lines if ordered else sorted(lines)) == (expected if ordered else sorted(expected))
 
         try:
-            wait_for(matches, 30)
+            wait_for(matches, 120)
         except AssertionError:
             raise AssertionError(
                 f"task {arn}: {self.logs(arn)!r} is not {expected!r}\n{self.agent.log()[-3000:]}"

@@ -50,7 +50,7 @@ def children_of(data_dir: Path) -> str:
 
 
 def test_up_serves_runs_tasks_locally_stops_cleanly_and_comes_back(tmp_path: Path) -> None:
-    up = DockyardUp(data_dir=tmp_path / "data").start(timeout=60)
+    up = DockyardUp(data_dir=tmp_path / "data").start()
     try:
         ecs = up.client(Credentials(ADMIN_KEY_ID, ADMIN_SECRET, "123456789012"))
         [instance] = wait_for(lambda: connected_instances(ecs), 60, message=up.log())
@@ -71,9 +71,9 @@ def test_up_serves_runs_tasks_locally_stops_cleanly_and_comes_back(tmp_path: Pat
         assert ecs.describe_clusters()["clusters"][0]["clusterName"] == "default"
     finally:
         assert up.stop() == 0, up.log()
-    wait_for(lambda: not children_of(tmp_path / "data"), 30, message=children_of(tmp_path / "data"))
+    wait_for(lambda: not children_of(tmp_path / "data"), 120, message=children_of(tmp_path / "data"))
 
-    up.start(timeout=60)  # the same data directory: the same instance, the task still there
+    up.start()  # the same data directory: the same instance, the task still there
     try:
         ecs = up.client(Credentials(ADMIN_KEY_ID, ADMIN_SECRET, "123456789012"))
         [again] = wait_for(lambda: connected_instances(ecs), 60, message=up.log())
@@ -91,7 +91,7 @@ def dockyard(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_up_ends_with_its_summary_and_down_stops_what_it_left_running(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    up = DockyardUp(data_dir=data_dir).start(timeout=60)
+    up = DockyardUp(data_dir=data_dir).start()
     try:
         rule = "=" * 72
         wait_for(lambda: up.log().rstrip().endswith(rule), 60, message=up.log())
@@ -111,7 +111,7 @@ def test_up_ends_with_its_summary_and_down_stops_what_it_left_running(tmp_path: 
         assert refused.returncode != 0 and "dockyard up is still running" in refused.stderr
     finally:
         assert up.stop() == 0, up.log()
-    done = wait_for(lambda: (d := dockyard("down", "--data-dir", str(data_dir))).returncode == 0 and d, 30)
+    done = wait_for(lambda: (d := dockyard("down", "--data-dir", str(data_dir))).returncode == 0 and d, 120)
     assert "stopped 1 running container(s)" in done.stdout
     from dockyard.agent.drivers.process import ProcessDriver
     from dockyard.agent.state_dir import StateDir

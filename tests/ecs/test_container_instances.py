@@ -254,7 +254,7 @@ def test_the_agent_package_is_served_to_signed_requests_only(server: Any, accoun
 
     url = server.endpoint + "/_dockyard/agent/package"
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(url, timeout=10)
+        urllib.request.urlopen(url, timeout=60)
     assert refused.value.code == 403
     refused.value.close()
     request = AWSRequest(method="GET", url=url)
@@ -263,7 +263,7 @@ def test_the_agent_package_is_served_to_signed_requests_only(server: Any, accoun
     )
     with (
         urllib.request.urlopen(
-            urllib.request.Request(url, headers=dict(request.prepare().headers)), timeout=10
+            urllib.request.Request(url, headers=dict(request.prepare().headers)), timeout=60
         ) as reply,
         tarfile.open(fileobj=io.BytesIO(reply.read()), mode="r:gz") as archive,
     ):

@@ -23,7 +23,7 @@ def start_server(data_dir: Path, backend: str, **environment: str) -> DockyardSe
         database_url=database_url_for(backend),
         environment=GLANCE_ENVIRONMENT | environment,
     )
-    return server.start(timeout=60)  # a loaded CI machine starts PostgreSQL servers slowly
+    return server.start()
 
 
 def stop_server(server: DockyardServer) -> None:

@@ -37,7 +37,7 @@ def test_a_task_processing_when_its_server_dies_still_ends(backend: str, tmp_pat
         assert client(server, token).tasks.get(slow["id"])["status"] == "processing"
         server.stop(signal.SIGKILL)
         site.release.set()
-        server.start(timeout=60)
+        server.start()
         token = token_for(server, account)
         ended = wait_task(server, token, slow["id"], timeout=90)
         assert ended["status"] == "success", ended["message"]
@@ -87,7 +87,7 @@ def test_file_imports_read_only_below_the_import_folder(backend: str, tmp_path: 
     server = start_server(tmp_path / "data", backend)
     server.stop()
     server.extra_args = ("--image-import-dir", str(folder))
-    server.start(timeout=60)
+    server.start()
     try:
         token = token_for(server, server.new_account())
         glance = client(server, token)

@@ -186,7 +186,7 @@ def test_a_disallowed_port_is_refused_at_create(
     # The default filter (ports 80 and 443 only), on a server of its own.
     from tests.harness import DockyardServer as Server
 
-    strict = Server(data_dir=tmp_path / "strict").start(timeout=60)
+    strict = Server(data_dir=tmp_path / "strict").start()
     try:
         key = strict.new_account()
         strict_token = token_for(strict, key)

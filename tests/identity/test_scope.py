@@ -37,7 +37,7 @@ def _send(
     headers = dict(prepared.headers) | (added or {})
     outgoing = urllib.request.Request(prepared.url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(outgoing, timeout=10) as response:
+        with urllib.request.urlopen(outgoing, timeout=60) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")

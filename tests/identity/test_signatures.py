@@ -63,7 +63,7 @@ def test_a_revoked_key_is_refused(server: Any, account: Credentials) -> None:
     with transaction(engine) as connection:
         assert keys.revoke_key(connection, account.access_key_id)
     engine.dispose()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while True:  # a revocation reaches every replica within the key cache's second
         try:
             client.list_clusters()

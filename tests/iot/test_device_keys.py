@@ -23,9 +23,9 @@ def _device_key(server: DockyardServer, account: Credentials, cluster: str, thin
     url = ws_url(server.endpoint, cluster, arn, device_key=True)
     signing = BotoCredentials(account.access_key_id, account.secret_access_key)
     with connect(
-        url, additional_headers=signed_headers(url, signing, "us-east-1"), open_timeout=10
+        url, additional_headers=signed_headers(url, signing, "us-east-1"), open_timeout=60
     ) as socket:
-        frame = json.loads(socket.recv(timeout=10))
+        frame = json.loads(socket.recv(timeout=60))
     assert frame["type"] == "deviceKey" and frame["thingName"] == thing
     return Credentials(frame["accessKeyId"], frame["secretAccessKey"], account.account_id)
 
@@ -89,4 +89,4 @@ def test_a_device_key_dies_with_its_instance(server: DockyardServer, account: Cr
             return bool(error.response["Error"]["Code"] == "UnrecognizedClientException")
         return False
 
-    wait_for(refused, timeout=10)
+    wait_for(refused, timeout=120)

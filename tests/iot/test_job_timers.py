@@ -38,8 +38,8 @@ def test_in_progress_and_step_timeouts_end_executions_as_timed_out(
     started = jobs_data.start_next_pending_job_execution(thingName="slow")["execution"]
     assert started["approximateSecondsBeforeTimedOut"] <= 2
     jobs_data.start_next_pending_job_execution(thingName="stepper", stepTimeoutInMinutes=1)
-    wait_for(lambda: _status(iot, "overall", "slow") == "TIMED_OUT", timeout=30, message="the job's timeout")
-    wait_for(lambda: _status(iot, "step", "stepper") == "TIMED_OUT", timeout=30, message="the step timeout")
+    wait_for(lambda: _status(iot, "overall", "slow") == "TIMED_OUT", timeout=120, message="the job's timeout")
+    wait_for(lambda: _status(iot, "step", "stepper") == "TIMED_OUT", timeout=120, message="the step timeout")
     counts = iot.describe_job(jobId="overall")["job"]["jobProcessDetails"]
     assert counts["numberOfTimedOutThings"] == 1
     assert iot.describe_job(jobId="overall")["job"]["status"] == "COMPLETED"
@@ -74,7 +74,7 @@ def test_a_restart_mid_rollout_goes_on_where_it_was(quick_minute_server: Dockyar
         pending = [jobs_data.get_pending_job_executions(thingName=t) for t in things]
         return sum(len(p["queuedJobs"]) + len(p["inProgressJobs"]) for p in pending)
 
-    wait_for(lambda: released() == 3, timeout=30, message="the rollout goes on after the restart")
+    wait_for(lambda: released() == 3, timeout=120, message="the rollout goes on after the restart")
     jobs_data.update_job_execution(jobId="rolling", thingName=first, status="SUCCEEDED", expectedVersion=2)
     counts = iot.describe_job(jobId="rolling")["job"]["jobProcessDetails"]
     assert (counts["numberOfSucceededThings"], counts["numberOfQueuedThings"]) == (1, 2)

@@ -159,7 +159,7 @@ def test_canceling_running_work_needs_force(iot: Any, jobs_data: Any) -> None:
     execution = iot.describe_job_execution(jobId="to-cancel", thingName=things[0])["execution"]
     assert execution["forceCanceled"] is True
     iot.delete_job(jobId="to-cancel")
-    wait_for(lambda: _gone(iot, "to-cancel"), timeout=30, message="the job is deleted")
+    wait_for(lambda: _gone(iot, "to-cancel"), timeout=120, message="the job is deleted")
 
 
 def _gone(iot: Any, job_id: str) -> bool:
@@ -182,7 +182,7 @@ def test_maximum_per_minute_paces_the_release(iot: Any, jobs_data: Any) -> None:
     def released() -> int:
         return sum(len(jobs_data.get_pending_job_executions(thingName=t)["queuedJobs"]) for t in things)
 
-    wait_for(lambda: released() == 1, timeout=30, message="the first execution is released")
+    wait_for(lambda: released() == 1, timeout=120, message="the first execution is released")
     assert iot.describe_job(jobId="paced")["job"]["isConcurrent"] is True
     assert released() == 1  # the next one waits for the next minute
 
@@ -330,4 +330,4 @@ def test_deleting_a_thing_removes_its_pending_executions(iot: Any) -> None:
     iot.create_job(jobId="orphaned", targets=[arn], document=DOCUMENT)
     iot.delete_thing(thingName="doomed")
     assert _counts(iot, "orphaned") == {"numberOfRemovedThings": 1}
-    wait_for(lambda: iot.describe_job(jobId="orphaned")["job"]["status"] == "COMPLETED", timeout=30)
+    wait_for(lambda: iot.describe_job(jobId="orphaned")["job"]["status"] == "COMPLETED", timeout=120)

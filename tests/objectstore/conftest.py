@@ -15,7 +15,7 @@ S3_CONFIG = botocore.config.Config(
     s3={"addressing_style": "path"},
     signature_version="s3v4",  # presigned URLs too (boto3 presigns with SigV2 unless told)
     retries={"max_attempts": 1},
-    connect_timeout=5,
+    connect_timeout=30,
     read_timeout=60,
 )
 

@@ -74,7 +74,7 @@ def test_rclone_starts_on_first_use_without_secrets_in_its_command_line_and_stop
     assert "auth-key" not in command and "AUTH_KEY" not in command
     assert (own_server.data_dir / "objects").is_dir()
     assert own_server.stop() == 0
-    wait_for(lambda: not is_rclone(pid), "rclone to stop with the server", timeout=10)
+    wait_for(lambda: not is_rclone(pid), "rclone to stop with the server", timeout=120)
 
 
 def test_a_killed_rclone_is_started_again_and_dies_with_a_killed_server(own_server: DockyardServer) -> None:
@@ -91,4 +91,4 @@ def test_a_killed_rclone_is_started_again_and_dies_with_a_killed_server(own_serv
     body = wait_for(lambda: s3.get_object(Bucket="kept", Key="k")["Body"].read(), "the store to answer")
     assert body == b"before"
     own_server.stop(signal.SIGKILL)
-    wait_for(lambda: not is_rclone(second), "rclone to die with the server", timeout=10)
+    wait_for(lambda: not is_rclone(second), "rclone to die with the server", timeout=120)

@@ -79,3 +79,14 @@ def test_timestamps_are_epoch_seconds(server: Any, account: Any) -> None:
     )
     assert reply.status == 200
     assert reply.body["setting"]["value"] == "enabled"
+
+
+def test_every_request_gets_its_own_request_id_in_a_uuids_shape(server: Any, account: Any) -> None:
+    import uuid
+
+    ids = [
+        raw_call(server.endpoint, "ListClusters", b"{}", account).headers["x-amzn-requestid"]
+        for _ in range(3)
+    ]
+    assert len(set(ids)) == 3
+    assert all(str(uuid.UUID(value)) == value for value in ids)

@@ -68,7 +68,7 @@ def test_a_list_longer_than_ecs_takes_is_refused(
 
 def _send_head(port: int, head: str, body_start: bytes = b"") -> bytes:
     """Send a request's head (and the start of its body), never the rest; the reply."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.sendall(head.encode() + body_start)
         reply = b""
         while b"\r\n\r\n" not in reply or not _complete(reply):
@@ -125,7 +125,7 @@ def test_a_streamed_body_is_refused_once_it_grows_past_the_limit(server: Any, ac
     names = json.dumps({"clusters": [f"c{index}" for index in range(200_000)]}).encode()
     assert len(names) > MAX_BODY_BYTES
     head = _signed_head(server, account, "Transfer-Encoding: chunked")
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
         sock.sendall(head.encode())
         try:
             for start in range(0, len(names), 65536):

@@ -61,7 +61,7 @@ def test_a_service_that_cannot_be_placed_says_why(ecs: Any) -> None:
 
     from tests.harness import wait_for
 
-    messages = wait_for(event, 20)
+    messages = wait_for(event, 120)
     assert "No Container Instances were found in your cluster" in messages[0]
 
 
@@ -182,7 +182,7 @@ def test_delete_needs_force_above_zero_and_leaves_an_inactive_service(ecs: Any) 
     assert deleted["status"] == "DRAINING" and deleted["desiredCount"] == 0
     from tests.harness import wait_for
 
-    wait_for(lambda: ecs.describe_services(services=["web"])["services"][0]["status"] == "INACTIVE", 20)
+    wait_for(lambda: ecs.describe_services(services=["web"])["services"][0]["status"] == "INACTIVE", 120)
     assert ecs.list_services()["serviceArns"] == []
     with pytest.raises(ClientError) as error:
         ecs.update_service(service="web", desiredCount=2)

@@ -37,7 +37,7 @@ def _steady(ecs: Any, name: str = "web", running: int | None = None) -> dict[str
             and service
         )
 
-    return dict(wait_for(steady, 30, message=str(_service(ecs, name)["events"][:4])))
+    return dict(wait_for(steady, 120, message=str(_service(ecs, name)["events"][:4])))
 
 
 def _tasks(ecs: Any, **filters: Any) -> list[dict[str, Any]]:
@@ -128,7 +128,7 @@ def test_a_deleted_service_stops_its_tasks(ecs: Any, hollow: HollowAgents) -> No
     ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=2)
     _steady(ecs)
     ecs.delete_service(service="web", force=True)
-    wait_for(lambda: _service(ecs)["status"] == "INACTIVE", 30)
+    wait_for(lambda: _service(ecs)["status"] == "INACTIVE", 120)
     assert ecs.list_tasks(serviceName="web")["taskArns"] == []
     assert ecs.describe_clusters()["clusters"][0]["activeServicesCount"] == 0
 

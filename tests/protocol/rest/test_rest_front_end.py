@@ -29,7 +29,7 @@ def rest_call(
         prepared.url, data=body or None, headers=dict(prepared.headers), method=method
     )
     try:
-        with urllib.request.urlopen(outgoing, timeout=10) as response:
+        with urllib.request.urlopen(outgoing, timeout=60) as response:
             status, headers, raw = response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         status, headers, raw = error.code, dict(error.headers), error.read()
