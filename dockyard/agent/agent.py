@@ -147,6 +147,7 @@ class Agent:
             on_connect=self._on_connect,
             on_device_key=lambda frame: self.jobs.use_device_key(frame) if self.jobs else None,
         )
+        reporter.attach(channel)  # task changes go up the socket while it is connected
         self.shipper = shipper = LogShipper(channel.deliver, lambda: channel.connected)
         self.engine = engine = TaskEngine(
             driver=driver,
