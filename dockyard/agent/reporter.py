@@ -41,13 +41,14 @@ RETRIED_CODES = {
 }
 TASK_CHANGE = "submit_task_state_change"
 FRAME_TYPE, ACK_TYPE = "taskReports", "taskReportsAck"
-FRAME_REPORTS = 500  # task changes in one frame at most (well under the channel's 1 MiB)
+FRAME_REPORTS = 200  # task changes in one frame at most (well under the channel's 1 MiB)
 # Between two report frames at least: what comes meanwhile shares the next frame, and the
 # channel's frame rate (20 a second) keeps room for acks, heartbeats, logs and health.
 FRAME_GAP = 0.2
-# No ack this long on a live connection: the control plane does not take report frames (an
-# older one), so this connection's reports go over HTTP.
-ACK_TIMEOUT = 30.0
+# No ack this long on a live connection that never acked one: the control plane does not take
+# report frames (an older one), so this connection's reports go over HTTP. (Once one frame was
+# acked, a late ack is a busy control plane: the frame waits.)
+ACK_TIMEOUT = 60.0
 ACK_POLL = 0.5  # how often a wait for an ack looks whether its connection is still the one
 
 
@@ -67,6 +68,7 @@ class Reporter:
         self._acks: dict[int, asyncio.Future[list[dict[str, Any]]]] = {}
         self._last_frame_at = float("-inf")
         self._no_frames_on: int | None = None  # a connection whose control plane never acked
+        self._acked_on: int | None = None  # the last connection that acked a frame
 
     def attach(self, channel: Channel) -> None:
         """Send task changes up ``channel`` while it is connected."""
@@ -132,7 +134,7 @@ class Reporter:
             while not acked.done():
                 if not channel.connected or channel.connections != connection:
                     return  # lost with its connection: sent again
-                if loop.time() - sent_at > ACK_TIMEOUT:
+                if loop.time() - sent_at > ACK_TIMEOUT and self._acked_on != connection:
                     log.warning(
                         "no ack for report frame %s in %g s; reporting over HTTP", frame_id, ACK_TIMEOUT
                     )
@@ -142,6 +144,7 @@ class Reporter:
         finally:
             self._acks.pop(frame_id, None)
         refused = acked.result()
+        self._acked_on = connection
         for refusal in refused:
             index = refusal.get("index")
             task = batch[index][1].get("task") if isinstance(index, int) and 0 <= index < len(batch) else None

@@ -266,9 +266,9 @@ class Connection:
                 raise FrameError(CLOSE_UNSUPPORTED_DATA, f"a malformed {kind} frame ({error})") from None
 
     async def _task_reports(self, message: dict[str, Any]) -> None:
-        """A batch of SubmitTaskStateChange bodies: applied in one transaction, then acked."""
+        """A batch of SubmitTaskStateChange bodies: applied, then acked."""
         frame_id, reports = task_report_frames.reports_of(message)
-        refused = await self._db(lambda ctx: task_report_frames.apply(ctx, reports))
+        refused = await task_report_frames.apply_frame(self._db, reports)
         await self.websocket.send_text(task_report_frames.ack(frame_id, refused))
 
     async def _next_frame(self) -> dict[str, Any]:

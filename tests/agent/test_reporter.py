@@ -187,3 +187,38 @@ def test_a_control_plane_that_never_acks_gets_the_reports_over_http(monkeypatch:
     )
     assert len(channel.frames) == 1 and [r["task"] for r in ecs.sent] == ["a", "b"]
     assert (reporter.sent, reporter.frames) == (2, 0)
+
+
+def test_a_slow_ack_after_an_acked_frame_is_waited_for(monkeypatch: Any) -> None:
+    from dockyard.agent import reporter as module
+
+    monkeypatch.setattr(module, "ACK_TIMEOUT", 0.2)
+    monkeypatch.setattr(module, "ACK_POLL", 0.05)
+    monkeypatch.setattr(module, "FRAME_GAP", 0.0)
+
+    def slow_after_the_first(channel: FakeChannel, frame: dict[str, Any]) -> None:
+        delay = 0.0 if frame["id"] == 1 else 0.6  # a busy control plane, past the timeout
+        asyncio.get_running_loop().call_later(delay, channel.ack, frame)
+
+    ecs, channel = FlakyEcs(0, RuntimeError()), FakeChannel(slow_after_the_first)
+    sent: list[str] = []
+
+    async def main() -> Reporter:
+        reporter = Reporter(ecs, lambda function, *args: asyncio.sleep(0, function(*args)))
+        reporter.attach(channel)  # type: ignore[arg-type]
+        worker = asyncio.create_task(reporter.run())
+        reporter.task_change({"task": "a", "status": "RUNNING"})
+        await asyncio.wait_for(_until(lambda: reporter.frames == 1), 10)
+        reporter.task_change({"task": "a", "status": "STOPPED"})
+        assert await reporter.drain(10)
+        worker.cancel()
+        sent.extend(str(f["id"]) for f in channel.frames)
+        return reporter
+
+    reporter = asyncio.run(main())
+    assert ecs.sent == [] and reporter.frames == 2 and sent == ["1", "2"]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)

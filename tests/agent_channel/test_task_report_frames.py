@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dockyard.agent_channel import task_report_frames
 from tests.agent_channel.test_endpoint import agent_socket, close_code
 from tests.builders import container, register_instance
 from tests.harness import Credentials, DockyardServer
@@ -84,11 +85,84 @@ def test_a_frame_of_reports_moves_the_task_as_the_action_would_and_names_refusal
         assert described["stopCode"] == "EssentialContainerExited" and "startedAt" in described
         assert described["containers"][0]["exitCode"] == 0
         assert described["containers"][0]["runtimeId"] == "r-1"
-        # A replay (an agent that reconnected before its ack came) changes nothing.
-        socket.send(json.dumps({"type": "taskReports", "id": 8, "reports": _life(cluster, arn)}))
-        assert _ack(socket, 8)["refused"] == []
+        # A replay (an agent that reconnected before its ack came) changes nothing; a frame
+        # longer than a transaction's chunk still names its refusals by their place in it.
+        unknown = {"cluster": cluster, "task": arn.replace(arn.rsplit("/", 1)[1], "1" * 32)}
+        socket.send(
+            json.dumps({"type": "taskReports", "id": 8, "reports": _life(cluster, arn) * 23 + [unknown]})
+        )
+        assert [r["index"] for r in _ack(socket, 8)["refused"]] == [69]
         again = ecs.describe_tasks(tasks=[arn])["tasks"][0]
         assert (again["lastStatus"], again["stoppedAt"]) == ("STOPPED", described["stoppedAt"])
+
+
+@pytest.mark.parametrize(
+    ("reports", "expected"),
+    [
+        (
+            [
+                {
+                    "task": "a",
+                    "status": "PENDING",
+                    "containers": [{"containerName": "web", "status": "PENDING"}],
+                },
+                {
+                    "task": "a",
+                    "status": "RUNNING",
+                    "pullStartedAt": 1.0,
+                    "pullStoppedAt": 2.0,
+                    "containers": [{"containerName": "web", "status": "RUNNING", "runtimeId": "r"}],
+                },
+                {
+                    "task": "a",
+                    "status": "STOPPED",
+                    "reason": "done",
+                    "pullStartedAt": 5.0,
+                    "containers": [{"containerName": "web", "status": "STOPPED", "exitCode": 0}],
+                },
+            ],
+            {
+                "task": "a",
+                "status": "STOPPED",
+                "reason": "done",
+                "pullStartedAt": 1.0,
+                "pullStoppedAt": 2.0,
+                "containers": [
+                    {"containerName": "web", "status": "STOPPED", "runtimeId": "r", "exitCode": 0}
+                ],
+            },
+        ),
+        (
+            [{"task": "a", "status": "STOPPED"}, {"task": "a", "status": "RUNNING"}],
+            {"task": "a", "status": "STOPPED"},
+        ),
+        (
+            [
+                {"task": "a", "containers": [{"containerName": "x", "status": "RUNNING"}]},
+                {"task": "a", "containers": [{"containerName": "y", "status": "RUNNING"}]},
+            ],
+            {
+                "task": "a",
+                "containers": [
+                    {"containerName": "x", "status": "RUNNING"},
+                    {"containerName": "y", "status": "RUNNING"},
+                ],
+            },
+        ),
+    ],
+    ids=[
+        "a short life folds into its end, with the first pull times and every container fact",
+        "a late report never moves the status back",
+        "containers of different reports are all kept",
+    ],
+)
+def test_a_tasks_reports_in_one_frame_fold_into_one(
+    reports: list[dict[str, Any]], expected: dict[str, Any]
+) -> None:
+    folded = reports[0]
+    for report in reports[1:]:
+        folded = task_report_frames._fold(folded, report)
+    assert folded == expected
 
 
 @pytest.mark.parametrize(
