@@ -42,7 +42,7 @@ from dockyard.identity import keys
 from dockyard.jobs import engine as jobs_engine
 from dockyard.jobs import states as item_states
 from dockyard.jobs.plan import Plan
-from dockyard.store.schema import container_logs, job_items, jobs, tasks
+from dockyard.store.schema import job_items, jobs, tasks
 
 if TYPE_CHECKING:
     from dockyard.server_state import ServerState
@@ -296,7 +296,7 @@ def look(ctx: RequestContext, job_row: int) -> None:
         wakes = [ctx.now]
     elif starved or (in_flight == 0 and not wakes):
         wakes.append(ctx.now + CAPACITY_RETRY_SECONDS)
-    else:  # stopped tasks make the job due (task_stopped); this only bounds a missed one
+    else:  # stopped tasks make the job due (stopped_tasks.py); this only bounds a missed one
         wakes.append(ctx.now + SAFETY_LOOK_SECONDS)
     _set(
         ctx,
@@ -340,7 +340,7 @@ _RUNNING = select(func.count()).where(
 
 
 def _collect(ctx: RequestContext, job: Row[Any], progress: dict[str, Any]) -> int:
-    """Count the outcomes ``task_stopped`` left on ended items; how many items still run. Only
+    """Count the outcomes ``stopped_tasks`` left on ended items; how many items still run. Only
     what ended since the last look is read, not everything in flight."""
     for item in ctx.conn.execute(_ENDED, {"job_row": job.id}).all():
         found = item.details.get("outcome") or {}
@@ -352,30 +352,6 @@ def _collect(ctx: RequestContext, job: Row[Any], progress: dict[str, Any]) -> in
         )
         record(ctx, item, outcome, progress)
     return int(ctx.conn.execute(_RUNNING, {"job_row": job.id}).scalar_one())
-
-
-def _last_line(ctx: RequestContext, task: Any, task_id: str) -> str | None:
-    lines = ctx.conn.execute(
-        select(container_logs.c.line)
-        .where(
-            container_logs.c.account_id == task.account_id,
-            container_logs.c.region == task.region,
-            container_logs.c.task_id == task_id,
-        )
-        .order_by(container_logs.c.id.desc())
-        .limit(5)
-    ).scalars()
-    for line in lines:
-        if line.strip():
-            return str(line).strip()
-    return None
-
-
-def _exit_code(containers: list[dict[str, Any]]) -> int | None:
-    codes: list[Any] = [c.get("exitCode") for c in containers or [] if c.get("exitCode") is not None]
-    if not codes:
-        return None
-    return next((int(code) for code in codes if int(code) != 0), 0)
 
 
 def record(
@@ -760,50 +736,3 @@ def _results(ctx: RequestContext, *, job_row: int, after: int, statuses: list[st
 
 def _put(store: Any, bucket: str, key: str, body: bytes) -> None:
     store.client().put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def task_stopped(ctx: RequestContext, task: Any, stopped: dict[str, Any]) -> None:
-    """A task stopped (in the transaction that stops it): if it ran a batch item, the item's
-    outcome is read now (exit code, last output line: the agent ships output before it reports
-    STOPPED) and left on the item, and its job is due shortly (coalesced)."""
-    if not (task.started_by or "").startswith(STARTED_BY_PREFIX):
-        return
-    line = next((tag.get("value") for tag in task.tags or [] if tag.get("key") == ITEM_TAG), None)
-    job_id = task.started_by[len(STARTED_BY_PREFIX) :]
-    job_row = ctx.conn.execute(
-        select(_j.id).where(
-            _j.account_id == task.account_id, _j.region == task.region, _j.kind == KIND, _j.job_id == job_id
-        )
-    ).scalar()
-    if job_row is None or line is None:
-        return
-    item = ctx.conn.execute(
-        select(job_items).where(
-            _i.job_row == job_row, _i.item == line, _i.current.is_(True), _i.status == item_states.IN_PROGRESS
-        )
-    ).first()
-    if item is None or item.details.get("task") != task.arn:
-        return  # cancelled, or an earlier execution's task
-    outcome = invocation.outcome(
-        last_line=_last_line(ctx, task, task.task_id),
-        exit_code=_exit_code(stopped["containers"]),
-        stopped_reason=stopped.get("stopped_reason"),
-    )
-    found = {
-        "code": outcome.code,
-        "message": outcome.message,
-        "errorCode": outcome.error_code,
-        "http": outcome.http_status,
-    }
-    ctx.conn.execute(
-        update(job_items)
-        .where(_i.id == item.id)
-        .values(
-            status=ENDED,
-            details=dict(item.details, outcome=found),
-            version=item.version + 1,
-            updated_at=ctx.now,
-        )
-    )
-    jobs_engine.due_by(ctx, job_row, ctx.now + jobs_engine.COALESCE_SECONDS / 5)
-    ctx.after_commit.append(lambda: ctx.server.controllers.wake(jobs_engine.CONTROLLER))
