@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ServerProcess, machine, start_dockyard
+from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ServerProcess, machine, process_tree_cpu, start_dockyard
 
 ACCOUNT = "000000000000"
 CLUSTER = "batch"
@@ -208,7 +208,7 @@ def main() -> None:
 
             watcher = threading.Thread(target=describe, daemon=True)
             profiler = profile(server.pid, args.profile) if args.profile else None
-            cpu_before = server.cpu_seconds()
+            cpu_before, fleet_cpu_before = server.cpu_seconds(), process_tree_cpu(fleet.pid)
             started = time.monotonic()
             s3control.update_job_status(AccountId=account, JobId=job_id, RequestedJobStatus="Ready")
             watcher.start()
@@ -218,6 +218,7 @@ def main() -> None:
             watcher.join(timeout=10)
             summary = job["ProgressSummary"]
             cpu = server.cpu_seconds() - cpu_before
+            fleet_cpu = process_tree_cpu(fleet.pid) - fleet_cpu_before
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=60)
@@ -226,7 +227,8 @@ def main() -> None:
                 f"in {seconds:.1f} s = {args.items / seconds:,.0f} items/s "
                 f"(succeeded {summary['NumberOfTasksSucceeded']:,}, "
                 f"failed {summary['NumberOfTasksFailed']:,}); "
-                f"server CPU {cpu:.1f} s = {cpu * 1000 / args.items:.1f} ms per item"
+                f"server CPU {cpu:.1f} s = {cpu * 1000 / args.items:.1f} ms per item; "
+                f"hollow agents' CPU {fleet_cpu:.1f} s; load {' '.join(machine()['load'].split()[:1])}"
             )
             ordered = sorted(latencies)
             if ordered:
