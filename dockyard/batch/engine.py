@@ -82,7 +82,7 @@ async def reconcile(server: ServerState, job_row: int, account_id: str, region: 
         status = job_states.PREPARING
     if status == job_states.PREPARING:
         await _prepare(server, identity, region, job_row)
-    elif status in (job_states.COMPLETING, job_states.FAILING):
+    elif status in job_states.CLOSING:
         await _finish(server, identity, region, job_row, status)
     else:
         await server.transact(identity, region, lambda ctx: look(ctx, job_row))
@@ -238,9 +238,6 @@ def look(ctx: RequestContext, job_row: int) -> None:
     """One look at a job that is neither preparing nor writing its report."""
     job = _job(ctx, job_row)
     if job is None or job.status in job_states.TERMINAL:
-        return
-    if job.status == job_states.CANCELLING:
-        _cancel(ctx, job)
         return
     if job.status == job_states.READY:
         _start(ctx, job)
@@ -627,32 +624,52 @@ def _stop_all(ctx: RequestContext, job: Row[Any], reason: str) -> None:
     )
 
 
-def _cancel(ctx: RequestContext, job: Row[Any]) -> None:
+def _cancel(ctx: RequestContext, job_row: int) -> Row[Any] | None:
+    """Cancelling: the outcomes of tasks that ended before it counted, then everything stopped;
+    the job as it is now (None if it is no longer cancelling)."""
+    job = _job(ctx, job_row)
+    if job is None or job.status != job_states.CANCELLING:
+        return None
+    progress = dict(job.progress)
+    _collect(ctx, job, progress)
     _stop_all(ctx, job, "Batch job cancelled")
-    _set(ctx, job, job_states.CANCELLED, {}, due_at=None)
+    ctx.conn.execute(update(jobs).where(_j.id == job.id).values(progress=progress, updated_at=ctx.now))
+    return _job(ctx, job_row)
+
+
+_FINAL = {
+    job_states.COMPLETING: job_states.COMPLETE,
+    job_states.FAILING: job_states.FAILED,
+    job_states.CANCELLING: job_states.CANCELLED,
+}
 
 
 async def _finish(server: ServerState, identity: Any, region: str, job_row: int, status: str) -> None:
-    """Completing → Complete and Failing → Failed, once the report (if any) is written."""
+    """Completing → Complete, Failing → Failed and Cancelling → Cancelled, once the report (if
+    any) is written. As S3 does, a cancelled job is reported too, with the tasks done so far,
+    once at least one task ran."""
     job = await server.transact(identity, region, lambda ctx: _job(ctx, job_row), write=False)
     if job is None or job.status != status:
         return
     if status == job_states.FAILING:
-        await server.transact(identity, region, lambda ctx: _stop_all(ctx, job, "Batch job failed"))
+        failing = job
+        await server.transact(identity, region, lambda ctx: _stop_all(ctx, failing, "Batch job failed"))
+    elif status == job_states.CANCELLING:
+        job = await server.transact(identity, region, lambda ctx: _cancel(ctx, job_row))
+        if job is None:
+            return
+    final = _FINAL[status]
     wanted = job.spec["request"]["Report"]
-    if wanted.get("Enabled"):
+    ran = int(job.progress.get("succeeded", 0)) + int(job.progress.get("failed", 0))
+    if wanted.get("Enabled") and (ran > 0 or status != job_states.CANCELLING):
         try:
             await _write_report(server, identity, region, job)
         except Exception as error:
             log.warning("batch job %s: report not written: %s", job.job_id, error)
             why = ("ReportNotWritten", str(error))
-            await server.transact(
-                identity,
-                region,
-                lambda ctx: _final(ctx, job_row, job_states.FAILED, why),
-            )
+            ended = job_states.CANCELLED if status == job_states.CANCELLING else job_states.FAILED
+            await server.transact(identity, region, lambda ctx: _final(ctx, job_row, ended, why))
             return
-    final = job_states.COMPLETE if status == job_states.COMPLETING else job_states.FAILED
     await server.transact(identity, region, lambda ctx: _final(ctx, job_row, final, None))
 
 
