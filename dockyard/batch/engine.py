@@ -556,7 +556,10 @@ async def _run_in_engine(server: ServerState, identity: Any, region: str, job_ro
 
         def one(item: Row[Any]) -> invocation.Outcome:
             target = invocation.Item(item.details["b"], item.details["k"], item.details.get("v"))
-            return store_operations.run(client, backing, name, operation, target)
+            # The embedded rclone keeps no object tags: tagging fails each item, said plainly.
+            return store_operations.run(
+                client, backing, name, operation, target, keeps_tags=store.rclone is None
+            )
 
         with ThreadPoolExecutor(ENGINE_THREADS) as pool:
             return list(pool.map(one, items))
