@@ -257,11 +257,8 @@ def look(ctx: RequestContext, job_row: int) -> None:
         in_flight += launched  # short of capacity alone is no reason to pause: only a higher priority is
         if short or launched == LAUNCHES_PER_LOOK:
             next_look = ctx.now + (CAPACITY_RETRY_SECONDS if short else 0.0)
-    pending = ctx.conn.execute(
-        select(func.count()).where(
-            _i.job_row == job.id, _i.current.is_(True), _i.status.in_((*item_states.PENDING, ENDED))
-        )
-    ).scalar_one()
+    # Whether any item is left, not how many: a count walks every queued item at each look.
+    pending = len(ctx.conn.execute(_ANY_PENDING, {"job_row": job.id}).all())
     executed = int(progress.get("succeeded", 0)) + int(progress.get("failed", 0))
     status = job_states.while_running(
         executed=executed,
@@ -278,14 +275,13 @@ def look(ctx: RequestContext, job_row: int) -> None:
                 "FailureReason": "More than half of the tasks failed.",
             },
         ]
-    backoff = ctx.conn.execute(
-        select(func.min(_i.timeout_at)).where(
-            _i.job_row == job.id,
-            _i.current.is_(True),
-            _i.status == item_states.QUEUED,
-            _i.timeout_at > ctx.now,
-        )
-    ).scalar()
+    # The next retry's back-off matters only with a free slot (else a stopping task wakes the
+    # job first); it reads every queued item, so not at each look of a job that fills its slots.
+    backoff = (
+        ctx.conn.execute(_NEXT_RETRY, {"job_row": job.id, "now": ctx.now}).scalar()
+        if in_flight < concurrency
+        else None
+    )
     if invoke is None and _ready_items(ctx, job.id, 1):
         next_look = ctx.now  # the engine runs these itself: at once, not when a task stops
     wakes = [when for when in (next_look, backoff) if when is not None]
@@ -330,6 +326,19 @@ _IN_FLIGHT = select(job_items).where(
 )
 
 
+_ANY_PENDING = (
+    select(_i.id)
+    .where(
+        _i.job_row == bindparam("job_row"), _i.current.is_(True), _i.status.in_((*item_states.PENDING, ENDED))
+    )
+    .limit(1)
+)
+_NEXT_RETRY = select(func.min(_i.timeout_at)).where(
+    _i.job_row == bindparam("job_row"),
+    _i.current.is_(True),
+    _i.status == item_states.QUEUED,
+    _i.timeout_at > bindparam("now"),
+)
 _ENDED = select(job_items).where(_i.job_row == bindparam("job_row"), _i.current.is_(True), _i.status == ENDED)
 _RUNNING = select(func.count()).where(
     _i.job_row == bindparam("job_row"), _i.current.is_(True), _i.status == item_states.IN_PROGRESS
@@ -409,6 +418,7 @@ def _ready_items(ctx: RequestContext, job_row: int, limit: int) -> list[Row[Any]
                 _i.job_row == job_row,
                 _i.current.is_(True),
                 _i.status == item_states.QUEUED,
+                _i.released.is_(True),  # always, for batch items: the index then walks in id order
                 or_(_i.timeout_at.is_(None), _i.timeout_at <= ctx.now),
             )
             .order_by(_i.id)
