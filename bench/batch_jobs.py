@@ -14,6 +14,7 @@ A thread calls DescribeJob back to back during the run.
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ServerProcess, machine, start_dockyard
+from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ServerProcess, machine, process_tree_cpu, start_dockyard
 
 ACCOUNT = "000000000000"
 CLUSTER = "batch"
@@ -143,6 +144,13 @@ def wait_status(
     raise RuntimeError(f"job {job_id} did not reach {statuses} in {timeout} s")
 
 
+def profile(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` until interrupted (``pip install py-spy`` for measuring only)."""
+    command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "50"]
+    command += ["--format", "raw", "--output", str(output), "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -151,6 +159,9 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--prepare-lines", type=int, default=1_000_000, help="0: skip the Preparing run")
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy's collapsed stacks of the server during the run, to this file"
+    )
     args = parser.parse_args()
     print(f"# {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,7 +207,8 @@ def main() -> None:
                     time.sleep(0.05)
 
             watcher = threading.Thread(target=describe, daemon=True)
-            cpu_before = server.cpu_seconds()
+            profiler = profile(server.pid, args.profile) if args.profile else None
+            cpu_before, fleet_cpu_before = server.cpu_seconds(), process_tree_cpu(fleet.pid)
             started = time.monotonic()
             s3control.update_job_status(AccountId=account, JobId=job_id, RequestedJobStatus="Ready")
             watcher.start()
@@ -206,12 +218,17 @@ def main() -> None:
             watcher.join(timeout=10)
             summary = job["ProgressSummary"]
             cpu = server.cpu_seconds() - cpu_before
+            fleet_cpu = process_tree_cpu(fleet.pid) - fleet_cpu_before
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(timeout=60)
             print(
                 f"Run {args.items:,} items on {args.instances} hollow instances: {job['Status']} "
                 f"in {seconds:.1f} s = {args.items / seconds:,.0f} items/s "
                 f"(succeeded {summary['NumberOfTasksSucceeded']:,}, "
                 f"failed {summary['NumberOfTasksFailed']:,}); "
-                f"server CPU {cpu:.1f} s = {cpu * 1000 / args.items:.1f} ms per item"
+                f"server CPU {cpu:.1f} s = {cpu * 1000 / args.items:.1f} ms per item; "
+                f"hollow agents' CPU {fleet_cpu:.1f} s; load {' '.join(machine()['load'].split()[:1])}"
             )
             ordered = sorted(latencies)
             if ordered:

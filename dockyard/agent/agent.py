@@ -155,6 +155,7 @@ class Agent:
             on_device_key=lambda frame: self.jobs.use_device_key(frame) if self.jobs else None,
             on_load_image=pushed.on_frame if pushed is not None else _not_a_docker_host,
         )
+        reporter.attach(channel)  # task changes go up the socket while it is connected
         self.shipper = shipper = LogShipper(channel.deliver, lambda: channel.connected)
         self.engine = engine = TaskEngine(
             driver=driver,

@@ -145,6 +145,9 @@ class Channel:
         self._idle = asyncio.Event()  # set while nothing waits to be written
         self._idle.set()
         self._state = DesiredState()
+        # Frame type -> a callback, for the other frames the control plane sends (e.g. the
+        # reporter's acks, dockyard/agent/reporter.py).
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     def send(self, frame: dict[str, Any]) -> bool:
         """Queue a frame for the live connection; False (dropped) while disconnected."""
@@ -281,6 +284,8 @@ class Channel:
                 self.on_device_key(frame)
             elif kind == "loadImage":
                 self.on_load_image(frame)
+            elif isinstance(kind, str) and kind in self.handlers:
+                self.handlers[kind](frame)
             elif kind != "heartbeat":
                 log.debug("ignoring a frame of type %r", kind)
 

@@ -7,7 +7,8 @@ for a real host, signed by botocore, with the CPU units, memory, zone, instance 
 attributes it is given), asks DiscoverPollEndpoint, then holds a WebSocket of its own through
 the agent's :class:`~dockyard.agent.channel.Channel` (signed upgrade, heartbeats, acks,
 reconnects with back-off, and a new registration when the control plane forgot it) and reports
-through the agent's :class:`~dockyard.agent.reporter.Reporter` (in order, retried). What it
+through the agent's :class:`~dockyard.agent.reporter.Reporter` (in order, in frames up that
+socket, retried). What it
 reports for the tasks of its state frames, without a container, is :mod:`hollow_tasks`' call.
 
 API calls go through one boto3 client on a thread pool of ``concurrency`` threads, so a fleet
@@ -98,6 +99,7 @@ class HollowInstance:
             heartbeat_interval=config.heartbeat_interval,
             opening=lambda: fleet.opening,
         )
+        self.reporter.attach(self.channel)  # task changes up the socket, many to a frame
 
     def registration_params(self) -> dict[str, Any]:
         config = self.fleet.config
@@ -250,6 +252,11 @@ class HollowFleet:
     @property
     def reports_sent(self) -> int:
         return sum(instance.reporter.sent for instance in self.instances)
+
+    @property
+    def report_frames(self) -> int:
+        """Report frames the control plane acked (the rest of ``reports_sent`` went over HTTP)."""
+        return sum(instance.reporter.frames for instance in self.instances)
 
     @property
     def arns(self) -> list[str]:

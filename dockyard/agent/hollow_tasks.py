@@ -7,7 +7,9 @@ then RUNNING at once (its containers "start" without an image or a process); a t
 desired status becomes STOPPED is reported STOPPED (exit code 143, as after a SIGTERM), without
 a reason (the control plane knows why). A script may end a task by itself: every task's
 container exits with 0 after ``task_seconds``, and a ``fail_rate`` share of them exits with 1
-after ``fail_seconds`` instead; ``end`` is called when that time has come.
+after ``fail_seconds`` instead; ``end`` is called when that time has come. A task that ends
+at once (0 s) is reported PENDING, RUNNING and STOPPED by the one ``apply``, so its whole short
+life goes up in one report frame.
 """
 
 from __future__ import annotations
@@ -71,7 +73,14 @@ class HollowTasks:
                         self._move(task, TaskStatus.PENDING, now),
                         self._move(task, TaskStatus.RUNNING, now),
                     ]
-                    self._plan_end(task)
+                    ending = self._plan_end(task)
+                    if ending is not None and ending <= 0:
+                        # Exits at once: its whole short life goes up together (one frame).
+                        reports.append(
+                            self._move(task, TaskStatus.STOPPED, now, task.exit_code, ESSENTIAL_EXITED)
+                        )
+                    elif ending is not None:
+                        self.endings.append((spec.arn, ending))
             task.spec = spec
             if spec.desired is TaskStatus.STOPPED and task.status < TaskStatus.STOPPED:
                 reports.append(self._move(task, TaskStatus.STOPPED, now, STOPPED_EXIT_CODE))
@@ -92,14 +101,16 @@ class HollowTasks:
         endings, self.endings = self.endings, []
         return endings
 
-    def _plan_end(self, task: HollowTask) -> None:
+    def _plan_end(self, task: HollowTask) -> float | None:
+        """When the script ends the task by itself (seconds from its start), if it does."""
         script = self.script
         if script.fail_rate > 0 and self.rng.random() < script.fail_rate:
             task.exit_code = FAILED_EXIT_CODE
-            self.endings.append((task.spec.arn, script.fail_seconds))
-        elif script.task_seconds is not None:
+            return script.fail_seconds
+        if script.task_seconds is not None:
             task.exit_code = 0
-            self.endings.append((task.spec.arn, script.task_seconds))
+            return script.task_seconds
+        return None
 
     @staticmethod
     def _move(

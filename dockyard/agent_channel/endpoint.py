@@ -3,7 +3,7 @@
 One coroutine per connected agent. It sends the full desired state whenever the instance's
 ``desired_version`` moves (woken by the notifier for this process's changes, or by the hub's
 once-a-second look that catches changes made by other replicas), heartbeats every 10 s, and
-takes the agent's heartbeats, health and log frames. The instance reads
+takes the agent's heartbeats, health, log and task-report frames. The instance reads
 ``agentConnected: true`` while frames keep coming (the hub writes the signs of life of every
 connection once a second).
 
@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dockyard.agent_channel import agent_update, desired_state, logs
+from dockyard.agent_channel import agent_update, desired_state, logs, task_report_frames
 from dockyard.context import Identity, RequestContext
 from dockyard.ecs import clusters, container_instances, placement_cache, task_reports
 from dockyard.ecs.services import wake
@@ -263,6 +263,8 @@ class Connection:
                     await self._db(lambda ctx, m=message: self._health(ctx, m))
                 elif kind == "logs":
                     await self._db(lambda ctx, m=message: logs.append(ctx, m, self.instance_id))
+                elif kind == task_report_frames.FRAME_TYPE:
+                    await self._task_reports(message)
                 elif kind == "agentUpdate":
                     await self._db(
                         lambda ctx, m=message: agent_update.record(
@@ -276,6 +278,12 @@ class Connection:
                     self.server.controllers.wake(host_loads.SETTLED_BY)
             except (logs.MalformedLogs, ApiError, TypeError, ValueError, AttributeError) as error:
                 raise FrameError(CLOSE_UNSUPPORTED_DATA, f"a malformed {kind} frame ({error})") from None
+
+    async def _task_reports(self, message: dict[str, Any]) -> None:
+        """A batch of SubmitTaskStateChange bodies: applied, then acked."""
+        frame_id, reports = task_report_frames.reports_of(message)
+        refused = await task_report_frames.apply_frame(self._db, reports)
+        await self.websocket.send_text(task_report_frames.ack(frame_id, refused))
 
     async def _next_frame(self) -> dict[str, Any]:
         """The next frame, a JSON object within the rate; FrameError otherwise."""

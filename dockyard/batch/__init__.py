@@ -19,13 +19,13 @@ if TYPE_CHECKING:
 
 def provider() -> list[ModuleType]:
     """The modules implementing ``s3control`` actions (``CreateJob`` -> ``create_job``)."""
-    from dockyard.batch import actions, engine
+    from dockyard.batch import actions, engine, stopped_tasks
     from dockyard.ecs import task_lifecycle
     from dockyard.jobs import controller
 
     controller.KINDS[actions.KIND] = engine.reconcile
-    if engine.task_stopped not in task_lifecycle.STOPPED_HOOKS:
-        task_lifecycle.STOPPED_HOOKS.append(engine.task_stopped)
+    if stopped_tasks.task_stopped not in task_lifecycle.STOPPED_HOOKS:
+        task_lifecycle.STOPPED_HOOKS.append(stopped_tasks.task_stopped)
     return [actions]
 
 

@@ -42,7 +42,7 @@ from dockyard.identity import keys
 from dockyard.jobs import engine as jobs_engine
 from dockyard.jobs import states as item_states
 from dockyard.jobs.plan import Plan
-from dockyard.store.schema import container_logs, job_items, jobs, tasks
+from dockyard.store.schema import job_items, jobs, tasks
 
 if TYPE_CHECKING:
     from dockyard.server_state import ServerState
@@ -82,7 +82,7 @@ async def reconcile(server: ServerState, job_row: int, account_id: str, region: 
         status = job_states.PREPARING
     if status == job_states.PREPARING:
         await _prepare(server, identity, region, job_row)
-    elif status in (job_states.COMPLETING, job_states.FAILING):
+    elif status in job_states.CLOSING:
         await _finish(server, identity, region, job_row, status)
     else:
         await server.transact(identity, region, lambda ctx: look(ctx, job_row))
@@ -239,9 +239,6 @@ def look(ctx: RequestContext, job_row: int) -> None:
     job = _job(ctx, job_row)
     if job is None or job.status in job_states.TERMINAL:
         return
-    if job.status == job_states.CANCELLING:
-        _cancel(ctx, job)
-        return
     if job.status == job_states.READY:
         _start(ctx, job)
         job = _job(ctx, job_row)
@@ -260,11 +257,8 @@ def look(ctx: RequestContext, job_row: int) -> None:
         in_flight += launched  # short of capacity alone is no reason to pause: only a higher priority is
         if short or launched == LAUNCHES_PER_LOOK:
             next_look = ctx.now + (CAPACITY_RETRY_SECONDS if short else 0.0)
-    pending = ctx.conn.execute(
-        select(func.count()).where(
-            _i.job_row == job.id, _i.current.is_(True), _i.status.in_((*item_states.PENDING, ENDED))
-        )
-    ).scalar_one()
+    # Whether any item is left, not how many: a count walks every queued item at each look.
+    pending = len(ctx.conn.execute(_ANY_PENDING, {"job_row": job.id}).all())
     executed = int(progress.get("succeeded", 0)) + int(progress.get("failed", 0))
     status = job_states.while_running(
         executed=executed,
@@ -281,14 +275,13 @@ def look(ctx: RequestContext, job_row: int) -> None:
                 "FailureReason": "More than half of the tasks failed.",
             },
         ]
-    backoff = ctx.conn.execute(
-        select(func.min(_i.timeout_at)).where(
-            _i.job_row == job.id,
-            _i.current.is_(True),
-            _i.status == item_states.QUEUED,
-            _i.timeout_at > ctx.now,
-        )
-    ).scalar()
+    # The next retry's back-off matters only with a free slot (else a stopping task wakes the
+    # job first); it reads every queued item, so not at each look of a job that fills its slots.
+    backoff = (
+        ctx.conn.execute(_NEXT_RETRY, {"job_row": job.id, "now": ctx.now}).scalar()
+        if in_flight < concurrency
+        else None
+    )
     if invoke is None and _ready_items(ctx, job.id, 1):
         next_look = ctx.now  # the engine runs these itself: at once, not when a task stops
     wakes = [when for when in (next_look, backoff) if when is not None]
@@ -296,7 +289,7 @@ def look(ctx: RequestContext, job_row: int) -> None:
         wakes = [ctx.now]
     elif starved or (in_flight == 0 and not wakes):
         wakes.append(ctx.now + CAPACITY_RETRY_SECONDS)
-    else:  # stopped tasks make the job due (task_stopped); this only bounds a missed one
+    else:  # stopped tasks make the job due (stopped_tasks.py); this only bounds a missed one
         wakes.append(ctx.now + SAFETY_LOOK_SECONDS)
     _set(
         ctx,
@@ -333,6 +326,19 @@ _IN_FLIGHT = select(job_items).where(
 )
 
 
+_ANY_PENDING = (
+    select(_i.id)
+    .where(
+        _i.job_row == bindparam("job_row"), _i.current.is_(True), _i.status.in_((*item_states.PENDING, ENDED))
+    )
+    .limit(1)
+)
+_NEXT_RETRY = select(func.min(_i.timeout_at)).where(
+    _i.job_row == bindparam("job_row"),
+    _i.current.is_(True),
+    _i.status == item_states.QUEUED,
+    _i.timeout_at > bindparam("now"),
+)
 _ENDED = select(job_items).where(_i.job_row == bindparam("job_row"), _i.current.is_(True), _i.status == ENDED)
 _RUNNING = select(func.count()).where(
     _i.job_row == bindparam("job_row"), _i.current.is_(True), _i.status == item_states.IN_PROGRESS
@@ -340,7 +346,7 @@ _RUNNING = select(func.count()).where(
 
 
 def _collect(ctx: RequestContext, job: Row[Any], progress: dict[str, Any]) -> int:
-    """Count the outcomes ``task_stopped`` left on ended items; how many items still run. Only
+    """Count the outcomes ``stopped_tasks`` left on ended items; how many items still run. Only
     what ended since the last look is read, not everything in flight."""
     for item in ctx.conn.execute(_ENDED, {"job_row": job.id}).all():
         found = item.details.get("outcome") or {}
@@ -352,30 +358,6 @@ def _collect(ctx: RequestContext, job: Row[Any], progress: dict[str, Any]) -> in
         )
         record(ctx, item, outcome, progress)
     return int(ctx.conn.execute(_RUNNING, {"job_row": job.id}).scalar_one())
-
-
-def _last_line(ctx: RequestContext, task: Any, task_id: str) -> str | None:
-    lines = ctx.conn.execute(
-        select(container_logs.c.line)
-        .where(
-            container_logs.c.account_id == task.account_id,
-            container_logs.c.region == task.region,
-            container_logs.c.task_id == task_id,
-        )
-        .order_by(container_logs.c.id.desc())
-        .limit(5)
-    ).scalars()
-    for line in lines:
-        if line.strip():
-            return str(line).strip()
-    return None
-
-
-def _exit_code(containers: list[dict[str, Any]]) -> int | None:
-    codes: list[Any] = [c.get("exitCode") for c in containers or [] if c.get("exitCode") is not None]
-    if not codes:
-        return None
-    return next((int(code) for code in codes if int(code) != 0), 0)
 
 
 def record(
@@ -436,6 +418,7 @@ def _ready_items(ctx: RequestContext, job_row: int, limit: int) -> list[Row[Any]
                 _i.job_row == job_row,
                 _i.current.is_(True),
                 _i.status == item_states.QUEUED,
+                _i.released.is_(True),  # always, for batch items: the index then walks in id order
                 or_(_i.timeout_at.is_(None), _i.timeout_at <= ctx.now),
             )
             .order_by(_i.id)
@@ -583,7 +566,10 @@ async def _run_in_engine(server: ServerState, identity: Any, region: str, job_ro
 
         def one(item: Row[Any]) -> invocation.Outcome:
             target = invocation.Item(item.details["b"], item.details["k"], item.details.get("v"))
-            return store_operations.run(client, backing, name, operation, target)
+            # The embedded rclone keeps no object tags: tagging fails each item, said plainly.
+            return store_operations.run(
+                client, backing, name, operation, target, keeps_tags=store.rclone is None
+            )
 
         with ThreadPoolExecutor(ENGINE_THREADS) as pool:
             return list(pool.map(one, items))
@@ -651,32 +637,52 @@ def _stop_all(ctx: RequestContext, job: Row[Any], reason: str) -> None:
     )
 
 
-def _cancel(ctx: RequestContext, job: Row[Any]) -> None:
+def _cancel(ctx: RequestContext, job_row: int) -> Row[Any] | None:
+    """Cancelling: the outcomes of tasks that ended before it counted, then everything stopped;
+    the job as it is now (None if it is no longer cancelling)."""
+    job = _job(ctx, job_row)
+    if job is None or job.status != job_states.CANCELLING:
+        return None
+    progress = dict(job.progress)
+    _collect(ctx, job, progress)
     _stop_all(ctx, job, "Batch job cancelled")
-    _set(ctx, job, job_states.CANCELLED, {}, due_at=None)
+    ctx.conn.execute(update(jobs).where(_j.id == job.id).values(progress=progress, updated_at=ctx.now))
+    return _job(ctx, job_row)
+
+
+_FINAL = {
+    job_states.COMPLETING: job_states.COMPLETE,
+    job_states.FAILING: job_states.FAILED,
+    job_states.CANCELLING: job_states.CANCELLED,
+}
 
 
 async def _finish(server: ServerState, identity: Any, region: str, job_row: int, status: str) -> None:
-    """Completing → Complete and Failing → Failed, once the report (if any) is written."""
+    """Completing → Complete, Failing → Failed and Cancelling → Cancelled, once the report (if
+    any) is written. As S3 does, a cancelled job is reported too, with the tasks done so far,
+    once at least one task ran."""
     job = await server.transact(identity, region, lambda ctx: _job(ctx, job_row), write=False)
     if job is None or job.status != status:
         return
     if status == job_states.FAILING:
-        await server.transact(identity, region, lambda ctx: _stop_all(ctx, job, "Batch job failed"))
+        failing = job
+        await server.transact(identity, region, lambda ctx: _stop_all(ctx, failing, "Batch job failed"))
+    elif status == job_states.CANCELLING:
+        job = await server.transact(identity, region, lambda ctx: _cancel(ctx, job_row))
+        if job is None:
+            return
+    final = _FINAL[status]
     wanted = job.spec["request"]["Report"]
-    if wanted.get("Enabled"):
+    ran = int(job.progress.get("succeeded", 0)) + int(job.progress.get("failed", 0))
+    if wanted.get("Enabled") and (ran > 0 or status != job_states.CANCELLING):
         try:
             await _write_report(server, identity, region, job)
         except Exception as error:
             log.warning("batch job %s: report not written: %s", job.job_id, error)
             why = ("ReportNotWritten", str(error))
-            await server.transact(
-                identity,
-                region,
-                lambda ctx: _final(ctx, job_row, job_states.FAILED, why),
-            )
+            ended = job_states.CANCELLED if status == job_states.CANCELLING else job_states.FAILED
+            await server.transact(identity, region, lambda ctx: _final(ctx, job_row, ended, why))
             return
-    final = job_states.COMPLETE if status == job_states.COMPLETING else job_states.FAILED
     await server.transact(identity, region, lambda ctx: _final(ctx, job_row, final, None))
 
 
@@ -760,50 +766,3 @@ def _results(ctx: RequestContext, *, job_row: int, after: int, statuses: list[st
 
 def _put(store: Any, bucket: str, key: str, body: bytes) -> None:
     store.client().put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def task_stopped(ctx: RequestContext, task: Any, stopped: dict[str, Any]) -> None:
-    """A task stopped (in the transaction that stops it): if it ran a batch item, the item's
-    outcome is read now (exit code, last output line: the agent ships output before it reports
-    STOPPED) and left on the item, and its job is due shortly (coalesced)."""
-    if not (task.started_by or "").startswith(STARTED_BY_PREFIX):
-        return
-    line = next((tag.get("value") for tag in task.tags or [] if tag.get("key") == ITEM_TAG), None)
-    job_id = task.started_by[len(STARTED_BY_PREFIX) :]
-    job_row = ctx.conn.execute(
-        select(_j.id).where(
-            _j.account_id == task.account_id, _j.region == task.region, _j.kind == KIND, _j.job_id == job_id
-        )
-    ).scalar()
-    if job_row is None or line is None:
-        return
-    item = ctx.conn.execute(
-        select(job_items).where(
-            _i.job_row == job_row, _i.item == line, _i.current.is_(True), _i.status == item_states.IN_PROGRESS
-        )
-    ).first()
-    if item is None or item.details.get("task") != task.arn:
-        return  # cancelled, or an earlier execution's task
-    outcome = invocation.outcome(
-        last_line=_last_line(ctx, task, task.task_id),
-        exit_code=_exit_code(stopped["containers"]),
-        stopped_reason=stopped.get("stopped_reason"),
-    )
-    found = {
-        "code": outcome.code,
-        "message": outcome.message,
-        "errorCode": outcome.error_code,
-        "http": outcome.http_status,
-    }
-    ctx.conn.execute(
-        update(job_items)
-        .where(_i.id == item.id)
-        .values(
-            status=ENDED,
-            details=dict(item.details, outcome=found),
-            version=item.version + 1,
-            updated_at=ctx.now,
-        )
-    )
-    jobs_engine.due_by(ctx, job_row, ctx.now + jobs_engine.COALESCE_SECONDS / 5)
-    ctx.after_commit.append(lambda: ctx.server.controllers.wake(jobs_engine.CONTROLLER))

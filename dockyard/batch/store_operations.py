@@ -19,10 +19,30 @@ _HASHES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}
 _CHUNK = 1 << 20
 
 
-def run(client: Any, backing: Backing, name: str, operation: dict[str, Any], item: Item) -> Outcome:
-    """Apply ``name`` to one item; its outcome (never raises for a store error)."""
+TAGGING = frozenset({"S3PutObjectTagging", "S3DeleteObjectTagging"})
+NO_TAGS = (
+    "{name} is not supported by Dockyard's embedded object store: rclone serve s3 keeps no object "
+    "tags (it would take the tagging request for the object itself). Run Dockyard with "
+    "--object-store-url on a store that keeps tags (MinIO, Ceph RGW, Amazon S3)."
+)
+
+
+def run(
+    client: Any,
+    backing: Backing,
+    name: str,
+    operation: dict[str, Any],
+    item: Item,
+    *,
+    keeps_tags: bool = True,
+) -> Outcome:
+    """Apply ``name`` to one item; its outcome (never raises for a store error). On a store
+    that keeps no object tags (``keeps_tags`` False) a tagging operation fails each item
+    permanently, as S3 answers what it does not implement (501 NotImplemented)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if name in TAGGING and not keeps_tags:
+        return Outcome(PERMANENT, NO_TAGS.format(name=name), "NotImplemented", 501)
     try:
         return _OPERATIONS[name](client, backing, operation, item)
     except ClientError as error:

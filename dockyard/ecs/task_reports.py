@@ -62,6 +62,12 @@ def _stop_facts(task: Row[Any], containers: list[dict[str, Any]], reason: str | 
     return "EssentialContainerExited", reason or "Essential container in task exited"
 
 
+def check_status(status: str | None) -> None:
+    """InvalidParameterException unless ``status`` is a task status (or not given)."""
+    if status is not None and status not in _TASK_STATUSES:
+        raise InvalidParameterException(f"Unknown task status: {status}")
+
+
 def submit_task_state_change(
     ctx: RequestContext,
     *,
@@ -82,8 +88,7 @@ def submit_task_state_change(
         raise UnsupportedFeatureException(
             "managedAgents is not supported by Dockyard: it runs no managed agents (no ExecuteCommand)."
         )
-    if status is not None and status not in _TASK_STATUSES:
-        raise InvalidParameterException(f"Unknown task status: {status}")
+    check_status(status)
     merged = _merge_containers(row.containers, containers or [])
     if row.last_status == "STOPPED":
         return _ACK

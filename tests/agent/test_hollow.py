@@ -65,6 +65,7 @@ def test_a_hollow_fleet_registers_connects_and_runs_tasks(ecs: Any, hollow: Holl
     # PENDING and RUNNING of six tasks, one STOPPED: counted once each answer is back, which can
     # be just after the server already shows it.
     wait_for(lambda: fleet.reports_sent >= 13, message=f"for 13 reports ({fleet.reports_sent} counted)")
+    assert 1 <= fleet.report_frames < 13  # up the sockets, several reports to a frame
 
 
 def test_scripted_failures_stop_tasks_as_an_exited_container_does(ecs: Any, hollow: HollowAgents) -> None:

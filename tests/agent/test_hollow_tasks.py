@@ -144,9 +144,29 @@ def test_no_script_no_endings() -> None:
 
 def test_the_fail_rate_is_a_share_of_the_tasks() -> None:
     tasks = HollowTasks(TaskScript(fail_rate=0.25), random.Random(7))
-    tasks.apply(frame(*(task(f"t{n}") for n in range(400))), 1764000000.0)
-    failing = len(tasks.take_endings())
+    reports = tasks.apply(frame(*(task(f"t{n}") for n in range(400))), 1764000000.0)
+    failing = sum(report["status"] == "STOPPED" for report in reports)  # at once: fail_seconds 0
     assert 60 <= failing <= 140  # 100 expected; seeded, so always the same number
+    assert tasks.take_endings() == []
+
+
+@pytest.mark.parametrize(
+    ("script", "exit_code"),
+    [(TaskScript(task_seconds=0.0), 0), (TaskScript(fail_rate=1.0), 1)],
+    ids=["a task that exits 0 at once", "a task that fails at once"],
+)
+def test_a_task_that_ends_at_once_reports_its_whole_life_from_one_frame(
+    script: TaskScript, exit_code: int
+) -> None:
+    tasks = HollowTasks(script)
+    reports = tasks.apply(frame(task("a")), 1764000000.0)
+    assert said(reports) == [
+        ("a", "PENDING", (("PENDING", None),)),
+        ("a", "RUNNING", (("RUNNING", None),)),
+        ("a", "STOPPED", (("STOPPED", exit_code),)),
+    ]
+    assert reports[-1]["reason"] == "Essential container in task exited"
+    assert tasks.take_endings() == [] and tasks.end(reports[-1]["task"], 1764000001.0) is None
 
 
 def test_a_malformed_task_is_skipped() -> None:

@@ -152,6 +152,49 @@ def test_a_cancel_mid_run_stops_the_tasks(
     )
 
 
+REPORT = {"Enabled": True, "Prefix": "reports", "Format": "Report_CSV_20180820", "ReportScope": "AllTasks"}
+
+
+def test_a_cancelled_job_reports_the_tasks_done_so_far(
+    server: DockyardServer, account: Credentials, ecs: Any, s3control: Any, hollow: HollowAgents
+) -> None:
+    s3 = s3_client(server, account)
+    bucket = new_bucket_name()
+    s3.create_bucket(Bucket=bucket)
+    etag = put_manifest(s3, bucket, [f"k{n}" for n in range(400)])
+    ecs.create_cluster(clusterName="batch")
+    register_function(ecs)
+    hollow.start(2, cluster="batch", script=TaskScript(task_seconds=0.2))
+    operation = lambda_job(account, bucket, etag)["Operation"]
+    operation["LambdaInvoke"]["UserArguments"]["dockyard:maxConcurrency"] = "4"
+    report = dict(REPORT, Bucket=f"arn:aws:s3:::{bucket}")
+    job_id = s3control.create_job(**lambda_job(account, bucket, etag, Operation=operation, Report=report))[
+        "JobId"
+    ]
+    wait_for(
+        lambda: job_of(s3control, account, job_id)["ProgressSummary"].get("NumberOfTasksSucceeded", 0) >= 5,
+        timeout=120,
+        message="no items succeeded",
+    )
+    s3control.update_job_status(AccountId=account.account_id, JobId=job_id, RequestedJobStatus="Cancelled")
+    job = wait_status(s3control, account, job_id, "Cancelled")
+    summary = job["ProgressSummary"]
+    assert 5 <= summary["NumberOfTasksSucceeded"] < 400
+    manifest, rows = read_report(s3, bucket, job_id)
+    assert manifest["JobId"] == job_id
+    assert len(rows["succeeded"]) == summary["NumberOfTasksSucceeded"]
+    assert {row[3] for row in rows["succeeded"]} == {"succeeded"}
+
+    # A job cancelled before any task ran has nothing to report (as on S3).
+    idle = s3control.create_job(
+        **lambda_job(account, bucket, etag, Report=report, ConfirmationRequired=True)
+    )["JobId"]
+    wait_status(s3control, account, idle, "Suspended")
+    s3control.update_job_status(AccountId=account.account_id, JobId=idle, RequestedJobStatus="Cancelled")
+    wait_status(s3control, account, idle, "Cancelled")
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"reports/job-{idle}/").get("Contents", []) == []
+
+
 def error_code(call: Any, **params: Any) -> str:
     from botocore.exceptions import ClientError
 

@@ -73,3 +73,30 @@ def test_copy_and_checksum_jobs_run_in_the_engine(
             sums[key.replace("/", "/")]
             == "SHA256:" + base64.b64encode(hashlib.sha256(body).digest()).decode()
         )
+
+
+def test_tagging_on_the_embedded_store_fails_each_item_plainly_and_leaves_the_objects_alone(
+    server: DockyardServer, account: Credentials, s3control: Any
+) -> None:
+    s3 = s3_client(server, account)
+    bucket = new_bucket_name()
+    s3.create_bucket(Bucket=bucket)
+    for key in ("a.txt", "b.txt"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"kept")
+    etag = put_manifest(s3, bucket, ["a.txt", "b.txt"])
+    for operation in (
+        {"S3PutObjectTagging": {"TagSet": [{"Key": "team", "Value": "blue"}]}},
+        {"S3DeleteObjectTagging": {}},
+    ):
+        job_id = s3control.create_job(
+            **lambda_job(account, bucket, etag, Operation=operation, Report=report_to(bucket))
+        )["JobId"]
+        job = wait_status(s3control, account, job_id, "Complete", "Failed")
+        assert job["ProgressSummary"]["NumberOfTasksFailed"] == 2
+        _manifest, rows = read_report(s3, bucket, job_id)
+        for row in rows["failed"]:
+            assert (row[3], row[4], row[5]) == ("failed", "NotImplemented", "501")
+            assert "keeps no object tags" in row[6] and next(iter(operation)) in row[6]
+    # rclone would have taken a tagging request for the object itself (overwritten, deleted).
+    for key in ("a.txt", "b.txt"):
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"kept"
