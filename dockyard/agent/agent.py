@@ -169,8 +169,9 @@ class Agent:
             ready=self._replace,
             failed=config.failed_updates,
         )
+        images = None
         if isinstance(driver, DockerDriver):  # a host missing an image loads it from the image store
-            driver.image_source = ImageSource(
+            driver.image_source = images = ImageSource(
                 config.endpoint, credentials.get_frozen_credentials, config.region
             )
         driver.watch(lambda arn: loop.call_soon_threadsafe(engine.poke, arn))
@@ -185,6 +186,7 @@ class Agent:
             run_blocking,
             _docker_client if info.name == "docker" else None,
             ecs=client,
+            images=images,
             allow_host_commands=config.allow_host_commands,
         )
         background += [
