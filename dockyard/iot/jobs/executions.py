@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, select
@@ -15,8 +16,9 @@ from dockyard.iot.errors import (
     VersionConflictException,
 )
 from dockyard.iot.jobs import views
-from dockyard.iot.jobs.actions import job_row
+from dockyard.iot.jobs.actions import KIND, job_row
 from dockyard.jobs import engine, states
+from dockyard.protocol.rest.json_body import Ready
 from dockyard.store.pagination import PagedQuery
 from dockyard.store.schema import job_items, jobs
 
@@ -50,9 +52,20 @@ def describe_job_execution(
     return {"execution": views.execution(ctx, item, job_id)}
 
 
-_SUMMARY = select(
-    _i.id, _i.item, _i.status, _i.queued_at, _i.started_at, _i.updated_at, _i.number, _i.attempt
-).where(_i.job_row == bindparam("job_row"), _i.current.is_(True))
+# One keyset read per page, the job found by its id in the same statement, only the columns a
+# summary shows (index ix_job_items_job_pages: a page is one range of the job's executions).
+_SUMMARY = (
+    select(_i.id, _i.item, _i.status, _i.queued_at, _i.started_at, _i.updated_at, _i.number, _i.attempt)
+    .join(jobs, jobs.c.id == _i.job_row)
+    .where(
+        jobs.c.account_id == bindparam("account_id"),
+        jobs.c.region == bindparam("region"),
+        jobs.c.kind == KIND,
+        jobs.c.job_id == bindparam("job_id"),
+        jobs.c.status != states.JOB_DELETING,
+        _i.current.is_(True),
+    )
+)
 _FOR_JOB = PagedQuery(_SUMMARY, [_i.id])
 _FOR_JOB_BY_STATUS = PagedQuery(_SUMMARY.where(_i.status == bindparam("status")), [_i.id])
 
@@ -65,19 +78,30 @@ def list_job_executions_for_job(
     max_results: int | None = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
-    job = job_row(ctx, job_id)
-    return common.page(
+    page = common.page(
         ctx,
         member="executionSummaries",
         query=_FOR_JOB_BY_STATUS if status else _FOR_JOB,
-        scope=("executions-for-job", job.id, status),
+        scope=("executions-for-job", job_id, status),
         next_token=next_token,
         max_results=max_results,
-        params={"job_row": job.id, "status": status},
-        item=lambda item: {
-            "thingArn": common.arn(ctx, f"thing/{item.item}"),
-            "jobExecutionSummary": views.execution_summary(item),
-        },
+        params={"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id, "status": status},
+        items=lambda rows: _summaries_for_job(ctx, rows),
+    )
+    if not page["executionSummaries"]:
+        job_row(ctx, job_id)  # an empty page: of a job, or of no job (404)?
+    return page
+
+
+def _summaries_for_job(ctx: RequestContext, rows: Sequence[Sequence[Any]]) -> Ready:
+    """JobExecutionSummaryForJob for each row, built wire-ready (no None, epoch seconds)."""
+    thing_arn = common.arn(ctx, "thing/")
+    return Ready(
+        {
+            "thingArn": thing_arn + name,
+            "jobExecutionSummary": views.summary_values(status, queued, started, updated, number, attempt),
+        }
+        for _id, name, status, queued, started, updated, number, attempt in rows
     )
 
 
