@@ -416,7 +416,6 @@ job_items = Table(
     UniqueConstraint("job_row", "item", "number", name="uq_job_items_number"),
     Index("ix_job_items_item", "account_id", "region", "item", "status"),
     Index("ix_job_items_job_status", "job_row", "current", "status", "released"),
-    Index("ix_job_items_job_pages", "job_row", "current", "id"),  # a job's executions, paged
 )
 
 job_templates = Table(
