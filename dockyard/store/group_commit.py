@@ -70,18 +70,22 @@ class GroupCommit:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             connection = self._connect()
-            connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            raw: Any = connection.connection.dbapi_connection
+            raw.execute("BEGIN IMMEDIATE")
             transaction = connection.begin()
             try:
                 for work, settled, future in batch:
-                    savepoint = connection.begin_nested()
+                    # Each request's savepoint straight through the driver: SQLAlchemy's
+                    # begin_nested compiles its SAVEPOINT and RELEASE anew every time.
+                    raw.execute("SAVEPOINT request")
                     try:
                         result = work(connection)
                     except BaseException as error:  # the request's own failure: only it is undone
-                        savepoint.rollback()
+                        raw.execute("ROLLBACK TO request")
+                        raw.execute("RELEASE request")
                         outcomes.append((future, False, error))
                     else:
-                        savepoint.commit()
+                        raw.execute("RELEASE request")
                         settled()
                         outcomes.append((future, True, result))
                 transaction.commit()
