@@ -16,6 +16,7 @@ from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, 
 from dockyard.context import RequestContext
 from dockyard.jobs import abort, rollout, states
 from dockyard.jobs.plan import Plan
+from dockyard.store import direct
 from dockyard.store.schema import job_items, jobs
 
 CONTROLLER = "jobs"
@@ -188,7 +189,7 @@ def tally(ctx: RequestContext, job_row: int) -> tuple[dict[str, int], int]:
     the rollout has not released yet: one grouped read."""
     counted: dict[str, int] = {}
     waiting = 0
-    for status, released, count in ctx.conn.execute(_TALLY, {"job_row": job_row}):
+    for status, released, count in direct.execute(ctx.conn, _TALLY, {"job_row": job_row}):
         counted[status] = counted.get(status, 0) + count
         if not released:
             waiting += count
