@@ -141,6 +141,7 @@ class Agent:
             raise AgentStartError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         reporter = Reporter(client, run_blocking)
         pushed: PushedLoads | None = None
+        source: ImageSource | None = None
         if isinstance(driver, DockerDriver):  # a host missing an image loads it from the image store
             driver.image_source = source = ImageSource(
                 config.endpoint, credentials.get_frozen_credentials, config.region
@@ -190,6 +191,7 @@ class Agent:
             run_blocking,
             _docker_client if info.name == "docker" else None,
             ecs=client,
+            images=source,
             allow_host_commands=config.allow_host_commands,
         )
         background += [

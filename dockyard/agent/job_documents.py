@@ -6,7 +6,9 @@ Dockyard's schema, each with an optional ``timeoutSeconds``:
 - ``{"operation": "runTask", "taskDefinition", "overrides"}``: an ECS task placed on this
   instance (StartTask); SUCCEEDED when its essential containers exit 0;
 - ``{"operation": "runCommand", "command", "env"}``: a process on the host, only on an agent
-  started with ``--allow-host-commands``.
+  started with ``--allow-host-commands``;
+- ``{"operation": "loadImage", "image"}``: the image of that name (Glance name or docker tag)
+  loaded from the control plane's image store onto the Docker Engine.
 
 An operation the agent does not run is REJECTED; progress and outcome go to ``statusDetails``
 (``step``, ``exitCode``, the last output line without control characters, each value at most
@@ -22,6 +24,7 @@ from typing import Any
 
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 _MOST_CHARS = 1024
+_MOST_IMAGE_CHARS = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -51,7 +54,13 @@ class RunCommand:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 
 
-Work = RunContainer | RunTask | RunCommand
+@dataclass(frozen=True)
+class LoadImage:
+    image: str
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+
+Work = RunContainer | RunTask | RunCommand | LoadImage
 
 
 def parse(document: str) -> Work:
@@ -67,9 +76,7 @@ def parse(document: str) -> Work:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise RejectedDocument("timeoutSeconds must be a positive number")
     if operation == "runContainer":
-        image = given.get("image")
-        if not isinstance(image, str) or not image:
-            raise RejectedDocument("runContainer needs an image")
+        image = _image(given.get("image"), operation)
         command = _command(given.get("command"), required=False)
         return RunContainer(image, command, _env(given.get("env", {})), float(timeout))
     if operation == "runTask":
@@ -83,7 +90,17 @@ def parse(document: str) -> Work:
         command = _command(given.get("command"), required=True)
         assert command is not None
         return RunCommand(command, _env(given.get("env", {})), float(timeout))
+    if operation == "loadImage":
+        return LoadImage(_image(given.get("image"), operation), float(timeout))
     raise RejectedDocument(f"operation {operation!r} is not one this agent runs")
+
+
+def _image(image: Any, operation: str) -> str:
+    if not isinstance(image, str) or not image:
+        raise RejectedDocument(f"{operation} needs an image")
+    if len(image) > _MOST_IMAGE_CHARS or _CONTROL.search(image) or " " in image:
+        raise RejectedDocument(f"{operation}: {clean(image)[:80]!r} is not an image name")
+    return image
 
 
 def _command(command: Any, *, required: bool) -> list[str] | None:

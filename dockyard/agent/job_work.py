@@ -1,5 +1,5 @@
-"""The work of one job execution while it runs on this host: a container, an ECS task or a
-host process, behind one small interface the job runner supervises (``jobs.py``)."""
+"""The work of one job execution while it runs on this host: a container, an ECS task, a host
+process or an image load, behind one small interface the job runner supervises (``jobs.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from dockyard.agent.job_documents import RunCommand, RunContainer, RunTask, details, last_line
+from dockyard.agent.images import ImageSource
+from dockyard.agent.job_documents import LoadImage, RunCommand, RunContainer, RunTask, details, last_line
 
 JOB_LABEL = "dockyard.iot-job"
 TAIL_LINES = 20
@@ -44,9 +45,14 @@ class ContainerWork:
 
     @classmethod
     async def start(
-        cls, run_blocking: RunBlocking, docker: Any, work: RunContainer, job_id: str
+        cls,
+        run_blocking: RunBlocking,
+        docker: Any,
+        work: RunContainer,
+        job_id: str,
+        images: ImageSource | None = None,
     ) -> ContainerWork:
-        return cls(run_blocking, work, await run_blocking(_start_container, docker, work, job_id))
+        return cls(run_blocking, work, await run_blocking(_start_container, docker, work, job_id, images))
 
     def progress(self) -> dict[str, str]:
         return details("running", image=self.work.image)
@@ -184,11 +190,55 @@ class CommandWork:
             await self.reader
 
 
-def _start_container(docker: Any, work: RunContainer, job_id: str) -> Any:
+class ImageWork:
+    """An image loaded from the control plane's image store onto the Docker Engine (by the
+    loader tasks use, ``images.py``): it succeeds once the engine has the image."""
+
+    def __init__(self, work: LoadImage, loading: asyncio.Future[str]) -> None:
+        self.work, self.loading = work, loading
+
+    @classmethod
+    async def start(
+        cls, run_blocking: RunBlocking, docker: Any, images: ImageSource, work: LoadImage
+    ) -> ImageWork:
+        return cls(work, asyncio.ensure_future(run_blocking(_load_image, docker, images, work.image)))
+
+    def progress(self) -> dict[str, str]:
+        return details("loading", image=self.work.image)
+
+    async def outcome(self) -> Outcome | None:
+        if not self.loading.done():
+            return None
+        try:
+            image_id = self.loading.result()
+        except Exception as error:  # the store has no such image, bad bytes, the engine refused
+            return "FAILED", details("load", image=self.work.image, reason=str(error) or type(error).__name__)
+        return "SUCCEEDED", details("loaded", image=self.work.image, imageId=image_id)
+
+    async def stop(self) -> None:
+        # A load under way finishes on its thread (the engine cannot be stopped mid-load).
+        self.loading.cancel()
+
+
+class UnknownImage(LookupError):
+    def __str__(self) -> str:
+        return f"the control plane's image store has no image named {self.args[0]}"
+
+
+def _load_image(docker: Any, images: ImageSource, image: str) -> str:
+    """The engine's id of ``image`` once loaded from the store; UnknownImage if the store has none."""
+    if not images.fetch(docker.api, image):
+        raise UnknownImage(image)
+    return str(docker.api.inspect_image(image)["Id"])
+
+
+def _start_container(docker: Any, work: RunContainer, job_id: str, images: ImageSource | None) -> Any:
     try:
         docker.images.get(work.image)
     except Exception:
-        docker.images.pull(work.image)
+        # A missing image comes from the control plane's store first, else from its registry.
+        if images is None or not images.fetch(docker.api, work.image):
+            docker.images.pull(work.image)
     return docker.containers.run(
         work.image, work.command, environment=work.env, detach=True, labels={JOB_LABEL: job_id}
     )

@@ -20,8 +20,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dockyard.agent import job_documents
-from dockyard.agent.job_documents import RejectedDocument, RunContainer, RunTask, Work, details
-from dockyard.agent.job_work import CommandWork, ContainerWork, Outcome, Running, TaskWork
+from dockyard.agent.images import ImageSource
+from dockyard.agent.job_documents import LoadImage, RejectedDocument, RunContainer, RunTask, Work, details
+from dockyard.agent.job_work import CommandWork, ContainerWork, ImageWork, Outcome, Running, TaskWork
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class JobRunner:
         docker_client: Callable[[], Any] | None,
         *,
         ecs: Any = None,
+        images: ImageSource | None = None,
         allow_host_commands: bool = False,
     ) -> None:
         # An iot-jobs-data client for given credentials ({} = the agent's own), so that it can
@@ -52,6 +54,7 @@ class JobRunner:
         self.cluster_arn: str | None = None
         self.instance_arn: str | None = None
         self.docker_client = docker_client  # None: no container engine on this host
+        self.images = images  # the control plane's image store (loadImage, a missing image)
         self.thing_name: str | None = None
         self._seen: Any = None
         self._woken = asyncio.Event()
@@ -126,9 +129,19 @@ class JobRunner:
 
             async def container() -> Running:
                 docker = await self.run_blocking(docker_client)
-                return await ContainerWork.start(self.run_blocking, docker, work, job_id)
+                return await ContainerWork.start(self.run_blocking, docker, work, job_id, self.images)
 
             return container
+        if isinstance(work, LoadImage):
+            if self.docker_client is None or self.images is None:
+                raise RejectedDocument("this agent has no container engine to load an image onto")
+            docker_client, images = self.docker_client, self.images
+
+            async def image() -> Running:
+                docker = await self.run_blocking(docker_client)
+                return await ImageWork.start(self.run_blocking, docker, images, work)
+
+            return image
         if isinstance(work, RunTask):
             if self.ecs is None or self.cluster_arn is None or self.instance_arn is None:
                 raise RejectedDocument("this agent cannot start ECS tasks")

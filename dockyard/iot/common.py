@@ -82,12 +82,14 @@ def page(
     scope: tuple[Any, ...],
     next_token: str | None,
     max_results: int | None,
-    item: Callable[[Row[Any]], Any],
+    item: Callable[[Row[Any]], Any] | None = None,
+    items: Callable[[list[Row[Any]]], list[Any]] | None = None,
     maximum: int = 250,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One keyset page and its sealed ``nextToken`` (bound to the account, region and filters);
-    a prebuilt ``PagedQuery`` takes its filters' values in ``params``."""
+    a prebuilt ``PagedQuery`` takes its filters' values in ``params``. Each row is rendered by
+    ``item``, or the whole page at once by ``items``."""
     scope = (ctx.account_id, ctx.region, *scope)
     limit = page_size(max_results, maximum)
     try:
@@ -95,7 +97,12 @@ def page(
     except Exception:
         raise InvalidRequestException("Invalid nextToken.") from None
     rows, last = fetch_page(ctx.conn, query, keys, limit=limit, after=after, params=params)
-    result: dict[str, Any] = {member: [item(row) for row in rows]}
+    if items is None:
+        assert item is not None
+        rendered = [item(row) for row in rows]
+    else:
+        rendered = items(rows)
+    result: dict[str, Any] = {member: rendered}
     if last is not None:
         result["nextToken"] = ctx.tokens.seal(last, scope)
     return result

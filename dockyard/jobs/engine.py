@@ -16,6 +16,7 @@ from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, 
 from dockyard.context import RequestContext
 from dockyard.jobs import abort, rollout, states
 from dockyard.jobs.plan import Plan
+from dockyard.store import direct
 from dockyard.store.schema import job_items, jobs
 
 CONTROLLER = "jobs"
@@ -83,6 +84,9 @@ def add_items(ctx: RequestContext, job: Row[Any], names: Iterable[str]) -> int:
     return len(rows)
 
 
+_UNSET: Any = object()  # move's due_at: the job's due time was not read with the item
+
+
 def move(
     ctx: RequestContext,
     item: Row[Any],
@@ -92,11 +96,14 @@ def move(
     timeout_at: float | None | bool = False,
     plan: Plan | None = None,
     urgent: bool = True,
+    due_at: float | None = _UNSET,
 ) -> dict[str, Any]:
     """Set an item's status (and details), bump its version; a failure may be retried.
     Returns the columns it wrote.
     ``timeout_at`` False leaves the timer as it is. A worker's report is not ``urgent``: the
-    engine looks at its job within ``COALESCE_SECONDS`` (or when its new timer runs out)."""
+    engine looks at its job within ``COALESCE_SECONDS`` (or when its new timer runs out).
+    ``due_at``: the job's due time as read with the item, if it was (a job due early enough
+    already is not written again)."""
     values: dict[str, Any] = {"status": status, "version": item.version + 1, "updated_at": ctx.now}
     if details is not None:
         values["details"] = details
@@ -106,19 +113,42 @@ def move(
         values["timeout_at"] = timeout_at
     if status in states.TERMINAL:
         values["timeout_at"] = None
-    ctx.conn.execute(update(job_items).where(_i.id == bindparam("item_id")), {"item_id": item.id, **values})
+    ctx.conn.execute(_update_item(tuple(values)), {"item_id": item.id, **_new(values)})
     if status in (states.FAILED, states.TIMED_OUT) and plan is not None:
         _maybe_retry(ctx, item, status, plan)
     if status in (states.CANCELED, states.TIMED_OUT, states.REMOVED, states.FAILED):
         kind = ctx.conn.execute(select(_j.kind).where(_j.id == item.job_row)).scalar_one()
         _changed(ctx, kind, [item.item])  # a running worker must stop; a retry is new work
+    by = None
     if urgent:
         touch(ctx, item.job_row)
     elif status in states.TERMINAL:
-        due_by(ctx, item.job_row, ctx.now + COALESCE_SECONDS)
+        by = ctx.now + COALESCE_SECONDS
     elif isinstance(values.get("timeout_at"), float):
-        due_by(ctx, item.job_row, values["timeout_at"])
+        by = values["timeout_at"]
+    # On SQLite writers take turns (one group commit), so the due time read with the item is
+    # still the job's; on PostgreSQL a controller may have cleared it since: always ask there.
+    known = due_at is not _UNSET and ctx.conn.dialect.name == "sqlite"
+    if by is not None and not (known and due_at is not None and due_at <= by):
+        due_by(ctx, item.job_row, by)
     return values
+
+
+# The columns an UPDATE of move writes -> the statement, built once per set of columns.
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _update_item(columns: tuple[str, ...]) -> Any:
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        assigned = {name: bindparam(f"new_{name}", type_=job_items.c[name].type) for name in columns}
+        statement = update(job_items).where(_i.id == bindparam("item_id")).values(assigned)
+        _UPDATES[columns] = statement
+    return statement
+
+
+def _new(values: dict[str, Any]) -> dict[str, Any]:
+    return {f"new_{name}": value for name, value in values.items()}
 
 
 def _maybe_retry(ctx: RequestContext, item: Row[Any], status: str, plan: Plan) -> None:
@@ -159,7 +189,7 @@ def tally(ctx: RequestContext, job_row: int) -> tuple[dict[str, int], int]:
     the rollout has not released yet: one grouped read."""
     counted: dict[str, int] = {}
     waiting = 0
-    for status, released, count in ctx.conn.execute(_TALLY, {"job_row": job_row}):
+    for status, released, count in direct.execute(ctx.conn, _TALLY, {"job_row": job_row}):
         counted[status] = counted.get(status, 0) + count
         if not released:
             waiting += count
@@ -235,7 +265,11 @@ def reconcile(ctx: RequestContext, job_row: int) -> None:
         if not plan.continuous and not any(tally.get(pending) for pending in states.PENDING):
             status = states.JOB_COMPLETED
     timer = ctx.conn.execute(
-        select(func.min(_i.timeout_at)).where(_i.job_row == job.id, _i.status == states.IN_PROGRESS)
+        # Only a current execution runs (a retry follows a failure): with current= this read
+        # is one range of ix_job_items_job_status (job_row, current, status).
+        select(func.min(_i.timeout_at)).where(
+            _i.job_row == job.id, _i.current.is_(True), _i.status == states.IN_PROGRESS
+        )
     ).scalar()
     if timer is not None:
         wakes.append(timer)
@@ -258,7 +292,10 @@ def _set(ctx: RequestContext, job: Row[Any], *, due_at: float | None) -> None:
 def _time_out(ctx: RequestContext, job: Row[Any], plan: Plan) -> None:
     expired = ctx.conn.execute(
         select(job_items).where(
-            _i.job_row == job.id, _i.status == states.IN_PROGRESS, _i.timeout_at <= ctx.now
+            _i.job_row == job.id,
+            _i.current.is_(True),
+            _i.status == states.IN_PROGRESS,
+            _i.timeout_at <= ctx.now,
         )
     ).all()
     for item in expired:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from dockyard.agent.job_documents import (
+    LoadImage,
     RejectedDocument,
     RunCommand,
     RunContainer,
@@ -47,6 +48,11 @@ from dockyard.agent.job_documents import (
             {"operation": "runCommand", "command": ["sh", "-c", "x"], "env": {"B": "2"}},
             RunCommand(["sh", "-c", "x"], {"B": "2"}),
         ),
+        ({"operation": "loadImage", "image": "web:1"}, LoadImage("web:1")),
+        (
+            {"operation": "loadImage", "image": "registry.local:5000/team/web:1", "timeoutSeconds": 60},
+            LoadImage("registry.local:5000/team/web:1", 60.0),
+        ),
     ],
     ids=[
         "an image alone",
@@ -55,6 +61,8 @@ from dockyard.agent.job_documents import (
         "a task with overrides",
         "a command",
         "a command with env",
+        "an image to load",
+        "an image to load with a registry and a timeout",
     ],
 )
 def test_parse(document: dict[str, object], expected: Work) -> None:
@@ -76,6 +84,12 @@ def test_parse(document: dict[str, object], expected: Work) -> None:
         (json.dumps({"operation": "runCommand"}), "non-empty list"),
         (json.dumps({"operation": "runCommand", "command": []}), "non-empty list"),
         (json.dumps({"operation": "runCommand", "command": ["x"], "timeoutSeconds": True}), "positive"),
+        (json.dumps({"operation": "loadImage"}), "loadImage needs an image"),
+        (json.dumps({"operation": "loadImage", "image": 7}), "loadImage needs an image"),
+        (json.dumps({"operation": "loadImage", "image": "web 1"}), "not an image name"),
+        (json.dumps({"operation": "loadImage", "image": "web\n1"}), "not an image name"),
+        (json.dumps({"operation": "loadImage", "image": "w" * 256}), "not an image name"),
+        (json.dumps({"operation": "loadImage", "image": "web", "timeoutSeconds": -1}), "positive"),
     ],
     ids=[
         "not JSON",
@@ -90,6 +104,12 @@ def test_parse(document: dict[str, object], expected: Work) -> None:
         "a command without its command",
         "an empty command",
         "a timeout that is a boolean",
+        "an image load without its image",
+        "an image load whose image is not a string",
+        "an image name with a space",
+        "an image name with a control character",
+        "an image name too long",
+        "an image load with a negative timeout",
     ],
 )
 def test_rejected(document: str, reason: str) -> None:

@@ -3,7 +3,9 @@ instance's Docker Engine, reported through iot-jobs-data by the agents themselve
 
 from __future__ import annotations
 
+import io
 import json
+import secrets
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.glance.harness import client as glance_client
+from tests.glance.harness import docker_archive, token_for
 from tests.harness import Credentials, DockyardAgent, DockyardServer, connected_instances, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.agents]
@@ -163,6 +167,69 @@ def test_a_task_job_runs_an_ecs_task_on_each_instance(devices: Devices) -> None:
     devices.job("task-bad", {"operation": "runTask", "taskDefinition": "patch:1", "overrides": overrides})
     failed = devices.wait_all("task-bad", {"SUCCEEDED", "FAILED"})
     assert {(e["status"], e["statusDetails"]["detailsMap"]["exitCode"]) for e in failed} == {("FAILED", "7")}
+
+
+@pytest.fixture
+def stored_image(devices: Devices) -> Iterator[str]:
+    """An image uploaded through Glance (a ``docker save`` archive), under a name of this test
+    only; removed from the engine afterwards."""
+    name = f"iot-load/busybox-{secrets.token_hex(4)}:1"
+    glance = glance_client(devices.server, token_for(devices.server, devices.account))
+    image = glance.images.create(name=name, container_format="docker", disk_format="raw")
+    glance.images.upload(image["id"], io.BytesIO(docker_archive()))
+    assert glance.images.get(image["id"])["status"] == "active"
+    yield name
+    subprocess.run(["docker", "rmi", "-f", name], capture_output=True, check=False, timeout=60)
+
+
+def _engine_image_id(name: str) -> str | None:
+    found = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def test_a_load_image_job_puts_a_stored_image_on_the_engine(devices: Devices, stored_image: str) -> None:
+    assert _engine_image_id(stored_image) is None
+    devices.job("preload", {"operation": "loadImage", "image": stored_image})
+    executions = devices.wait_all("preload", {"SUCCEEDED", "FAILED", "REJECTED"})
+    engine_id = _engine_image_id(stored_image)
+    assert engine_id is not None, devices.log()
+    for execution in executions:
+        assert execution["statusDetails"]["detailsMap"] == {
+            "step": "loaded",
+            "image": stored_image,
+            "imageId": engine_id,
+        }, devices.log()
+    job = wait_for(
+        lambda: (
+            (found := devices.iot.describe_job(jobId="preload")["job"])["status"] == "COMPLETED" and found
+        ),
+        timeout=30,
+    )
+    assert job["jobProcessDetails"]["numberOfSucceededThings"] == len(devices.agents)
+    # A container of a job then runs the loaded image as it is.
+    devices.job("use-loaded", {"operation": "runContainer", "image": stored_image, "command": ["echo", "ok"]})
+    ran = devices.wait_all("use-loaded", {"SUCCEEDED", "FAILED"})
+    assert {e["statusDetails"]["detailsMap"]["lastLine"] for e in ran} == {"ok"}
+
+
+def test_a_load_image_job_fails_on_an_unknown_image_and_rejects_a_bad_document(devices: Devices) -> None:
+    missing = f"iot-load/missing-{secrets.token_hex(4)}:1"
+    devices.job("load-missing", {"operation": "loadImage", "image": missing})
+    failed = devices.wait_all("load-missing", {"SUCCEEDED", "FAILED", "REJECTED"})
+    for execution in failed:
+        assert execution["status"] == "FAILED"
+        found = execution["statusDetails"]["detailsMap"]
+        assert (found["step"], found["image"]) == ("load", missing)
+        assert found["reason"] == f"the control plane's image store has no image named {missing}"
+    devices.job("load-nothing", {"operation": "loadImage"})
+    rejected = devices.wait_all("load-nothing", {"SUCCEEDED", "FAILED", "REJECTED"})
+    assert {e["status"] for e in rejected} == {"REJECTED"}
+    assert rejected[0]["statusDetails"]["detailsMap"]["reason"] == "loadImage needs an image"
 
 
 def test_a_forced_cancel_and_a_timeout_kill_the_running_containers(devices: Devices) -> None:

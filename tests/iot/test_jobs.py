@@ -331,3 +331,40 @@ def test_deleting_a_thing_removes_its_pending_executions(iot: Any) -> None:
     iot.delete_thing(thingName="doomed")
     assert _counts(iot, "orphaned") == {"numberOfRemovedThings": 1}
     wait_for(lambda: iot.describe_job(jobId="orphaned")["job"]["status"] == "COMPLETED", timeout=120)
+
+
+def test_a_job_s_executions_page_in_order_by_status_and_only_for_that_job(iot: Any, jobs_data: Any) -> None:
+    group_arn, things = _group_of_things(iot, "pages", 5)
+    iot.create_job(jobId="paged", targets=[group_arn], document=DOCUMENT)
+    iot.create_job(jobId="other", targets=[group_arn], document=DOCUMENT)
+    started = jobs_data.start_next_pending_job_execution(thingName=things[3])["execution"]
+    assert started["jobId"] == "paged"
+    seen: list[dict[str, Any]] = []
+    pages = 0
+    token: dict[str, str] = {}
+    while True:
+        page = iot.list_job_executions_for_job(jobId="paged", maxResults=2, **token)
+        seen += page["executionSummaries"]
+        pages += 1
+        if "nextToken" not in page:
+            break
+        token = {"nextToken": page["nextToken"]}
+    assert pages == 3
+    assert [s["thingArn"].rsplit("/", 1)[-1] for s in seen] == things
+    summaries = {s["thingArn"].rsplit("/", 1)[-1]: s["jobExecutionSummary"] for s in seen}
+    assert summaries[things[3]]["status"] == "IN_PROGRESS"
+    assert summaries[things[3]]["startedAt"] >= summaries[things[3]]["queuedAt"]
+    assert "startedAt" not in summaries[things[0]]  # a queued execution has not started
+    assert summaries[things[0]]["executionNumber"] == 1
+    assert summaries[things[0]]["retryAttempt"] == 0
+    running = iot.list_job_executions_for_job(jobId="paged", status="IN_PROGRESS")["executionSummaries"]
+    assert [s["thingArn"].rsplit("/", 1)[-1] for s in running] == [things[3]]
+    assert iot.list_job_executions_for_job(jobId="other", status="IN_PROGRESS")["executionSummaries"] == []
+    first = iot.list_job_executions_for_job(jobId="paged", maxResults=2)
+    assert _error(iot.list_job_executions_for_job, jobId="other", nextToken=first["nextToken"]) == (
+        400,
+        "InvalidRequestException",
+    )
+    assert _error(iot.list_job_executions_for_job, jobId="no-such-job") == (404, "ResourceNotFoundException")
+    iot.delete_job(jobId="other", force=True)
+    assert _error(iot.list_job_executions_for_job, jobId="other") == (404, "ResourceNotFoundException")

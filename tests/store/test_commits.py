@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from dockyard.store.db import make_engine, sqlite_url, transaction
 from dockyard.store.group_commit import GroupCommit
@@ -63,6 +64,19 @@ def test_a_failing_request_leaves_nothing_and_spares_the_others(engine: Engine) 
     assert results[0] == "a" and results[2] == "c"
     assert isinstance(results[1], ValueError)
     assert names(engine) == ["a", "c"]  # not 'half-written'
+
+
+def test_a_request_failing_in_the_database_leaves_nothing_and_spares_the_others(engine: Engine) -> None:
+    group = GroupCommit(engine)
+
+    def duplicate(connection: Connection) -> None:
+        connection.execute(text("INSERT INTO item VALUES ('half-written', NULL)"))
+        connection.execute(text("INSERT INTO item VALUES ('a', NULL)"))  # 'a' is taken: IntegrityError
+
+    results = asyncio.run(gather(group, insert("a"), duplicate, insert("c")))
+    assert results[0] == "a" and results[2] == "c"
+    assert isinstance(results[1], IntegrityError)
+    assert names(engine) == ["a", "c"]
 
 
 def test_a_request_sees_the_writes_of_those_before_it_in_its_batch(engine: Engine) -> None:

@@ -18,6 +18,7 @@ from dockyard.iot.errors import (
 from dockyard.iot.jobs import document_source as document_source_reader
 from dockyard.iot.jobs import plans, targets, templates, views
 from dockyard.jobs import engine, states
+from dockyard.store import direct
 from dockyard.store.schema import jobs
 
 KIND = "iot"
@@ -34,9 +35,8 @@ _FIND = select(jobs).where(
 
 
 def find_job(ctx: RequestContext, job_id: str) -> Row[Any] | None:
-    return ctx.conn.execute(
-        _FIND, {"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id}
-    ).first()
+    values = {"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id}
+    return direct.execute(ctx.conn, _FIND, values).first()
 
 
 def job_row(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, case, or_, select
 
 from dockyard.context import RequestContext
 from dockyard.iot import common
@@ -23,13 +23,18 @@ from dockyard.iot.data_errors import (
 )
 from dockyard.jobs import engine, states
 from dockyard.jobs.plan import MINUTE_SECONDS, Plan
+from dockyard.store import direct
 from dockyard.store.schema import job_items, jobs
 
 NEXT = "$next"
 _i = job_items.c
 
 
-_PENDING = (
+# A thing's released, pending executions: one index range (ix_job_items_item). Each statement
+# is built once and run straight through SQLite's driver (store/direct.py): the status test is
+# written as equalities, which it can take (an IN list is expanded per call).
+_IS_PENDING = or_(*(_i.status == status for status in sorted(states.PENDING)))
+_THINGS_PENDING = (
     select(job_items, jobs.c.job_id)
     .join(jobs, jobs.c.id == _i.job_row)
     .where(
@@ -38,13 +43,20 @@ _PENDING = (
         _i.item == bindparam("thing_name"),
         _i.current.is_(True),
         _i.released.is_(True),
-        _i.status.in_(tuple(states.PENDING)),
+        _IS_PENDING,
         jobs.c.status != states.JOB_DELETING,
     )
-    .order_by(_i.queued_at, _i.id)
+)
+_PENDING = _THINGS_PENDING.order_by(_i.queued_at, _i.id)
+# The next one (the oldest IN_PROGRESS, else the oldest QUEUED) with its job's spec and due
+# time: StartNextPendingJobExecution's one read.
+_NEXT = (
+    _THINGS_PENDING.add_columns(jobs.c.spec, jobs.c.due_at)
+    .order_by(case((_i.status == states.IN_PROGRESS, 0), else_=1), _i.queued_at, _i.id)
+    .limit(1)
 )
 _ONE = (
-    select(job_items, jobs.c.job_id)
+    select(job_items, jobs.c.job_id, jobs.c.due_at)
     .join(jobs, jobs.c.id == _i.job_row)
     .where(
         jobs.c.account_id == bindparam("account_id"),
@@ -55,8 +67,21 @@ _ONE = (
         _i.item == bindparam("thing_name"),
     )
 )
-_CURRENT = _ONE.where(_i.current.is_(True))
-_NUMBERED = _ONE.where(_i.number == bindparam("number"))
+# One execution of a job by number, or its current one (the highest number: so ordered, the
+# read is one entry of uq_job_items_number, not a range of the job's executions); with the
+# job's spec when the caller needs its document or plan. (spec, by_number) -> statement.
+_FIND = {
+    (spec, numbered): (
+        (_ONE.add_columns(jobs.c.spec) if spec else _ONE).where(_i.number == bindparam("number"))
+        if numbered
+        else (_ONE.add_columns(jobs.c.spec) if spec else _ONE)
+        .where(_i.current.is_(True))
+        .order_by(_i.number.desc())
+        .limit(1)
+    )
+    for spec in (False, True)
+    for numbered in (False, True)
+}
 
 
 def _may_act_for(ctx: RequestContext, thing_name: str) -> None:
@@ -72,21 +97,27 @@ def _exists(ctx: RequestContext, thing_name: str) -> None:
     common.thing(ctx, thing_name, missing=ResourceNotFoundException)
 
 
+def _values(ctx: RequestContext, thing_name: str) -> dict[str, Any]:
+    return {"account_id": ctx.account_id, "region": ctx.region, "thing_name": thing_name}
+
+
 def _pending(ctx: RequestContext, thing_name: str) -> list[Row[Any]]:
     """The thing's released, pending executions with their jobs, oldest first. A thing with
     pending executions exists (deleting it removes them), so only an empty answer asks."""
     _may_act_for(ctx, thing_name)
-    values = {"account_id": ctx.account_id, "region": ctx.region, "thing_name": thing_name}
-    rows = list(ctx.conn.execute(_PENDING, values))
+    rows = list(direct.execute(ctx.conn, _PENDING, _values(ctx, thing_name)))
     if not rows:
         _exists(ctx, thing_name)
     return rows
 
 
-def _next(rows: list[Row[Any]]) -> Row[Any] | None:
-    running = [row for row in rows if row.status == states.IN_PROGRESS]
-    chosen = running or rows
-    return chosen[0] if chosen else None
+def _next(ctx: RequestContext, thing_name: str) -> Row[Any] | None:
+    """The execution a device gets next (an IN_PROGRESS one first), with its job's spec."""
+    _may_act_for(ctx, thing_name)
+    row = direct.execute(ctx.conn, _NEXT, _values(ctx, thing_name)).first()
+    if row is None:
+        _exists(ctx, thing_name)
+    return row
 
 
 def _summary(row: Row[Any]) -> dict[str, Any]:
@@ -101,8 +132,13 @@ def _summary(row: Row[Any]) -> dict[str, Any]:
 
 
 def _spec(ctx: RequestContext, row: Row[Any]) -> dict[str, Any]:
-    """The job's spec (document, plan): read only for the one execution that needs it."""
-    return dict(ctx.conn.execute(select(jobs.c.spec).where(jobs.c.id == row.job_row)).scalar_one())
+    """The job's spec (document, plan), when the statement that found ``row`` did not read it."""
+    if "spec" in row._fields:
+        return dict(row.spec)
+    return dict(ctx.conn.execute(_SPEC, {"job_row": row.job_row}).scalar_one())
+
+
+_SPEC = select(jobs.c.spec).where(jobs.c.id == bindparam("job_row"))
 
 
 def _execution(ctx: RequestContext, row: Row[Any], *, document: str | None) -> dict[str, Any]:
@@ -155,17 +191,23 @@ def start_next_pending_job_execution(
     step_timeout_in_minutes: int | None = None,
     namespace_id: str | None = None,
 ) -> dict[str, Any]:
-    row = _next(_pending(ctx, thing_name))
+    row = _next(ctx, thing_name)
     if row is None:
         return {}
-    spec = _spec(ctx, row)
+    spec = row.spec
     if row.status == states.QUEUED:
         details = dict(row.details)
         if status_details is not None:
             details["statusDetails"] = status_details
         timeout_at = _timeout_at(ctx, row, Plan.from_json(spec["plan"]), step_timeout_in_minutes)
         moved = engine.move(
-            ctx, row, states.IN_PROGRESS, details=details, timeout_at=timeout_at, urgent=False
+            ctx,
+            row,
+            states.IN_PROGRESS,
+            details=details,
+            timeout_at=timeout_at,
+            urgent=False,
+            due_at=row.due_at,
         )
         return {"execution": _execution(ctx, _after(row, moved), document=spec["document"])}
     return {"execution": _execution(ctx, row, document=spec["document"])}
@@ -179,23 +221,23 @@ def describe_job_execution(
     include_job_document: bool | None = None,
     execution_number: int | None = None,
 ) -> dict[str, Any]:
-    row = _find(ctx, job_id, thing_name, execution_number)
-    document = _spec(ctx, row)["document"] if include_job_document is not False else None
+    with_document = include_job_document is not False
+    row = _find(ctx, job_id, thing_name, execution_number, with_spec=with_document)
+    document = _spec(ctx, row)["document"] if with_document else None
     return {"execution": _execution(ctx, row, document=document)}
 
 
-def _find(ctx: RequestContext, job_id: str, thing_name: str, number: int | None) -> Row[Any]:
+def _find(
+    ctx: RequestContext, job_id: str, thing_name: str, number: int | None, *, with_spec: bool
+) -> Row[Any]:
     if job_id == NEXT:
-        found = _next(_pending(ctx, thing_name))
+        found = _next(ctx, thing_name)
         if found is None:
             raise ResourceNotFoundException(f"Thing {thing_name} has no pending job execution.")
         return found
     _may_act_for(ctx, thing_name)
-    values = {"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id, "thing_name": thing_name}
-    if number is None:
-        found = ctx.conn.execute(_CURRENT, values).first()
-    else:
-        found = ctx.conn.execute(_NUMBERED, {**values, "number": number}).first()
+    values = {**_values(ctx, thing_name), "job_id": job_id, "number": number}
+    found = direct.execute(ctx.conn, _FIND[with_spec, number is not None], values).first()
     if found is None or found.status not in states.PENDING:
         _exists(ctx, thing_name)  # ended executions outlive their thing
     if found is None or not found.released:
@@ -228,7 +270,8 @@ def update_job_execution(
 ) -> dict[str, Any]:
     if job_id == NEXT:
         raise InvalidRequestException("UpdateJobExecution needs a job id, not $next.")
-    row = _find(ctx, job_id, thing_name, execution_number)
+    needs_spec = bool(include_job_document) or status in (states.IN_PROGRESS, states.FAILED)
+    row = _find(ctx, job_id, thing_name, execution_number, with_spec=needs_spec)
     if expected_version is not None and expected_version != row.version:
         raise InvalidStateTransitionException(
             f"The job execution's version is {row.version}, not the expected {expected_version}.",
@@ -241,12 +284,14 @@ def update_job_execution(
     details = dict(row.details)
     if status_details is not None:
         details["statusDetails"] = status_details
-    spec = _spec(ctx, row) if include_job_document or status in (states.IN_PROGRESS, states.FAILED) else {}
+    spec = _spec(ctx, row) if needs_spec else {}
     plan = Plan.from_json(spec["plan"]) if "plan" in spec else None
     timeout_at: float | None | bool = False
     if status == states.IN_PROGRESS and plan is not None:
         timeout_at = _timeout_at(ctx, row, plan, step_timeout_in_minutes)
-    engine.move(ctx, row, status, details=details, timeout_at=timeout_at, plan=plan, urgent=False)
+    engine.move(
+        ctx, row, status, details=details, timeout_at=timeout_at, plan=plan, urgent=False, due_at=row.due_at
+    )
     state = {
         "status": status,
         "statusDetails": details.get("statusDetails"),

@@ -11,6 +11,7 @@ cannot be named.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -40,16 +41,21 @@ def object_of(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def prefetch(ctx: RequestContext) -> None:
-    """The iot front-end's prefetch: read a CreateJob's or CreateJobTemplate's documentSource."""
+def prefetch(ctx: RequestContext) -> Callable[[], None] | None:
+    """The iot front-end's prefetch: a CreateJob's or CreateJobTemplate's documentSource to
+    read (off the event loop); None for every other request."""
     if ctx.operation is None or ctx.operation.name not in _OPERATIONS:
-        return
+        return None
     url = ctx.params.get("documentSource")
     if url is None:
-        return
+        return None
     if ctx.params.get("document") is not None:
         raise InvalidRequestException("Give either document or documentSource, not both.")
-    ctx.prefetched["documentSource"] = read(ctx, url)
+
+    def fetch() -> None:
+        ctx.prefetched["documentSource"] = read(ctx, url)
+
+    return fetch
 
 
 def read(ctx: RequestContext, url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, select
@@ -15,20 +16,27 @@ from dockyard.iot.errors import (
     VersionConflictException,
 )
 from dockyard.iot.jobs import views
-from dockyard.iot.jobs.actions import job_row
+from dockyard.iot.jobs.actions import KIND, job_row
 from dockyard.jobs import engine, states
+from dockyard.protocol.rest.json_body import Ready
+from dockyard.store import direct
 from dockyard.store.pagination import PagedQuery
 from dockyard.store.schema import job_items, jobs
 
 _i = job_items.c
 
 
+_ITEM = select(job_items).where(_i.job_row == bindparam("job_row"), _i.item == bindparam("thing_name"))
+# The current execution is the highest number: so ordered, one entry of uq_job_items_number.
+_CURRENT_ITEM = _ITEM.where(_i.current.is_(True)).order_by(_i.number.desc()).limit(1)
+_NUMBERED_ITEM = _ITEM.where(_i.number == bindparam("number"))
+
+
 def find_item(
     ctx: RequestContext, job: Row[Any], thing_name: str, number: int | None = None
 ) -> Row[Any] | None:
-    query = select(job_items).where(_i.job_row == job.id, _i.item == thing_name)
-    query = query.where(_i.current.is_(True)) if number is None else query.where(_i.number == number)
-    return ctx.conn.execute(query).first()
+    values = {"job_row": job.id, "thing_name": thing_name, "number": number}
+    return direct.execute(ctx.conn, _CURRENT_ITEM if number is None else _NUMBERED_ITEM, values).first()
 
 
 def _item(
@@ -50,11 +58,23 @@ def describe_job_execution(
     return {"execution": views.execution(ctx, item, job_id)}
 
 
-_SUMMARY = select(
-    _i.id, _i.item, _i.status, _i.queued_at, _i.started_at, _i.updated_at, _i.number, _i.attempt
-).where(_i.job_row == bindparam("job_row"), _i.current.is_(True))
-_FOR_JOB = PagedQuery(_SUMMARY, [_i.id])
-_FOR_JOB_BY_STATUS = PagedQuery(_SUMMARY.where(_i.status == bindparam("status")), [_i.id])
+# One keyset read per page, the job found by its id in the same statement, only the columns a
+# summary shows. Pages go by thing name (and execution number): a range of uq_job_items_number
+# (job_row, item, number), never a sort of the job's executions; a thing's place never moves.
+_SUMMARY = (
+    select(_i.item, _i.status, _i.queued_at, _i.started_at, _i.updated_at, _i.number, _i.attempt)
+    .join(jobs, jobs.c.id == _i.job_row)
+    .where(
+        jobs.c.account_id == bindparam("account_id"),
+        jobs.c.region == bindparam("region"),
+        jobs.c.kind == KIND,
+        jobs.c.job_id == bindparam("job_id"),
+        jobs.c.status != states.JOB_DELETING,
+        _i.current.is_(True),
+    )
+)
+_FOR_JOB = PagedQuery(_SUMMARY, [_i.item, _i.number])
+_FOR_JOB_BY_STATUS = PagedQuery(_SUMMARY.where(_i.status == bindparam("status")), [_i.item, _i.number])
 
 
 def list_job_executions_for_job(
@@ -65,19 +85,30 @@ def list_job_executions_for_job(
     max_results: int | None = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
-    job = job_row(ctx, job_id)
-    return common.page(
+    page = common.page(
         ctx,
         member="executionSummaries",
         query=_FOR_JOB_BY_STATUS if status else _FOR_JOB,
-        scope=("executions-for-job", job.id, status),
+        scope=("executions-for-job", job_id, status),
         next_token=next_token,
         max_results=max_results,
-        params={"job_row": job.id, "status": status},
-        item=lambda item: {
-            "thingArn": common.arn(ctx, f"thing/{item.item}"),
-            "jobExecutionSummary": views.execution_summary(item),
-        },
+        params={"account_id": ctx.account_id, "region": ctx.region, "job_id": job_id, "status": status},
+        items=lambda rows: _summaries_for_job(ctx, rows),
+    )
+    if not page["executionSummaries"]:
+        job_row(ctx, job_id)  # an empty page: of a job, or of no job (404)?
+    return page
+
+
+def _summaries_for_job(ctx: RequestContext, rows: Sequence[Sequence[Any]]) -> Ready:
+    """JobExecutionSummaryForJob for each row, built wire-ready (no None, epoch seconds)."""
+    thing_arn = common.arn(ctx, "thing/")
+    return Ready(
+        {
+            "thingArn": thing_arn + name,
+            "jobExecutionSummary": views.summary_values(status, queued, started, updated, number, attempt),
+        }
+        for name, status, queued, started, updated, number, attempt in rows
     )
 
 

@@ -115,11 +115,22 @@ def execution(ctx: RequestContext, item: Row[Any], job_id: str) -> dict[str, Any
 
 
 def execution_summary(item: Row[Any]) -> dict[str, Any]:
-    return {
-        "status": item.status,
-        "queuedAt": item.queued_at,
-        "startedAt": item.started_at,
-        "lastUpdatedAt": item.updated_at,
-        "executionNumber": item.number,
-        "retryAttempt": item.attempt,
+    return summary_values(
+        item.status, item.queued_at, item.started_at, item.updated_at, item.number, item.attempt
+    )
+
+
+def summary_values(
+    status: str, queued: float, started: float | None, updated: float, number: int, attempt: int
+) -> dict[str, Any]:
+    """A JobExecutionSummary without None in it (a QUEUED execution has not started)."""
+    summary = {
+        "status": status,
+        "queuedAt": queued,
+        "lastUpdatedAt": updated,
+        "executionNumber": number,
+        "retryAttempt": attempt,
     }
+    if started is not None:
+        summary["startedAt"] = started
+    return summary

@@ -53,8 +53,9 @@ class RestFrontEnd:
     internal_error: type[ApiError]  # what an unexpected failure is answered with
     authenticate: Authenticate = sigv4
     # Blocking work a request needs before its transaction (reading a document from the object
-    # store): run after validation, off the event loop; it leaves what it read in ctx.prefetched.
-    prefetch: Callable[[RequestContext], None] | None = None
+    # store): asked after validation, it returns the work (run off the event loop, leaving what
+    # it read in ctx.prefetched) or None when this request needs none (no thread hop then).
+    prefetch: Callable[[RequestContext], Callable[[], None] | None] | None = None
     # Only requests under this path reach the front-end (S3 Control's ``/v20180820/``: the rest
     # of what is signed ``s3`` is the S3 gateway's).
     path_prefix: str | None = None
@@ -116,8 +117,8 @@ async def handle(
     try:
         for step in PREPARE:
             step(front, call)
-        if front.prefetch is not None:
-            await anyio.to_thread.run_sync(front.prefetch, call.ctx)
+        if front.prefetch is not None and (fetch := front.prefetch(call.ctx)) is not None:
+            await anyio.to_thread.run_sync(fetch)
         call.ctx.result = await server.dispatch_inline(call.ctx)
         return _response(front, call.ctx)
     except Exception as error:
@@ -129,8 +130,8 @@ def _handle_in_thread(server: ServerState, front: RestFrontEnd, http: HttpReques
     try:
         for step in PREPARE:
             step(front, call)
-        if front.prefetch is not None:
-            front.prefetch(call.ctx)
+        if front.prefetch is not None and (fetch := front.prefetch(call.ctx)) is not None:
+            fetch()
         call.ctx.result = server.dispatch(call.ctx)
         return _response(front, call.ctx)
     except Exception as error:
