@@ -119,6 +119,10 @@ class S3Gateway:
         unknown = sorted(query - _ALLOWED_QUERY)
         if unknown:
             raise not_implemented(f"The ?{unknown[0]} subresource")
+        if "tagging" in query and self.store.embedded:
+            # rclone takes ``?tagging`` for the object itself: a PUT would overwrite the object
+            # with the tagging document, a DELETE would delete it.
+            raise not_implemented("Object tagging on the embedded object store")
         on_bucket = rest in ("", "/")
         if on_bucket and not (
             (method in ("GET", "HEAD") and not query & _OBJECT_ONLY)

@@ -82,6 +82,11 @@ class ObjectStore:
     def configured(self) -> bool:
         return bool(self.settings.url) or self.rclone is not None
 
+    @property
+    def embedded(self) -> bool:
+        """The store is the embedded rclone (which has no object tagging, among others)."""
+        return self.rclone is not None
+
     def endpoint(self) -> str:
         """The backing store's URL now (the embedded one's port may change if it restarts)."""
         if self.settings.url:

@@ -144,3 +144,15 @@ def test_a_key_cannot_climb_out_of_its_bucket_into_another_accounts(
     # botocore encodes the copy source once more: an encoded dot is then a literal key's name.
     assert code == ("InvalidURI" if "%" not in dots else "NoSuchKey")
     assert error_of(other.head_object, Bucket="mine", Key="stolen")[1] == 404
+
+
+def test_object_tagging_on_the_embedded_store_is_refused_and_the_object_kept(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="kept.txt", Body=b"the data")
+    tagging = {"TagSet": [{"Key": "k", "Value": "v"}]}
+    assert error_of(s3.put_object_tagging, Bucket=bucket, Key="kept.txt", Tagging=tagging) == (
+        "NotImplemented",
+        501,
+    )
+    assert error_of(s3.delete_object_tagging, Bucket=bucket, Key="kept.txt")[0] == "NotImplemented"
+    assert error_of(s3.get_object_tagging, Bucket=bucket, Key="kept.txt")[0] == "NotImplemented"
+    assert s3.get_object(Bucket=bucket, Key="kept.txt")["Body"].read() == b"the data"
