@@ -193,7 +193,11 @@ def _engine_image_id(name: str) -> str | None:
 
 
 def test_a_load_image_job_puts_a_stored_image_on_the_engine(devices: Devices, stored_image: str) -> None:
-    assert _engine_image_id(stored_image) is None
+    # An upload is pushed to every connected Docker host as it turns active (issue 14): wait
+    # for that, then take the name off the engine; the job must load it again (its statusDetails
+    # name the step and the engine's image id, checked below).
+    wait_for(lambda: _engine_image_id(stored_image) is not None, timeout=120)
+    subprocess.run(["docker", "rmi", "-f", stored_image], capture_output=True, check=True, timeout=60)
     devices.job("preload", {"operation": "loadImage", "image": stored_image})
     executions = devices.wait_all("preload", {"SUCCEEDED", "FAILED", "REJECTED"})
     engine_id = _engine_image_id(stored_image)
