@@ -268,3 +268,19 @@ def test_remove_and_cleanup_leave_nothing(process_driver: ProcessDriver) -> None
     assert process_driver.inspect(started.runtime_id) is None
     assert not (process_driver.root / spec.task_id).exists()
     assert process_driver.list_containers() == []
+
+
+def test_a_sigterm_sent_as_soon_as_the_pid_is_known_still_reaches_the_command(tmp_path: Path) -> None:
+    # The shim reports its pid before it runs the command: a stop in that window must not be lost.
+    for attempt in range(20):  # the window is short; under load (as in CI) it was hit
+        exit_path = tmp_path / f"exit-{attempt}"
+        pid, _ = ProcessDriver._launch(
+            ["sleep", "600"],
+            {"cwd": str(tmp_path), "environment": {"PATH": os.environ["PATH"]}},
+            tmp_path / f"log-{attempt}",
+            exit_path,
+            {},
+        )
+        os.killpg(pid, signal.SIGTERM)
+        wait_for(exit_path.exists, timeout=10)
+        assert exit_path.read_text() == "143"

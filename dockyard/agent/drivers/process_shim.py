@@ -29,9 +29,18 @@ def start_ticks() -> str:
 def main(argv: list[str]) -> int:
     exit_file, log_file, separator, command = argv[0], argv[1], argv[2], argv[3:]
     assert separator == "--" and command, "usage: process_shim.py EXIT_FILE LOG_FILE -- ARGV..."
+    # Signals sent to the group before the command runs would be lost with it (the agent may
+    # stop a task the moment it learns the pid): keep them and pass them on once it runs.
+    early: list[int] = []
+    running = False
+
+    def keep_until_running(number: int, _frame: object) -> None:
+        if not running:
+            early.append(number)
+
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         # A handler, not SIG_IGN: the command gets the default disposition back at exec.
-        signal.signal(number, lambda *_: None)
+        signal.signal(number, keep_until_running)
     if os.fork():
         os._exit(0)
     os.setsid()
@@ -42,7 +51,10 @@ def main(argv: list[str]) -> int:
     os.dup2(log, 2)
     os.close(log)
     try:
-        child = subprocess.Popen(command)
+        child = subprocess.Popen(command)  # returns once the command has been exec'd
+        running = True  # from here on the group's signals reach the command directly
+        for number in early:
+            child.send_signal(number)
         code = child.wait()
         code = 128 - code if code < 0 else code  # killed by signal N reads 128+N, as in a shell
     except OSError as error:
