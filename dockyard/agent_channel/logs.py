@@ -51,6 +51,7 @@ def append(ctx: RequestContext, frame: dict[str, Any], instance_id: int) -> None
         select(tasks.c.task_id, tasks.c.containers).where(
             tasks.c.account_id == ctx.account_id,
             tasks.c.region == ctx.region,
+            tasks.c.task_id == task_arn.rsplit("/", 1)[-1],  # the unique index; the ARN then checks it
             tasks.c.arn == task_arn,
             tasks.c.container_instance_id == instance_id,
         )
