@@ -37,7 +37,8 @@ Why it is built this way:
 - ``--verify`` then describes every instance and checks the books: nothing overcommitted,
   and the CPU and memory in use on the instances add up to exactly what the placed tasks hold.
 - ``--profile DIR`` samples the Dockyard server with py-spy during each storm and prints the
-  functions of ``dockyard/`` that the samples were in (inclusive), largest first.
+  functions of ``dockyard/`` that the samples were in (inclusive), largest first; the idle
+  fleet's upkeep is sampled too (``NAME-SIZE-upkeep.txt``).
 
     .venv/bin/python -m bench.fleet_simulator --sizes 100,1000,5000 --requests 2000 --verify
 """
@@ -342,11 +343,15 @@ class Storm:
         return 1000 * self.cpu_seconds / max(1, self.placed)
 
 
-def upkeep(server: ServerProcess, seconds: float) -> float:
+def upkeep(server: ServerProcess, seconds: float, profile: Path | None = None) -> float:
     """Server CPU ms per second while the connected fleet does nothing but stay connected."""
+    spy = _start_py_spy(server, profile) if profile else None
     before = server.cpu_seconds()
     time.sleep(seconds)
-    return 1000 * (server.cpu_seconds() - before) / seconds
+    cpu = server.cpu_seconds() - before
+    if spy is not None:
+        _stop_py_spy(spy)
+    return 1000 * cpu / seconds
 
 
 def counts(ecs: Any) -> tuple[int, int]:
@@ -386,13 +391,17 @@ def storm(
     cpu = server.cpu_seconds() - cpu_before
     agents_cpu = (fleet.cpu_seconds() - agents_before) if fleet else 0.0
     if spy is not None:
-        spy.send_signal(2)  # SIGINT: py-spy writes what it sampled so far
-        spy.wait(timeout=60)
+        _stop_py_spy(spy)
     placed, running = counts(ecs)
     run = Storm(server.name, size, result, placed - before, cpu, agents_cpu, running)
     if check:
         run.books = verify(ecs, placed_tasks(ecs))
     return run
+
+
+def _stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
+    spy.send_signal(2)  # SIGINT: py-spy writes what it sampled so far
+    spy.wait(timeout=60)
 
 
 def _start_py_spy(server: ServerProcess, out: Path) -> subprocess.Popen[bytes]:
@@ -580,7 +589,11 @@ def _one(
                     f"# {name:16} {size:5} hollow agents registered and connected in {seconds:.1f} s",
                     flush=True,
                 )
-                idle = upkeep(server, args.upkeep_seconds)
+                idle = upkeep(
+                    server,
+                    args.upkeep_seconds,
+                    args.profile / f"{name}-{size}-upkeep.txt" if args.profile else None,
+                )
             else:
                 seconds = register_all(clients, moto_ec2_instances(server, instances), args.register_threads)
                 print(f"# {name:16} {size:5} instances registered in {seconds:.1f} s", flush=True)

@@ -202,22 +202,30 @@ def placed_how(request: PlacementRequest, result: PlacementResult, n: int) -> di
     }
 
 
+def _hex_ids(count: int) -> list[str]:
+    """``count`` random 32-digit hex ids, as ``secrets.token_hex(16)`` makes them."""
+    drawn = secrets.token_hex(16 * count)
+    return [drawn[i : i + 32] for i in range(0, len(drawn), 32)]
+
+
 def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -> list[Any]:
     """Insert a task per placed pick (one statement for all); their rows as inserted."""
     cluster, definition, request = order.cluster, order.definition, order.request
     demand = request.demand
     long_form = account_settings.long_arn_format(ctx, "taskLongArnFormat")
     values = []
+    # Every id this launch needs from one draw of the system's randomness, not a call per id.
+    ids = iter(_hex_ids(len(result.chosen) * (1 + len(definition["containerDefinitions"]))))
     for n, pick in enumerate(result.chosen):
-        task_id = secrets.token_hex(16)
+        task_id = next(ids)
         task_arn = arns.arn(ctx, f"task/{cluster.name}/{task_id}" if long_form else f"task/{task_id}")
         containers = [
             {
                 "containerArn": arns.arn(
                     ctx,
-                    f"container/{cluster.name}/{task_id}/{secrets.token_hex(16)}"
+                    f"container/{cluster.name}/{task_id}/{next(ids)}"
                     if long_form
-                    else f"container/{secrets.token_hex(16)}",
+                    else f"container/{next(ids)}",
                 ),
                 "taskArn": task_arn,
                 "name": container["name"],
