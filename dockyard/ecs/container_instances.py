@@ -474,6 +474,7 @@ def deregister_container_instance(
         delete(attributes).where(
             attributes.c.account_id == ctx.account_id,
             attributes.c.region == ctx.region,
+            attributes.c.cluster_name == cluster_row.name,  # on the unique index, not a scan
             attributes.c.target_id == row.arn,
         )
     )

@@ -32,6 +32,7 @@ def _thing_attributes(ctx: RequestContext, cluster_name: str, instance: Row[Any]
         select(attributes.c.name, attributes.c.value).where(
             attributes.c.account_id == ctx.account_id,
             attributes.c.region == ctx.region,
+            attributes.c.cluster_name == cluster_name,  # the unique index's next column: no scan
             attributes.c.target_id == instance.arn,
         )
     )
