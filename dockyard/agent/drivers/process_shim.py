@@ -53,8 +53,8 @@ def main(argv: list[str]) -> int:
     try:
         child = subprocess.Popen(command)  # returns once the command has been exec'd
         running = True  # from here on the group's signals reach the command directly
-        for number in early:
-            child.send_signal(number)
+        for received in early:
+            child.send_signal(received)
         code = child.wait()
         code = 128 - code if code < 0 else code  # killed by signal N reads 128+N, as in a shell
     except OSError as error:
