@@ -21,7 +21,9 @@ def new_instance_id() -> str:
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float = 120.0, interval: float = 0.05) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds, never
+    fewer than 120 (a deadline only guards against a hang)."""
+    timeout = max(timeout, 120.0)
     deadline = time.monotonic() + timeout
     while True:
         value = probe()

@@ -37,7 +37,7 @@ def is_rclone(pid: int) -> bool:
     return state != "Z" and any(part.endswith(b"rclone") for part in command) and b"serve" in command
 
 
-def wait_for(check: Callable[[], T | None], what: str, timeout: float = 30) -> T:
+def wait_for(check: Callable[[], T | None], what: str, timeout: float = 120) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
