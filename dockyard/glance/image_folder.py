@@ -99,6 +99,11 @@ class ImageFolder:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    def create(self) -> None:
+        """The bucket, as rclone makes one: a folder (the store's own folder private)."""
+        self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.folder.mkdir(exist_ok=True, mode=0o700)
+
     def path(self, key: str) -> Path:
         path = (self.folder / key).resolve()
         if not path.is_relative_to(self.folder.resolve()):

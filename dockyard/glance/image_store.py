@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import anyio.to_thread
 from botocore.exceptions import ClientError
 
 from dockyard.glance.image_folder import ImageFolder
@@ -131,7 +132,10 @@ class ImageStore:
         self.folder = ImageFolder(folder) if folder is not None else None
 
     async def ready(self) -> None:
-        await self.store.ensure_bucket(SYSTEM_ACCOUNT, BUCKET)
+        if self.folder is not None:  # nothing goes through rclone: it need not even run
+            await anyio.to_thread.run_sync(self.folder.create)
+        else:
+            await self.store.ensure_bucket(SYSTEM_ACCOUNT, BUCKET)
 
     def _writer(self, key: str) -> Writer:
         if self.folder is not None:
