@@ -26,6 +26,9 @@ from pathlib import Path
 
 ALIGN = 4096  # what O_DIRECT wants of offsets and lengths (and of addresses: mmap pages are)
 _NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}
+# Linux's; elsewhere a directory opened for writing fails (EISDIR) and nothing is direct.
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 
 class FolderWriter:
@@ -40,7 +43,7 @@ class FolderWriter:
         self.part_bytes = part_bytes
         self._temporary: Path | None = None
         try:
-            self.fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+            self.fd = os.open(path.parent, _O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
         except OSError as error:
             if error.errno not in _NO_TMPFILE:
                 raise
@@ -49,9 +52,11 @@ class FolderWriter:
         self.direct = self._set_direct(True)
 
     def _set_direct(self, direct: bool) -> bool:
+        if not _O_DIRECT:
+            return False
         flags = fcntl.fcntl(self.fd, fcntl.F_GETFL)
         try:
-            fcntl.fcntl(self.fd, fcntl.F_SETFL, (flags | os.O_DIRECT) if direct else (flags & ~os.O_DIRECT))
+            fcntl.fcntl(self.fd, fcntl.F_SETFL, (flags | _O_DIRECT) if direct else (flags & ~_O_DIRECT))
         except OSError:  # a file system without direct I/O (tmpfs)
             return False
         return direct
