@@ -14,6 +14,7 @@ when a host answers (and every ``interval``).
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import time
@@ -83,12 +84,17 @@ class Download:
         try:
             if self._stream is None:
                 self._stream = self._open()
-            return int(self._stream.readinto(buffer))
+            got = int(self._stream.readinto(buffer))
         except urllib.error.HTTPError as error:
             raise ImportFailed(f"Fetching {self.uri} failed: HTTP {error.code} {error.reason}") from None
-        except (urllib.error.URLError, OSError) as error:
+        # HTTPException: a chunked body cut short, among others.
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             raise ImportFailed(f"Fetching {self.uri} failed: {reason}") from None
+        short = getattr(self._stream, "length", None)  # http.client ends a body cut short quietly
+        if not got and buffer and short:
+            raise ImportFailed(f"Fetching {self.uri} failed: the body ended {short} bytes short")
+        return got
 
     def _open(self) -> Any:
         path = self.import_filter.local_path(self.uri) if self.uri.startswith("file://") else None
