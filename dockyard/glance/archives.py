@@ -76,7 +76,7 @@ class TarHeaders:
         self._ended = False
         self._error: str | None = None
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         view, at = memoryview(data), 0
         while at < len(view) and not self._ended and self._error is None:
             if self._keep:

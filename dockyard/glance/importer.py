@@ -14,12 +14,13 @@ when a host answers (and every ``interval``).
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -27,7 +28,6 @@ from sqlalchemy import Connection, update
 
 from dockyard.glance import archives, host_loads, images, tasks
 from dockyard.glance.errors import GlanceError
-from dockyard.glance.image_store import READ_BYTES
 from dockyard.glance.import_filter import ImportFilter, ImportRefused
 from dockyard.glance.uploads import Uploads
 from dockyard.store.schema import glance_tasks
@@ -71,24 +71,41 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def download(uri: str, import_filter: ImportFilter) -> Iterator[bytes]:
-    """The bytes ``uri`` names, in chunks (a ``file://`` one only under the import folder)."""
-    path = import_filter.local_path(uri) if uri.startswith("file://") else None
-    if path is not None:
-        with path.open("rb") as handle:
-            while chunk := handle.read(READ_BYTES):
-                yield chunk
-        return
-    opener = urllib.request.build_opener(_CheckedRedirects(import_filter))
-    try:
-        with opener.open(uri, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
-            while chunk := response.read(READ_BYTES):
-                yield chunk
-    except urllib.error.HTTPError as error:
-        raise ImportFailed(f"Fetching {uri} failed: HTTP {error.code} {error.reason}") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise ImportFailed(f"Fetching {uri} failed: {reason}") from None
+class Download:
+    """The bytes ``uri`` names, read straight into the image store's buffers (a ``file://`` one
+    only under the import folder); opened at the first read, on the worker thread that reads."""
+
+    def __init__(self, uri: str, import_filter: ImportFilter) -> None:
+        self.uri = uri
+        self.import_filter = import_filter
+        self._stream: Any = None
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        try:
+            if self._stream is None:
+                self._stream = self._open()
+            got = int(self._stream.readinto(buffer))
+        except urllib.error.HTTPError as error:
+            raise ImportFailed(f"Fetching {self.uri} failed: HTTP {error.code} {error.reason}") from None
+        # HTTPException: a chunked body cut short, among others.
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            reason = getattr(error, "reason", error)
+            raise ImportFailed(f"Fetching {self.uri} failed: {reason}") from None
+        short = getattr(self._stream, "length", None)  # http.client ends a body cut short quietly
+        if not got and buffer and short:
+            raise ImportFailed(f"Fetching {self.uri} failed: the body ended {short} bytes short")
+        return got
+
+    def _open(self) -> Any:
+        path = self.import_filter.local_path(self.uri) if self.uri.startswith("file://") else None
+        if path is not None:
+            return path.open("rb", buffering=0)
+        opener = urllib.request.build_opener(_CheckedRedirects(self.import_filter))
+        return opener.open(self.uri, timeout=DOWNLOAD_TIMEOUT_SECONDS)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
 
 
 def _result(row: dict[str, Any], outcome: host_loads.Outcome) -> dict[str, Any]:
@@ -153,7 +170,11 @@ class ImportWorker:
         image_id: str | None = None
         try:
             image_id = await self._new_image(task, properties)
-            await self.uploads.save(image_id, download(uri, self.import_filter), require_image=True)
+            source = Download(uri, self.import_filter)
+            try:
+                await self.uploads.save(image_id, source, require_image=True)
+            finally:
+                source.close()
         except (ImportFailed, ImportRefused, archives.NotAnImage, GlanceError) as error:
             message = error.explanation if isinstance(error, GlanceError) else str(error)
             await self._fail(task_id, image_id, message)

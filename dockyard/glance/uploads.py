@@ -11,7 +11,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import anyio.from_thread
@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from dockyard.glance import archives, host_loads, images, pusher
 from dockyard.glance.errors import GlanceError
-from dockyard.glance.image_store import ImageStore
+from dockyard.glance.image_store import Chunks, ImageStore, Source
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -41,15 +41,16 @@ class Uploads:
             self._store = store
         return self._store
 
-    async def save(self, image_id: str, chunks: Iterable[bytes], *, require_image: bool) -> dict[str, Any]:
-        """Store the bytes of a ``saving`` image and make it active; with ``require_image``,
-        data that is no docker archive or rootfs tarball raises ``archives.NotAnImage``."""
+    async def save(self, image_id: str, source: Source, *, require_image: bool) -> dict[str, Any]:
+        """Store the bytes of a ``saving`` image (read from ``source`` on a worker thread) and
+        make it active; with ``require_image``, data that is no docker archive or rootfs tarball
+        raises ``archives.NotAnImage``."""
         store = await self.image_store()
         inspection = ArchiveCheck()
         # A stopping server does not wait for a download: a restart runs the import again.
         try:
             stored = await anyio.to_thread.run_sync(
-                lambda: store.put(chunks, observe=inspection.feed), abandon_on_cancel=True
+                lambda: store.put(source, observe=inspection.feed), abandon_on_cancel=True
             )
         finally:
             inspection.close()
@@ -117,7 +118,7 @@ class Uploads:
 
         await self.server.run_in_store(begin)
         try:
-            return await self.save(image_id, _blocking(stream), require_image=False)
+            return await self.save(image_id, Chunks(_blocking(stream)), require_image=False)
         except BaseException:
             later = time.time()
             await self.server.run_in_store(
@@ -177,9 +178,9 @@ class ArchiveCheck:
         self._thread: threading.Thread | None = None
         self._outcome: dict[str, Any] | archives.NotAnImage = archives.NotAnImage(archives.NEITHER)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         if self._headers is None and self._writer is None:
-            if data.startswith(archives.COMPRESSED_MAGIC):
+            if bytes(data[:8]).startswith(archives.COMPRESSED_MAGIC):
                 self._start_inspect()
             else:
                 self._headers = archives.TarHeaders()

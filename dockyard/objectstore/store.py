@@ -169,6 +169,14 @@ class ObjectStore:
             config=config,
         )
 
+    def bucket_folder(self, account_id: str, bucket: str) -> Path | None:
+        """The folder of the embedded store (run by this process) that holds a backing bucket,
+        for large data of Dockyard's own written straight to disk (rclone maps a bucket to a
+        folder and a key to a path below it); None for any other store."""
+        if self.rclone is None:
+            return None
+        return self.rclone.root / self.backing_bucket(account_id, bucket)
+
     @staticmethod
     def backing_bucket(account_id: str, bucket: str) -> str:
         """The backing bucket that holds ``bucket`` of ``account_id``."""

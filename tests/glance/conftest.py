@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import BACKENDS, database_url_for
 from tests.glance.harness import Schemas, Site, rootfs_tarball, token_for
 from tests.harness import Credentials, DockyardServer, drop_postgres_database
+from tests.objectstore.test_external_store import external_store  # noqa: F401  (moto as the user's store)
 
 # Loopback test sites listen on random ports: the import filter's port list is cleared.
 # An import waits this long for a Docker host that does not answer (test_host_loads.py).

@@ -45,7 +45,8 @@ def docker_archive() -> bytes:
 
 @dataclass
 class Site:
-    """A loopback HTTP server of named files; ``/slow/NAME`` sends half, then waits for ``release``."""
+    """A loopback HTTP server of named files; ``/slow/NAME`` sends half, then waits for ``release``;
+    ``/short/NAME`` sends half and hangs up."""
 
     files: dict[str, bytes] = field(default_factory=dict)
     release: threading.Event = field(default_factory=threading.Event)
@@ -62,8 +63,8 @@ class Site:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-                slow = self.path.startswith("/slow/")
-                name = self.path.removeprefix("/slow/").lstrip("/")
+                slow, short = self.path.startswith("/slow/"), self.path.startswith("/short/")
+                name = self.path.removeprefix("/slow/").removeprefix("/short/").lstrip("/")
                 if name.startswith("redirect/"):
                     self.send_response(302)
                     self.send_header("Location", name.removeprefix("redirect/").replace("~", "/"))
@@ -76,7 +77,10 @@ class Site:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if slow:
+                if short:
+                    self.wfile.write(data[: len(data) // 2])
+                    self.close_connection = True
+                elif slow:
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
                     site.slow_started.set()

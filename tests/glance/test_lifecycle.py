@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.objectstore.names import SYSTEM_ACCOUNT, backing_bucket
 from tests.conftest import BACKENDS
 from tests.glance.conftest import start_server, stop_server
 from tests.glance.harness import Site, client, request, rootfs_tarball, token_for, wait_task
@@ -45,8 +46,11 @@ def test_a_task_processing_when_its_server_dies_still_ends(backend: str, tmp_pat
         assert glance.images.get(image_id)["status"] == "active"
         assert b"".join(glance.images.data(image_id)) == rootfs_tarball()
         assert {t["id"] for t in glance.tasks.list()} == {done["id"], slow["id"]}
-        # Only one image per task: the killed try's half-made image went.
+        # Only one image per task: the killed try's half-made image went, and its bytes with it
+        # (both images hold the same bytes: one file).
         assert len(list(glance.images.list())) == 2
+        folder = tmp_path / "data" / "objects" / backing_bucket(SYSTEM_ACCOUNT, "images") / "images"
+        assert len(list(folder.iterdir())) == 1
     finally:
         stop_server(server)
         site.stop()

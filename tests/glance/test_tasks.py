@@ -204,6 +204,7 @@ def test_an_unreachable_url_and_a_file_that_is_no_image_fail_the_task(
     unreachable = create(glance_server, token, import_input("http://127.0.0.1:1/nothing.tar"), schemas)
     not_image = create(glance_server, token, import_input(f"{site.base}/notes.txt"), schemas)
     missing = create(glance_server, token, import_input(f"{site.base}/gone.tar"), schemas)
+    cut_short = create(glance_server, token, import_input(f"{site.base}/short/rootfs.tar"), schemas)
     no_format = create(
         glance_server, token, {"import_from": f"{site.base}/rootfs.tar", "image_properties": {}}, schemas
     )
@@ -215,6 +216,7 @@ def test_an_unreachable_url_and_a_file_that_is_no_image_fail_the_task(
         (unreachable, "Fetching http://127.0.0.1:1/nothing.tar failed"),
         (not_image, "neither a docker save archive nor a rootfs tarball"),
         (missing, "HTTP 404"),
+        (cut_short, f"Fetching {site.base}/short/rootfs.tar failed: the body ended 5120 bytes short"),
         (no_format, "Input does not contain 'import_from_format' field"),
     ]:
         task = schemas.check(wait_task(glance_server, token, task_id), "task")

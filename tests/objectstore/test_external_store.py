@@ -3,6 +3,7 @@ server stands in for MinIO or S3 here), and no rclone is started."""
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,10 @@ def external_store() -> Iterator[str]:
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    # moto keeps its state per process, not per server: each test starts from an empty store.
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30).close()
+    yield url
     moto.stop()
 
 
