@@ -492,7 +492,7 @@ def describe_container_instances(
     cluster: str | None = None,
     include: list[str] | None = None,
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster)
+    cluster_row = clusters.lookup(ctx, cluster, documents=False)
     if not container_instances:
         raise InvalidParameterException("Container instance cannot be empty.")
     if len(container_instances) > 100:
@@ -531,7 +531,7 @@ def list_container_instances(
     max_results: int | None = None,
     status: str | None = None,
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster)
+    cluster_row = clusters.lookup(ctx, cluster, documents=False)
     limit = page_limit(max_results)
     scope = ("ListContainerInstances", ctx.account_id, ctx.region, cluster_row.name, filter, status)
     after = ctx.tokens.open(next_token, scope) if next_token else None
