@@ -97,7 +97,7 @@ def _reference(ctx: RequestContext, identifier: str, active_only: bool) -> Row[A
     found = None
     if name is not None:
         scope = {"account": ctx.account_id, "region": ctx.region, "name": name}
-        found = direct.execute(ctx.conn, _REFERENCE, scope).first()
+        found = direct.fetch(ctx.conn, _REFERENCE, scope).first()
     if found is None or (active_only and found.status != "ACTIVE"):
         raise ClusterNotFoundException("Cluster not found.")
     return found
@@ -159,7 +159,7 @@ def find(ctx: RequestContext, identifier: str, *, counted: bool = False) -> Row[
     if name is None:
         return None
     statement = _BY_NAME_COUNTED if counted else _BY_NAME
-    return direct.execute(
+    return direct.fetch(
         ctx.conn, statement, {"account": ctx.account_id, "region": ctx.region, "name": name}
     ).first()
 
@@ -171,7 +171,7 @@ def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
         instances, running, pending = row.live_instances, row.live_running, row.live_pending
         active_services = row.live_services
     else:
-        instances, running, pending, active_services = direct.execute(
+        instances, running, pending, active_services = direct.fetch(
             ctx.conn, _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}
         ).one()
     return {
