@@ -8,10 +8,12 @@ with their share.
 
     .venv/bin/python -m bench.profile_server --duration 15 [--raw /tmp/stacks.txt]
     .venv/bin/python -m bench.profile_server --in-process --operation ListTaskDefinitions
+    .venv/bin/python -m bench.profile_server --cpu --operation ListClusters --duration 8
 
-On a busy machine the server samples overstate the event loop: a request waiting for a CPU is
-sampled where it waits. ``--in-process`` has no such blur, and no HTTP either; for the HTTP
-share see ``bench.http_floor``.
+On a busy machine py-spy's server samples overstate the event loop and the socket writes: a
+request waiting for a CPU is sampled where it waits. ``--cpu`` samples the server's CPU time
+instead (``bench.cpu_sampler``: no such blur, HTTP included); ``--in-process`` has no blur
+and no HTTP either; for the HTTP share see ``bench.http_floor``.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 from bench import loadgen
 from bench.api_throughput import SCENARIOS, prepare
-from bench.servers import BENCH_KEY_ID, BENCH_SECRET, start_dockyard
+from bench.servers import BENCH_KEY_ID, BENCH_SECRET, ServerProcess, start_dockyard
 
 
 def classify(frames: list[str]) -> str:
@@ -42,7 +48,7 @@ def classify(frames: list[str]) -> str:
         return "HTTP server and event loop (uvicorn, httptools, uvloop, socket I/O)"
     if has("verify_signature"):
         return "SigV4: signature recomputed with botocore"
-    if has("authenticate"):
+    if has("authenticate") or has("screen ("):
         return "SigV4: header parse, clock, key cache"
     if has("dockyard/store/db.py"):
         return "transaction: pool checkout, BEGIN, COMMIT"
@@ -86,64 +92,86 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--raw", help="also keep py-spy's collapsed stacks in this file")
     parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="sample the server's CPU time (bench.cpu_sampler) instead of py-spy's wall clock: "
+        "no blur from waiting for a core",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="profile bench.request_path instead: the request path without HTTP, "
         "sampled in blocking mode (exact stacks, no CPU contention blur)",
     )
     args = parser.parse_args(argv)
-    bodies = {scenario.operation: scenario.body for scenario in SCENARIOS}
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if args.in_process:
         _print(_in_process(py_spy, args))
         return
     with tempfile.TemporaryDirectory(prefix="dockyard-profile-") as tmp:
-        server = start_dockyard(Path(tmp) / "data")
+        out = Path(args.raw or Path(tmp) / "stacks.txt")
+        os.environ["DOCKYARD_CPU_SAMPLES"] = str(out)
+        server = start_dockyard(Path(tmp) / "data", runner="bench.cpu_sampler" if args.cpu else None)
         agents: list[subprocess.Popen[bytes]] = []
         try:
             fixture = prepare(server, Path(tmp), agents).fixture  # the state bench.api_throughput makes
-            out = Path(args.raw or Path(tmp) / "stacks.txt")
-            spy = subprocess.Popen(
-                [
-                    py_spy,
-                    "record",
-                    "--pid",
-                    str(server.pid),
-                    "--duration",
-                    str(int(args.duration)),
-                    "--rate",
-                    str(args.rate),
-                    "--format",
-                    "raw",
-                    "--nonblocking",
-                    "--output",
-                    str(out),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            spec = loadgen.RequestSpec(
-                port=server.port,
-                target=f"{loadgen.ECS_TARGET_PREFIX}.{args.operation}",
-                body=(args.body or json.dumps(bodies[args.operation](fixture))).encode(),
-                access_key_id=BENCH_KEY_ID,
-                secret_access_key=BENCH_SECRET,
-            )
-            plan = loadgen.LoadPlan(
-                workers=args.workers, connections=args.connections, duration=args.duration + 1, warmup=0.5
-            )
-            result = loadgen.run(spec, plan)  # outlasts the sampling by a second
-            _, errors = spy.communicate()
-            if spy.returncode != 0:
-                sys.exit(f"py-spy failed: {errors.decode(errors='replace')}")
-            print(f"# load: {result.summary()}")
-            stages = summarize(out.read_text())
+            if args.cpu:
+                summary, stages = _cpu_samples(server, fixture, args, out)
+            else:
+                summary, stages = _wall_samples(py_spy, server, fixture, args, out)
+            print(f"# load: {summary}")
         finally:
             for agent in agents:
                 agent.terminate()
                 agent.wait(timeout=30)
             server.stop()
     _print(stages)
+
+
+def _wall_samples(
+    py_spy: str, server: ServerProcess, fixture: Any, args: argparse.Namespace, out: Path
+) -> tuple[str, list[tuple[str, int]]]:
+    """Drive the operation while py-spy samples the server (by the wall clock)."""
+    command = [py_spy, "record", "--pid", str(server.pid), "--duration", str(int(args.duration))]
+    command += ["--rate", str(args.rate), "--format", "raw", "--nonblocking", "--output", str(out)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    plan = loadgen.LoadPlan(
+        workers=args.workers, connections=args.connections, duration=args.duration + 1, warmup=0.5
+    )
+    result = loadgen.run(_spec(server, fixture, args), plan)  # outlasts the sampling by a second
+    _, errors = spy.communicate()
+    if spy.returncode != 0:
+        sys.exit(f"py-spy failed: {errors.decode(errors='replace')}")
+    return result.summary(), summarize(out.read_text())
+
+
+def _spec(server: ServerProcess, fixture: Any, args: argparse.Namespace) -> loadgen.RequestSpec:
+    bodies = {scenario.operation: scenario.body for scenario in SCENARIOS}
+    return loadgen.RequestSpec(
+        port=server.port,
+        target=f"{loadgen.ECS_TARGET_PREFIX}.{args.operation}",
+        body=(args.body or json.dumps(bodies[args.operation](fixture))).encode(),
+        access_key_id=BENCH_KEY_ID,
+        secret_access_key=BENCH_SECRET,
+    )
+
+
+def _cpu_samples(
+    server: ServerProcess, fixture: Any, args: argparse.Namespace, out: Path
+) -> tuple[str, list[tuple[str, int]]]:
+    """Drive the operation with the server's CPU sampler on for the measured part only."""
+    spec = _spec(server, fixture, args)
+    plan = loadgen.LoadPlan(
+        workers=args.workers, connections=args.connections, duration=args.duration, warmup=0
+    )
+    loadgen.run(spec, loadgen.LoadPlan(workers=1, connections=1, duration=1.0, warmup=0))  # warm
+    os.kill(server.pid, signal.SIGUSR2)  # on
+    result = loadgen.run(spec, plan)
+    os.kill(server.pid, signal.SIGUSR2)  # off: the stacks are written
+    deadline = time.monotonic() + 30
+    while not (out.exists() and out.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return result.summary(), summarize(out.read_text())
 
 
 def _in_process(py_spy: str, args: argparse.Namespace) -> list[tuple[str, int]]:

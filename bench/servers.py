@@ -124,14 +124,21 @@ class ServerProcess:
 
 
 def start_dockyard(
-    data_dir: Path, *, workers: int = 1, database_url: str | None = None, extra_args: tuple[str, ...] = ()
+    data_dir: Path,
+    *,
+    workers: int = 1,
+    database_url: str | None = None,
+    extra_args: tuple[str, ...] = (),
+    runner: str | None = None,
 ) -> ServerProcess:
-    """``dockyard server`` on a free port with signature verification on and a known key."""
+    """``dockyard server`` on a free port with signature verification on and a known key;
+    ``runner``, a module that runs another (``bench.cpu_sampler``), runs it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     command = [
         sys.executable,
         "-m",
+        *((runner,) if runner else ()),
         "dockyard",
         "server",
         "--host",

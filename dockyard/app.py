@@ -31,6 +31,7 @@ from dockyard.keystone.api import Keystone
 from dockyard.objectstore import ObjectStore, ObjectStoreSettings
 from dockyard.objectstore.gateway import S3Gateway
 from dockyard.protocol.endpoint import AwsJsonEndpoint
+from dockyard.protocol.http import HttpResponse
 from dockyard.protocol.rest.endpoint import RestEndpoint
 from dockyard.server_state import ServerState
 
@@ -63,6 +64,11 @@ class FrontDoor:
         self.rest = rest
         self.app = app
         self.objects = objects
+
+    def answer_now(self, headers: dict[str, str], body: bytes) -> HttpResponse | None:
+        """A whole ``POST /`` answered on the spot, if it can be: the connection's short cut
+        for small reads (``protocol/connections.py``); None sends it through ``__call__``."""
+        return self.api.answer_now(headers, body)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":

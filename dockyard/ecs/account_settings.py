@@ -77,7 +77,7 @@ def _stored(
         "name": name,
         **in_values("principal", principals),
     }
-    rows = direct.execute(ctx.conn, _stored_statement(len(principals), name is not None), values)
+    rows = direct.fetch(ctx.conn, _stored_statement(len(principals), name is not None), values)
     return {(row.principal_arn, row.name): row.value for row in rows}
 
 
@@ -105,7 +105,7 @@ def effective_value(ctx: RequestContext, name: str, principal_arn: str | None = 
     """The value of ``name`` in force for the principal (the caller by default)."""
     principal = _principal(ctx, principal_arn)
     stored: dict[str, str] = dict(
-        direct.execute(
+        direct.fetch(
             ctx.conn,
             _IN_FORCE,
             {

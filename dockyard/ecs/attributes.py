@@ -236,7 +236,7 @@ def list_attributes(
     if attribute_value is not None and attribute_name is None:
         raise InvalidParameterException("attributeValue can only be used with attributeName.")
     page_limit(max_results)
-    row = clusters.lookup(ctx, cluster)
+    row = clusters.lookup(ctx, cluster, documents=False)
     scope = (
         "ListAttributes",
         ctx.account_id,

@@ -61,8 +61,14 @@ def _settings(ctx: RequestContext, given: list[dict[str, str]] | None) -> list[d
     return [{"name": "containerInsights", "value": value}]
 
 
-def lookup(ctx: RequestContext, identifier: str | None, *, active_only: bool = True) -> Row[Any]:
-    """The caller's cluster named by name or ARN (``default`` when omitted)."""
+def lookup(
+    ctx: RequestContext, identifier: str | None, *, active_only: bool = True, documents: bool = True
+) -> Row[Any]:
+    """The caller's cluster named by name or ARN (``default`` when omitted). Without
+    ``documents``, its id, scope, name, ARN and status only: what the read actions of a
+    cluster's contents need (its six JSON documents are not read and decoded)."""
+    if not documents:
+        return _reference(ctx, identifier or DEFAULT_CLUSTER, active_only)
     found = find(ctx, identifier or DEFAULT_CLUSTER)
     if found is None or (active_only and found.status != "ACTIVE"):
         raise ClusterNotFoundException("Cluster not found.")
@@ -76,6 +82,25 @@ _BY_NAME = select(clusters).where(
     clusters.c.region == bindparam("region"),
     clusters.c.name == bindparam("name"),
 )
+
+
+_REFERENCE_COLUMNS = ("id", "account_id", "region", "name", "arn", "status")
+_REFERENCE = select(*(clusters.c[name] for name in _REFERENCE_COLUMNS)).where(
+    clusters.c.account_id == bindparam("account"),
+    clusters.c.region == bindparam("region"),
+    clusters.c.name == bindparam("name"),
+)
+
+
+def _reference(ctx: RequestContext, identifier: str, active_only: bool) -> Row[Any]:
+    name = arns.own_resource_id(ctx, identifier, "cluster") if arns.is_arn(identifier) else identifier
+    found = None
+    if name is not None:
+        scope = {"account": ctx.account_id, "region": ctx.region, "name": name}
+        found = direct.fetch(ctx.conn, _REFERENCE, scope).first()
+    if found is None or (active_only and found.status != "ACTIVE"):
+        raise ClusterNotFoundException("Cluster not found.")
+    return found
 
 
 def _task_count(statuses: tuple[str, ...]) -> Any:
@@ -134,7 +159,7 @@ def find(ctx: RequestContext, identifier: str, *, counted: bool = False) -> Row[
     if name is None:
         return None
     statement = _BY_NAME_COUNTED if counted else _BY_NAME
-    return direct.execute(
+    return direct.fetch(
         ctx.conn, statement, {"account": ctx.account_id, "region": ctx.region, "name": name}
     ).first()
 
@@ -146,7 +171,7 @@ def counts(ctx: RequestContext, row: Row[Any]) -> dict[str, int]:
         instances, running, pending = row.live_instances, row.live_running, row.live_pending
         active_services = row.live_services
     else:
-        instances, running, pending, active_services = direct.execute(
+        instances, running, pending, active_services = direct.fetch(
             ctx.conn, _COUNTS, {"account": row.account_id, "region": row.region, "name": row.name}
         ).one()
     return {

@@ -151,7 +151,7 @@ def _task_counts(ctx: RequestContext, ids: list[int]) -> dict[int, dict[str, int
     if not ids:
         return counts
     statement = _task_counts_statement(len(ids))
-    for instance_id, status, count in direct.execute(ctx.conn, statement, in_values("id", ids)):
+    for instance_id, status, count in direct.fetch(ctx.conn, statement, in_values("id", ids)):
         key = "pending" if status in task_states.PENDING else "running" if status == "RUNNING" else None
         if key:
             counts[instance_id][key] += count
@@ -173,7 +173,7 @@ def instance_attributes(
         **in_values("cluster", sorted(cluster_names)),
         **in_values("target", targets),
     }
-    for target, name, value in direct.execute(ctx.conn, statement, values):
+    for target, name, value in direct.fetch(ctx.conn, statement, values):
         found[target].append({"name": name, "value": value} if value is not None else {"name": name})
     return found
 
@@ -229,7 +229,7 @@ def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | 
     if not instance_id:
         return None
     scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name, "id": instance_id}
-    return direct.execute(ctx.conn, _INSTANCE_BY_ID, scope).first()
+    return direct.fetch(ctx.conn, _INSTANCE_BY_ID, scope).first()
 
 
 # Built once: agents' state reports and DescribeTasks/StopTask look one up on every call.
@@ -493,7 +493,7 @@ def describe_container_instances(
     cluster: str | None = None,
     include: list[str] | None = None,
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster)
+    cluster_row = clusters.lookup(ctx, cluster, documents=False)
     if not container_instances:
         raise InvalidParameterException("Container instance cannot be empty.")
     if len(container_instances) > 100:
@@ -532,7 +532,7 @@ def list_container_instances(
     max_results: int | None = None,
     status: str | None = None,
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster)
+    cluster_row = clusters.lookup(ctx, cluster, documents=False)
     limit = page_limit(max_results)
     scope = ("ListContainerInstances", ctx.account_id, ctx.region, cluster_row.name, filter, status)
     after = ctx.tokens.open(next_token, scope) if next_token else None

@@ -30,5 +30,5 @@ def find_many(
     if not wanted:
         return {}
     values = {**scope, **in_values("id", wanted)}
-    rows = {id_of(row): row for row in direct.execute(ctx.conn, statement(len(wanted)), values)}
+    rows = {id_of(row): row for row in direct.fetch(ctx.conn, statement(len(wanted)), values)}
     return {identifier: rows[found] for identifier, found in named.items() if found in rows}

@@ -94,7 +94,7 @@ def _resolve(ctx: RequestContext, resource_arn: str, *, lock: bool = False) -> t
     row = None
     if owned:
         scope = {"arn": resource_arn, "account": ctx.account_id, "region": ctx.region}
-        row = direct.execute(ctx.conn, _tags_of(parsed.resource_type, lock), scope).first()
+        row = direct.fetch(ctx.conn, _tags_of(parsed.resource_type, lock), scope).first()
     if row is None:
         raise kind.not_found(f"The specified {parsed.resource_type} was not found: {resource_arn}")
     return kind.table, row

@@ -74,10 +74,10 @@ def find(ctx: RequestContext, identifier: str, *, statuses: tuple[str, ...] | No
     family, revision = parsed
     scope = {"account": ctx.account_id, "region": ctx.region, "family": family}
     if revision is None:
-        return direct.execute(ctx.conn, _LATEST, scope).first()
+        return direct.fetch(ctx.conn, _LATEST, scope).first()
     if statuses is None:
-        return direct.execute(ctx.conn, _BY_REVISION, {**scope, "revision": revision}).first()
-    return direct.execute(
+        return direct.fetch(ctx.conn, _BY_REVISION, {**scope, "revision": revision}).first()
+    return direct.fetch(
         ctx.conn, _BY_REVISION_IN, {**scope, "revision": revision, "statuses": statuses}
     ).first()
 

@@ -38,9 +38,7 @@ def render_tasks(
         )
         instance_arns = (
             dict(
-                direct.execute(
-                    ctx.conn, _instance_arns(len(instance_ids)), in_values("id", instance_ids)
-                ).all()
+                direct.fetch(ctx.conn, _instance_arns(len(instance_ids)), in_values("id", instance_ids)).all()
             )
             if instance_ids
             else {}

@@ -27,7 +27,7 @@ import hmac
 import time
 from calendar import timegm
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import botocore.loaders
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth, _host_from_url
@@ -35,6 +35,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from dockyard.errors import (
+    ApiError,
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
@@ -47,16 +48,51 @@ _CACHE_ENTRIES = 4096
 
 
 @dataclass(frozen=True, slots=True)
-class SignedRequest:
-    """What the Authorization header claims: who signed, for which scope, over which headers."""
+class Credential:
+    """What an Authorization header says besides its signature: who signs, for which scope,
+    over which headers. A client signing with one key on one day sends the same one on every
+    request, so it is parsed once (``_credential``) and what follows from it worked out then."""
 
     access_key_id: str
     date: str
     region: str
     service: str
     signed_headers: tuple[str, ...]
+    covered: frozenset[str]  # signed_headers, for membership tests
+    known_region: bool  # the region is one of botocore's endpoint data
+    # The canonical request's header part: botocore's selection of the signed headers, sorted,
+    # and their names joined; whether the payload hash is a signed header's value.
+    canonical_names: tuple[str, ...]
+    canonical_joined: str
+    payload_signed: bool
+
+
+class SignedRequest(NamedTuple):
+    """What the Authorization header claims: who signed, for which scope, over which headers."""
+
+    credential: Credential
     signature: str
     amz_date: str
+
+    @property
+    def access_key_id(self) -> str:
+        return self.credential.access_key_id
+
+    @property
+    def date(self) -> str:
+        return self.credential.date
+
+    @property
+    def region(self) -> str:
+        return self.credential.region
+
+    @property
+    def service(self) -> str:
+        return self.credential.service
+
+    @property
+    def signed_headers(self) -> tuple[str, ...]:
+        return self.credential.signed_headers
 
 
 def parse_authorization(headers: dict[str, str]) -> SignedRequest:
@@ -64,6 +100,37 @@ def parse_authorization(headers: dict[str, str]) -> SignedRequest:
     header = headers.get("authorization")
     if not header:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
+    # Everything before the signature (its last member, as every SDK writes it) is parsed once.
+    head, found, signature = header.rpartition("Signature=")
+    credential = _credential(head) if found and "," not in signature else None
+    if credential is None:
+        return _parse_whole(header, headers)
+    amz_date = headers.get("x-amz-date", "")
+    if not amz_date:
+        raise _no_date()
+    return SignedRequest(credential, signature.rstrip(), amz_date)
+
+
+@functools.lru_cache(maxsize=_CACHE_ENTRIES)
+def _credential(head: str) -> Credential | None:
+    """The credential of every header that starts with ``head`` and ends with its signature;
+    None if ``head`` does not parse (the whole header is parsed again, for its error)."""
+    try:
+        fields = _fields(f"{head}Signature=-")
+    except ApiError:
+        return None
+    return fields[0] if fields[1] == "-" else None
+
+
+def _parse_whole(header: str, headers: dict[str, str]) -> SignedRequest:
+    credential, signature = _fields(header)
+    amz_date = headers.get("x-amz-date", "")
+    if not amz_date:
+        raise _no_date()
+    return SignedRequest(credential, signature, amz_date)
+
+
+def _fields(header: str) -> tuple[Credential, str]:
     algorithm, _, rest = header.partition(" ")
     if algorithm != ALGORITHM:
         raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'")
@@ -83,19 +150,26 @@ def parse_authorization(headers: dict[str, str]) -> SignedRequest:
         raise IncompleteSignatureException(
             f"Credential should be scoped to a valid region, not '{fields['Credential']}'."
         )
-    amz_date = headers.get("x-amz-date", "")
-    if not amz_date:
-        raise IncompleteSignatureException(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
-        )
-    return SignedRequest(
+    signed_headers = tuple(fields["SignedHeaders"].split(";"))
+    names, joined, payload_signed = _canonical_plan(signed_headers)
+    credential = Credential(
         access_key_id=scope[0],
         date=scope[1],
         region=scope[2],
         service=scope[3],
-        signed_headers=tuple(fields["SignedHeaders"].split(";")),
-        signature=fields["Signature"],
-        amz_date=amz_date,
+        signed_headers=signed_headers,
+        covered=frozenset(signed_headers),
+        known_region=scope[2] in known_regions(),
+        canonical_names=names,
+        canonical_joined=joined,
+        payload_signed=payload_signed,
+    )
+    return credential, fields["Signature"]
+
+
+def _no_date() -> IncompleteSignatureException:
+    return IncompleteSignatureException(
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
     )
 
 
@@ -108,21 +182,27 @@ def known_regions() -> frozenset[str]:
 
 def check_scope(signed: SignedRequest, headers: dict[str, str], service: str) -> None:
     """The scope is for this API and a real region, and the signature covers what it must."""
-    if signed.service != service:
+    credential = signed.credential
+    if credential.service != service:
         raise InvalidSignatureException(f"Credential should be scoped to correct service: '{service}'.")
-    if signed.region not in known_regions():
+    if not credential.known_region:
         raise InvalidSignatureException(
-            f"Credential should be scoped to a valid region, not '{signed.region}'."
+            f"Credential should be scoped to a valid region, not '{credential.region}'."
         )
-    covered = set(signed.signed_headers)
+    covered = credential.covered
+    if "host" in covered:
+        for name in headers.keys() - covered:
+            if name.startswith("x-amz-"):
+                break
+        else:
+            return
     unsigned = sorted(name for name in headers if name.startswith("x-amz-") and name not in covered)
     if "host" not in covered:
         unsigned.insert(0, "host")
-    if unsigned:
-        raise InvalidSignatureException(
-            f"The request signature does not cover the header(s) {', '.join(unsigned)}; "
-            "host and every x-amz-* header must be signed."
-        )
+    raise InvalidSignatureException(
+        f"The request signature does not cover the header(s) {', '.join(unsigned)}; "
+        "host and every x-amz-* header must be signed."
+    )
 
 
 def check_clock(signed: SignedRequest, now: float | None = None) -> None:
@@ -201,20 +281,24 @@ class _Signer(SigV4Auth):  # type: ignore[misc]
         return chosen
 
     def signature(self, string_to_sign: str, request: Any) -> str:
-        date = request.context["timestamp"][0:8]
+        signing_key = self.signing_key(request.context["timestamp"])
+        return hmac.digest(signing_key, string_to_sign.encode(), "sha256").hex()
+
+    def signing_key(self, amz_date: str) -> bytes:
+        """The key derived from the secret for the day of ``amz_date`` and this scope."""
+        date = amz_date[0:8]
         cache_key = (self.credentials.secret_key, date, self._region_name, self._service_name)
         signing_key = self._keys.get(cache_key)
         if signing_key is None:
             signing_key = self._derive_key(cache_key)
             # The cache must never change an answer: check it against botocore's signer.
-            if self._sign(signing_key, string_to_sign, hex=True) != super().signature(
-                string_to_sign, request
-            ):
+            probe = f"{ALGORITHM}\n{amz_date}\nprobe"
+            if self._sign(signing_key, probe, hex=True) != super().signature(probe, _Timestamped(amz_date)):
                 raise RuntimeError("SigV4 signing key derivation disagrees with botocore")
             if len(self._keys) >= _CACHE_ENTRIES:
                 self._keys.clear()
             self._keys[cache_key] = signing_key
-        return self._sign(signing_key, string_to_sign, hex=True)  # type: ignore[no-any-return]
+        return signing_key
 
     def _derive_key(self, cache_key: tuple[str, str, str, str]) -> bytes:
         secret, date, region, service = cache_key
@@ -241,13 +325,24 @@ def root_canonical_request(method: str, signed_values: dict[str, str], body: byt
     """The canonical request of ``method /`` without a query string, over ``signed_values``
     (lower-case names), as botocore's ``SigV4Auth.canonical_request`` builds it: its header
     selection, value folding and payload hash (the ``X-Amz-Content-SHA256`` value if signed)."""
-    chosen = {name: value for name, value in signed_values.items() if name not in SIGNED_HEADERS_BLACKLIST}
-    names = sorted(chosen)
-    payload = chosen.get("x-amz-content-sha256")
-    if payload is None:
-        payload = hashlib.sha256(body).hexdigest()
-    lines = "\n".join(f"{name}:{' '.join(chosen[name].split())}" for name in names)
-    return f"{method.upper()}\n/\n\n{lines}\n\n{';'.join(names)}\n{payload}"
+    return _root_canonical(_canonical_plan(tuple(signed_values)), method, signed_values, body)
+
+
+@functools.lru_cache(maxsize=_CACHE_ENTRIES)
+def _canonical_plan(signed_headers: tuple[str, ...]) -> tuple[tuple[str, ...], str, bool]:
+    """botocore's selection of the signed headers (its blacklist left out), sorted; their
+    names joined; whether the payload hash is the ``X-Amz-Content-SHA256`` value."""
+    names = tuple(sorted({name for name in signed_headers if name not in SIGNED_HEADERS_BLACKLIST}))
+    return names, ";".join(names), "x-amz-content-sha256" in names
+
+
+def _root_canonical(
+    plan: tuple[tuple[str, ...], str, bool], method: str, values: dict[str, str], body: bytes
+) -> str:
+    names, joined, payload_signed = plan
+    payload = values["x-amz-content-sha256"] if payload_signed else hashlib.sha256(body).hexdigest()
+    lines = "\n".join([f"{name}:{' '.join(values[name].split())}" for name in names])
+    return f"{method.upper()}\n/\n\n{lines}\n\n{joined}\n{payload}"
 
 
 class _Timestamped:
@@ -269,26 +364,28 @@ def verify_signature(
 ) -> None:
     """Recompute the signature over what the client says it signed and compare; raise if
     they differ."""
-    try:
-        signed_values = {name: headers[name] for name in signed.signed_headers}
-    except KeyError as missing:
-        raise InvalidSignatureException(
-            f"The request signature we calculated does not match the signature you provided. "
-            f"Signed header {missing} is not present in the request."
-        ) from None
-    signer = _signer(signed.access_key_id, secret_access_key, signed.service, signed.region)
-    if path == "/" and not query and "host" in signed_values:
-        canonical = root_canonical_request(method, signed_values, body)
-        scope = f"{signed.amz_date[:8]}/{signed.region}/{signed.service}/aws4_request"
+    credential = signed.credential
+    for name in credential.signed_headers:
+        if name not in headers:
+            raise InvalidSignatureException(
+                f"The request signature we calculated does not match the signature you provided. "
+                f"Signed header {name!r} is not present in the request."
+            )
+    signer = _signer(credential.access_key_id, secret_access_key, credential.service, credential.region)
+    amz_date = signed.amz_date
+    if path == "/" and not query and "host" in credential.covered:
+        plan = (credential.canonical_names, credential.canonical_joined, credential.payload_signed)
+        canonical = _root_canonical(plan, method, headers, body)
+        scope = f"{amz_date[:8]}/{credential.region}/{credential.service}/aws4_request"
         digest = hashlib.sha256(canonical.encode()).hexdigest()
-        string_to_sign = f"{ALGORITHM}\n{signed.amz_date}\n{scope}\n{digest}"
-        expected = signer.signature(string_to_sign, _Timestamped(signed.amz_date))
+        string_to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+        expected = hmac.digest(signer.signing_key(amz_date), string_to_sign.encode(), "sha256").hex()
     else:
         host = headers.get("host", "localhost")
         url = f"http://{host}{path}" + (f"?{query}" if query else "")
         request = _Request(method=method, url=url, data=body)
-        request.headers = _Headers(signed_values)
-        request.context["timestamp"] = signed.amz_date
+        request.headers = _Headers({name: headers[name] for name in credential.signed_headers})
+        request.context["timestamp"] = amz_date
         expected = signer.signature(
             signer.string_to_sign(request, signer.canonical_request(request)), request
         )

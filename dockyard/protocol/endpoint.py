@@ -56,6 +56,18 @@ class AwsJsonEndpoint:
             response = await anyio.to_thread.run_sync(handle, self.server, self.service, http)
         await _send(send, response)
 
+    def answer_now(self, headers: dict[str, str], body: bytes) -> HttpResponse | None:
+        """The response to a whole request, computed on the spot, when it is a small read on
+        SQLite (``connections`` then writes it without the ASGI machinery); None for any other
+        request, which then takes the ASGI path (``__call__``) with the same head and body."""
+        if not (self.inline and _light_read(headers, body)):
+            return None
+        refused, signed = screen(self.server, self.service, headers)
+        if refused is not None:
+            return refused
+        http = HttpRequest(method="POST", path="/", query="", headers=headers, body=body, signed=signed)
+        return handle(self.server, self.service, http)
+
 
 # A read that names many items (or filters with the query language) may take tens of
 # milliseconds: it runs on a worker thread even on SQLite, so the event loop keeps serving
@@ -69,10 +81,19 @@ _READ_PREFIXES = ("Describe", "List", "Get")
 
 
 def _heavy_read(headers: dict[str, str], body: bytes) -> bool:
-    target = headers.get("x-amz-target", "")
-    if not target.rpartition(".")[2].startswith(_READ_PREFIXES):  # <targetPrefix>.<Operation>
+    if not _is_read(headers):
         return False
     return len(body) > _HEAVY_BODY_BYTES or b'"filter"' in body
+
+
+def _light_read(headers: dict[str, str], body: bytes) -> bool:
+    small = len(body) <= _HEAVY_BODY_BYTES and _length_allowed(headers.get("content-length"))
+    return small and _is_read(headers) and b'"filter"' not in body
+
+
+def _is_read(headers: dict[str, str]) -> bool:
+    target = headers.get("x-amz-target", "")
+    return target.rpartition(".")[2].startswith(_READ_PREFIXES)  # <targetPrefix>.<Operation>
 
 
 def _length_allowed(declared: str | None) -> bool:

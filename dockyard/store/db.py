@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,20 +107,26 @@ def lock_scope(connection: Connection) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
+def transaction(engine: Engine, *, write: bool = True) -> AbstractContextManager[Connection]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     parked: list[Connection] | None = engine.__dict__.get(_PARKED)
+    if parked is not None and not write:
+        return _ParkedRead(engine, parked)
+    return _transaction(engine, parked, write)
+
+
+@contextmanager
+def _transaction(engine: Engine, parked: list[Connection] | None, write: bool) -> Iterator[Connection]:
     if parked is not None:
-        yield from _parked_transaction(engine, parked, write)
+        yield from _parked_write(engine, parked)
         return
     with engine.connect().execution_options(write=write) as connection, connection.begin():
         yield connection
 
 
-def _parked_transaction(engine: Engine, parked: list[Connection], write: bool) -> Iterator[Connection]:
+def _parked_write(engine: Engine, parked: list[Connection]) -> Iterator[Connection]:
     # SQLite: reuse a parked connection; checking one out of the pool and back costs more
-    # than the whole transaction of a read.
+    # than the whole transaction of a read (reads: _ParkedRead).
     try:
         connection: Connection | None = parked.pop()
     except IndexError:  # none parked (another thread may have taken the last one)
@@ -129,15 +135,10 @@ def _parked_transaction(engine: Engine, parked: list[Connection], write: bool) -
         connection = engine.connect()
     reusable = False
     try:
-        if write:
-            # The write lock up front (see above); straight to the driver, which is cheaper.
-            connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-                "BEGIN IMMEDIATE"
-            )
-            with connection.begin():
-                yield connection
-        else:
-            yield from _read_transaction(connection)
+        # The write lock up front (see above); straight to the driver, which is cheaper.
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        with connection.begin():
+            yield connection
         # Parked only as it came: no open transaction, no options a caller set on it.
         reusable = not (
             connection.closed
@@ -152,21 +153,59 @@ def _parked_transaction(engine: Engine, parked: list[Connection], write: bool) -
             connection.close()
 
 
-def _read_transaction(connection: Connection) -> Iterator[Connection]:
-    # A read's BEGIN and COMMIT go straight to the driver: SQLAlchemy's own transaction
-    # bookkeeping cost more than the read's statement (most reads run on the driver too,
-    # store/direct.py). A statement through SQLAlchemy inside autobegins its transaction on
-    # top of this one (_sqlite_do_begin then sends no second BEGIN); it is ended with it.
-    dbapi = connection.connection.dbapi_connection
-    assert dbapi is not None
-    dbapi.execute("BEGIN")
-    try:
-        yield connection
-    except BaseException:
-        if connection.in_transaction():
-            connection.rollback()
-        dbapi.rollback()
-        raise
-    if connection.in_transaction():
-        connection.commit()
-    dbapi.commit()
+class _ParkedRead:
+    """A read on SQLite, on a parked connection. Its BEGIN and COMMIT go straight to the
+    driver: SQLAlchemy's own transaction bookkeeping cost more than the read's statement (most
+    reads run on the driver too, store/direct.py). A statement through SQLAlchemy inside
+    autobegins its transaction on top of this one (_sqlite_do_begin then sends no second
+    BEGIN); it is ended with it. A class, not a generator: every read-only request takes one."""
+
+    __slots__ = ("_engine", "_parked", "_connection", "_dbapi")
+
+    def __init__(self, engine: Engine, parked: list[Connection]) -> None:
+        self._engine = engine
+        self._parked = parked
+
+    def __enter__(self) -> Connection:
+        try:
+            connection = self._parked.pop()
+        except IndexError:  # none parked (another thread may have taken the last one)
+            connection = self._engine.connect()
+        try:
+            dbapi = connection.connection.dbapi_connection
+            assert dbapi is not None
+            dbapi.execute("BEGIN")
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        self._dbapi = dbapi
+        return connection
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        connection, dbapi = self._connection, self._dbapi
+        try:
+            if kind is not None:
+                if connection.in_transaction():
+                    connection.rollback()
+                dbapi.rollback()
+                reusable = False
+            else:
+                if connection.in_transaction():
+                    connection.commit()
+                dbapi.commit()
+                # Parked only as it came: no open transaction, no options a caller set on it.
+                reusable = not (
+                    connection.closed
+                    or connection.invalidated
+                    or connection.in_transaction()
+                    or connection.get_execution_options()
+                )
+        except BaseException:
+            reusable = False
+            raise
+        finally:
+            if reusable and len(self._parked) < _PARK_AT_MOST:
+                self._parked.append(connection)
+            else:
+                connection.close()

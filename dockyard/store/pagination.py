@@ -79,7 +79,7 @@ def fetch_page(
     statement = paged.statement(after is not None, descending)
     # Only a prebuilt query's statements are worth compiling once for the driver.
     rows = list(
-        direct.execute(connection, statement, values) if prebuilt else connection.execute(statement, values)
+        direct.fetch(connection, statement, values) if prebuilt else connection.execute(statement, values)
     )
     if len(rows) <= limit:
         return rows, None

@@ -17,6 +17,7 @@ from dockyard.errors import (
     InvalidSignatureException,
     MissingAuthenticationTokenException,
 )
+from dockyard.identity import sigv4
 from dockyard.identity.sigv4 import check_clock, parse_authorization, root_canonical_request, verify_signature
 
 GOOD = (
@@ -135,3 +136,55 @@ def test_the_api_requests_canonical_form_is_botocores(
         request
     )
     assert root_canonical_request(method, values, body) == expected
+
+
+# -- the parsed credential is cached per header head: never a different answer -----------
+
+_FIELDS = st.sampled_from(
+    [
+        "Credential=AKIAX/20261126/eu-west-1/ecs/aws4_request",
+        "Credential=AKIAY/20261126/us-east-1/ecs/aws4_request",
+        "Credential=AKIAX/20261126/eu-west-1",
+        "SignedHeaders=host;x-amz-date;x-amz-target",
+        "SignedHeaders=x-amz-date;host",
+        "Signature=abc123",
+        "Signature=def456 ",
+        "XSignature=zzz",
+        "",
+    ]
+)
+
+
+def _outcome(header: str) -> object:
+    headers = {"authorization": header, "x-amz-date": "20261126T120000Z"}
+    try:
+        return parse_authorization(headers)
+    except Exception as error:  # the same class and message, cached or not
+        return (type(error), str(error))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FIELDS, max_size=5), st.sampled_from([", ", ",", " , "]), st.sampled_from(["", " "]))
+def test_a_header_parses_alike_whether_its_head_was_seen_before_or_not(
+    fields: list[str], separator: str, tail: str
+) -> None:
+    header = f"AWS4-HMAC-SHA256 {separator.join(fields)}{tail}"
+    first = _outcome(header)
+    sigv4._credential.cache_clear()
+    uncached: object
+    try:
+        uncached = sigv4._parse_whole(header, {"x-amz-date": "20261126T120000Z"})
+    except Exception as error:
+        uncached = (type(error), str(error))
+    assert first == uncached
+    assert _outcome(header) == first  # and again, from the cache
+
+
+def test_requests_sharing_a_credential_keep_their_own_signatures() -> None:
+    one = parse_authorization({"authorization": GOOD, "x-amz-date": "20261126T120000Z"})
+    two = parse_authorization(
+        {"authorization": GOOD.replace("abc123", "fff999"), "x-amz-date": "20261126T120001Z"}
+    )
+    assert one.credential is two.credential
+    assert (one.signature, one.amz_date) == ("abc123", "20261126T120000Z")
+    assert (two.signature, two.amz_date) == ("fff999", "20261126T120001Z")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, bindparam, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 
 from dockyard.store import direct
 from dockyard.store.db import make_engine, sqlite_url, transaction
@@ -103,6 +104,36 @@ def test_the_driver_answers_what_sqlalchemy_answers(
             got = direct.execute(connection, statement, params).all()
             assert [tuple(row) for row in got] == [tuple(row) for row in expected]
             assert [row._mapping.keys() for row in got] == [row._mapping.keys() for row in expected]
+
+
+@pytest.mark.parametrize(
+    ("statement", "params"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+def test_fetch_gives_the_rows_sqlalchemy_gives(
+    engine: Engine, statement: Any, params: dict[str, Any]
+) -> None:
+    with transaction(engine, write=False) as connection:
+        expected = connection.execute(statement, params).all()
+        for _ in range(2):  # compiled on first use, then reused
+            got = direct.fetch(connection, statement, params)
+            assert got == expected  # Row objects compare as their values
+            assert [row._mapping.keys() for row in got] == [row._mapping.keys() for row in expected]
+            assert [row._fields for row in got] == [row._fields for row in expected]
+            assert got.first() == (expected[0] if expected else None)
+            assert got.scalar() == (expected[0][0] if expected else None)
+            for index, row in enumerate(got):
+                for name in row._fields:
+                    assert getattr(row, name) == getattr(expected[index], name)
+
+
+def test_fetch_holds_one_to_exactly_one_row(engine: Engine) -> None:
+    by_status = select(_c.name).where(*_OWN, _c.status == bindparam("status"))
+    with transaction(engine, write=False) as connection:
+        assert direct.fetch(connection, by_status, {**_SCOPE, "status": "INACTIVE"}).one().name == "c1"
+        with pytest.raises(MultipleResultsFound):
+            direct.fetch(connection, by_status, {**_SCOPE, "status": "ACTIVE"}).one()
+        with pytest.raises(NoResultFound):
+            direct.fetch(connection, by_status, {**_SCOPE, "status": "DELETED"}).one()
 
 
 def test_a_read_sees_the_writes_of_its_own_transaction(engine: Engine) -> None:

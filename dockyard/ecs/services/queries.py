@@ -23,7 +23,7 @@ MAX_DEPLOYMENTS_DESCRIBED = 20
 def describe_services(
     ctx: RequestContext, *, services: list[str], cluster: str | None = None, include: list[str] | None = None
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster, active_only=False)
+    cluster_row = clusters.lookup(ctx, cluster, active_only=False, documents=False)
     if not services:
         raise InvalidParameterException("Services cannot be empty.")
     if len(services) > MAX_DESCRIBED:
@@ -56,7 +56,7 @@ def list_services(
     scheduling_strategy: str | None = None,
     resource_management_type: str | None = None,
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster)
+    cluster_row = clusters.lookup(ctx, cluster, documents=False)
     limit = page_limit(max_results, default=10)  # ECS lists 10 services a page by default
     if resource_management_type not in (None, "CUSTOMER"):
         return {"serviceArns": []}  # Dockyard manages no services on the user's behalf
@@ -103,7 +103,7 @@ def list_service_deployments(
     next_token: str | None = None,
     max_results: int | None = None,
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster, active_only=False)
+    cluster_row = clusters.lookup(ctx, cluster, active_only=False, documents=False)
     row = records.find(ctx, cluster_row, service)
     if row is None:
         raise ServiceNotFoundException("Service not found.")

@@ -62,7 +62,7 @@ def task_counts(ctx: RequestContext, deployment_ids: Iterable[int]) -> dict[int,
     counts: dict[int, dict[str, int]] = defaultdict(lambda: {"running": 0, "pending": 0})
     if not ids:
         return counts
-    rows = direct.execute(ctx.conn, _task_counts(len(ids)), in_values("id", ids))
+    rows = direct.fetch(ctx.conn, _task_counts(len(ids)), in_values("id", ids))
     for deployment_id, status, count in rows:
         if status == "RUNNING":
             counts[deployment_id]["running"] += count
@@ -105,7 +105,7 @@ def render_services(
         return []
     by_service: dict[int, list[Row[Any]]] = defaultdict(list)
     ids = sorted({row.id for row in rows})
-    for deployment in direct.execute(ctx.conn, _live_deployments(len(ids)), in_values("id", ids)):
+    for deployment in direct.fetch(ctx.conn, _live_deployments(len(ids)), in_values("id", ids)):
         by_service[deployment.service_id].append(deployment)
     counts = task_counts(ctx, [d.id for ds in by_service.values() for d in ds])
     return [
