@@ -275,7 +275,7 @@ def stop_task(
 def describe_tasks(
     ctx: RequestContext, *, tasks: list[str], cluster: str | None = None, include: list[str] | None = None
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster)
+    cluster_row = clusters.lookup(ctx, cluster, documents=False)
     if not tasks:
         raise InvalidParameterException("Tasks cannot be empty.")
     if len(tasks) > 100:
@@ -337,7 +337,7 @@ def list_tasks(
     launch_type: str | None = None,
     daemon_name: str | None = None,
 ) -> dict[str, Any]:
-    cluster_row = clusters.lookup(ctx, cluster)
+    cluster_row = clusters.lookup(ctx, cluster, documents=False)
     limit = page_limit(max_results)
     if daemon_name:  # said, not answered with an empty list: there are no daemons to filter by
         raise UnsupportedFeatureException("daemonName is not supported by Dockyard: it has no daemons yet.")
