@@ -2,8 +2,9 @@
 
 An agent may send ``{"type": "taskReports", "id": N, "reports": [...]}``, each report exactly a
 SubmitTaskStateChange request body. The reports are validated against the action's botocore
-input shape and applied, in order, by the action's own domain method
-(:func:`dockyard.ecs.task_reports.submit_task_state_change`), all in one transaction; the
+input shape and applied, in order, as the action's own domain method would apply them
+(:func:`dockyard.ecs.task_reports.submit_task_state_changes`: the frame's tasks read and
+written together), all in one transaction; the
 answer ``{"type": "taskReportsAck", "id": N, "refused": [...]}`` names the reports the control
 plane refused (as the HTTP action would have, with its error code), which the agent drops.
 
@@ -107,13 +108,17 @@ def apply(ctx: RequestContext, reports: list[dict[str, Any]]) -> list[dict[str, 
         earlier = folded.pop(key, None)
         folded[key] = (index, body if earlier is None else _fold(earlier[1], body))
     keywords = _keywords()
-    for index, body in folded.values():
-        try:
-            task_reports.submit_task_state_change(
-                ctx, **{keywords[name]: value for name, value in body.items() if name in keywords}
-            )
-        except ApiError as error:
-            refused.append(_refusal(index, error))
+    indexes = [index for index, _ in folded.values()]
+    found = task_reports.submit_task_state_changes(
+        ctx,
+        [
+            {keywords[name]: value for name, value in body.items() if name in keywords}
+            for _, body in folded.values()
+        ],
+    )
+    refused += [
+        _refusal(index, error) for index, error in zip(indexes, found, strict=True) if error is not None
+    ]
     return sorted(refused, key=lambda refusal: int(refusal["index"]))
 
 
