@@ -282,7 +282,8 @@ class Connection:
     async def _task_reports(self, message: dict[str, Any]) -> None:
         """A batch of SubmitTaskStateChange bodies: applied, then acked."""
         frame_id, reports = task_report_frames.reports_of(message)
-        refused = await task_report_frames.apply_frame(self._db, reports)
+        together = (self.identity.access_key_id, self.region)  # one transaction for many agents' frames
+        refused = await task_report_frames.apply_frame(self._db, reports, together=together)
         await self.websocket.send_text(task_report_frames.ack(frame_id, refused))
 
     async def _next_frame(self) -> dict[str, Any]:

@@ -45,15 +45,12 @@ _TOUCH = (  # built once: building it per call cost more than running it (RunTas
 
 
 # The task's entry changed in its instance's frames: stamped with the version just moved to.
-_STAMP = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("stamped_task"))
-    .values(
-        frame_version=select(container_instances.c.desired_version)
-        .where(container_instances.c.id == tasks.c.container_instance_id)
-        .scalar_subquery()
-    )
+_STAMP_VERSION = (
+    select(container_instances.c.desired_version)
+    .where(container_instances.c.id == tasks.c.container_instance_id)
+    .scalar_subquery()
 )
+_STAMP = update(tasks).where(tasks.c.id == bindparam("stamped_task")).values(frame_version=_STAMP_VERSION)
 
 
 def changed_in_frames(ctx: RequestContext, task: Row[Any]) -> None:
@@ -121,6 +118,7 @@ _STOP = (
         last_status="STOPPED",
         desired_status="STOPPED",
         stopped_at=bindparam("now"),
+        frame_version=_STAMP_VERSION,  # its instance's desired version, just moved (touch_instances)
         **{name: bindparam(f"new_{name}", type_=tasks.c[name].type) for name in _STOP_COLUMNS},
     )
 )
@@ -168,11 +166,10 @@ def mark_stopped_many(ctx: RequestContext, stops: Iterable[Stop]) -> None:
         )
     if not rows:
         return
-    direct.write(ctx.conn, _STOP, rows)
     held = [task for task, _ in stopped]
     instance_books.release(ctx, held)
     touch_instances(ctx, [task.container_instance_id for task in held])
-    direct.write(ctx.conn, _STAMP, [{"stamped_task": task.id} for task in held])
+    direct.write(ctx.conn, _STOP, rows)  # stamped with the version just moved to (delta frames)
     for task, values in stopped:
         wake.task_changed(ctx, task, stopped_with=values["stop_code"])
     for cluster_name in sorted({task.cluster_name for task in held}):
