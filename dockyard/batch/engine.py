@@ -465,22 +465,10 @@ def _dispatch(ctx: RequestContext, job: Row[Any], progress: dict[str, Any], slot
         strategies=None,
     )
     environment = _environment(ctx, job)
-    order = task_launch.Launch(
-        cluster=cluster,
-        definition=definition,
-        request=request,
-        launch_type=launch_type,
-        overrides=_overrides(definition, environment),
-        group=f"family:{definition['family']}",
-        started_by=started_by(job),
-        tags=[],
-    )
-    rows = task_launch.launch(ctx, order).rows
     version = invoke.get("InvocationSchemaVersion", "1.0")
     arguments = dict(invoke.get("UserArguments") or {})
-    changes: list[dict[str, Any]] = []
-    started: list[dict[str, Any]] = []
-    for item, row in zip(items, rows, strict=False):
+    each = []
+    for item in items:  # each task gets its item's event (and names its item) as it is inserted
         event = invocation.event(
             job_id=job.job_id,
             task_id=f"{job.job_id}-{item.item}-{item.number}",
@@ -490,23 +478,32 @@ def _dispatch(ctx: RequestContext, job: Row[Any], progress: dict[str, Any], slot
             user_arguments=arguments,
         )
         env = [*environment, {"name": "DOCKYARD_BATCH_EVENT", "value": orjson.dumps(event).decode()}]
-        changes.append(
-            {
-                "task_arn": row.arn,
-                "new_overrides": _overrides(definition, env),
-                "new_tags": [{"key": ITEM_TAG, "value": item.item}],
-            }
+        each.append(
+            {"overrides": _overrides(definition, env), "tags": [{"key": ITEM_TAG, "value": item.item}]}
         )
-        started.append(
-            {
-                "item_id": item.id,
-                "new_details": dict(item.details, task=row.arn),
-                "new_version": item.version + 1,
-            }
-        )
-    if changes:
-        direct.write(ctx.conn, _ITEM_OF_TASK, changes)
-        direct.write(ctx.conn, _STARTED, [dict(values, now=ctx.now) for values in started])
+    order = task_launch.Launch(
+        cluster=cluster,
+        definition=definition,
+        request=request,
+        launch_type=launch_type,
+        overrides=_overrides(definition, environment),
+        group=f"family:{definition['family']}",
+        started_by=started_by(job),
+        tags=[],
+        each=tuple(each),
+    )
+    rows = task_launch.launch(ctx, order).rows
+    started = [
+        {
+            "item_id": item.id,
+            "new_details": dict(item.details, task=row.arn),
+            "new_version": item.version + 1,
+            "now": ctx.now,
+        }
+        for item, row in zip(items, rows, strict=False)
+    ]
+    if started:
+        direct.write(ctx.conn, _STARTED, started)
     short = len(rows) < len(items)
     progress["short"] = short
     return len(rows), short
@@ -523,11 +520,6 @@ _STARTED = (
         started_at=func.coalesce(_i.started_at, bindparam("now")),
         updated_at=bindparam("now"),
     )
-)
-_ITEM_OF_TASK = (
-    update(tasks)
-    .where(_t.arn == bindparam("task_arn"))
-    .values(overrides=bindparam("new_overrides"), tags=bindparam("new_tags"))
 )
 
 
