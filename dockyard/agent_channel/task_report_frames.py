@@ -38,7 +38,7 @@ ACK_TYPE = "taskReportsAck"
 OPERATION = "SubmitTaskStateChange"
 MAX_REPORTS = 1000  # per frame; an agent sends at most 200 (dockyard/agent/reporter.py)
 CHUNK = 64  # reports of one frame in a turn at most
-TURN_REPORTS = 256  # reports applied in one transaction at most (the chunks of several frames)
+TURN_REPORTS = task_reports.TURN_REPORTS  # reports applied in one transaction at most
 
 
 class MalformedReports(ValueError):

@@ -23,14 +23,14 @@ from dockyard.context import RequestContext
 from dockyard.jobs import engine as jobs_engine
 from dockyard.jobs import states as item_states
 from dockyard.store import direct
-from dockyard.store.expressions import in_params, in_values
+from dockyard.store.expressions import in_params, in_values, padded
 from dockyard.store.schema import container_logs, job_items, jobs
 
 _i = job_items.c
 _j = jobs.c
 _l = container_logs.c
 _KEY = "dockyard.batch.stopped"  # the transaction's gathered stops, in ctx.prefetched
-_IN = 500  # values in one IN (...) at most
+_IN = 512  # values in one IN (...) at most
 
 _JOB = select(_j.id).where(
     _j.account_id == bindparam("account"),
@@ -151,7 +151,7 @@ def _items(ctx: RequestContext, job_row: int, lines: list[str]) -> dict[str, Row
     found: dict[str, Row[Any]] = {}
     unique = sorted(set(lines))
     for start in range(0, len(unique), _IN):
-        part = unique[start : start + _IN]
+        part = padded(unique[start : start + _IN])
         values = {"job_row": job_row, **in_values("item", part)}
         for item in direct.execute(ctx.conn, _items_named(len(part)), values):
             if item.current and item.status == item_states.IN_PROGRESS:
@@ -163,7 +163,7 @@ def _tasks_with_output(ctx: RequestContext, account_id: str, region: str, task_i
     """Which of these tasks wrote any output (most batch containers' tasks are asked once)."""
     found: set[str] = set()
     for start in range(0, len(task_ids), _IN):
-        part = task_ids[start : start + _IN]
+        part = padded(task_ids[start : start + _IN])
         values = {"account": account_id, "region": region, **in_values("task", part)}
         found.update(row.task_id for row in direct.execute(ctx.conn, _talkers(len(part)), values))
     return found

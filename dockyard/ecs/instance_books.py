@@ -21,7 +21,7 @@ from dockyard.context import RequestContext
 from dockyard.errors import ServerException
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
 from dockyard.store import direct
-from dockyard.store.expressions import in_params, in_values
+from dockyard.store.expressions import in_params, in_values, padded
 from dockyard.store.schema import container_instances
 
 _instances = container_instances.c
@@ -206,7 +206,8 @@ def release(ctx: RequestContext, held: Iterable[Row[Any]]) -> None:
     ids = sorted(by_instance)
     rows = []
     changed: dict[str, list[int]] = defaultdict(list)
-    for instance in direct.execute(ctx.conn, _held(len(ids)), in_values("id", ids)):
+    wanted = padded(ids)
+    for instance in direct.execute(ctx.conn, _held(len(wanted)), in_values("id", wanted)):
         tasks_held = by_instance[instance.id]
         ports = {port for task in tasks_held for port in task.ports}
         gpus = {gpu for task in tasks_held for gpu in task.gpus}

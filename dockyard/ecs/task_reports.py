@@ -23,6 +23,7 @@ from dockyard.store.expressions import in_params
 from dockyard.store.schema import tasks
 
 _ACK = {"acknowledgment": "ACK"}
+TURN_REPORTS = 256  # reports applied together at most (the agent channel's turns)
 _TASK_STATUSES = {"PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}
 
 
@@ -141,9 +142,10 @@ def _without(report: dict[str, Any], *names: str) -> dict[str, Any]:
 _REPORTED = [column for column in tasks.c if column.name not in ("overrides", "attributes")]
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=TURN_REPORTS)
 def _locked_tasks(count: int) -> Select[Any]:
-    # Built once per number of tasks: a report frame's tasks are read (and locked) together.
+    # Built once per number of tasks (a turn's reports name at most TURN_REPORTS): a turn of
+    # report frames reads (and locks) its tasks together.
     # No cluster in it (the caller checks it): with one, SQLite's planner took the cluster's
     # index for a long IN list and walked every task of the cluster.
     return (
