@@ -144,6 +144,18 @@ def wait_status(
     raise RuntimeError(f"job {job_id} did not reach {statuses} in {timeout} s")
 
 
+def books(ecs: Any) -> str:
+    """Every task of the job stopped: the instances' books are back where they started."""
+    arns = ecs.list_container_instances(cluster=CLUSTER, maxResults=100)["containerInstanceArns"]
+    described = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=arns)
+    held = 0
+    for instance in described["containerInstances"]:
+        registered = {r["name"]: r.get("integerValue") for r in instance["registeredResources"]}
+        remaining = {r["name"]: r.get("integerValue") for r in instance["remainingResources"]}
+        held += sum(registered[name] != remaining[name] for name in ("CPU", "MEMORY"))
+    return f"books after the run: {len(arns)} instances, {held} with CPU or memory still held"
+
+
 def profile(pid: int, output: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling ``pid`` until interrupted (``pip install py-spy`` for measuring only)."""
     command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "50"]
@@ -230,6 +242,7 @@ def main() -> None:
                 f"server CPU {cpu:.1f} s = {cpu * 1000 / args.items:.1f} ms per item; "
                 f"hollow agents' CPU {fleet_cpu:.1f} s; load {' '.join(machine()['load'].split()[:1])}"
             )
+            print(books(ecs))
             ordered = sorted(latencies)
             if ordered:
                 p50 = statistics.median(ordered) * 1000

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 import orjson
 from sqlalchemy import select, update
 from starlette.responses import PlainTextResponse
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from dockyard.agent_channel import agent_update, desired_state, logs, task_report_frames
 from dockyard.context import Identity, RequestContext
@@ -112,8 +112,8 @@ class AgentSocket:
         self.server.hub.attach(instance.id, connection)
         try:
             await connection.run()
-        except (WebSocketDisconnect, ConnectionError):
-            pass
+        except (WebSocketDisconnect, WebSocketDisconnected, ConnectionError):
+            pass  # WebSocketDisconnected: a send after the reader's ack found the socket gone
         except FrameError as error:
             log.warning(
                 "agent socket of instance %s (key %s) closed: %s",
@@ -282,7 +282,8 @@ class Connection:
     async def _task_reports(self, message: dict[str, Any]) -> None:
         """A batch of SubmitTaskStateChange bodies: applied, then acked."""
         frame_id, reports = task_report_frames.reports_of(message)
-        refused = await task_report_frames.apply_frame(self._db, reports)
+        together = (self.identity.access_key_id, self.region)  # one transaction for many agents' frames
+        refused = await task_report_frames.apply_frame(self._db, reports, together=together)
         await self.websocket.send_text(task_report_frames.ack(frame_id, refused))
 
     async def _next_frame(self) -> dict[str, Any]:

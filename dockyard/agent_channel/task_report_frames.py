@@ -2,8 +2,9 @@
 
 An agent may send ``{"type": "taskReports", "id": N, "reports": [...]}``, each report exactly a
 SubmitTaskStateChange request body. The reports are validated against the action's botocore
-input shape and applied, in order, by the action's own domain method
-(:func:`dockyard.ecs.task_reports.submit_task_state_change`), all in one transaction; the
+input shape and applied, in order, as the action's own domain method would apply them
+(:func:`dockyard.ecs.task_reports.submit_task_state_changes`: the frame's tasks read and
+written together), all in one transaction; the
 answer ``{"type": "taskReportsAck", "id": N, "refused": [...]}`` names the reports the control
 plane refused (as the HTTP action would have, with its error code), which the agent drops.
 
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -33,8 +37,8 @@ FRAME_TYPE = "taskReports"
 ACK_TYPE = "taskReportsAck"
 OPERATION = "SubmitTaskStateChange"
 MAX_REPORTS = 1000  # per frame; an agent sends at most 200 (dockyard/agent/reporter.py)
-CHUNK = 64  # reports applied in one transaction at most
-_TURN = asyncio.Lock()  # one chunk of the server's at a time (the server runs one event loop)
+CHUNK = 64  # reports of one frame in a turn at most
+TURN_REPORTS = task_reports.TURN_REPORTS  # reports applied in one transaction at most
 
 
 class MalformedReports(ValueError):
@@ -61,23 +65,117 @@ def reports_of(message: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
     return frame_id, reports
 
 
-async def apply_frame(
-    run: Callable[[Callable[[RequestContext], list[dict[str, Any]]]], Awaitable[list[dict[str, Any]]]],
-    reports: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
-    """Apply a frame's reports through ``run`` (one transaction per call) a chunk at a time,
-    one chunk of the whole server at a time; the refused ones, by index in the frame.
+Run = Callable[[Callable[[RequestContext], list[dict[str, Any]]]], Awaitable[list[dict[str, Any]]]]
 
-    On SQLite a transaction holds the event loop: a hundred agents' frames at once, in one
-    group commit, held it for seconds and every read waited. A chunk at a time, reads get in
-    between. A frame cut short by a failure is resent whole by its agent (harmless)."""
+
+@dataclass
+class _Chunk:
+    """Up to CHUNK reports of one frame, waiting for their turn."""
+
+    run: Run
+    together: Hashable
+    reports: list[dict[str, Any]]
+    refused: asyncio.Future[list[dict[str, Any]]]
+
+
+@dataclass
+class _Turns:
+    """The chunks of every connection on one event loop, and who applies them."""
+
+    queue: deque[_Chunk] = field(default_factory=deque)
+    leader: asyncio.Task[None] | None = None
+
+
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
+
+
+async def apply_frame(
+    run: Run, reports: list[dict[str, Any]], *, together: Hashable = None
+) -> list[dict[str, Any]]:
+    """Apply a frame's reports through ``run`` (one transaction per call); the refused ones,
+    by index in the frame.
+
+    The frames of all connections queue, a chunk at a time, and take turns: one turn applies
+    the chunks queued by then whose ``together`` is the same (not None: the same identity and
+    region), up to TURN_REPORTS reports, in one transaction. Why: a hundred agents each send
+    a frame or two of a few reports a second, and a transaction per frame (its commit, its
+    reads of the cluster and the instance) cost more than the reports. Why not all at once:
+    on SQLite a transaction holds the event loop; between turns, reads get in. A frame cut
+    short by a failure is resent whole by its agent (harmless)."""
+    loop = asyncio.get_running_loop()
+    turns = _TURNS.setdefault(loop, _Turns())
+    chunks = [
+        _Chunk(run, together, reports[start : start + CHUNK], loop.create_future())
+        for start in range(0, len(reports), CHUNK)
+    ]
+    turns.queue.extend(chunks)
+    if turns.leader is None:
+        turns.leader = loop.create_task(_lead(turns))
     refused: list[dict[str, Any]] = []
-    for start in range(0, len(reports), CHUNK):
-        chunk = reports[start : start + CHUNK]
-        async with _TURN:
-            found = await run(functools.partial(apply, reports=chunk))
-        refused += [dict(refusal, index=refusal["index"] + start) for refusal in found]
+    for number, chunk in enumerate(chunks):
+        found = await chunk.refused
+        refused += [dict(refusal, index=refusal["index"] + number * CHUNK) for refusal in found]
     return refused
+
+
+async def _lead(turns: _Turns) -> None:
+    try:
+        while turns.queue:
+            await asyncio.sleep(0)  # the frames the loop has read by now join this turn
+            turn = _next_turn(turns.queue)
+            try:
+                await _apply_turn(turn)
+            except Exception as error:
+                if len(turn) == 1:
+                    _fail(turn[0], error)
+                    continue
+                for chunk in turn:  # which frame failed it? each alone, so only that one fails
+                    try:
+                        await _apply_turn([chunk])
+                    except Exception as alone:
+                        _fail(chunk, alone)
+    finally:
+        turns.leader = None
+
+
+def _next_turn(queue: deque[_Chunk]) -> list[_Chunk]:
+    """The first chunk, and those queued after it that may share its transaction."""
+    first = queue.popleft()
+    turn, count = [first], len(first.reports)
+    if first.together is None:
+        return turn
+    kept: list[_Chunk] = []
+    while queue:
+        chunk = queue.popleft()
+        if chunk.together == first.together and count + len(chunk.reports) <= TURN_REPORTS:
+            turn.append(chunk)
+            count += len(chunk.reports)
+        else:
+            kept.append(chunk)
+    queue.extendleft(reversed(kept))
+    return turn
+
+
+async def _apply_turn(turn: list[_Chunk]) -> None:
+    """The turn's chunks in one transaction; each chunk's refusals to its frame."""
+    combined = [report for chunk in turn for report in chunk.reports]
+    found = await turn[0].run(functools.partial(apply, reports=combined))
+    start = 0
+    for chunk in turn:
+        end = start + len(chunk.reports)
+        mine = [
+            dict(refusal, index=refusal["index"] - start)
+            for refusal in found
+            if start <= refusal["index"] < end
+        ]
+        if not chunk.refused.done():  # its connection may have gone away meanwhile
+            chunk.refused.set_result(mine)
+        start = end
+
+
+def _fail(chunk: _Chunk, error: Exception) -> None:
+    if not chunk.refused.done():
+        chunk.refused.set_exception(error)
 
 
 def apply(ctx: RequestContext, reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -107,13 +205,17 @@ def apply(ctx: RequestContext, reports: list[dict[str, Any]]) -> list[dict[str, 
         earlier = folded.pop(key, None)
         folded[key] = (index, body if earlier is None else _fold(earlier[1], body))
     keywords = _keywords()
-    for index, body in folded.values():
-        try:
-            task_reports.submit_task_state_change(
-                ctx, **{keywords[name]: value for name, value in body.items() if name in keywords}
-            )
-        except ApiError as error:
-            refused.append(_refusal(index, error))
+    indexes = [index for index, _ in folded.values()]
+    found = task_reports.submit_task_state_changes(
+        ctx,
+        [
+            {keywords[name]: value for name, value in body.items() if name in keywords}
+            for _, body in folded.values()
+        ],
+    )
+    refused += [
+        _refusal(index, error) for index, error in zip(indexes, found, strict=True) if error is not None
+    ]
     return sorted(refused, key=lambda refusal: int(refusal["index"]))
 
 

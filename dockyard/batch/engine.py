@@ -42,6 +42,7 @@ from dockyard.identity import keys
 from dockyard.jobs import engine as jobs_engine
 from dockyard.jobs import states as item_states
 from dockyard.jobs.plan import Plan
+from dockyard.store import direct
 from dockyard.store.schema import job_items, jobs, tasks
 
 if TYPE_CHECKING:
@@ -348,7 +349,8 @@ _RUNNING = select(func.count()).where(
 def _collect(ctx: RequestContext, job: Row[Any], progress: dict[str, Any]) -> int:
     """Count the outcomes ``stopped_tasks`` left on ended items; how many items still run. Only
     what ended since the last look is read, not everything in flight."""
-    for item in ctx.conn.execute(_ENDED, {"job_row": job.id}).all():
+    done = []
+    for item in direct.execute(ctx.conn, _ENDED, {"job_row": job.id}).all():
         found = item.details.get("outcome") or {}
         outcome = invocation.Outcome(
             str(found.get("code", invocation.TEMPORARY)),
@@ -356,25 +358,34 @@ def _collect(ctx: RequestContext, job: Row[Any], progress: dict[str, Any]) -> in
             str(found.get("errorCode", "")),
             int(found.get("http", 500)),
         )
-        record(ctx, item, outcome, progress)
-    return int(ctx.conn.execute(_RUNNING, {"job_row": job.id}).scalar_one())
+        done.append((item, outcome))
+    record(ctx, done, progress)
+    return int(direct.execute(ctx.conn, _RUNNING, {"job_row": job.id}).scalar_one())
 
 
 def record(
-    ctx: RequestContext, item: Row[Any], outcome: invocation.Outcome, progress: dict[str, Any]
+    ctx: RequestContext, done: list[tuple[Row[Any], invocation.Outcome]], progress: dict[str, Any]
 ) -> None:
-    """An item's outcome: its status, its report line, the job's counters; a retry if due."""
-    details = {k: v for k, v in item.details.items() if k != "outcome"}
-    details.update(code=outcome.error_code, http=outcome.http_status, message=outcome.message[:1024])
-    if outcome.code == invocation.SUCCEEDED:
-        jobs_engine.move(ctx, item, item_states.SUCCEEDED, details=details, urgent=False)
-        progress["succeeded"] = int(progress.get("succeeded", 0)) + 1
-        return
-    if outcome.code == invocation.PERMANENT or int(item.attempt) >= RETRIES:
-        status = item_states.REJECTED if outcome.code == invocation.PERMANENT else item_states.FAILED
-        jobs_engine.move(ctx, item, status, details=details, urgent=False)
-        progress["failed"] = int(progress.get("failed", 0)) + 1
-        return
+    """Items' outcomes: their statuses and report lines (one statement for all that end), the
+    job's counters; a retry where one is due."""
+    ended: list[tuple[Row[Any], str, dict[str, Any]]] = []
+    for item, outcome in done:
+        details = {k: v for k, v in item.details.items() if k != "outcome"}
+        details.update(code=outcome.error_code, http=outcome.http_status, message=outcome.message[:1024])
+        if outcome.code == invocation.SUCCEEDED:
+            ended.append((item, item_states.SUCCEEDED, details))
+            progress["succeeded"] = int(progress.get("succeeded", 0)) + 1
+        elif outcome.code == invocation.PERMANENT or int(item.attempt) >= RETRIES:
+            status = item_states.REJECTED if outcome.code == invocation.PERMANENT else item_states.FAILED
+            ended.append((item, status, details))
+            progress["failed"] = int(progress.get("failed", 0)) + 1
+        else:
+            _retry(ctx, item, details)
+    jobs_engine.end_many(ctx, KIND, ended)
+
+
+def _retry(ctx: RequestContext, item: Row[Any], details: dict[str, Any]) -> None:
+    """A temporary failure: FAILED, and a new execution queued after its back-off."""
     jobs_engine.move(ctx, item, item_states.FAILED, details=details, plan=PLAN, urgent=False)
     delay = BACKOFF_BASE_SECONDS * 4 ** int(item.attempt)
     ctx.conn.execute(
@@ -454,22 +465,10 @@ def _dispatch(ctx: RequestContext, job: Row[Any], progress: dict[str, Any], slot
         strategies=None,
     )
     environment = _environment(ctx, job)
-    order = task_launch.Launch(
-        cluster=cluster,
-        definition=definition,
-        request=request,
-        launch_type=launch_type,
-        overrides=_overrides(definition, environment),
-        group=f"family:{definition['family']}",
-        started_by=started_by(job),
-        tags=[],
-    )
-    rows = task_launch.launch(ctx, order).rows
     version = invoke.get("InvocationSchemaVersion", "1.0")
     arguments = dict(invoke.get("UserArguments") or {})
-    changes: list[dict[str, Any]] = []
-    started: list[dict[str, Any]] = []
-    for item, row in zip(items, rows, strict=False):
+    each = []
+    for item in items:  # each task gets its item's event (and names its item) as it is inserted
         event = invocation.event(
             job_id=job.job_id,
             task_id=f"{job.job_id}-{item.item}-{item.number}",
@@ -479,23 +478,32 @@ def _dispatch(ctx: RequestContext, job: Row[Any], progress: dict[str, Any], slot
             user_arguments=arguments,
         )
         env = [*environment, {"name": "DOCKYARD_BATCH_EVENT", "value": orjson.dumps(event).decode()}]
-        changes.append(
-            {
-                "task_arn": row.arn,
-                "new_overrides": _overrides(definition, env),
-                "new_tags": [{"key": ITEM_TAG, "value": item.item}],
-            }
+        each.append(
+            {"overrides": _overrides(definition, env), "tags": [{"key": ITEM_TAG, "value": item.item}]}
         )
-        started.append(
-            {
-                "item_id": item.id,
-                "new_details": dict(item.details, task=row.arn),
-                "new_version": item.version + 1,
-            }
-        )
-    if changes:
-        ctx.conn.execute(_ITEM_OF_TASK, changes)
-        ctx.conn.execute(_STARTED, [dict(values, now=ctx.now) for values in started])
+    order = task_launch.Launch(
+        cluster=cluster,
+        definition=definition,
+        request=request,
+        launch_type=launch_type,
+        overrides=_overrides(definition, environment),
+        group=f"family:{definition['family']}",
+        started_by=started_by(job),
+        tags=[],
+        each=tuple(each),
+    )
+    rows = task_launch.launch(ctx, order).rows
+    started = [
+        {
+            "item_id": item.id,
+            "new_details": dict(item.details, task=row.arn),
+            "new_version": item.version + 1,
+            "now": ctx.now,
+        }
+        for item, row in zip(items, rows, strict=False)
+    ]
+    if started:
+        direct.write(ctx.conn, _STARTED, started)
     short = len(rows) < len(items)
     progress["short"] = short
     return len(rows), short
@@ -512,11 +520,6 @@ _STARTED = (
         started_at=func.coalesce(_i.started_at, bindparam("now")),
         updated_at=bindparam("now"),
     )
-)
-_ITEM_OF_TASK = (
-    update(tasks)
-    .where(_t.arn == bindparam("task_arn"))
-    .values(overrides=bindparam("new_overrides"), tags=bindparam("new_tags"))
 )
 
 
@@ -603,6 +606,7 @@ def _record_all(
     if job is None or job.status not in job_states.RUNNING:
         return False
     progress = dict(job.progress)
+    current = []
     for read, outcome in done:
         item = ctx.conn.execute(
             select(job_items).where(
@@ -613,7 +617,8 @@ def _record_all(
             )
         ).first()
         if item is not None:
-            record(ctx, item, outcome, progress)
+            current.append((item, outcome))
+    record(ctx, current, progress)
     ctx.conn.execute(update(jobs).where(_j.id == job.id).values(progress=progress, updated_at=ctx.now))
     return True
 

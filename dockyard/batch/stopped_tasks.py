@@ -9,11 +9,12 @@ one look-up per task (its job, its item, its output) was a third of the server's
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 
 from dockyard.batch import invocation
 from dockyard.batch.actions import KIND
@@ -21,14 +22,22 @@ from dockyard.batch.engine import ENDED, ITEM_TAG, STARTED_BY_PREFIX
 from dockyard.context import RequestContext
 from dockyard.jobs import engine as jobs_engine
 from dockyard.jobs import states as item_states
+from dockyard.store import direct
+from dockyard.store.expressions import in_params, in_values, padded
 from dockyard.store.schema import container_logs, job_items, jobs
 
 _i = job_items.c
 _j = jobs.c
 _l = container_logs.c
 _KEY = "dockyard.batch.stopped"  # the transaction's gathered stops, in ctx.prefetched
-_IN = 500  # values in one IN (...) at most
+_IN = 512  # values in one IN (...) at most
 
+_JOB = select(_j.id).where(
+    _j.account_id == bindparam("account"),
+    _j.region == bindparam("region"),
+    _j.kind == KIND,
+    _j.job_id == bindparam("job_id"),
+)
 _ENDED_ITEM = (
     update(job_items)
     .where(_i.id == bindparam("item_id"))
@@ -52,20 +61,24 @@ class _Stops:
         _end_items(self.ctx, self.entries)
 
 
-def task_stopped(ctx: RequestContext, task: Any, stopped: dict[str, Any]) -> None:
-    """A task stopped (in the transaction that stops it): if it ran a batch item, its outcome
-    is read before the commit (exit code, last output line: the agent ships output before it
-    reports STOPPED), left on the item, and its job is due shortly (coalesced)."""
-    if not (task.started_by or "").startswith(STARTED_BY_PREFIX):
-        return
-    line = next((tag.get("value") for tag in task.tags or [] if tag.get("key") == ITEM_TAG), None)
-    if line is None:
+def task_stopped(ctx: RequestContext, stopped: list[tuple[Row[Any], dict[str, Any]]]) -> None:
+    """Tasks stopped (in the transaction that stops them): for those that ran a batch item, the
+    outcome is read before the commit (exit code, last output line: the agent ships output
+    before it reports STOPPED), left on the item, and its job is due shortly (coalesced)."""
+    entries = []
+    for task, values in stopped:
+        if not (task.started_by or "").startswith(STARTED_BY_PREFIX):
+            continue
+        line = next((tag.get("value") for tag in task.tags or [] if tag.get("key") == ITEM_TAG), None)
+        if line is not None:
+            entries.append((task, str(line), values))
+    if not entries:
         return
     stops = ctx.prefetched.get(_KEY)
     if stops is None or stops.end_items not in ctx.before_commit:  # the first (or a retried transaction)
         stops = ctx.prefetched[_KEY] = _Stops(ctx)
         ctx.before_commit.append(stops.end_items)
-    stops.entries.append((task, str(line), stopped))
+    stops.entries += entries
 
 
 def _end_items(ctx: RequestContext, entries: list[tuple[Row[Any], str, dict[str, Any]]]) -> None:
@@ -76,10 +89,8 @@ def _end_items(ctx: RequestContext, entries: list[tuple[Row[Any], str, dict[str,
         )
     woken = False
     for (account_id, region, job_id), stops in by_job.items():
-        job_row = ctx.conn.execute(
-            select(_j.id).where(
-                _j.account_id == account_id, _j.region == region, _j.kind == KIND, _j.job_id == job_id
-            )
+        job_row = direct.execute(
+            ctx.conn, _JOB, {"account": account_id, "region": region, "job_id": job_id}
         ).scalar()
         if job_row is None:
             continue
@@ -111,11 +122,28 @@ def _end_items(ctx: RequestContext, entries: list[tuple[Row[Any], str, dict[str,
             )
             items.pop(line)  # a task stopped twice in one transaction counts once
         if ended:
-            ctx.conn.execute(_ENDED_ITEM, ended)
+            direct.write(ctx.conn, _ENDED_ITEM, ended)
             jobs_engine.due_by(ctx, job_row, ctx.now + jobs_engine.COALESCE_SECONDS / 5)
             woken = True
     if woken:
         ctx.after_commit.append(lambda: ctx.server.controllers.wake(jobs_engine.CONTROLLER))
+
+
+@functools.lru_cache(maxsize=64)
+def _items_named(count: int) -> Select[Any]:
+    # Built once per number of lines. By (job, line): the item's unique index. With current
+    # and status in it, SQLite walked every item in flight of the job for each frame.
+    return select(job_items).where(_i.job_row == bindparam("job_row"), in_params(_i.item, "item", count))
+
+
+@functools.lru_cache(maxsize=64)
+def _talkers(count: int) -> Select[Any]:
+    return (
+        select(_l.task_id)
+        .where(_l.account_id == bindparam("account"), _l.region == bindparam("region"))
+        .where(in_params(_l.task_id, "task", count))
+        .distinct()
+    )
 
 
 def _items(ctx: RequestContext, job_row: int, lines: list[str]) -> dict[str, Row[Any]]:
@@ -123,15 +151,11 @@ def _items(ctx: RequestContext, job_row: int, lines: list[str]) -> dict[str, Row
     found: dict[str, Row[Any]] = {}
     unique = sorted(set(lines))
     for start in range(0, len(unique), _IN):
-        for item in ctx.conn.execute(
-            select(job_items).where(
-                _i.job_row == job_row,
-                _i.item.in_(unique[start : start + _IN]),
-                _i.current.is_(True),
-                _i.status == item_states.IN_PROGRESS,
-            )
-        ):
-            found[item.item] = item
+        part = padded(unique[start : start + _IN])
+        values = {"job_row": job_row, **in_values("item", part)}
+        for item in direct.execute(ctx.conn, _items_named(len(part)), values):
+            if item.current and item.status == item_states.IN_PROGRESS:
+                found[item.item] = item
     return found
 
 
@@ -139,17 +163,9 @@ def _tasks_with_output(ctx: RequestContext, account_id: str, region: str, task_i
     """Which of these tasks wrote any output (most batch containers' tasks are asked once)."""
     found: set[str] = set()
     for start in range(0, len(task_ids), _IN):
-        found.update(
-            ctx.conn.execute(
-                select(_l.task_id)
-                .where(
-                    _l.account_id == account_id,
-                    _l.region == region,
-                    _l.task_id.in_(task_ids[start : start + _IN]),
-                )
-                .distinct()
-            ).scalars()
-        )
+        part = padded(task_ids[start : start + _IN])
+        values = {"account": account_id, "region": region, **in_values("task", part)}
+        found.update(row.task_id for row in direct.execute(ctx.conn, _talkers(len(part)), values))
     return found
 
 

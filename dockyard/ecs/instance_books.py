@@ -21,7 +21,7 @@ from dockyard.context import RequestContext
 from dockyard.errors import ServerException
 from dockyard.placement.model import InstanceSnapshot, PlacementRequest, PlacementResult
 from dockyard.store import direct
-from dockyard.store.expressions import in_params, in_values
+from dockyard.store.expressions import in_params, in_values, padded
 from dockyard.store.schema import container_instances
 
 _instances = container_instances.c
@@ -164,28 +164,65 @@ def retire(ctx: RequestContext, cluster_name: str, instance_id: int) -> None:
     _changed(ctx, cluster_name, [instance_id])
 
 
-def release(ctx: RequestContext, task: Row[Any]) -> None:
-    """Give what ``task`` held back to its instance (once: callers check it was not STOPPED)."""
-    if task.container_instance_id is None:
-        return
-    instance = ctx.conn.execute(
-        select(container_instances)
-        .where(container_instances.c.id == task.container_instance_id)
-        .with_for_update()
-    ).first()
-    if instance is None:
-        return
-    held_ports = set(task.ports)
-    held_gpus = set(task.gpus)
-    ctx.conn.execute(
-        update(container_instances)
-        .where(container_instances.c.id == instance.id)
-        .values(
-            used_cpu=max(0, instance.used_cpu - task.cpu),
-            used_memory=max(0, instance.used_memory - task.memory),
-            used_ports=[port for port in instance.used_ports if port not in held_ports],
-            used_gpus=[gpu for gpu in instance.used_gpus if gpu not in held_gpus],
-            version=_instances.version + 1,
+@functools.lru_cache(maxsize=16)
+def _held(count: int) -> Select[Any]:
+    return (
+        select(
+            _instances.id,
+            _instances.used_cpu,
+            _instances.used_memory,
+            _instances.used_ports,
+            _instances.used_gpus,
         )
+        .where(in_params(_instances.id, "id", count))
+        .order_by(_instances.id)
+        .with_for_update()
     )
-    _changed(ctx, task.cluster_name, [instance.id])
+
+
+_RELEASE = (
+    update(container_instances)
+    .where(_instances.id == bindparam("row_id"))
+    .values(
+        used_cpu=bindparam("cpu"),
+        used_memory=bindparam("memory"),
+        used_ports=bindparam("ports"),
+        used_gpus=bindparam("gpus"),
+        version=_instances.version + 1,
+    )
+)
+
+
+def release(ctx: RequestContext, held: Iterable[Row[Any]]) -> None:
+    """Give what these tasks held back to their instances (once: callers check they were not
+    STOPPED): one locked read and one UPDATE per instance, with the tasks' sums, however many
+    of its tasks stop together (an agent's report frame stops dozens at once)."""
+    by_instance: dict[int, list[Row[Any]]] = defaultdict(list)
+    for task in held:
+        if task.container_instance_id is not None:
+            by_instance[task.container_instance_id].append(task)
+    if not by_instance:
+        return
+    ids = sorted(by_instance)
+    rows = []
+    changed: dict[str, list[int]] = defaultdict(list)
+    wanted = padded(ids)
+    for instance in direct.execute(ctx.conn, _held(len(wanted)), in_values("id", wanted)):
+        tasks_held = by_instance[instance.id]
+        ports = {port for task in tasks_held for port in task.ports}
+        gpus = {gpu for task in tasks_held for gpu in task.gpus}
+        rows.append(
+            {
+                "row_id": instance.id,
+                "cpu": max(0, instance.used_cpu - sum(task.cpu for task in tasks_held)),
+                "memory": max(0, instance.used_memory - sum(task.memory for task in tasks_held)),
+                "ports": [port for port in instance.used_ports if port not in ports],
+                "gpus": [gpu for gpu in instance.used_gpus if gpu not in gpus],
+            }
+        )
+        for cluster_name in {task.cluster_name for task in tasks_held}:
+            changed[cluster_name].append(instance.id)
+    if rows:
+        direct.write(ctx.conn, _RELEASE, rows)
+    for cluster_name, instance_ids in changed.items():
+        _changed(ctx, cluster_name, instance_ids)

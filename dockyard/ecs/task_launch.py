@@ -53,6 +53,7 @@ class Launch:
     client_token: str | None = None
     instance_ids: list[int] | None = None  # only these instances (StartTask, daemons)
     attributes: dict[str, Any] = field(default_factory=dict)  # other Task members, as given
+    each: tuple[dict[str, Any], ...] = ()  # the n-th placed task's own columns (a batch item's)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,7 @@ def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -
                 "created_at": ctx.now,
                 "version": 1,
                 "client_token": order.client_token,
+                **(order.each[n] if n < len(order.each) else {}),
             }
         )
     if values:

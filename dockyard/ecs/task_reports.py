@@ -7,23 +7,23 @@ a report after a reconnect, or two reports may cross, and the task still ends wh
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Row, bindparam, update
+from sqlalchemy import Row, Select, bindparam, select, update
 
 from dockyard.context import RequestContext
-from dockyard.ecs import clusters
+from dockyard.ecs import clusters, described
 from dockyard.ecs.services import wake
-from dockyard.ecs.task_lifecycle import later, later_container, mark_stopped
+from dockyard.ecs.task_lifecycle import Stop, later, later_container, mark_stopped_many
 from dockyard.ecs.tasks import find
-from dockyard.errors import InvalidParameterException, UnsupportedFeatureException
+from dockyard.errors import ApiError, InvalidParameterException, UnsupportedFeatureException
 from dockyard.store import direct
+from dockyard.store.expressions import in_params
 from dockyard.store.schema import tasks
 
 _ACK = {"acknowledgment": "ACK"}
-# Built once: the report that moves a task on is the hottest write of a busy fleet (the
-# parameters' keys pick the columns set).
-_UPDATE_TASK = update(tasks).where(tasks.c.id == bindparam("task_row"))
+TURN_REPORTS = 256  # reports applied together at most (the agent channel's turns)
 _TASK_STATUSES = {"PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}
 
 
@@ -87,6 +87,143 @@ def submit_task_state_change(
     execution_stopped_at: float | None = None,
 ) -> dict[str, Any]:
     row = _task(ctx, cluster, task)
+    change = _change(
+        ctx,
+        row,
+        status=status,
+        reason=reason,
+        containers=containers,
+        attachments=attachments,
+        managed_agents=managed_agents,
+        pull_started_at=pull_started_at,
+        pull_stopped_at=pull_stopped_at,
+        execution_stopped_at=execution_stopped_at,
+    )
+    _apply(ctx, [change])
+    return _ACK
+
+
+def submit_task_state_changes(ctx: RequestContext, reports: list[dict[str, Any]]) -> list[ApiError | None]:
+    """SubmitTaskStateChange for each of ``reports`` (the action's keywords), in order, as
+    many calls would apply them, for the work of one: the tasks read in one statement per
+    cluster, their changes written together (``task_lifecycle.mark_stopped_many``). Returns
+    the error each report was refused with (None: applied); a refusal is raised before
+    anything is written, so the others still count."""
+    refused: list[ApiError | None] = [None] * len(reports)
+    rows = _tasks_of(ctx, reports, refused)
+    changes: list[Change] = []
+    again: list[int] = []
+    seen: set[int] = set()
+    for index, row in rows.items():
+        if row.id in seen:  # named twice (an id and an ARN): read again once the first is written
+            again.append(index)
+            continue
+        try:
+            changes.append(_change(ctx, row, **_without(reports[index], "cluster", "task")))
+        except ApiError as error:
+            refused[index] = error
+            continue
+        seen.add(row.id)
+    _apply(ctx, changes)
+    for index in again:
+        try:
+            submit_task_state_change(ctx, **reports[index])
+        except ApiError as error:
+            refused[index] = error
+    return refused
+
+
+def _without(report: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: value for name, value in report.items() if name not in names}
+
+
+# What a report reads of its task: all but the documents it never looks at (a batch item's
+# overrides carry its event: parsing them was a tenth of a frame's work).
+_REPORTED = [column for column in tasks.c if column.name not in ("overrides", "attributes")]
+
+
+@functools.lru_cache(maxsize=TURN_REPORTS)
+def _locked_tasks(count: int) -> Select[Any]:
+    # Built once per number of tasks (a turn's reports name at most TURN_REPORTS): a turn of
+    # report frames reads (and locks) its tasks together.
+    # No cluster in it (the caller checks it): with one, SQLite's planner took the cluster's
+    # index for a long IN list and walked every task of the cluster.
+    return (
+        select(*_REPORTED)
+        .where(
+            tasks.c.account_id == bindparam("account"),
+            tasks.c.region == bindparam("region"),
+            in_params(tasks.c.task_id, "id", count),
+        )
+        .order_by(tasks.c.id)
+        .with_for_update()
+    )
+
+
+def _tasks_of(
+    ctx: RequestContext, reports: list[dict[str, Any]], refused: list[ApiError | None]
+) -> dict[int, Row[Any]]:
+    """Each report's task (by index, in order), locked; a report whose cluster or task is
+    not found gets the error ``_task`` would raise."""
+    by_cluster: dict[str | None, list[int]] = {}
+    for index, report in enumerate(reports):
+        by_cluster.setdefault(report.get("cluster"), []).append(index)
+    found: dict[int, Row[Any]] = {}
+    for cluster, indexes in by_cluster.items():
+        try:
+            cluster_row = clusters.lookup(ctx, cluster)
+        except ApiError as error:
+            for index in indexes:
+                refused[index] = error
+            continue
+        named = [str(reports[index].get("task")) for index in indexes if reports[index].get("task")]
+        scope = {"account": ctx.account_id, "region": ctx.region}
+        rows = described.find_many(ctx, named, "task", _locked_tasks, scope, lambda row: str(row.task_id))
+        for index in indexes:
+            task = reports[index].get("task")
+            if not task:
+                refused[index] = InvalidParameterException("task is required.")
+            elif task not in rows or rows[task].cluster_name != cluster_row.name:
+                refused[index] = InvalidParameterException(f"The referenced task {task} was not found.")
+            else:
+                found[index] = rows[task]
+    return dict(sorted(found.items()))
+
+
+# A report's change: the task's stop, or its row and the columns it moves to.
+Change = Stop | tuple[Row[Any], dict[str, Any]] | None
+
+_UPDATED = (
+    "containers",
+    "version",
+    "last_status",
+    "started_at",
+    "connectivity_at",
+    "pull_started_at",
+    "pull_stopped_at",
+)
+# Built once, every column given (an executemany needs one shape).
+_UPDATE = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("row_id"))
+    .values({name: bindparam(f"new_{name}", type_=tasks.c[name].type) for name in _UPDATED})
+)
+
+
+def _change(
+    ctx: RequestContext,
+    row: Row[Any],
+    *,
+    status: str | None = None,
+    reason: str | None = None,
+    containers: list[dict[str, Any]] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    managed_agents: list[dict[str, Any]] | None = None,
+    pull_started_at: float | None = None,
+    pull_stopped_at: float | None = None,
+    execution_stopped_at: float | None = None,
+) -> Change:
+    """What a report does to its task (read locked), or the error it is refused with."""
     _refuse_attachments(attachments, "attachments")
     if managed_agents:
         raise UnsupportedFeatureException(
@@ -95,40 +232,49 @@ def submit_task_state_change(
     check_status(status)
     merged = _merge_containers(row.containers, containers or [])
     if row.last_status == "STOPPED":
-        return _ACK
+        return None
     if status == "STOPPED":
         stop_code, stopped_reason = _stop_facts(row, merged, reason)
-        if row.started_at is None and stop_code != "TaskFailedToStart":
-            # It ran and ended between two reports: it started, even if RUNNING was never seen.
-            ctx.conn.execute(
-                update(tasks)
-                .where(tasks.c.id == row.id)
-                .values(started_at=pull_stopped_at or ctx.now, connectivity_at=pull_stopped_at or ctx.now)
-            )
-        mark_stopped(
-            ctx,
+        # It ran and ended between two reports: it started, even if RUNNING was never seen.
+        ran_unseen = row.started_at is None and stop_code != "TaskFailedToStart"
+        return Stop(
             row,
-            stop_code=stop_code,
-            reason=stopped_reason,
-            containers=[{**c, "lastStatus": "STOPPED"} for c in merged],
+            stop_code,
+            stopped_reason,
+            [{**c, "lastStatus": "STOPPED"} for c in merged],
+            started_at=(pull_stopped_at or ctx.now) if ran_unseen else None,
             execution_stopped_at=execution_stopped_at,
             pull_started_at=pull_started_at,
             pull_stopped_at=pull_stopped_at,
         )
-        return _ACK
-    values: dict[str, Any] = {"containers": merged, "version": row.version + 1}
-    if status is not None:
-        values["last_status"] = later(row.last_status, status)
-        if status == "RUNNING" and row.started_at is None:
-            values["started_at"] = ctx.now
-            values["connectivity_at"] = ctx.now
+    started = status == "RUNNING" and row.started_at is None
+    return row, {
+        "containers": merged,
+        "version": row.version + 1,
+        "last_status": row.last_status if status is None else later(row.last_status, status),
+        "started_at": ctx.now if started else row.started_at,
+        "connectivity_at": ctx.now if started else row.connectivity_at,
+        "pull_started_at": row.pull_started_at if row.pull_started_at is not None else pull_started_at,
+        "pull_stopped_at": row.pull_stopped_at if row.pull_stopped_at is not None else pull_stopped_at,
+    }
+
+
+def _apply(ctx: RequestContext, changes: list[Change]) -> None:
+    """Write the changes: the moved tasks in one statement, the stopped ones together."""
+    updates = [change for change in changes if isinstance(change, tuple)]
+    if updates:
+        direct.write(
+            ctx.conn,
+            _UPDATE,
+            [
+                {"row_id": row.id, **{f"new_{name}": values[name] for name in _UPDATED}}
+                for row, values in updates
+            ],
+        )
+    for row, values in updates:
+        if row.started_at is None and values["started_at"] is not None:
             wake.task_changed(ctx, row)  # a service's task started: its deployment moves on
-    if pull_started_at is not None and row.pull_started_at is None:
-        values["pull_started_at"] = pull_started_at
-    if pull_stopped_at is not None and row.pull_stopped_at is None:
-        values["pull_stopped_at"] = pull_stopped_at
-    direct.write(ctx.conn, _UPDATE_TASK, {"task_row": row.id, **values})
-    return _ACK
+    mark_stopped_many(ctx, [change for change in changes if isinstance(change, Stop)])
 
 
 def submit_container_state_change(

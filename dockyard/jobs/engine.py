@@ -85,6 +85,8 @@ def add_items(ctx: RequestContext, job: Row[Any], names: Iterable[str]) -> int:
 
 
 _UNSET: Any = object()  # move's due_at: the job's due time was not read with the item
+# An item moved to one of these: a running worker must stop; a retry is new work.
+_TAKEN_AWAY = (states.CANCELED, states.TIMED_OUT, states.REMOVED, states.FAILED)
 
 
 def move(
@@ -116,7 +118,7 @@ def move(
     ctx.conn.execute(_update_item(tuple(values)), {"item_id": item.id, **_new(values)})
     if status in (states.FAILED, states.TIMED_OUT) and plan is not None:
         _maybe_retry(ctx, item, status, plan)
-    if status in (states.CANCELED, states.TIMED_OUT, states.REMOVED, states.FAILED):
+    if status in _TAKEN_AWAY:
         kind = ctx.conn.execute(select(_j.kind).where(_j.id == item.job_row)).scalar_one()
         _changed(ctx, kind, [item.item])  # a running worker must stop; a retry is new work
     by = None
@@ -132,6 +134,26 @@ def move(
     if by is not None and not (known and due_at is not None and due_at <= by):
         due_by(ctx, item.job_row, by)
     return values
+
+
+_ENDED_COLUMNS = ("status", "version", "updated_at", "details", "timeout_at")
+
+
+def end_many(ctx: RequestContext, kind: str, ended: list[tuple[Row[Any], str, dict[str, Any]]]) -> None:
+    """``move`` (not urgent, no retry) of many items, each to a terminal status with its new
+    details, in one statement: a batch job's look ends hundreds of items at once."""
+    if not ended:
+        return
+    rows = []
+    for item, status, details in ended:
+        assert status in states.TERMINAL
+        values = {"status": status, "version": item.version + 1, "updated_at": ctx.now}
+        rows.append({"item_id": item.id, **_new({**values, "details": details, "timeout_at": None})})
+    direct.write(ctx.conn, _update_item(_ENDED_COLUMNS), rows)
+    taken = [item.item for item, status, _ in ended if status in _TAKEN_AWAY]
+    _changed(ctx, kind, taken)
+    for job_row in sorted({item.job_row for item, _, _ in ended}):
+        due_by(ctx, job_row, ctx.now + COALESCE_SECONDS)
 
 
 # The columns an UPDATE of move writes -> the statement, built once per set of columns.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, literal
@@ -28,3 +28,11 @@ def in_params(column: Any, name: str, count: int) -> ColumnElement[bool]:
 def in_values(name: str, values: Iterable[Any]) -> dict[str, Any]:
     """The parameters of ``in_params(column, name, len(values))``."""
     return {f"{name}_{index}": value for index, value in enumerate(values)}
+
+
+def padded(values: Sequence[Any]) -> list[Any]:
+    """``values`` (at least one) with the last repeated up to the next power of two: for an
+    ``in_params`` statement cached by length, a few lengths are built, not every one (a value
+    repeated changes no IN)."""
+    size = 1 << (len(values) - 1).bit_length()
+    return [*values, *[values[-1]] * (size - len(values))]

@@ -3,7 +3,9 @@ would apply them, refusals named in the ack, a replay harmless, a malformed fram
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import deque
 from typing import Any
 
 import pytest
@@ -184,3 +186,71 @@ def test_a_malformed_report_frame_closes_the_socket(
         socket.send(json.dumps(frame))
         assert close_code(socket) == 1003
     assert "Traceback" not in server.log()
+
+
+def _chunk(together: Any, reports: int) -> task_report_frames._Chunk:
+    return task_report_frames._Chunk(
+        run=_never, together=together, reports=[{"n": n} for n in range(reports)], refused=_no_future()
+    )
+
+
+async def _never(function: Any) -> list[dict[str, Any]]:
+    raise AssertionError("not run")
+
+
+def _no_future() -> Any:
+    return None  # the turns' grouping never looks at it
+
+
+@pytest.mark.parametrize(
+    ("queued", "turn", "left"),
+    [
+        ([("a", 10), ("a", 20), ("a", 30)], [0, 1, 2], []),
+        ([("a", 10), ("b", 20), ("a", 30)], [0, 2], [1]),
+        ([(None, 10), (None, 20)], [0], [1]),
+        ([("a", 200), ("a", 64), ("a", 56)], [0, 2], [1]),
+    ],
+    ids=[
+        "the chunks of one identity and region share a turn",
+        "another identity's chunk waits, in its place",
+        "a frame given no identity to share goes alone",
+        "a turn takes at most TURN_REPORTS reports; the chunk that would pass it waits",
+    ],
+)
+def test_a_turn_takes_the_queued_chunks_that_may_share_its_transaction(
+    queued: list[tuple[Any, int]], turn: list[int], left: list[int]
+) -> None:
+    chunks = [_chunk(together, reports) for together, reports in queued]
+    queue = deque(chunks)
+    taken = task_report_frames._next_turn(queue)
+    assert [chunks.index(chunk) for chunk in taken] == turn
+    assert [chunks.index(chunk) for chunk in queue] == left
+
+
+def test_frames_sharing_a_turn_get_their_own_refusals_and_a_failing_one_fails_alone() -> None:
+    applied: list[list[int]] = []
+
+    async def run(function: Any) -> list[dict[str, Any]]:
+        reports = function.keywords["reports"]
+        if any(report.get("poison") for report in reports):
+            raise RuntimeError("a report the domain code could not take")
+        applied.append([report["n"] for report in reports])
+        return [{"index": index, "code": "X"} for index, report in enumerate(reports) if report.get("bad")]
+
+    async def scenario() -> list[Any]:
+        frames = [
+            [{"n": 0}, {"n": 1, "bad": True}],
+            [{"n": 2, "bad": True}, {"n": 3}],
+            [{"n": 4, "poison": True}],
+        ]
+        return list(
+            await asyncio.gather(
+                *(task_report_frames.apply_frame(run, frame, together="key") for frame in frames),
+                return_exceptions=True,
+            )
+        )
+
+    first, second, third = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert first == [{"index": 1, "code": "X"}] and second == [{"index": 0, "code": "X"}]
+    assert isinstance(third, RuntimeError)
+    assert applied == [[0, 1], [2, 3]]  # the turn of all three failed: then each frame alone

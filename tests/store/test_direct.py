@@ -13,7 +13,7 @@ from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 
 from dockyard.store import direct
 from dockyard.store.db import make_engine, sqlite_url, transaction
-from dockyard.store.expressions import in_params, in_values, one_of
+from dockyard.store.expressions import in_params, in_values, one_of, padded
 from dockyard.store.migrate import upgrade
 from dockyard.store.pagination import PagedQuery
 from dockyard.store.schema import clusters, container_instances
@@ -239,3 +239,14 @@ def test_a_write_on_the_driver_does_what_sqlalchemy_does(engine: Engine, stateme
     assert outcomes[1] == outcomes[0]
     assert outcomes[2] == outcomes[0]
     assert outcomes[0][0].rowcount == (1 if isinstance(rows, dict) else len(rows)) or "none" in str(rows)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [([7], [7]), ([1, 2], [1, 2]), ([1, 2, 3], [1, 2, 3, 3]), (list(range(5)), [0, 1, 2, 3, 4, 4, 4, 4])],
+    ids=["one stays one", "a power of two stays", "three become four", "five become eight"],
+)
+def test_an_in_list_is_padded_to_a_power_of_two_with_its_last_value(
+    values: list[int], expected: list[int]
+) -> None:
+    assert padded(values) == expected

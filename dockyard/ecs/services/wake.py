@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import false, insert, literal, or_, select, true, update
+from sqlalchemy import bindparam, false, insert, literal, or_, select, true, update
 
 from dockyard.context import RequestContext
+from dockyard.store import direct
 from dockyard.store.schema import service_wakeups, services
 
 CONTROLLER = "services"
@@ -52,19 +53,29 @@ def task_changed(ctx: RequestContext, task: Any, *, stopped_with: str | None = N
     _wake_after_commit(ctx)
 
 
+_CLUSTER_SERVICES = select(_svc.id).where(
+    _svc.account_id == bindparam("account"),
+    _svc.region == bindparam("region"),
+    _svc.cluster_name == bindparam("cluster"),
+    _svc.status != "INACTIVE",
+)
+# Built once: every frame of task reports that stops a task frees room in its cluster.
+_WAKE_CLUSTER = {
+    capacity_only: insert(service_wakeups).from_select(
+        ["service_id"],
+        _CLUSTER_SERVICES.where(or_(_svc.starved, _svc.scheduling_strategy == "DAEMON"))
+        if capacity_only
+        else _CLUSTER_SERVICES,
+    )
+    for capacity_only in (False, True)
+}
+
+
 def cluster_changed(ctx: RequestContext, cluster_name: str, *, capacity_only: bool = False) -> None:
     """The cluster's instances changed. ``capacity_only``: only room was freed, which concerns
     the services waiting for it and daemons; otherwise every service of the cluster looks."""
-    query = select(_svc.id).where(
-        _svc.account_id == ctx.account_id,
-        _svc.region == ctx.region,
-        _svc.cluster_name == cluster_name,
-        _svc.status != "INACTIVE",
-    )
-    if capacity_only:
-        query = query.where(or_(_svc.starved, _svc.scheduling_strategy == "DAEMON"))
-    result = ctx.conn.execute(insert(service_wakeups).from_select(["service_id"], query))
-    if result.rowcount:
+    scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster_name}
+    if direct.write(ctx.conn, _WAKE_CLUSTER[capacity_only], scope).rowcount:
         _wake_after_commit(ctx)
 
 

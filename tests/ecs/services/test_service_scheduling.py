@@ -165,3 +165,20 @@ def test_tasks_on_a_lost_instance_are_replaced(tmp_path: Any) -> None:
     finally:
         agents.close()
         server.stop()
+
+
+def test_a_service_short_of_room_starts_its_task_once_a_stopped_task_frees_it(
+    ecs: Any, hollow: HollowAgents
+) -> None:
+    hollow.start(1, memory=48, reports=True)  # room for one task of 32 MiB
+    standalone = ecs.run_task(taskDefinition="web")["tasks"][0]["taskArn"]
+    ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=1)
+    wait_for(
+        lambda: any("unable to place a task" in e["message"] for e in _service(ecs)["events"]),
+        120,
+        message="the service never said it was short of room",
+    )
+    # The agent reports the stop in a frame of reports: the freed room wakes the service.
+    ecs.stop_task(task=standalone)
+    service = _steady(ecs, running=1)
+    assert service["runningCount"] == 1
