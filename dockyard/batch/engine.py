@@ -629,12 +629,22 @@ def _record_all(
 def _stop_all(ctx: RequestContext, job: Row[Any], reason: str) -> None:
     """Every pending item CANCELED, every running task told to stop."""
     running = ctx.conn.execute(_IN_FLIGHT, {"job_row": job.id}).all()
-    arns = [item.details["task"] for item in running if item.details.get("task")]
-    for start in range(0, len(arns), 500):
-        for task in ctx.conn.execute(
-            select(tasks).where(_t.arn.in_(arns[start : start + 500])).order_by(_t.id).with_for_update()
-        ).all():
-            request_stop(ctx, task, reason=reason, stop_code="UserInitiated")
+    arns = {item.details["task"] for item in running if item.details.get("task")}
+    ids = sorted(arn.rsplit("/", 1)[-1] for arn in arns)  # looked up on the unique (scope, task id)
+    for start in range(0, len(ids), 500):
+        found = ctx.conn.execute(
+            select(tasks)
+            .where(
+                _t.account_id == job.account_id,
+                _t.region == job.region,
+                _t.task_id.in_(ids[start : start + 500]),
+            )
+            .order_by(_t.id)
+            .with_for_update()
+        ).all()
+        for task in found:
+            if task.arn in arns:
+                request_stop(ctx, task, reason=reason, stop_code="UserInitiated")
     ctx.conn.execute(
         update(job_items)
         .where(_i.job_row == job.id, _i.current.is_(True), _i.status.in_(item_states.PENDING))
