@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -46,7 +48,7 @@ def local_agent_key(engine: Engine, data_dir: Path, account_id: str, sealer: Sea
     return key
 
 
-def _wait_healthy(endpoint: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_healthy(endpoint: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -59,41 +61,63 @@ def _wait_healthy(endpoint: str, process: subprocess.Popen[bytes], timeout: floa
     sys.exit("dockyard server did not become healthy")
 
 
-def _ensure_default_cluster(endpoint: str, key: keys.AccessKey, region: str) -> None:
+def _client(endpoint: str, key: keys.AccessKey, region: str) -> Any:
+    """An ECS client whose every call is short: a call the server was too busy to answer is
+    made again on a new connection, never waited on for botocore's minute (and its retries)."""
     import botocore.session
+    from botocore.config import Config
 
-    client = botocore.session.get_session().create_client(
+    return botocore.session.get_session().create_client(
         "ecs",
         endpoint_url=endpoint,
         region_name=region,
         aws_access_key_id=key.access_key_id,
         aws_secret_access_key=key.secret_access_key,
+        config=Config(connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 2}),
     )
-    client.create_cluster(clusterName="default")
 
 
-def _wait_connected(endpoint: str, key: keys.AccessKey, region: str, timeout: float = 60) -> None:
-    """Until the local agent is connected (its start-up lines are then behind the summary)."""
-    import botocore.session
-
-    client = botocore.session.get_session().create_client(
-        "ecs",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret_access_key,
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _until(done: Callable[[], bool], what: str, timeout: float) -> bool:
+    """Call ``done`` until it says True or ``timeout`` passes (a failing call is a "not yet");
+    after 15 s, say once what ``up`` is waiting for."""
+    started = time.monotonic()
+    said = False
+    while time.monotonic() - started < timeout:
         try:
-            arns = client.list_container_instances(cluster="default")["containerInstanceArns"]
-            if arns:
-                described = client.describe_container_instances(cluster="default", containerInstances=arns)
-                if any(i["agentConnected"] for i in described["containerInstances"]):
-                    return
-        except Exception:  # noqa: BLE001 - a slow start is no reason to stop; the summary still comes
+            if done():
+                return True
+        except Exception:  # noqa: BLE001 - a slow start is no reason to stop
             pass
+        if not said and time.monotonic() - started > 15:
+            print(f"dockyard up: still waiting for {what}", file=sys.stderr, flush=True)
+            said = True
         time.sleep(0.2)
+    return False
+
+
+def _ensure_default_cluster(endpoint: str, key: keys.AccessKey, region: str) -> None:
+    client = _client(endpoint, key, region)
+
+    def created() -> bool:
+        client.create_cluster(clusterName="default")  # idempotent: an existing one is answered
+        return True
+
+    if not _until(created, "the server to create cluster 'default'", 300):
+        sys.exit("dockyard up: the server did not create cluster 'default'")
+
+
+def _wait_connected(endpoint: str, key: keys.AccessKey, region: str, timeout: float = 120) -> None:
+    """Until the local agent is connected (its start-up lines are then behind the summary)."""
+    client = _client(endpoint, key, region)
+
+    def connected() -> bool:
+        arns = client.list_container_instances(cluster="default")["containerInstanceArns"]
+        if not arns:
+            return False
+        described = client.describe_container_instances(cluster="default", containerInstances=arns)
+        return any(i["agentConnected"] for i in described["containerInstances"])
+
+    _until(connected, "the local agent to connect", timeout)  # the summary comes either way
 
 
 def summary(endpoint: str, region: str, data_dir: Path, new_admin_key: keys.AccessKey | None) -> str:

@@ -58,15 +58,25 @@ def test_drain_and_deregister_race_run_task_and_services(
         assert sum(runner.result(timeout=60) for runner in runners) > 0
     wait_for(lambda: ecs.describe_services(services=["svc"])["services"][0]["runningCount"] == 40, 60)
 
-    arns_of_tasks = []
-    for status in ("RUNNING", "STOPPED"):
-        pages = ecs.get_paginator("list_tasks").paginate(desiredStatus=status)
-        arns_of_tasks += [arn for page in pages for arn in page["taskArns"]]
-    tasks = [
-        task
-        for start in range(0, len(arns_of_tasks), 100)
-        for task in ecs.describe_tasks(tasks=arns_of_tasks[start : start + 100])["tasks"]
-    ]
+    def every_task() -> list[dict[str, Any]]:
+        arns_of_tasks = []
+        for status in ("RUNNING", "STOPPED"):
+            pages = ecs.get_paginator("list_tasks").paginate(desiredStatus=status)
+            arns_of_tasks += [arn for page in pages for arn in page["taskArns"]]
+        return [
+            task
+            for start in range(0, len(arns_of_tasks), 100)
+            for task in ecs.describe_tasks(tasks=arns_of_tasks[start : start + 100])["tasks"]
+        ]
+
+    def settled() -> list[dict[str, Any]] | None:
+        # The books are compared once no stop is still on its way: a task told to stop holds
+        # its share until its agent reports it STOPPED, which may land between two reads.
+        found = every_task()
+        stopping = [t for t in found if t["desiredStatus"] == "STOPPED" and t["lastStatus"] != "STOPPED"]
+        return None if stopping else found
+
+    tasks = wait_for(settled)
     for task in tasks:
         instance = task["containerInstanceArn"]
         if instance in gone:
