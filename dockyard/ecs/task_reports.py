@@ -8,6 +8,7 @@ a report after a reconnect, or two reports may cross, and the task still ends wh
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, select, update
@@ -114,16 +115,25 @@ def submit_task_state_changes(ctx: RequestContext, reports: list[dict[str, Any]]
     changes: list[Change] = []
     again: list[int] = []
     seen: set[int] = set()
+    moved: dict[int, int] = {}  # a task's row id -> the place of its update in changes
     for index, row in rows.items():
-        if row.id in seen:  # named twice (an id and an ARN): read again once the first is written
+        if row.id in seen:
+            # Reported again in the batch (an agent's PENDING then RUNNING, one frame): a move
+            # after a move folds into one update; anything else is read again once the first
+            # is written.
+            if row.id in moved and _folded(ctx, changes, moved[row.id], reports[index], refused, index):
+                continue
             again.append(index)
             continue
         try:
-            changes.append(_change(ctx, row, **_without(reports[index], "cluster", "task")))
+            change = _change(ctx, row, **_without(reports[index], "cluster", "task"))
         except ApiError as error:
             refused[index] = error
             continue
         seen.add(row.id)
+        if isinstance(change, tuple):
+            moved[row.id] = len(changes)
+        changes.append(change)
     _apply(ctx, changes)
     for index in again:
         try:
@@ -131,6 +141,31 @@ def submit_task_state_changes(ctx: RequestContext, reports: list[dict[str, Any]]
         except ApiError as error:
             refused[index] = error
     return refused
+
+
+def _folded(
+    ctx: RequestContext,
+    changes: list[Change],
+    place: int,
+    report: dict[str, Any],
+    refused: list[ApiError | None],
+    index: int,
+) -> bool:
+    """Fold ``report`` into the update at ``changes[place]`` when it only moves the task on
+    too; False (nothing changed) when it must be applied on its own."""
+    first = changes[place]
+    assert isinstance(first, tuple)
+    row, values = first
+    as_written = SimpleNamespace(**{**row._mapping, **values})  # the task after the first update
+    try:
+        later = _change(ctx, as_written, **_without(report, "cluster", "task"))  # type: ignore[arg-type]
+    except ApiError as error:
+        refused[index] = error  # refused as it would be after the first: nothing to write
+        return True
+    if not isinstance(later, tuple):
+        return False
+    changes[place] = (row, later[1])  # the row as read: "started" is judged against it
+    return True
 
 
 def _without(report: dict[str, Any], *names: str) -> dict[str, Any]:

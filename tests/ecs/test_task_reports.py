@@ -97,3 +97,41 @@ def test_a_task_of_another_cluster_is_not_found_by_a_report_naming_this_one(
         refused = _ack(socket, 2)["refused"]
     assert [(r["index"], r["code"]) for r in refused] == [(0, "InvalidParameterException")]
     assert ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] != "STOPPED"
+
+
+def test_a_frame_moving_a_task_twice_leaves_it_as_two_reports_would(
+    server: DockyardServer, account: Credentials, registered: dict[str, Any], ecs: Any
+) -> None:
+    with agent_socket(server, account, registered) as socket:
+        task = _run(ecs, "moved")
+        other = _run(ecs, "refused")
+        pending = {
+            "cluster": task["clusterArn"],
+            "task": task["taskArn"],
+            "status": "PENDING",
+            "pullStartedAt": 1000.0,
+            "containers": [{"containerName": "web", "status": "PENDING"}],
+        }
+        running = {
+            "cluster": task["clusterArn"],
+            "task": task["taskArn"].rsplit("/", 1)[1],  # the same task by its id, as agents may
+            "status": "RUNNING",
+            "pullStoppedAt": 1001.0,
+            "containers": [{"containerName": "web", "status": "RUNNING", "runtimeId": "abc"}],
+        }
+        late = dict(pending, pullStartedAt=999.0)  # after RUNNING: changes nothing, moves nothing back
+        bad = dict(running, task=other["taskArn"], status="WAITING")  # refused after a move of its own
+        reports = [pending, running, late, dict(pending, task=other["taskArn"]), bad]
+        socket.send(json.dumps({"type": "taskReports", "id": 1, "reports": reports}))
+        refused = _ack(socket, 1)["refused"]
+    assert [(r["index"], r["code"]) for r in refused] == [(4, "InvalidParameterException")]
+    [described] = ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"]
+    assert described["lastStatus"] == "RUNNING"
+    assert described["containers"][0]["lastStatus"] == "RUNNING"
+    assert described["containers"][0]["runtimeId"] == "abc"
+    assert described["pullStartedAt"].timestamp() == 1000.0
+    assert described["pullStoppedAt"].timestamp() == 1001.0
+    assert "startedAt" in described and "connectivityAt" in described
+    assert described["version"] == task["version"] + 3  # three reports, each a version
+    [pending_only] = ecs.describe_tasks(tasks=[other["taskArn"]])["tasks"]
+    assert pending_only["lastStatus"] == "PENDING"
