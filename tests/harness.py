@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,7 +313,9 @@ def account_state(engine: Any, account_id: str, ignore: frozenset[str] = frozens
     return state
 
 
-def wait_for(check: Any, timeout: float = WAIT_DEADLINE, interval: float = 0.2, message: str = "") -> Any:
+def wait_for(
+    check: Any, timeout: float = WAIT_DEADLINE, interval: float = 0.2, message: str | Callable[[], str] = ""
+) -> Any:
     """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds, and
     never before ``WAIT_DEADLINE``: a deadline only guards against a hang, and a test's own
     guess of how long a condition takes fails on a loaded machine (issue 9)."""
@@ -323,7 +326,8 @@ def wait_for(check: Any, timeout: float = WAIT_DEADLINE, interval: float = 0.2, 
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s {message}")
+            # A callable message (a log) is read at the timeout, not when the wait began.
+            raise AssertionError(f"timed out after {timeout}s {message() if callable(message) else message}")
         time.sleep(interval)
 
 
