@@ -81,6 +81,12 @@ def devices(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> It
     server.stop()
 
 
+def _unique(job_id: str) -> str:
+    """A job id of this run only: containers are found by their job-id label on an engine that
+    another suite (or server) may share."""
+    return f"{job_id}-{secrets.token_hex(4)}"
+
+
 def _job_containers(job_id: str) -> list[str]:
     found = subprocess.run(
         ["docker", "ps", "-aq", "--filter", f"label=dockyard.iot-job={job_id}"],
@@ -92,11 +98,12 @@ def _job_containers(job_id: str) -> list[str]:
 
 
 def test_a_snapshot_job_runs_on_every_instance_and_completes(devices: Devices) -> None:
+    hello = _unique("hello")
     devices.job(
-        "hello",
+        hello,
         {"operation": "runContainer", "image": "dockyard/busybox", "command": ["sh", "-c", "echo all done"]},
     )
-    executions = devices.wait_all("hello", {"SUCCEEDED"})
+    executions = devices.wait_all(hello, {"SUCCEEDED"})
     assert len(executions) == 2
     for execution in executions:
         assert execution["statusDetails"]["detailsMap"] == {
@@ -105,11 +112,11 @@ def test_a_snapshot_job_runs_on_every_instance_and_completes(devices: Devices) -
             "lastLine": "all done",
         }
     job = wait_for(
-        lambda: (found := devices.iot.describe_job(jobId="hello")["job"])["status"] == "COMPLETED" and found,
+        lambda: (found := devices.iot.describe_job(jobId=hello)["job"])["status"] == "COMPLETED" and found,
         timeout=30,
     )
     assert job["jobProcessDetails"]["numberOfSucceededThings"] == 2
-    assert _job_containers("hello") == []
+    assert _job_containers(hello) == []
 
 
 def test_a_failing_command_fails_and_an_unknown_operation_is_rejected(devices: Devices) -> None:
@@ -238,15 +245,16 @@ def test_a_load_image_job_fails_on_an_unknown_image_and_rejects_a_bad_document(d
 
 def test_a_forced_cancel_and_a_timeout_kill_the_running_containers(devices: Devices) -> None:
     sleeper = {"operation": "runContainer", "image": "dockyard/busybox", "command": ["sleep", "600"]}
-    devices.job("cancel-me", sleeper)
-    devices.wait_all("cancel-me", {"IN_PROGRESS"})
-    wait_for(lambda: len(_job_containers("cancel-me")) == 2, timeout=120)
-    devices.iot.cancel_job(jobId="cancel-me", force=True)
-    wait_for(lambda: _job_containers("cancel-me") == [], timeout=60, message=devices.log())
-    assert {e["status"] for e in devices.executions("cancel-me")} == {"CANCELED"}
-    devices.job("too-slow", sleeper, timeoutConfig={"inProgressTimeoutInMinutes": 1})
-    devices.wait_all("too-slow", {"TIMED_OUT"})
-    wait_for(lambda: _job_containers("too-slow") == [], timeout=60, message=devices.log())
+    cancel_me, too_slow = _unique("cancel-me"), _unique("too-slow")
+    devices.job(cancel_me, sleeper)
+    devices.wait_all(cancel_me, {"IN_PROGRESS"})
+    wait_for(lambda: len(_job_containers(cancel_me)) == 2, timeout=120)
+    devices.iot.cancel_job(jobId=cancel_me, force=True)
+    wait_for(lambda: _job_containers(cancel_me) == [], timeout=60, message=devices.log())
+    assert {e["status"] for e in devices.executions(cancel_me)} == {"CANCELED"}
+    devices.job(too_slow, sleeper, timeoutConfig={"inProgressTimeoutInMinutes": 1})
+    devices.wait_all(too_slow, {"TIMED_OUT"})
+    wait_for(lambda: _job_containers(too_slow) == [], timeout=60, message=devices.log())
 
 
 def test_a_continuous_job_reaches_an_agent_registered_later(devices: Devices, tmp_path: Path) -> None:
