@@ -33,7 +33,13 @@ _instances = container_instances.c
 @functools.lru_cache(maxsize=16)
 def _current(count: int) -> Select[Any]:
     return (
-        select(_instances.id, _instances.version, _instances.used_ports, _instances.used_gpus)
+        select(
+            _instances.id,
+            _instances.version,
+            _instances.desired_version,
+            _instances.used_ports,
+            _instances.used_gpus,
+        )
         .where(in_params(_instances.id, "id", count))
         .order_by(_instances.id)
         .with_for_update()
@@ -70,9 +76,16 @@ def gpus_of(pick: InstanceSnapshot, request: PlacementRequest) -> list[str]:
     return list(pick.free_gpus[: request.demand.gpus])
 
 
-def reserve(
-    ctx: RequestContext, result: PlacementResult, request: PlacementRequest
-) -> dict[int, InstanceSnapshot]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reserved:
+    """Each chosen instance's state after a reservation, and its desired version then (what
+    its new tasks are stamped with for the agent's delta frames)."""
+
+    after: dict[int, InstanceSnapshot]
+    desired_versions: dict[int, int]
+
+
+def reserve(ctx: RequestContext, result: PlacementResult, request: PlacementRequest) -> Reserved:
     """Reserve what the placed tasks hold and mark the instances' desired state changed;
     returns each chosen instance's state after it.
 
@@ -85,7 +98,7 @@ def reserve(
     for instance in result.chosen:
         taken[instance.id].append(instance)
     if not taken:
-        return {}
+        return Reserved({}, {})
     ids = sorted(taken)
     current = {row.id: row for row in direct.execute(ctx.conn, _current(len(ids)), in_values("id", ids))}
     if any(current.get(i) is None or current[i].version != picks[0].version for i, picks in taken.items()):
@@ -115,7 +128,8 @@ def reserve(
         # and failing the request rolls its writes back.
         if rows and direct.write(ctx.conn, statement, rows).rowcount != len(rows):
             raise ServerException("An instance changed while it was locked for a placement.")
-    return after
+    # Each row was locked as read and moved once by its UPDATE, so its desired version is one on.
+    return Reserved(after, {instance_id: current[instance_id].desired_version + 1 for instance_id in ids})
 
 
 def lock(ctx: RequestContext, ids: Iterable[int]) -> dict[int, Row[Any]]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Row, insert, select
 
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, task_definitions
@@ -23,17 +23,11 @@ from dockyard.placement.demand import task_demand
 from dockyard.placement.model import PlacementRequest, PlacementResult
 from dockyard.placement.strategies import check_strategies
 from dockyard.store import direct
-from dockyard.store.schema import attributes, container_instances, tasks
+from dockyard.store.schema import attributes, tasks
 
 # The columns of a new task row that a launch leaves unset (None), for rendering it unread.
 _UNSET = dict.fromkeys(column.name for column in tasks.c)
-# A new task is stamped with its instance's desired version, which the reservation just moved:
-# the agent's next delta frame (docs/agent-protocol.md) finds it by that stamp.
-_INSERT = insert(tasks).values(
-    frame_version=select(container_instances.c.desired_version)
-    .where(container_instances.c.id == bindparam("frame_instance"))
-    .scalar_subquery()
-)
+_INSERT = insert(tasks)
 
 
 @dataclass(frozen=True)
@@ -182,8 +176,8 @@ def require_capacity(ctx: RequestContext, cluster: Row[Any], launch_type: str) -
 
 def launch(ctx: RequestContext, order: Launch) -> Launched:
     """Place the tasks, reserve what they hold, insert their rows and wake their agents."""
-    result = place_and_reserve(ctx, order.cluster, order.request, order.instance_ids)
-    rows = _insert_tasks(ctx, order, result)
+    result, desired_versions = place_and_reserve(ctx, order.cluster, order.request, order.instance_ids)
+    rows = _insert_tasks(ctx, order, result, desired_versions)
     wake_agents(ctx, [pick.id for pick in result.chosen])  # place_and_reserve marked them
     return Launched(rows, result)
 
@@ -209,8 +203,13 @@ def _hex_ids(count: int) -> list[str]:
     return [drawn[i : i + 32] for i in range(0, len(drawn), 32)]
 
 
-def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -> list[Any]:
-    """Insert a task per placed pick (one statement for all); their rows as inserted."""
+def _insert_tasks(
+    ctx: RequestContext, order: Launch, result: PlacementResult, desired_versions: dict[int, int]
+) -> list[Any]:
+    """Insert a task per placed pick (one statement for all); their rows as inserted.
+
+    A new task is stamped with its instance's desired version, which the reservation just
+    moved: the agent's next delta frame (docs/agent-protocol.md) finds it by that stamp."""
     cluster, definition, request = order.cluster, order.definition, order.request
     demand = request.demand
     long_form = account_settings.long_arn_format(ctx, "taskLongArnFormat")
@@ -253,7 +252,7 @@ def _insert_tasks(ctx: RequestContext, order: Launch, result: PlacementResult) -
                 "task_id": task_id,
                 "arn": task_arn,
                 "container_instance_id": pick.id,
-                "frame_instance": pick.id,
+                "frame_version": desired_versions[pick.id],
                 "task_definition_arn": definition["taskDefinitionArn"],
                 "family": definition["family"],
                 "launch_type": order.launch_type,

@@ -69,8 +69,9 @@ def load_snapshot(
 
 def place_and_reserve(
     ctx: RequestContext, cluster: Row[Any], request: PlacementRequest, only_ids: list[int] | None = None
-) -> PlacementResult:
-    """Place the request's tasks and reserve their resources, retrying on conflicts.
+) -> tuple[PlacementResult, dict[int, int]]:
+    """Place the request's tasks and reserve their resources, retrying on conflicts; returns
+    the placement and each chosen instance's desired version after the reservation.
 
     ``cluster`` is the cluster's row as this request read it. ``only_ids`` (StartTask) limits
     placement to those instances, read from the store.
@@ -83,30 +84,30 @@ def place_and_reserve(
             result = place(snapshot, request, _rng)
         try:
             with lock_scope(ctx.conn):
-                after = reserve(ctx, result, request)
+                reserved = reserve(ctx, result, request)
         except Conflict:
             if snapshot is None:
                 snapshot = placement_cache.snapshot(ctx, cluster)
             snapshot = _reread(ctx, cluster.name, snapshot, {pick.id for pick in result.chosen})
             continue
-        placement_cache.changed(ctx, cluster.name, after, placed=after)
-        return result
+        placement_cache.changed(ctx, cluster.name, reserved.after, placed=reserved.after)
+        return result, reserved.desired_versions
     return _place_locked(ctx, cluster, request, only_ids)
 
 
 def _place_locked(
     ctx: RequestContext, cluster: Row[Any], request: PlacementRequest, only_ids: list[int] | None
-) -> PlacementResult:
+) -> tuple[PlacementResult, dict[int, int]]:
     """Place with the cluster's instances locked until the commit: nothing can conflict."""
     scope = {"account": ctx.account_id, "region": ctx.region, "cluster": cluster.name}
     ctx.conn.execute(_LOCK_CLUSTER, scope).all()
     result = place(load_snapshot(ctx, cluster.name, only_ids), request, _rng)
     try:
-        after = reserve(ctx, result, request)
+        reserved = reserve(ctx, result, request)
     except Conflict:  # the rows are locked and were just read: a bug, and the request fails whole
         raise ServerException("An instance changed while its cluster was locked for a placement.") from None
-    placement_cache.changed(ctx, cluster.name, after, placed=after)
-    return result
+    placement_cache.changed(ctx, cluster.name, reserved.after, placed=reserved.after)
+    return result, reserved.desired_versions
 
 
 def _reread(
