@@ -2,14 +2,16 @@
 few statements a second for the whole fleet, not a few per connected agent.
 
 - **Signs of life.** A connection records each frame it gets with ``seen``; once a second
-  ``tick`` writes them all in one executemany. ``agentConnected`` allows 30 s of silence, so a
-  second's delay changes nothing, and 5,000 agents cost one statement a second instead of
-  hundreds. An instance may have several connections at once (an agent reconnecting before
-  its old socket timed out, a stray second socket): its last one to close marks it
-  disconnected (last seen NULL), in the tick, after any sign of life of its own, so a late
-  flush never brings a closed agent back to life. An instance with a live connection here is
-  written even if it reads NULL: a brief connection that closed on another replica must not
-  disconnect the live one for good.
+  ``tick`` writes them all in one executemany, each instance's at most every
+  ``SEEN_REWRITE_SECONDS`` (a later one waits for its turn). ``agentConnected`` allows 30 s
+  of silence, so a few seconds' delay changes nothing; 5,000 agents cost one statement a
+  second instead of hundreds, and a fleet busy with tasks (a frame from every agent every
+  second) not a row per agent a second. An instance may have several connections at once
+  (an agent reconnecting before its old socket timed out, a stray second socket): its last
+  one to close marks it disconnected (last seen NULL), in the tick, after any sign of life
+  of its own, so a late flush never brings a closed agent back to life. An instance with a
+  live connection here is written even if it reads NULL: a brief connection that closed on
+  another replica must not disconnect the live one for good.
 - **Revoked keys.** The tick reads, in one statement, which of the connections' access keys
   are still active; a connection whose key is not is told to close, so a revoked key stops
   its agents (and their instances stop taking tasks) within about a second.
@@ -35,6 +37,7 @@ from dockyard.store.schema import access_keys, container_instances
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+SEEN_REWRITE_SECONDS = 5.0  # well within agentConnected's 30 s, under the agents' 10 s heartbeat
 _READ_AT_ONCE = 500  # instance ids per statement
 
 _instances = container_instances.c
@@ -82,6 +85,7 @@ class ChannelHub:
         self._run_in_store = run_in_store
         self._check_keys = check_keys
         self._seen: dict[int, float] = {}
+        self._written: dict[int, float] = {}  # the sign of life this process last wrote, per instance
         self._watchers: dict[int, list[Watcher]] = {}
         self._closed: set[int] = set()  # instances whose last connection closed, to mark
 
@@ -99,6 +103,7 @@ class ChannelHub:
             return
         self._watchers.pop(instance_id, None)
         self._seen.pop(instance_id, None)
+        self._written.pop(instance_id, None)
         if closed:
             self._closed.add(instance_id)
 
@@ -125,6 +130,13 @@ class ChannelHub:
 
     async def tick(self) -> None:
         seen, self._seen = self._seen, {}
+        written, now = self._written, time.time()
+        for instance_id, at in list(seen.items()):
+            if max(at, now) - written.get(instance_id, 0.0) < SEEN_REWRITE_SECONDS:
+                # Too soon after the last one written: kept for a later tick (a newer sign of
+                # life replaces it), so an agent's last frame is still written, a little late.
+                del seen[instance_id]
+                self._seen.setdefault(instance_id, at)
         closed, self._closed = sorted(self._closed), set()
         watched = {instance_id: list(watchers) for instance_id, watchers in self._watchers.items()}
         if not seen and not watched and not closed:
@@ -159,6 +171,7 @@ class ChannelHub:
             return versions, active
 
         versions, active = await self._run_in_store(work)
+        written.update(seen)
         for instance_id, watchers in watched.items():
             version, status = versions.get(instance_id, (None, "INACTIVE"))
             for watcher in watchers:

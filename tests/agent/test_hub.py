@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, select, update
 
-from dockyard.agent_channel.hub import ChannelHub
+from dockyard.agent_channel.hub import SEEN_REWRITE_SECONDS, ChannelHub
 from dockyard.store.db import make_engine, transaction
 from dockyard.store.schema import container_instances
 from tests.builders import register_instance
@@ -73,6 +73,33 @@ def test_signs_of_life_are_written_together_and_never_revive_a_closed_agent(stor
     asyncio.run(hub.tick())
     assert row(store, talking).last_seen_at == 2_000_000_000.0
     assert row(store, closed).last_seen_at is None
+
+
+def test_a_busy_agent_signs_of_life_are_written_at_most_every_few_seconds(store: Engine, ecs: Any) -> None:
+    ecs.create_cluster(clusterName="default")
+    (busy,) = instance_ids(store, ecs, 1)
+    set_columns(store, busy, last_seen_at=1_900_000_000.0)
+    hub = ChannelHub(in_store(store))
+    hub.attach(busy, FakeConnection(None))
+    start = 2_000_000_000.0
+    written = []
+    # A frame every second: each tick has a sign of life to write.
+    for second in range(int(3 * SEEN_REWRITE_SECONDS) + 1):
+        hub.seen(busy, start + second)
+        asyncio.run(hub.tick())
+        written.append(row(store, busy).last_seen_at)
+    changes = sorted(set(written))
+    assert changes[0] == start
+    steps = [later - earlier for earlier, later in zip(changes, changes[1:], strict=False)]
+    assert steps == [SEEN_REWRITE_SECONDS] * 3
+    assert len(changes) == 4  # at 0, 5, 10 and 15 s, not every second
+    # Then it falls silent: its last frame is still written, once its turn comes.
+    hub.seen(busy, start + 3 * SEEN_REWRITE_SECONDS + 1)
+    asyncio.run(hub.tick())
+    assert row(store, busy).last_seen_at == start + 3 * SEEN_REWRITE_SECONDS
+    hub._written[busy] -= SEEN_REWRITE_SECONDS  # as if the seconds had passed
+    asyncio.run(hub.tick())
+    assert row(store, busy).last_seen_at == start + 3 * SEEN_REWRITE_SECONDS + 1
 
 
 def test_a_change_made_elsewhere_wakes_only_the_connections_it_concerns(store: Engine, ecs: Any) -> None:
