@@ -100,6 +100,50 @@ def run_against(plane: FakeControlPlane, scenario: Callable[[str], Awaitable[Non
     asyncio.run(main())
 
 
+def acked(received: list[dict[str, Any]], version: int) -> bool:
+    """An ack of ``version`` went up: alone, or on another frame."""
+    return any(f == {"type": "ack", "version": version} or f.get("ack") == version for f in received)
+
+
+def test_an_ack_rides_on_the_next_frame_that_goes_up_or_goes_alone() -> None:
+    plane, states = FakeControlPlane(), list[dict[str, Any]]()
+    turns = asyncio.Queue[int]()
+
+    async def push(connection: ServerConnection) -> None:
+        async def frames() -> None:
+            while True:
+                version = await turns.get()
+                since = {} if version == 7 else {"since": version - 1}
+                await connection.send(json.dumps({"type": "state", "version": version, "tasks": [], **since}))
+
+        asyncio.get_running_loop().create_task(frames())
+
+    plane.on_connect = push
+
+    async def scenario(url: str) -> None:
+        stop = asyncio.Event()
+        client = channel(states, heartbeat_interval=3600.0)  # one heartbeat, at the start
+        running = asyncio.create_task(client.run(url, stop))
+        turns.put_nowait(7)
+        await until(lambda: acked(plane.received, 7))
+        # A frame that goes up right after a state frame is applied carries its ack.
+        turns.put_nowait(8)
+        await until(lambda: states and states[-1]["version"] == 8)
+        assert client.send({"type": "logs", "taskArn": "t", "containerName": "c", "lines": []})
+        logs = await until(lambda: next((f for f in plane.received if f["type"] == "logs"), None))
+        assert logs["ack"] == 8
+        assert {"type": "ack", "version": 8} not in plane.received
+        # With nothing to ride on, it goes alone.
+        turns.put_nowait(9)
+        await until(lambda: {"type": "ack", "version": 9} in plane.received)
+        stop.set()
+        await asyncio.wait_for(running, 60)
+
+    run_against(plane, scenario)
+    assert [frame["version"] for frame in states] == [7, 8, 9]
+    assert plane.rejected == []
+
+
 def test_the_ws_url_carries_the_instance_and_version() -> None:
     url = ws_url("https://plane.example:5566/", CLUSTER, INSTANCE, "1.2.3")
     assert url.startswith("wss://plane.example:5566/ws?clusterArn=arn%3Aaws%3Aecs")
@@ -127,7 +171,7 @@ def test_state_frames_are_applied_and_acked_and_heartbeats_flow() -> None:
         stop = asyncio.Event()
         client = channel(states, heartbeat_interval=0.1)
         running = asyncio.create_task(client.run(url, stop))
-        await until(lambda: {"type": "ack", "version": 7} in plane.received)
+        await until(lambda: acked(plane.received, 7))
         await until(lambda: sum(f["type"] == "heartbeat" for f in plane.received) >= 2)
         assert client.send({"type": "logs", "taskArn": "t", "containerName": "c", "lines": []})
         await until(lambda: any(f["type"] == "logs" for f in plane.received))
