@@ -2,8 +2,8 @@
 
 One coroutine per connected agent. It sends the full desired state whenever the instance's
 ``desired_version`` moves (woken by the notifier for this process's changes, or by the hub's
-once-a-second look that catches changes made by other replicas), heartbeats every 10 s, and
-takes the agent's heartbeats, health, log and task-report frames. The instance reads
+once-a-second look that catches changes made by other replicas), a heartbeat after 10 s of
+sending nothing else, and takes the agent's heartbeats, health, log and task-report frames. The instance reads
 ``agentConnected: true`` while frames keep coming (the hub writes the signs of life of every
 connection once a second).
 
@@ -192,6 +192,7 @@ class Connection:
         query = parse_qs(websocket.scope["query_string"].decode("latin-1"))
         self.frame_builder = desired_state.FrameBuilder(deltas=query.get("stateDeltas") == ["1"])
         self.frame_sent_at = float("-inf")
+        self.sent_at = time.monotonic()  # when any frame last went down (a heartbeat is due 10 s on)
 
     def _db(self, function: Any, *, write: bool = True) -> Any:
         return self.server.transact(self.identity, self.region, function, write=write)
@@ -200,7 +201,6 @@ class Connection:
         reader = asyncio.create_task(self._read())
         reader.add_done_callback(lambda _: self.wake.set())  # a closed socket ends the wait at once
         try:
-            next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
             woken = True  # the first state goes out at once
             while not reader.done():
                 if self.revoked:
@@ -213,7 +213,7 @@ class Connection:
                 woken = False
                 with contextlib.suppress(TimeoutError):
                     # asyncio.timeout, not wait_for: no task per wait (5,000 connections wait).
-                    async with asyncio.timeout(max(0.0, next_heartbeat - time.monotonic())):
+                    async with asyncio.timeout(max(0.0, self._next_heartbeat() - time.monotonic())):
                         await self.wake.wait()
                     woken = True
                 pause = self.frame_sent_at + FRAME_INTERVAL - time.monotonic()
@@ -222,12 +222,17 @@ class Connection:
                     # after another) go down together, in one frame.
                     await asyncio.sleep(pause)
                 self.wake.clear()
-                if time.monotonic() >= next_heartbeat:
+                if time.monotonic() >= self._next_heartbeat():
                     await self.websocket.send_text('{"type":"heartbeat"}')
-                    next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+                    self.sent_at = time.monotonic()
             reader.result()
         finally:
             reader.cancel()
+
+    def _next_heartbeat(self) -> float:
+        # Only a connection that has sent nothing for HEARTBEAT_SECONDS needs one: any frame
+        # tells the agent the control plane is there.
+        return self.sent_at + HEARTBEAT_SECONDS
 
     async def push(self, frame: dict[str, Any]) -> bool:
         """Send a frame of another kind than state (glance's loadImage); False if the socket is gone."""
@@ -251,6 +256,7 @@ class Connection:
             await self.websocket.send_text(frame.decode())
             self.frame_builder.sent()
             self.sent_version, self.frame_sent_at = version, time.monotonic()
+            self.sent_at = self.frame_sent_at
         return True
 
     async def _read(self) -> None:
@@ -285,6 +291,7 @@ class Connection:
         together = (self.identity.access_key_id, self.region)  # one transaction for many agents' frames
         refused = await task_report_frames.apply_frame(self._db, reports, together=together)
         await self.websocket.send_text(task_report_frames.ack(frame_id, refused))
+        self.sent_at = time.monotonic()
 
     async def _next_frame(self) -> dict[str, Any]:
         """The next frame, a JSON object within the rate; FrameError otherwise."""
