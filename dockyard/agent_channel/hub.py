@@ -18,7 +18,10 @@ few statements a second for the whole fleet, not a few per connected agent.
 - **Desired-state changes made elsewhere.** A change committed by this process wakes the
   instance's connection at once (``Notifier``). One made by another process or replica is
   found by ``tick`` too: one statement reads the desired version of every connected instance
-  and wakes the connections whose version moved (or whose instance was deregistered).
+  and wakes the connections whose version moved (or whose instance was deregistered). On
+  SQLite that read is skipped while ``PRAGMA data_version`` says no other connection has
+  committed since the last one (this process writes through the group commit's connection,
+  whose own commits it does not count), and made every ``FULL_READ_TICKS`` ticks regardless.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 SEEN_REWRITE_SECONDS = 5.0  # well within agentConnected's 30 s, under the agents' 10 s heartbeat
 _READ_AT_ONCE = 500  # instance ids per statement
+FULL_READ_TICKS = 10  # the versions are read at least this often, whatever data_version says
 
 _instances = container_instances.c
 _MARK_SEEN = (
@@ -68,6 +72,16 @@ _VERSION_PARAMS = [f"id{n}" for n in range(_READ_AT_ONCE)]
 _UNUSED_ID = -1
 
 
+def _store_seen(connection: Connection) -> tuple[int, int] | None:
+    """SQLite's count of commits by other connections, with the connection it was read on
+    (the count is the connection's own); None on PostgreSQL, which has no such count."""
+    if connection.dialect.name != "sqlite":
+        return None
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    return id(driver), int(driver.execute("PRAGMA data_version").fetchone()[0])
+
+
 class Watcher(Protocol):
     """A connection as the hub sees it (``access_key_id`` None: not checked; ``revoked`` is
     set, and ``wake`` too, when its key is no longer active)."""
@@ -88,6 +102,8 @@ class ChannelHub:
         self._written: dict[int, float] = {}  # the sign of life this process last wrote, per instance
         self._watchers: dict[int, list[Watcher]] = {}
         self._closed: set[int] = set()  # instances whose last connection closed, to mark
+        self._store_seen: tuple[int, int] | None = None  # (connection, data_version) at the last read
+        self._ticks_unread = 0
 
     def attach(self, instance_id: int, watcher: Watcher) -> None:
         self._watchers.setdefault(instance_id, []).append(watcher)
@@ -150,12 +166,24 @@ class ChannelHub:
             else ()
         )
 
-        def work(connection: Connection) -> tuple[dict[int, tuple[int, str]], set[str]]:
+        def work(connection: Connection) -> tuple[dict[int, tuple[int, str]] | None, set[str], Any]:
             for statement, marks in ((_MARK_LIVE, live), (_MARK_SEEN, others)):
                 if marks:
                     direct.write(connection, statement, marks)
             if closed:
                 connection.execute(_MARK_CLOSED, {"ids": closed, "now": time.time()})
+            active: set[str] = set()
+            for start in range(0, len(keys), _READ_AT_ONCE):
+                active.update(
+                    connection.execute(_ACTIVE_KEYS, {"ids": keys[start : start + _READ_AT_ONCE]}).scalars()
+                )
+            store_seen = _store_seen(connection)
+            if (
+                store_seen is not None
+                and store_seen == self._store_seen
+                and self._ticks_unread < FULL_READ_TICKS
+            ):
+                return None, active, store_seen  # nothing committed elsewhere: nothing to find
             versions: dict[int, tuple[int, str]] = {}
             ids = sorted(watched)
             for start in range(0, len(ids), _READ_AT_ONCE):
@@ -163,21 +191,17 @@ class ChannelHub:
                 chunk += [_UNUSED_ID] * (_READ_AT_ONCE - len(chunk))
                 rows = direct.execute(connection, _VERSIONS, dict(zip(_VERSION_PARAMS, chunk, strict=True)))
                 versions.update((row[0], (int(row[1]), row[2])) for row in rows)
-            active: set[str] = set()
-            for start in range(0, len(keys), _READ_AT_ONCE):
-                active.update(
-                    connection.execute(_ACTIVE_KEYS, {"ids": keys[start : start + _READ_AT_ONCE]}).scalars()
-                )
-            return versions, active
+            return versions, active, store_seen
 
-        versions, active = await self._run_in_store(work)
+        versions, active, self._store_seen = await self._run_in_store(work)
+        self._ticks_unread = 0 if versions is not None else self._ticks_unread + 1
         written.update(seen)
         for instance_id, watchers in watched.items():
-            version, status = versions.get(instance_id, (None, "INACTIVE"))
+            version, status = (versions or {}).get(instance_id, (None, "INACTIVE"))
             for watcher in watchers:
                 key = getattr(watcher, "access_key_id", None) if self._check_keys else None
                 if key and key not in active:
                     watcher.revoked = True
                     watcher.wake.set()
-                elif status == "INACTIVE" or version != watcher.sent_version:
+                elif versions is not None and (status == "INACTIVE" or version != watcher.sent_version):
                     watcher.wake.set()

@@ -271,6 +271,14 @@ def lookup(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any]:
     return row
 
 
+def _wake_agent(ctx: RequestContext, instance_id: int) -> None:
+    """Its desired state moved: its agent's connection in this process reads it again once
+    this commits (the agent channel's hub finds the changes made by other processes)."""
+    from dockyard.ecs.task_lifecycle import wake_agents  # it imports placement_cache, which imports this
+
+    wake_agents(ctx, [instance_id])
+
+
 def _placement_changed(ctx: RequestContext, cluster: Row[Any], ids: list[int]) -> None:
     from dockyard.ecs import placement_cache  # it reads this module's constants
 
@@ -400,6 +408,7 @@ def register_container_instance(
                 **values,
             )
         )
+        _wake_agent(ctx, existing.id)
         arn = existing.arn
         if tags:
             ctx.conn.execute(
@@ -479,6 +488,7 @@ def deregister_container_instance(
         )
     )
     instance_books.retire(ctx, cluster_row.name, row.id)
+    _wake_agent(ctx, row.id)  # its connection closes
     fleet.instance_deregistered(ctx, row)
     _services_look_again(ctx, cluster_row)
     refreshed = find(ctx, cluster_row, row.arn)
@@ -620,6 +630,7 @@ def update_container_agent(
             agent_update_status="PENDING", version=row.version + 1, desired_version=row.desired_version + 1
         )
     )
+    _wake_agent(ctx, row.id)  # the update goes down in its next frame
     _placement_changed(ctx, cluster_row, [row.id])
     refreshed = find(ctx, cluster_row, row.arn)
     assert refreshed is not None

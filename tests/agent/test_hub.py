@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, select, update
 
-from dockyard.agent_channel.hub import SEEN_REWRITE_SECONDS, ChannelHub
+from dockyard.agent_channel.hub import FULL_READ_TICKS, SEEN_REWRITE_SECONDS, ChannelHub
 from dockyard.store.db import make_engine, transaction
 from dockyard.store.schema import container_instances
 from tests.builders import register_instance
@@ -115,6 +115,50 @@ def test_a_change_made_elsewhere_wakes_only_the_connections_it_concerns(store: E
     assert watchers[changed].wake.is_set()
     assert not watchers[unchanged].wake.is_set()
     assert watchers[deregistered].wake.is_set()
+
+
+def test_on_sqlite_the_versions_are_read_again_only_after_a_commit_elsewhere(store: Engine, ecs: Any) -> None:
+    ecs.create_cluster(clusterName="default")
+    (instance_id,) = instance_ids(store, ecs, 1)
+    sqlite = store.dialect.name == "sqlite"
+
+    def bump(connection: Connection) -> None:
+        connection.execute(
+            update(container_instances)
+            .where(container_instances.c.id == instance_id)
+            .values(desired_version=container_instances.c.desired_version + 1)
+        )
+
+    # The hub's work runs on one connection, as it does in the server's group commit, whose
+    # own commits (this process's changes, which its notifier announces) SQLite does not count.
+    with store.connect() as own:
+
+        async def on_own(work: Callable[[Connection], Any]) -> Any:
+            with own.begin():
+                return work(own)
+
+        hub = ChannelHub(on_own)
+        watcher = FakeConnection(row(store, instance_id).desired_version)
+        hub.attach(instance_id, watcher)
+        asyncio.run(hub.tick())
+        assert not watcher.wake.is_set()
+        with own.begin():
+            bump(own)
+        asyncio.run(hub.tick())
+        assert watcher.wake.is_set() is not sqlite  # PostgreSQL reads every tick
+        # Unseen on SQLite until the read every FULL_READ_TICKS ticks.
+        ticks = 1
+        while not watcher.wake.is_set():
+            asyncio.run(hub.tick())
+            ticks += 1
+            assert ticks <= FULL_READ_TICKS + 1
+        watcher.sent_version = row(store, instance_id).desired_version
+        watcher.wake.clear()
+        # A commit by another connection (another process, another replica) is read at once.
+        with transaction(store) as other:
+            bump(other)
+        asyncio.run(hub.tick())
+        assert watcher.wake.is_set()
 
 
 def test_a_detached_connection_is_neither_watched_nor_written(store: Engine, ecs: Any) -> None:
