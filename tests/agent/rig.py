@@ -110,7 +110,7 @@ class Rig:
         self.version += 1
         await self.engine.apply_state(state_frame(*tasks, version=self.version, instance_arn=INSTANCE_ARN))
 
-    async def until(self, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
+    async def until(self, probe: Callable[[], Any], timeout: float = 120.0) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = probe()
@@ -120,7 +120,7 @@ class Rig:
                 raise AssertionError(f"timed out waiting for {probe}; calls: {self.ecs.calls}")
             await asyncio.sleep(0.05)
 
-    async def stopped(self, task_arn: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def stopped(self, task_arn: str, timeout: float = 120.0) -> dict[str, Any]:
         """The task's STOPPED report, once it came."""
         report: dict[str, Any] = await self.until(
             lambda: next((p for p in self.ecs.task_reports(task_arn) if p["status"] == "STOPPED"), None),
