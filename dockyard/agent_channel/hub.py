@@ -34,13 +34,16 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from dockyard.ecs.container_instances import AGENT_TIMEOUT_SECONDS, INSTANCE_LOST_SECONDS
 from dockyard.store import direct
 from dockyard.store.schema import access_keys, container_instances
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
-SEEN_REWRITE_SECONDS = 5.0  # well within agentConnected's 30 s, under the agents' 10 s heartbeat
+# Well within the silences that count: agentConnected's 30 s and the lost instance's 300 s (both
+# shorter in tests), and under the agents' 10 s heartbeat.
+SEEN_REWRITE_SECONDS = min(5.0, AGENT_TIMEOUT_SECONDS / 6, INSTANCE_LOST_SECONDS / 4)
 _READ_AT_ONCE = 500  # instance ids per statement
 FULL_READ_TICKS = 10  # the versions are read at least this often, whatever data_version says
 
