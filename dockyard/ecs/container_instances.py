@@ -19,9 +19,9 @@ from sqlalchemy import JSON, Row, Select, Text, bindparam, cast, delete, func, i
 
 from dockyard.agent.version import AGENT_VERSION
 from dockyard.agent_channel import agent_update
+from dockyard.caching import BoundedCache
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, clusters, described, task_states
-from dockyard.ecs.render_cache import RenderCache
 from dockyard.ecs.tagging import check_tags
 from dockyard.errors import (
     ClientException,
@@ -31,6 +31,7 @@ from dockyard.errors import (
     UpdateInProgressException,
 )
 from dockyard.iot import fleet
+from dockyard.protocol import read_cache
 from dockyard.store import direct
 from dockyard.store.expressions import in_params, in_values, one_of
 from dockyard.store.pagination import PagedQuery, fetch_page, page_limit
@@ -238,6 +239,8 @@ def _rendered(
     rendered = []
     for row, static in zip(rows, statics, strict=True):
         connected = agent_connected(row, ctx.now)
+        if connected:  # until its agent has been silent too long
+            read_cache.holds_until(row.last_seen_at + AGENT_TIMEOUT_SECONDS)
         instance = {
             **static,
             "agentConnected": connected,
@@ -260,7 +263,11 @@ def _described(ctx: RequestContext, rows: list[Row[Any]], include: frozenset[str
     for row in rows:
         stored = tuple(row[_LIVE_COUNT:_STATIC_END])
         key = (ctx.account_id, ctx.region, stored)
-        statics.append(_STATIC_RENDERS.get(key, functools.partial(_decoded, stored)))
+        static = _STATIC_RENDERS.find(key)
+        if static is None:
+            static = _decoded(stored)
+            _STATIC_RENDERS.keep(key, static)
+        statics.append(static)
     return _rendered(ctx, rows, statics, include)
 
 
@@ -308,7 +315,7 @@ _DESCRIBED = (
     ),
 )
 # A few KiB each: 2,048 instances' renders stay within a few MiB per process.
-_STATIC_RENDERS = RenderCache(2048)
+_STATIC_RENDERS = BoundedCache(2048)
 
 
 @functools.lru_cache(maxsize=256)

@@ -285,7 +285,7 @@ def test_describe_with_no_instances_is_refused(ecs: Any, cluster: str) -> None:
 
 
 def test_a_describe_after_each_write_shows_the_write(ecs: Any, cluster: str) -> None:
-    # Renders are kept between requests (ecs.render_cache): none may outlive a write.
+    # Renders and answers are kept between requests (caching.BoundedCache): none may outlive a write.
     instance = register_instance(ecs, memory=4096, agent_version="0.0.1", instance_id="i-0000000000000cccc")
     arn = instance["containerInstanceArn"]
 
