@@ -14,27 +14,42 @@ from typing import Any
 
 
 class BoundedCache:
-    """Key -> value, at most ``size`` entries; when full, the oldest entry makes room."""
+    """Key -> value, at most ``size`` entries and ``weight`` in all (each entry weighs what
+    ``keep`` is told, 1 by default); when full, the oldest entries make room."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, weight: int | None = None) -> None:
         self._size = size
+        self._weight_limit = weight if weight is not None else size
         self._items: dict[Hashable, Any] = {}
+        self._weights: dict[Hashable, int] = {}
+        self._weight = 0
         self._lock = threading.Lock()  # writers only: a read is one dict lookup
 
     def find(self, key: Hashable) -> Any:
         """The value kept under ``key``, or None."""
         return self._items.get(key)
 
-    def keep(self, key: Hashable, value: Any) -> None:
+    def keep(self, key: Hashable, value: Any, weight: int = 1) -> None:
+        """Keep ``value`` under ``key``, unless it alone weighs more than the whole cache may."""
+        if weight > self._weight_limit:
+            return
         with self._lock:
-            items = self._items
-            if key not in items and len(items) >= self._size:
-                del items[next(iter(items))]
+            items, weights = self._items, self._weights
+            self._weight -= weights.pop(key, 0)
+            items.pop(key, None)
+            while items and (len(items) >= self._size or self._weight + weight > self._weight_limit):
+                oldest = next(iter(items))
+                del items[oldest]
+                self._weight -= weights.pop(oldest)
             items[key] = value
+            weights[key] = weight
+            self._weight += weight
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._weights.clear()
+            self._weight = 0
 
     def __len__(self) -> int:
         return len(self._items)

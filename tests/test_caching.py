@@ -28,3 +28,19 @@ def test_keeping_a_key_again_replaces_its_value_without_evicting() -> None:
     cache.keep("b", 2)
     cache.keep("a", 3)
     assert (cache.find("a"), cache.find("b"), len(cache)) == (3, 2, 2)
+
+
+def test_entries_go_oldest_first_until_a_heavy_one_fits() -> None:
+    cache = BoundedCache(10, weight=100)
+    for key in "abc":
+        cache.keep(key, key, weight=40)
+    assert [cache.find(key) for key in "abc"] == [None, "b", "c"]
+    cache.keep("d", "d", weight=90)
+    assert [cache.find(key) for key in "bcd"] == [None, None, "d"]
+
+
+def test_a_value_heavier_than_the_whole_cache_is_not_kept() -> None:
+    cache = BoundedCache(10, weight=100)
+    cache.keep("a", "a", weight=10)
+    cache.keep("huge", "huge", weight=101)
+    assert (cache.find("huge"), cache.find("a")) == (None, "a")

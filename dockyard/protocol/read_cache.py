@@ -24,10 +24,10 @@ from dockyard.caching import BoundedCache
 from dockyard.context import RequestContext
 from dockyard.store import direct
 
-# Answers are kept only for requests that name a few items (a Describe of up to 10): the
-# largest answer kept stays a few tens of KiB, and the cache a few MiB.
+# Answers are kept only for requests that name a few items (a Describe of up to 10), each
+# weighed by its JSON's length: 4 MiB of JSON in all (a few times that in Python objects).
 MAX_NAMED = 10
-_ANSWERS = BoundedCache(512)
+_ANSWERS = BoundedCache(1024, weight=4 << 20)
 _HOLDS_UNTIL: ContextVar[float] = ContextVar("read_cache_holds_until", default=math.inf)
 
 
@@ -39,8 +39,10 @@ def holds_until(when: float) -> None:
 
 def answer(ctx: RequestContext, call: Callable[[RequestContext], Any]) -> Any:
     """``call(ctx)``'s result, or the one it gave for the same request on the same store."""
+    if _named(ctx.params) > MAX_NAMED:
+        return call(ctx)
     stamp = direct.change_stamp(ctx.conn)
-    if stamp is None or _named(ctx.params) > MAX_NAMED:
+    if stamp is None:
         return call(ctx)
     identity, operation = ctx.identity, ctx.operation
     assert identity is not None and operation is not None
@@ -61,7 +63,11 @@ def answer(ctx: RequestContext, call: Callable[[RequestContext], Any]) -> Any:
     finally:
         _HOLDS_UNTIL.reset(token)
     if ctx.now < until:
-        _ANSWERS.keep(key, (result, until))
+        try:
+            weight = len(orjson.dumps(result))
+        except TypeError:  # a value JSON cannot hold as it is: not worth keeping
+            return result
+        _ANSWERS.keep(key, (result, until), weight)
     return result
 
 
