@@ -7,6 +7,7 @@ method, serialization) and nothing of uvicorn or the network.
 
     .venv/bin/python -m bench.request_path --operation DescribeClusters --rounds 5 [--profile]
     .venv/bin/python -m bench.request_path --operation reads --requests 5000 --rounds 5   # every read
+    .venv/bin/python -m bench.request_path --operation reads --no-read-cache   # each read afresh
 
 ``--fleet N`` also registers N container instances (as RegisterContainerInstance requests, with
 the signs of life their agents' connections would write), and makes RunTask's default body the
@@ -180,7 +181,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=1, help="report the cheapest of N runs")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the run")
     parser.add_argument("--fleet", type=int, default=0, help="container instances to register first")
+    parser.add_argument(
+        "--no-read-cache",
+        action="store_true",
+        help="every read answered afresh, as the first after a write is (protocol.read_cache off)",
+    )
     args = parser.parse_args(argv)
+    if args.no_read_cache:
+        from dockyard.protocol import read_cache
+
+        read_cache.MAX_NAMED = -1  # no request names fewer than 0 items: none is kept
     bodies = {scenario.operation: scenario.body for scenario in SCENARIOS}
 
     os.environ["DOCKYARD_ADMIN_ACCESS_KEY_ID"] = BENCH_KEY_ID

@@ -10,6 +10,7 @@ def provider() -> list[ModuleType]:
     from dockyard.ecs import (
         account_settings,
         attributes,
+        cached_reads,
         clusters,
         container_instances,
         tags,
@@ -31,4 +32,5 @@ def provider() -> list[ModuleType]:
         task_reports,
         service_actions,
         service_queries,
+        cached_reads,  # no actions: the reads protocol.read_cache may answer
     ]

@@ -15,10 +15,11 @@ import os
 import secrets
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import JSON, Row, Select, Text, bindparam, cast, delete, func, insert, select, update
 
 from dockyard.agent.version import AGENT_VERSION
 from dockyard.agent_channel import agent_update
+from dockyard.caching import BoundedCache
 from dockyard.context import RequestContext
 from dockyard.ecs import account_settings, arns, clusters, described, task_states
 from dockyard.ecs.tagging import check_tags
@@ -30,6 +31,7 @@ from dockyard.errors import (
     UpdateInProgressException,
 )
 from dockyard.iot import fleet
+from dockyard.protocol import read_cache
 from dockyard.store import direct
 from dockyard.store.expressions import in_params, in_values, one_of
 from dockyard.store.pagination import PagedQuery, fetch_page, page_limit
@@ -182,45 +184,95 @@ def render_many(
     ctx: RequestContext, rows: list[Row[Any]], include: frozenset[str] = frozenset()
 ) -> list[dict[str, Any]]:
     """The ContainerInstance shapes of ``rows`` (two queries for all of them)."""
+    statics = [_static(*(getattr(row, column.name) for column in _STATIC)) for row in rows]
+    return _rendered(ctx, rows, statics, include)
+
+
+def _static(
+    arn: str,
+    ec2_instance_id: str,
+    version: int,
+    version_info: dict[str, Any],
+    total_cpu: int,
+    used_cpu: int,
+    total_memory: int,
+    used_memory: int,
+    reserved_ports: list[str],
+    used_ports: list[str],
+    total_gpus: list[str],
+    used_gpus: list[str],
+    status: str,
+    status_reason: str | None,
+    agent_update_status: str | None,
+    registered_at: float,
+) -> dict[str, Any]:
+    # What an instance's shape takes from its row alone (the values of _STATIC, in order).
+    instance: dict[str, Any] = {
+        "containerInstanceArn": arn,
+        "ec2InstanceId": ec2_instance_id,
+        "version": version,
+        "versionInfo": version_info,
+        "remainingResources": _resource_list(
+            total_cpu - used_cpu,
+            total_memory - used_memory,
+            sorted(set(reserved_ports) | set(used_ports)),
+            [gpu for gpu in total_gpus if gpu not in set(used_gpus)],
+        ),
+        "registeredResources": _resource_list(total_cpu, total_memory, reserved_ports, total_gpus),
+        "status": status,
+        "registeredAt": registered_at,
+        "attachments": [],
+    }
+    if status_reason:
+        instance["statusReason"] = status_reason
+    if agent_update_status:
+        instance["agentUpdateStatus"] = agent_update_status
+    return instance
+
+
+def _rendered(
+    ctx: RequestContext, rows: list[Row[Any]], statics: list[dict[str, Any]], include: frozenset[str]
+) -> list[dict[str, Any]]:
+    # Each row's static part (shared, never changed here) with what its row does not hold.
     counts = _task_counts(ctx, [row.id for row in rows])
     attrs = instance_attributes(ctx, [row.arn for row in rows], {row.cluster_name for row in rows})
     rendered = []
-    for row in rows:
-        instance: dict[str, Any] = {
-            "containerInstanceArn": row.arn,
-            "ec2InstanceId": row.ec2_instance_id,
-            "version": row.version,
-            "versionInfo": row.version_info,
-            "remainingResources": _resource_list(
-                row.total_cpu - row.used_cpu,
-                row.total_memory - row.used_memory,
-                sorted(set(row.reserved_ports) | set(row.used_ports)),
-                [gpu for gpu in row.total_gpus if gpu not in set(row.used_gpus)],
-            ),
-            "registeredResources": _resource_list(
-                row.total_cpu, row.total_memory, row.reserved_ports, row.total_gpus
-            ),
-            "status": row.status,
-            "agentConnected": agent_connected(row, ctx.now),
+    for row, static in zip(rows, statics, strict=True):
+        connected = agent_connected(row, ctx.now)
+        if connected:  # until its agent has been silent too long
+            read_cache.holds_until(row.last_seen_at + AGENT_TIMEOUT_SECONDS)
+        instance = {
+            **static,
+            "agentConnected": connected,
             "runningTasksCount": counts[row.id]["running"],
             "pendingTasksCount": counts[row.id]["pending"],
             "attributes": attrs[row.arn],
-            "registeredAt": row.registered_at,
-            "attachments": [],
         }
-        if row.status_reason:
-            instance["statusReason"] = row.status_reason
-        if row.agent_update_status:
-            instance["agentUpdateStatus"] = row.agent_update_status
         if "TAGS" in include:
             instance["tags"] = row.tags
         if "CONTAINER_INSTANCE_HEALTH" in include:
-            instance["healthStatus"] = {
-                "overallStatus": "OK" if agent_connected(row, ctx.now) else "IMPAIRED",
-                "details": [],
-            }
+            instance["healthStatus"] = {"overallStatus": "OK" if connected else "IMPAIRED", "details": []}
         rendered.append(instance)
     return rendered
+
+
+def _described(ctx: RequestContext, rows: list[Row[Any]], include: frozenset[str]) -> list[dict[str, Any]]:
+    # DescribeContainerInstances: the static parts from the render cache, keyed by the stored
+    # values they are rendered from (documents as their text), decoded only on a miss.
+    statics = []
+    for row in rows:
+        stored = tuple(row[_LIVE_COUNT:_STATIC_END])
+        key = (ctx.account_id, ctx.region, stored)
+        static = _STATIC_RENDERS.find(key)
+        if static is None:
+            static = _decoded(stored)
+            _STATIC_RENDERS.keep(key, static)
+        statics.append(static)
+    return _rendered(ctx, rows, statics, include)
+
+
+def _decoded(stored: tuple[Any, ...]) -> dict[str, Any]:
+    return _static(*(json.loads(value) if i in _DOCUMENT_AT else value for i, value in enumerate(stored)))
 
 
 def find(ctx: RequestContext, cluster: Row[Any], identifier: str) -> Row[Any] | None:
@@ -242,20 +294,34 @@ _INSTANCE_BY_ID = select(instances_table).where(
 
 
 _c = instances_table.c
-# What render_many reads of a row (and find_many its id): the registration's own documents
-# (identity, registered resources) are decoded for nothing on a Describe, so they are not read.
-_RENDERED = (
-    _c.id, _c.instance_id, _c.arn, _c.cluster_name, _c.ec2_instance_id, _c.version, _c.version_info,
-    _c.total_cpu, _c.used_cpu, _c.total_memory, _c.used_memory, _c.reserved_ports, _c.used_ports,
-    _c.total_gpus, _c.used_gpus, _c.status, _c.status_reason, _c.agent_update_status,
-    _c.last_seen_at, _c.registered_at,
+# What _static renders, in its parameters' order.
+_STATIC = (
+    _c.arn, _c.ec2_instance_id, _c.version, _c.version_info, _c.total_cpu, _c.used_cpu,
+    _c.total_memory, _c.used_memory, _c.reserved_ports, _c.used_ports, _c.total_gpus, _c.used_gpus,
+    _c.status, _c.status_reason, _c.agent_update_status, _c.registered_at,
 )  # fmt: skip
+_DOCUMENT_AT = frozenset(i for i, column in enumerate(_STATIC) if isinstance(column.type, JSON))
+# What DescribeContainerInstances reads of a row: what _rendered and find_many take from it,
+# then _STATIC with its documents as their stored text (the render cache's key). The
+# registration's own documents (identity, registered resources) are not read.
+_LIVE = (_c.id, _c.instance_id, _c.cluster_name, _c.last_seen_at)
+_LIVE_COUNT = len(_LIVE)
+_STATIC_END = _LIVE_COUNT + len(_STATIC)
+_DESCRIBED = (
+    *_LIVE,
+    *(
+        cast(column, Text).label(column.name) if i in _DOCUMENT_AT else column
+        for i, column in enumerate(_STATIC)
+    ),
+)
+# A few KiB each: 2,048 instances' renders stay within a few MiB per process.
+_STATIC_RENDERS = BoundedCache(2048)
 
 
 @functools.lru_cache(maxsize=256)
 def _instances_by_ids(count: int, tags: bool = False) -> Select[Any]:
     # Built once per number of instances named: DescribeContainerInstances reads them at once.
-    return select(*_RENDERED, *((_c.tags,) if tags else ())).where(
+    return select(*_DESCRIBED, *((_c.tags,) if tags else ())).where(
         instances_table.c.account_id == bindparam("account"),
         instances_table.c.region == bindparam("region"),
         instances_table.c.cluster_name == bindparam("cluster"),
@@ -530,7 +596,7 @@ def describe_container_instances(
             failures.append({"arn": missing, "reason": "MISSING"})
         else:
             rows.append(row)
-    return {"containerInstances": render_many(ctx, rows, wanted), "failures": failures}
+    return {"containerInstances": _described(ctx, rows, wanted), "failures": failures}
 
 
 def list_container_instances(

@@ -17,6 +17,7 @@ from botocore.model import ServiceModel
 
 from dockyard.context import RequestContext
 from dockyard.errors import UnsupportedFeatureException
+from dockyard.protocol import read_cache
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _READ_PREFIXES = ("Describe", "List", "Get", "Discover")
@@ -34,8 +35,14 @@ class Action:
     function: Callable[..., Any]
     keywords: dict[str, str]  # wire member name -> python keyword
     writes: bool
+    cached: bool = False  # answered from protocol.read_cache while the store is unchanged
 
     def __call__(self, ctx: RequestContext) -> Any:
+        if self.cached:
+            return read_cache.answer(ctx, self._call)
+        return self._call(ctx)
+
+    def _call(self, ctx: RequestContext) -> Any:
         keywords = self.keywords
         return self.function(
             ctx, **{keywords[name]: value for name, value in ctx.params.items() if name in keywords}
@@ -43,8 +50,10 @@ class Action:
 
 
 def build_actions(model: ServiceModel, modules: Iterable[ModuleType]) -> dict[str, Action]:
-    """Bind every operation of ``model`` that one of ``modules`` implements."""
+    """Bind every operation of ``model`` that one of ``modules`` implements. A module's
+    ``CACHED_READS`` names read-only operations whose answers ``protocol.read_cache`` keeps."""
     modules = list(modules)
+    cached = {name for module in modules for name in getattr(module, "CACHED_READS", ())}
     actions: dict[str, Action] = {}
     for name in model.operation_names:
         function_name = snake_case(name)
@@ -57,6 +66,7 @@ def build_actions(model: ServiceModel, modules: Iterable[ModuleType]) -> dict[st
                     function=function,
                     keywords={member: snake_case(member) for member in members},
                     writes=not name.startswith(_READ_PREFIXES),
+                    cached=name in cached and name.startswith(_READ_PREFIXES),
                 )
                 break
     return actions

@@ -13,6 +13,7 @@ converting or expanding, goes through ``Connection.execute`` as before.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -229,3 +230,28 @@ def _compiled_write(
         _WRITES.clear()
     _WRITES[(id(statement), keys)] = (statement, direct)
     return direct
+
+
+# One number per DBAPI connection ever stamped in this process (never reused, unlike id()).
+_CONNECTION_SERIALS = itertools.count(1)
+
+
+def change_stamp(connection: Connection) -> tuple[int, int, int] | None:
+    """A value that changes whenever what this transaction reads may differ from what an
+    earlier transaction on the same SQLite connection read: the connection's serial, the rows
+    it has itself changed (``total_changes``) and SQLite's ``data_version`` (bumped by every
+    commit of any other connection, of this process or another). The pragma begins the
+    transaction's read snapshot, so the stamp is the snapshot's. None on other databases, or
+    outside a transaction."""
+    if connection.dialect.name != "sqlite":
+        return None
+    fairy = connection.connection
+    dbapi = fairy.dbapi_connection
+    if dbapi is None or not dbapi.in_transaction:
+        return None
+    info = fairy.info
+    serial = info.get("dockyard_change_serial")
+    if serial is None or serial[1] is not dbapi:  # the record's info outlives a reconnect
+        serial = info["dockyard_change_serial"] = (next(_CONNECTION_SERIALS), dbapi)
+    version = dbapi.execute("PRAGMA data_version").fetchone()[0]
+    return serial[0], dbapi.total_changes, version

@@ -282,3 +282,26 @@ def test_describe_with_no_instances_is_refused(ecs: Any, cluster: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         ecs.describe_container_instances(cluster="nowhere", containerInstances=[])
     assert excinfo.value.response["Error"]["Code"] == "ClusterNotFoundException"
+
+
+def test_a_describe_after_each_write_shows_the_write(ecs: Any, cluster: str) -> None:
+    # Renders and answers are kept between requests (caching.BoundedCache): none may outlive a write.
+    instance = register_instance(ecs, memory=4096, agent_version="0.0.1", instance_id="i-0000000000000cccc")
+    arn = instance["containerInstanceArn"]
+
+    def described() -> dict[str, Any]:
+        return dict(ecs.describe_container_instances(containerInstances=[arn])["containerInstances"][0])
+
+    assert described()["status"] == "ACTIVE"
+    ecs.update_container_instances_state(containerInstances=[arn], status="DRAINING")
+    assert described()["status"] == "DRAINING"
+    ecs.update_container_agent(containerInstance=arn)
+    assert described()["agentUpdateStatus"] == "PENDING"
+    register_instance(ecs, memory=8192, agent_version="0.0.2", instance_id="i-0000000000000cccc")
+    again = described()
+    assert resources(again, "registeredResources")["MEMORY"] == 8192
+    assert again["versionInfo"]["agentVersion"] == "0.0.2"
+    ecs.put_attributes(attributes=[{"name": "stack", "value": "blue", "targetId": arn}])
+    assert {"name": "stack", "value": "blue"} in described()["attributes"]
+    ecs.put_attributes(attributes=[{"name": "stack", "value": "green", "targetId": arn}])
+    assert {"name": "stack", "value": "green"} in described()["attributes"]
