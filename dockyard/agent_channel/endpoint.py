@@ -3,9 +3,9 @@
 One coroutine per connected agent. It sends the full desired state whenever the instance's
 ``desired_version`` moves (woken by the notifier for this process's changes, or by the hub's
 once-a-second look that catches changes made by other replicas), a heartbeat after 10 s of
-sending nothing else, and takes the agent's heartbeats, health, log and task-report frames. The instance reads
-``agentConnected: true`` while frames keep coming (the hub writes the signs of life of every
-connection once a second).
+sending nothing else, and takes the agent's heartbeats, health, log and task-report frames.
+The instance reads ``agentConnected: true`` while frames keep coming (the hub writes the signs
+of life of every connection once a second).
 
 An agent is a peer with a key, not a trusted one: its frames are at most 1 MiB (uvicorn's
 ``ws_max_size``) and come at a bounded rate; one that is not a JSON object of a known shape,

@@ -75,16 +75,6 @@ _VERSION_PARAMS = [f"id{n}" for n in range(_READ_AT_ONCE)]
 _UNUSED_ID = -1
 
 
-def _store_seen(connection: Connection) -> tuple[int, int] | None:
-    """SQLite's count of commits by other connections, with the connection it was read on
-    (the count is the connection's own); None on PostgreSQL, which has no such count."""
-    if connection.dialect.name != "sqlite":
-        return None
-    driver = connection.connection.dbapi_connection
-    assert driver is not None
-    return id(driver), int(driver.execute("PRAGMA data_version").fetchone()[0])
-
-
 class Watcher(Protocol):
     """A connection as the hub sees it (``access_key_id`` None: not checked; ``revoked`` is
     set, and ``wake`` too, when its key is no longer active)."""
@@ -180,7 +170,7 @@ class ChannelHub:
                 active.update(
                     connection.execute(_ACTIVE_KEYS, {"ids": keys[start : start + _READ_AT_ONCE]}).scalars()
                 )
-            store_seen = _store_seen(connection)
+            store_seen = direct.commits_elsewhere(connection)
             if (
                 store_seen is not None
                 and store_seen == self._store_seen

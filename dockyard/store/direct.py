@@ -238,11 +238,23 @@ _CONNECTION_SERIALS = itertools.count(1)
 
 def change_stamp(connection: Connection) -> tuple[int, int, int] | None:
     """A value that changes whenever what this transaction reads may differ from what an
-    earlier transaction on the same SQLite connection read: the connection's serial, the rows
-    it has itself changed (``total_changes``) and SQLite's ``data_version`` (bumped by every
-    commit of any other connection, of this process or another). The pragma begins the
+    earlier transaction on the same SQLite connection read: ``commits_elsewhere`` and the
+    rows the connection has itself changed (``total_changes``). The pragma begins the
     transaction's read snapshot, so the stamp is the snapshot's. None on other databases, or
     outside a transaction."""
+    elsewhere = commits_elsewhere(connection)
+    if elsewhere is None:
+        return None
+    serial, version = elsewhere
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    return serial, dbapi.total_changes, version
+
+
+def commits_elsewhere(connection: Connection) -> tuple[int, int] | None:
+    """The connection's serial and SQLite's ``data_version``, which every commit of any other
+    connection (of this process or another) moves, and the connection's own commits do not.
+    None on other databases, or outside a transaction."""
     if connection.dialect.name != "sqlite":
         return None
     fairy = connection.connection
@@ -253,5 +265,4 @@ def change_stamp(connection: Connection) -> tuple[int, int, int] | None:
     serial = info.get("dockyard_change_serial")
     if serial is None or serial[1] is not dbapi:  # the record's info outlives a reconnect
         serial = info["dockyard_change_serial"] = (next(_CONNECTION_SERIALS), dbapi)
-    version = dbapi.execute("PRAGMA data_version").fetchone()[0]
-    return serial[0], dbapi.total_changes, version
+    return serial[0], dbapi.execute("PRAGMA data_version").fetchone()[0]
