@@ -39,6 +39,9 @@ Why it is built this way:
 - ``--profile DIR`` samples the Dockyard server with py-spy during each storm and prints the
   functions of ``dockyard/`` that the samples were in (inclusive), largest first; the idle
   fleet's upkeep is sampled too (``NAME-SIZE-upkeep.txt``).
+- ``--cpu-profile DIR`` runs the Dockyard server under ``bench.cpu_sampler`` instead, which
+  samples its CPU time, not the wall clock, during each storm (``NAME-SIZE-cpu.txt``, read
+  with ``bench.profile_server``'s stages or any collapsed-stack tool).
 
     .venv/bin/python -m bench.fleet_simulator --sizes 100,1000,5000 --requests 2000 --verify
 """
@@ -52,6 +55,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -369,6 +373,7 @@ def storm(
     fleet: HollowFleet | None,
     check: bool,
     profile: Path | None,
+    cpu_sampled: bool = False,
 ) -> Storm:
     body = RUN_TASK
     spec = loadgen.RequestSpec(
@@ -387,7 +392,11 @@ def storm(
     spy = _start_py_spy(server, profile / f"{server.name}-{size}.txt") if profile else None
     cpu_before = server.cpu_seconds()
     agents_before = fleet.cpu_seconds() if fleet else 0.0
+    if cpu_sampled:
+        os.kill(server.pid, signal.SIGUSR2)  # bench.cpu_sampler: on
     result = loadgen.run(spec, plan)
+    if cpu_sampled:
+        os.kill(server.pid, signal.SIGUSR2)  # off: the stacks are written
     cpu = server.cpu_seconds() - cpu_before
     agents_cpu = (fleet.cpu_seconds() - agents_before) if fleet else 0.0
     if spy is not None:
@@ -518,6 +527,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dockyard-workers", type=int, default=1, help="uvicorn processes of Dockyard")
     parser.add_argument("--verify", action="store_true", help="check every instance's books after a storm")
     parser.add_argument("--profile", type=Path, help="py-spy the Dockyard server; raw stacks go here")
+    parser.add_argument(
+        "--cpu-profile",
+        type=Path,
+        help="run the Dockyard server under bench.cpu_sampler; the storm's CPU-time stacks go here",
+    )
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     plan = loadgen.LoadPlan(
@@ -572,9 +586,17 @@ def _one(
             os.environ["DOCKYARD_PLACEMENT_CACHE"] = "off" if name == "dockyard-nocache" else "on"
             # python -m dockyard imports the package from the working directory first.
             source = args.baseline if name == "dockyard-baseline" else Path.cwd()
+            runner = None
+            if args.cpu_profile:
+                args.cpu_profile.mkdir(parents=True, exist_ok=True)
+                os.environ["DOCKYARD_CPU_SAMPLES"] = str(args.cpu_profile / f"{name}-{size}-cpu.txt")
+                runner = "bench.cpu_sampler"
             with contextlib.chdir(source):
                 server = start_dockyard(
-                    Path(tmp) / "dockyard", workers=args.dockyard_workers, database_url=database_url
+                    Path(tmp) / "dockyard",
+                    workers=args.dockyard_workers,
+                    database_url=database_url,
+                    runner=runner,
                 )
             server.name = name
         else:
@@ -598,7 +620,8 @@ def _one(
                 seconds = register_all(clients, moto_ec2_instances(server, instances), args.register_threads)
                 print(f"# {name:16} {size:5} instances registered in {seconds:.1f} s", flush=True)
             profile = args.profile if dockyard else None
-            run = storm(server, clients, size, plan, fleet, args.verify, profile)
+            sampled = dockyard and args.cpu_profile is not None
+            run = storm(server, clients, size, plan, fleet, args.verify, profile, sampled)
             if dockyard:
                 run.upkeep_ms_per_second = idle
         finally:

@@ -189,6 +189,9 @@ class Connection:
         self.access_key_id = identity.access_key_id if server.verify_signatures else None
         self.revoked = False
         self.frames = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
+        # Whether the last frame read can hold a NUL: only as the escape "\u0000" (JSON allows
+        # no raw control character in a string): a frame without it needs no walk of its strings.
+        self.frame_may_hold_nul = True
         query = parse_qs(websocket.scope["query_string"].decode("latin-1"))
         self.frame_builder = desired_state.FrameBuilder(deltas=query.get("stateDeltas") == ["1"])
         self.frame_sent_at = float("-inf")
@@ -289,7 +292,9 @@ class Connection:
         """A batch of SubmitTaskStateChange bodies: applied, then acked."""
         frame_id, reports = task_report_frames.reports_of(message)
         together = (self.identity.access_key_id, self.region)  # one transaction for many agents' frames
-        refused = await task_report_frames.apply_frame(self._db, reports, together=together)
+        refused = await task_report_frames.apply_frame(
+            self._db, reports, together=together, may_hold_nul=self.frame_may_hold_nul
+        )
         await self.websocket.send_text(task_report_frames.ack(frame_id, refused))
         self.sent_at = time.monotonic()
 
@@ -303,6 +308,7 @@ class Connection:
         raw = received.get("text")
         if raw is None:
             raw = received.get("bytes") or b""
+        self.frame_may_hold_nul = ("\\u0000" if isinstance(raw, str) else b"\\u0000") in raw
         try:
             message = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -76,6 +76,7 @@ class _Chunk:
     together: Hashable
     reports: list[dict[str, Any]]
     refused: asyncio.Future[list[dict[str, Any]]]
+    may_hold_nul: bool = True  # False: its frame's text has no "\u0000", so no string holds one
 
 
 @dataclass
@@ -90,10 +91,10 @@ _TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.W
 
 
 async def apply_frame(
-    run: Run, reports: list[dict[str, Any]], *, together: Hashable = None
+    run: Run, reports: list[dict[str, Any]], *, together: Hashable = None, may_hold_nul: bool = True
 ) -> list[dict[str, Any]]:
     """Apply a frame's reports through ``run`` (one transaction per call); the refused ones,
-    by index in the frame.
+    by index in the frame. ``may_hold_nul`` False: the frame's text was seen to hold no NUL.
 
     The frames of all connections queue, a chunk at a time, and take turns: one turn applies
     the chunks queued by then whose ``together`` is the same (not None: the same identity and
@@ -105,7 +106,7 @@ async def apply_frame(
     loop = asyncio.get_running_loop()
     turns = _TURNS.setdefault(loop, _Turns())
     chunks = [
-        _Chunk(run, together, reports[start : start + CHUNK], loop.create_future())
+        _Chunk(run, together, reports[start : start + CHUNK], loop.create_future(), may_hold_nul)
         for start in range(0, len(reports), CHUNK)
     ]
     turns.queue.extend(chunks)
@@ -159,7 +160,8 @@ def _next_turn(queue: deque[_Chunk]) -> list[_Chunk]:
 async def _apply_turn(turn: list[_Chunk]) -> None:
     """The turn's chunks in one transaction; each chunk's refusals to its frame."""
     combined = [report for chunk in turn for report in chunk.reports]
-    found = await turn[0].run(functools.partial(apply, reports=combined))
+    check_nul = [chunk.may_hold_nul for chunk in turn for _ in chunk.reports]
+    found = await turn[0].run(functools.partial(apply, reports=combined, check_nul=check_nul))
     start = 0
     for chunk in turn:
         end = start + len(chunk.reports)
@@ -178,8 +180,11 @@ def _fail(chunk: _Chunk, error: Exception) -> None:
         chunk.refused.set_exception(error)
 
 
-def apply(ctx: RequestContext, reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Apply ``reports`` (in the caller's transaction); the refused ones, by index.
+def apply(
+    ctx: RequestContext, reports: list[dict[str, Any]], check_nul: list[bool] | None = None
+) -> list[dict[str, Any]]:
+    """Apply ``reports`` (in the caller's transaction); the refused ones, by index. A report
+    whose ``check_nul`` is False came in a frame seen to hold no NUL: its strings are not walked.
 
     A task's reports in one frame are folded into one (its latest status, its containers'
     latest facts, the first pull times), applied where its last report stands: statuses only
@@ -194,7 +199,8 @@ def apply(ctx: RequestContext, reports: list[dict[str, Any]]) -> list[dict[str, 
     folded: dict[tuple[Any, Any], tuple[int, dict[str, Any]]] = {}
     for index, body in enumerate(reports):
         try:
-            if _has_nul(body):  # as the HTTP path refuses it: PostgreSQL can store no NUL
+            # As the HTTP path refuses it: PostgreSQL can store no NUL.
+            if (check_nul is None or check_nul[index]) and _has_nul(body):
                 raise InvalidParameterException("Strings must not contain the NUL character (U+0000).")
             validator.validate(shape, body)
             task_reports.check_status(body.get("status"))  # before folding: refused, not folded away

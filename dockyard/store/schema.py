@@ -237,7 +237,6 @@ tasks = Table(
     _where_set("ix_tasks_client_token", "client_token", "account_id", "region", "client_token"),
     Index("ix_tasks_cluster", "account_id", "region", "cluster_name", "desired_status", "id"),
     Index("ix_tasks_cluster_status", "account_id", "region", "cluster_name", "last_status"),  # counts
-    Index("ix_tasks_instance", "container_instance_id", "last_status"),
     Index("ix_tasks_family", "account_id", "region", "cluster_name", "family", "id"),
     _where_set(
         "ix_tasks_started_by", "started_by", "account_id", "region", "cluster_name", "started_by", "id"
@@ -247,7 +246,11 @@ tasks = Table(
         "ix_tasks_service", "service_name", "account_id", "region", "cluster_name", "service_name", "id"
     ),
     _where_set("ix_tasks_deployment", "deployment_id", "deployment_id", "last_status"),
-    Index("ix_tasks_frames", "container_instance_id", "frame_version"),
+    # An instance's tasks, one index for all its queries (migration 0014): a delta frame's
+    # range of stamps, and its live tasks counted or listed without reading the rows. A report's
+    # status change moves the entry within its leaf (the stamp comes first), not across a
+    # second index keyed by instance, which put a random page in every commit.
+    Index("ix_tasks_instance", "container_instance_id", "frame_version", "last_status"),
 )
 
 services = Table(

@@ -74,6 +74,9 @@ def test_a_frame_of_reports_moves_the_task_as_the_action_would_and_names_refusal
             {"cluster": cluster, "task": arn.replace(arn.rsplit("/", 1)[1], "0" * 32), "status": "RUNNING"},
             {"cluster": cluster, "task": arn, "status": "DANCING"},
             {"cluster": cluster, "task": arn, "status": "RUNNING", "containers": "web"},
+            # json.dumps escapes it: a NUL reaches the server only as "\u0000", refused as the
+            # HTTP action refuses it (PostgreSQL can store none), not stored, not the socket closed.
+            {"cluster": cluster, "task": arn, "status": "STOPPED", "reason": "bad\x00reason"},
         ]
         socket.send(json.dumps({"type": "taskReports", "id": 7, "reports": reports}))
         ack = _ack(socket, 7)
@@ -81,6 +84,7 @@ def test_a_frame_of_reports_moves_the_task_as_the_action_would_and_names_refusal
             (3, "InvalidParameterException"),
             (4, "InvalidParameterException"),
             (5, "SerializationException"),  # as the HTTP action answers a list that is not one
+            (6, "InvalidParameterException"),
         ]
         described = ecs.describe_tasks(tasks=[arn])["tasks"][0]
         assert described["lastStatus"] == "STOPPED"
