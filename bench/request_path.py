@@ -169,6 +169,8 @@ def _measure(
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        if os.environ.get("PROFILE_DUMP"):
+            profiler.dump_stats(os.environ["PROFILE_DUMP"])
 
 
 def main(argv: list[str] | None = None) -> None:

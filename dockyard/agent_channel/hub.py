@@ -27,6 +27,7 @@ few statements a second for the whole fleet, not a few per connected agent.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -94,6 +95,9 @@ class ChannelHub:
         self._seen: dict[int, float] = {}
         self._written: dict[int, float] = {}  # the sign of life this process last wrote, per instance
         self._watchers: dict[int, list[Watcher]] = {}
+        # The access keys of the connections, counted as they attach and detach: a tick reads
+        # which are still active without a walk of every connection.
+        self._keys: collections.Counter[str] = collections.Counter()
         self._closed: set[int] = set()  # instances whose last connection closed, to mark
         self._store_seen: tuple[int, int] | None = None  # (connection, data_version) at the last read
         self._ticks_unread = 0
@@ -101,6 +105,8 @@ class ChannelHub:
     def attach(self, instance_id: int, watcher: Watcher) -> None:
         self._watchers.setdefault(instance_id, []).append(watcher)
         self._closed.discard(instance_id)
+        if key := getattr(watcher, "access_key_id", None):
+            self._keys[key] += 1
 
     def detach(self, instance_id: int, watcher: Watcher, *, closed: bool = False) -> None:
         """The connection ended. When it was the instance's last one here, its unwritten signs
@@ -108,6 +114,10 @@ class ChannelHub:
         watchers = self._watchers.get(instance_id, [])
         if watcher in watchers:
             watchers.remove(watcher)
+            if key := getattr(watcher, "access_key_id", None):
+                self._keys[key] -= 1
+                if not self._keys[key]:
+                    del self._keys[key]
         if watchers:
             return
         self._watchers.pop(instance_id, None)
@@ -147,17 +157,14 @@ class ChannelHub:
                 del seen[instance_id]
                 self._seen.setdefault(instance_id, at)
         closed, self._closed = sorted(self._closed), set()
-        watched = {instance_id: list(watchers) for instance_id, watchers in self._watchers.items()}
+        watched = self._watchers
         if not seen and not watched and not closed:
             return
         # Rows are written in id order, the order every other writer locks instances in.
         live = [{"row_id": i, "seen": at} for i, at in sorted(seen.items()) if i in watched]
         others = [{"row_id": i, "seen": at} for i, at in sorted(seen.items()) if i not in watched]
-        keys = sorted(
-            {key for ws in watched.values() for w in ws if (key := getattr(w, "access_key_id", None))}
-            if self._check_keys
-            else ()
-        )
+        keys = sorted(self._keys) if self._check_keys else []
+        watched_ids = list(watched)  # as the tick began: the work may run on another thread
 
         def work(connection: Connection) -> tuple[dict[int, tuple[int, str]] | None, set[str], Any]:
             for statement, marks in ((_MARK_LIVE, live), (_MARK_SEEN, others)):
@@ -178,7 +185,7 @@ class ChannelHub:
             ):
                 return None, active, store_seen  # nothing committed elsewhere: nothing to find
             versions: dict[int, tuple[int, str]] = {}
-            ids = sorted(watched)
+            ids = sorted(watched_ids)
             for start in range(0, len(ids), _READ_AT_ONCE):
                 chunk = ids[start : start + _READ_AT_ONCE]
                 chunk += [_UNUSED_ID] * (_READ_AT_ONCE - len(chunk))
@@ -189,11 +196,14 @@ class ChannelHub:
         versions, active, self._store_seen = await self._run_in_store(work)
         self._ticks_unread = 0 if versions is not None else self._ticks_unread + 1
         written.update(seen)
+        revoked = {key for key in keys if key not in active}
+        if versions is None and not revoked:
+            return  # nothing to tell any connection: no walk of 5,000 of them
         for instance_id, watchers in watched.items():
             version, status = (versions or {}).get(instance_id, (None, "INACTIVE"))
             for watcher in watchers:
                 key = getattr(watcher, "access_key_id", None) if self._check_keys else None
-                if key and key not in active:
+                if key and key in revoked:
                     watcher.revoked = True
                     watcher.wake.set()
                 elif versions is not None and (status == "INACTIVE" or version != watcher.sent_version):

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Connection, Engine, select, update
 
 from dockyard.agent_channel.hub import FULL_READ_TICKS, SEEN_REWRITE_SECONDS, ChannelHub
+from dockyard.identity import keys
 from dockyard.store.db import make_engine, transaction
 from dockyard.store.schema import container_instances
 from tests.builders import register_instance
@@ -19,9 +20,11 @@ from tests.harness import DockyardServer
 
 
 class FakeConnection:
-    def __init__(self, sent_version: int | None) -> None:
+    def __init__(self, sent_version: int | None, access_key_id: str | None = None) -> None:
         self.sent_version = sent_version
         self.wake = asyncio.Event()
+        self.access_key_id = access_key_id
+        self.revoked = False
 
 
 @pytest.fixture
@@ -174,3 +177,34 @@ def test_a_detached_connection_is_neither_watched_nor_written(store: Engine, ecs
     asyncio.run(hub.tick())
     assert not watcher.wake.is_set()
     assert row(store, instance_id).last_seen_at == before.last_seen_at
+
+
+def test_a_revoked_key_stops_only_its_connections_on_a_tick_that_reads_no_versions(
+    server: DockyardServer, store: Engine, ecs: Any
+) -> None:
+    ecs.create_cluster(clusterName="default")
+    first, second, third = instance_ids(store, ecs, 3)
+    kept, revoked, detached = (server.new_account("210987654321", user_name=n) for n in ("k", "r", "d"))
+    with store.connect() as own:  # the hub's connection, as in the group commit
+
+        async def on_own(work: Callable[[Connection], Any]) -> Any:
+            with own.begin():
+                return work(own)
+
+        hub = ChannelHub(on_own)
+        watchers = {
+            first: FakeConnection(row(store, first).desired_version, kept.access_key_id),
+            second: FakeConnection(row(store, second).desired_version, revoked.access_key_id),
+            third: FakeConnection(row(store, third).desired_version, detached.access_key_id),
+        }
+        for instance_id, watcher in watchers.items():
+            hub.attach(instance_id, watcher)
+        asyncio.run(hub.tick())  # versions read once; on SQLite not again until a commit elsewhere
+        hub.detach(third, watchers[third])
+        with own.begin():  # on the hub's own connection: no commit elsewhere
+            keys.revoke_key(own, revoked.access_key_id)
+            keys.revoke_key(own, detached.access_key_id)
+        asyncio.run(hub.tick())
+    assert watchers[second].revoked and watchers[second].wake.is_set()
+    assert not watchers[first].revoked and not watchers[first].wake.is_set()
+    assert not watchers[third].revoked  # no longer watched: its key is not read
