@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 
 from dockyard.store.db import make_engine, sqlite_url
 from dockyard.store.migrate import alembic_config, upgrade
@@ -124,4 +124,26 @@ def test_queries_comparing_a_mostly_empty_column_use_its_partial_index(tmp_path:
             compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
             assert any(name in row[-1] for row in plan), name
+    engine.dispose()
+
+
+def test_an_instances_task_queries_use_its_one_index(tmp_path: Path) -> None:
+    """A delta frame's range of stamps, and the live tasks counted from the index alone."""
+    engine = make_engine(sqlite_url(tmp_path))
+    upgrade(engine)
+    delta = select(tasks.c.id).where(tasks.c.container_instance_id == 1, tasks.c.frame_version > 5)
+    counts = (
+        select(tasks.c.container_instance_id, tasks.c.last_status, func.count())
+        .where(tasks.c.container_instance_id.in_([1, 2]), tasks.c.last_status.in_(["PENDING", "RUNNING"]))
+        .group_by(tasks.c.container_instance_id, tasks.c.last_status)
+    )
+    expected = {
+        "ix_tasks_instance (container_instance_id=? AND frame_version>?)": delta,
+        "COVERING INDEX ix_tasks_instance": counts,
+    }
+    with engine.connect() as connection:
+        for wanted, query in expected.items():
+            compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+            assert any(wanted in row[-1] for row in plan), (wanted, plan)
     engine.dispose()
