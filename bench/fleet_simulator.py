@@ -40,8 +40,9 @@ Why it is built this way:
   functions of ``dockyard/`` that the samples were in (inclusive), largest first; the idle
   fleet's upkeep is sampled too (``NAME-SIZE-upkeep.txt``).
 - ``--cpu-profile DIR`` runs the Dockyard server under ``bench.cpu_sampler`` instead, which
-  samples its CPU time, not the wall clock, during each storm (``NAME-SIZE-cpu.txt``, read
-  with ``bench.profile_server``'s stages or any collapsed-stack tool).
+  samples its CPU time, not the wall clock, during each storm (``NAME-SIZE-cpu.txt``, collapsed
+  stacks), and prints how a placement's CPU splits into its parts (``PARTS``: the reports, the
+  insert, placement, the commit, HTTP, sockets, state frames ...), in µs per placement.
 
     .venv/bin/python -m bench.fleet_simulator --sizes 100,1000,5000 --requests 2000 --verify
 """
@@ -461,6 +462,36 @@ def profile_summary(raw: Path, top: int = 30) -> list[tuple[str, float]]:
     return [(key, 100 * value / max(1, total)) for key, value in counts.most_common(top)]
 
 
+# The parts of a placement's cost, for ``--cpu-profile``: a sample goes to the first part one of
+# whose markers is in its stack (the group commit runs the writes inside it, so it comes late).
+PARTS = [
+    ("the agents' reports applied", ("task_report_frames.py", "submit_task_state_changes")),
+    ("RunTask's task insert", ("_insert_tasks",)),
+    ("RunTask's placement and reservation", ("place_and_reserve",)),
+    ("state frames", ("_send_state_if_changed", "FrameBuilder")),
+    ("the hub", ("ChannelHub",)),
+    ("RunTask's other work", ("run_task (",)),
+    ("the agents' sockets otherwise", ("AgentSocket", "websockets", "Connection.run", "Connection._read")),
+    ("HTTP, SigV4, parsing", ("httptools_impl", "pipeline.py", "protocol/endpoint.py", "connections.py")),
+    ("controllers", ("controllers/",)),
+    ("the commit", ("do_commit",)),
+    ("the group commit otherwise", ("GroupCommit",)),
+]
+
+
+def cpu_parts(raw: Path) -> list[tuple[str, float]]:
+    """Share of CPU-time samples per part of a placement's cost (``PARTS``), largest first."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        part = next((name for name, marks in PARTS if any(mark in stack for mark in marks)), "the rest")
+        counts[part] += int(count)
+    total = max(1, sum(counts.values()))
+    return [(part, 100 * value / total) for part, value in counts.most_common()]
+
+
 def table(storms: list[Storm]) -> str:
     lines = [
         "| instances | server | placements/s | RunTask/s | p50 ms | p99 ms | server CPU ms/placement "
@@ -645,6 +676,11 @@ def _one(
     )
     if run.books:
         print(f"#   books: {run.books}", flush=True)
+    sampled = args.cpu_profile / f"{name}-{size}-cpu.txt" if args.cpu_profile else None
+    if sampled is not None and sampled.exists():
+        print(f"#   CPU time, {name}, {size} instances (share of samples; µs per placement):")
+        for part, share in cpu_parts(sampled):
+            print(f"#     {share:5.1f}%  {10 * share * run.cpu_ms_per_placement:6.1f}  {part}")
     raw = args.profile / f"{name}-{size}.txt" if args.profile else None
     if raw is not None and raw.exists():
         print(f"#   py-spy, {name}, {size} instances (inclusive share of samples):")
