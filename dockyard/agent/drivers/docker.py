@@ -103,6 +103,25 @@ def network_bindings(data: dict[str, Any]) -> tuple[NetworkBinding, ...]:
     return tuple(found.values())
 
 
+# Docker marks a container OOM-killed when it handles containerd's OOM event, which can come
+# after the exit event (each container's events are applied in the order containerd sends them):
+# a container seen killed (137) without the mark within this long of its exit is looked at again.
+OOM_FLAG_GRACE = 1.0
+KILLED_EXIT_CODE = 137
+
+
+def oom_flag_wait(observed: Observed, now: float) -> float:
+    """How long to wait before inspecting ``observed`` again for a late OOM mark (0: don't)."""
+    if (
+        observed.status is not ContainerStatus.STOPPED
+        or observed.exit_code != KILLED_EXIT_CODE
+        or observed.reason
+        or observed.finished_at is None
+    ):
+        return 0.0
+    return min(OOM_FLAG_GRACE, max(0.0, observed.finished_at + OOM_FLAG_GRACE - now))
+
+
 def observe(data: dict[str, Any]) -> Observed:
     """One ``inspect_container`` answer as an Observed snapshot."""
     state = data.get("State", {})
@@ -238,9 +257,14 @@ class DockerDriver:
         found = (self.inspect(row["Id"]) for row in rows)
         return [observed for observed in found if observed is not None]
 
-    def inspect(self, runtime_id: str) -> Observed | None:
+    def inspect(self, runtime_id: str, *, oom_settle: bool = True) -> Observed | None:
         try:
-            return observe(self.api.inspect_container(runtime_id))
+            observed = observe(self.api.inspect_container(runtime_id))
+            wait = oom_flag_wait(observed, time.time()) if oom_settle else 0.0
+            if wait > 0:
+                time.sleep(wait)
+                observed = observe(self.api.inspect_container(runtime_id))
+            return observed
         except NotFound:
             return None
 
@@ -325,7 +349,7 @@ class DockerDriver:
             return None
         except (DockerException, OSError) as error:
             raise DriverError(f"CannotStopContainerError: {explain(error)}") from error
-        return self.inspect(runtime_id)
+        return self.inspect(runtime_id, oom_settle=False)  # its SIGKILL, if any, was the stop's
 
     def remove(self, runtime_id: str) -> None:
         try:
