@@ -21,6 +21,8 @@ carrying its headers in a plain dict rather than botocore's ``email.message``-ba
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import functools
 import hashlib
 import hmac
@@ -105,10 +107,7 @@ def parse_authorization(headers: dict[str, str]) -> SignedRequest:
     credential = _credential(head) if found and "," not in signature else None
     if credential is None:
         return _parse_whole(header, headers)
-    amz_date = headers.get("x-amz-date", "")
-    if not amz_date:
-        raise _no_date()
-    return SignedRequest(credential, signature.rstrip(), amz_date)
+    return SignedRequest(credential, signature.rstrip(), _request_date(headers))
 
 
 @functools.lru_cache(maxsize=_CACHE_ENTRIES)
@@ -124,10 +123,26 @@ def _credential(head: str) -> Credential | None:
 
 def _parse_whole(header: str, headers: dict[str, str]) -> SignedRequest:
     credential, signature = _fields(header)
+    return SignedRequest(credential, signature, _request_date(headers))
+
+
+def _request_date(headers: dict[str, str]) -> str:
+    """The request's time in ISO 8601 basic format, as the string to sign holds it: X-Amz-Date,
+    else the Date header (RFC 1123; botocore signs with it when the caller set one). A Date
+    that does not parse is returned as it is, for the clock check's error."""
     amz_date = headers.get("x-amz-date", "")
-    if not amz_date:
+    if amz_date:
+        return amz_date
+    date = headers.get("date", "")
+    if not date:
         raise _no_date()
-    return SignedRequest(credential, signature, amz_date)
+    try:
+        parsed = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return date
+    if parsed.tzinfo is None:  # "-0000", as botocore writes it: UTC
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _fields(header: str) -> tuple[Credential, str]:

@@ -84,7 +84,9 @@ def test_the_scope_date_must_be_the_request_date() -> None:
 # -- verification against botocore's own signing, over headers hypothesis makes up ---------
 
 _NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12).filter(
-    lambda name: name.strip("-") and name not in ("host", "x-amz-date", "authorization")
+    # Not the headers the harness sets itself: a second X-Amz-Target is a duplicate header,
+    # which botocore signs joined and the harness's dict cannot hold.
+    lambda name: name.strip("-") and name not in ("host", "x-amz-date", "authorization", "x-amz-target")
 )
 _VALUES = st.text(alphabet="abc XYZ019 ,;=/", min_size=0, max_size=20)
 
@@ -188,3 +190,17 @@ def test_requests_sharing_a_credential_keep_their_own_signatures() -> None:
     assert one.credential is two.credential
     assert (one.signature, one.amz_date) == ("abc123", "20261126T120000Z")
     assert (two.signature, two.amz_date) == ("fff999", "20261126T120001Z")
+
+
+def test_a_request_botocore_signed_with_a_date_header_verifies() -> None:
+    """A caller that sets Date gets it signed instead of X-Amz-Date (botocore's
+    ``_set_necessary_date_headers``); the string to sign still holds the ISO 8601 time."""
+    headers = _botocore_signed({"Date": ""}, b"{}")
+    assert "x-amz-date" not in headers and headers["date"]
+    signed = parse_authorization(headers)
+    assert len(signed.amz_date) == 16 and signed.amz_date.endswith("Z")
+    verify = {"method": "POST", "path": "/", "query": ""}
+    verify_signature(signed, "secret/key+0", **verify, headers=headers, body=b"{}")
+    with pytest.raises(InvalidSignatureException):
+        later = {**headers, "date": "Mon, 01 Jan 2029 00:00:00 GMT"}
+        verify_signature(parse_authorization(later), "secret/key+0", **verify, headers=later, body=b"{}")
