@@ -83,9 +83,22 @@ def test_drain_and_deregister_race_run_task_and_services(
             assert task["lastStatus"] == "STOPPED", f"nothing runs on a deregistered instance: {task}"
         if instance in drained_at:
             assert task["createdAt"].timestamp() <= drained_at[instance], "placed after the drain"
-    live = [t for t in tasks if t["lastStatus"] != "STOPPED"]
-    described = ecs.describe_container_instances(containerInstances=[a for a in arns if a not in gone])
-    for instance in described["containerInstances"]:
-        held = sum(32 for t in live if t["containerInstanceArn"] == instance["containerInstanceArn"])
-        remaining = {r["name"]: r.get("integerValue") for r in instance["remainingResources"]}
-        assert remaining["MEMORY"] == 4096 - held, "the books equal the tasks held"
+
+    def mismatched_books() -> list[tuple[str, int, int]]:
+        # The services' scheduler may still start or stop a task between the read of the tasks
+        # and that of the books: a pair of reads is compared until one holds still. A real
+        # mismatch stays, and fails below.
+        live = [t for t in settled() or () if t["lastStatus"] != "STOPPED"]
+        described = ecs.describe_container_instances(containerInstances=[a for a in arns if a not in gone])
+        wrong = []
+        for instance in described["containerInstances"]:
+            held = sum(32 for t in live if t["containerInstanceArn"] == instance["containerInstanceArn"])
+            remaining = {r["name"]: r.get("integerValue") for r in instance["remainingResources"]}
+            if remaining["MEMORY"] != 4096 - held:
+                wrong.append((instance["containerInstanceArn"], remaining["MEMORY"], 4096 - held))
+        return wrong
+
+    wait_for(
+        lambda: not mismatched_books(),
+        message=lambda: f"the books equal the tasks held: {mismatched_books()}",
+    )
